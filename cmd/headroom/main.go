@@ -1,0 +1,48 @@
+// Command headroom is the single binary of Headroom. Each subcommand lives in
+// its own file and only parses flags and calls into a library package; the
+// work itself belongs to those packages.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/version"
+)
+
+// command is a subcommand: it registers its flags on app and returns the
+// function that runs it. The returned function reports the exit code.
+type command func(app *kingpin.Application) (name string, run func() int)
+
+// commands lists every subcommand. Add one line per new subcommand file.
+var commands = []command{
+	checkCommand,
+	serveCommand,
+}
+
+func main() {
+	os.Exit(runMain(os.Args[1:]))
+}
+
+func runMain(args []string) int {
+	app := kingpin.New("headroom", "Headroom: a control plane that lends idle Kafka quota headroom to busy projects.")
+	app.Version(version.Print("headroom"))
+	app.HelpFlag.Short('h')
+	runs := map[string]func() int{}
+	for _, c := range commands {
+		name, run := c(app)
+		runs[name] = run
+	}
+	selected, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "headroom: %v\n", err)
+		return 2
+	}
+	run, ok := runs[selected]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "headroom: no runner for command %q\n", selected)
+		return 2
+	}
+	return run()
+}
