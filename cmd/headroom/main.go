@@ -15,11 +15,11 @@ import (
 // function that runs it. The returned function reports the exit code.
 type command func(app *kingpin.Application) (name string, run func() int)
 
-// commands lists every subcommand. Add one line per new subcommand file.
-var commands = []command{
-	checkCommand,
-	serveCommand,
-}
+// commands lists every subcommand. Each subcommand file adds itself from
+// its init function with register, so that files never touch one another.
+var commands []command
+
+func register(c command) { commands = append(commands, c) }
 
 func main() {
 	os.Exit(runMain(os.Args[1:]))

@@ -1,0 +1,188 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FieldError is one problem found in a configuration file, located by its
+// YAML path (for example "projects[2].produce.floor") and, where known, line.
+type FieldError struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e FieldError) Error() string {
+	switch {
+	case e.Path != "" && e.Line > 0:
+		return fmt.Sprintf("%s: %s (line %d)", e.Path, e.Msg, e.Line)
+	case e.Path != "":
+		return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+	}
+	return e.Msg
+}
+
+// Errors is the list of every problem found in one file.
+type Errors []FieldError
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+
+// checkFields walks the YAML tree next to the Go type it will be decoded
+// into. It reports unknown and duplicate keys with their paths, and records
+// the path of every line so that decoder errors, which only know lines, can
+// be reported by path too.
+func checkFields(n *yaml.Node, t reflect.Type, path string, lines map[int]string, errs *Errors) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.DocumentNode {
+		for _, c := range n.Content {
+			checkFields(c, t, path, lines, errs)
+		}
+		return
+	}
+	if n.Kind == yaml.AliasNode {
+		return
+	}
+	if _, ok := lines[n.Line]; !ok || path != "" {
+		lines[n.Line] = path
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(unmarshalerType) {
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return // the decoder reports the type mismatch
+		}
+		fields := yamlFields(t)
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := joinPath(path, k.Value)
+			lines[k.Line] = p
+			if k.Value == "<<" {
+				continue
+			}
+			if seen[k.Value] {
+				*errs = append(*errs, FieldError{Path: p, Line: k.Line, Msg: "duplicate field"})
+				continue
+			}
+			seen[k.Value] = true
+			ft, ok := fields[k.Value]
+			if !ok {
+				*errs = append(*errs, FieldError{Path: p, Line: k.Line, Msg: fmt.Sprintf("unknown field %q", k.Value)})
+				continue
+			}
+			checkFields(v, ft, p, lines, errs)
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, c := range n.Content {
+			checkFields(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i), lines, errs)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := joinPath(path, k.Value)
+			lines[k.Line] = p
+			if seen[k.Value] {
+				*errs = append(*errs, FieldError{Path: p, Line: k.Line, Msg: "duplicate key"})
+			}
+			seen[k.Value] = true
+			checkFields(v, t.Elem(), p, lines, errs)
+		}
+	}
+}
+
+// yamlFields maps the YAML keys of a struct type to their field types,
+// following inline fields.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if strings.Contains(opts, "inline") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			for k, v := range yamlFields(ft) {
+				out[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func joinPath(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+var lineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// decodeErrors turns the decoder's line-based messages into FieldErrors with
+// paths.
+func decodeErrors(err error, lines map[int]string) Errors {
+	var out Errors
+	var te *yaml.TypeError
+	msgs := []string{err.Error()}
+	if ok := asTypeError(err, &te); ok {
+		msgs = te.Errors
+	}
+	for _, m := range msgs {
+		m = strings.TrimPrefix(m, "yaml: ")
+		if sub := lineRe.FindStringSubmatch(m); sub != nil {
+			line, _ := strconv.Atoi(sub[1])
+			out = append(out, FieldError{Path: lines[line], Line: line, Msg: sub[2]})
+			continue
+		}
+		out = append(out, FieldError{Msg: m})
+	}
+	return out
+}
+
+func asTypeError(err error, te **yaml.TypeError) bool {
+	t, ok := err.(*yaml.TypeError)
+	if ok {
+		*te = t
+	}
+	return ok
+}
