@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/headroomhq/headroom/server"
+)
+
+func init() { register(serveCommand) }
+
+// serveCommand is `headroom serve`: the long-running control plane.
+func serveCommand(app *kingpin.Application) (string, func() int) {
+	cmd := app.Command("serve", "Run the Headroom control plane.")
+	configFile := cmd.Flag("config.file", "Headroom configuration file path.").Default("headroom.yml").String()
+	listen := cmd.Flag("web.listen-address", "Address to listen on for the web interface and /metrics.").Default(":9644").String()
+	grace := cmd.Flag("web.shutdown-timeout", "How long in-flight requests may take to finish on shutdown.").Default("10s").Duration()
+	logLevel := cmd.Flag("log.level", "Only log messages at or above this level: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
+	return cmd.FullCommand(), func() int {
+		logger := newLogger(*logLevel)
+		if err := serve(*configFile, *listen, *grace, logger); err != nil {
+			logger.Error("headroom serve failed", "err", err)
+			return 1
+		}
+		return 0
+	}
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level)) // kingpin's Enum has already checked it
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func serve(configFile, listen string, grace time.Duration, logger *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector("headroom"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	live, err := server.NewLiveConfig(configFile, logger, reg, time.Now)
+	if err != nil {
+		return err
+	}
+	srv := server.New(live, reg, logger)
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", listen, err)
+	}
+	logger.Info("serving", "address", l.Addr().String(), "config", configFile)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = live.Reload() // Reload logs the outcome and keeps the old config on error.
+			}
+		}
+	}()
+	srv.SetReady(true)
+	err = srv.Serve(ctx, l, grace)
+	logger.Info("stopped")
+	return err
+}
