@@ -234,22 +234,44 @@ func Load(b []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, Errors{{Msg: "empty configuration"}}
 		}
-		return nil, decodeErrors(err, map[int]string{})
+		return nil, decodeErrors(err, newPositions())
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, Errors{{Line: extra.Line, Msg: "more than one YAML document; a config file holds one"}}
 	}
 	var errs Errors
-	lines := map[int]string{}
+	lines := newPositions()
 	checkFields(&root, reflect.TypeFor[Config](), "", lines, &errs)
 
 	c := DefaultConfig()
 	if err := root.Decode(&c); err != nil {
-		errs = append(errs, decodeErrors(err, lines)...)
+		// Messages on a line checkFields has already reported (duplicate
+		// keys) would only repeat it.
+		for _, de := range decodeErrors(err, lines) {
+			if !errs.hasDuplicateAt(de.Line) {
+				errs = append(errs, de)
+			}
+		}
+		var te *yaml.TypeError
+		if !asTypeError(err, &te) || errs.hasDuplicate() {
+			// The decoder stopped early or dropped a mapping: the values
+			// are incomplete, so checking them would only add noise.
+			return nil, errs
+		}
 	}
 	c.applyDefaults()
-	errs = append(errs, c.Validate()...)
+	// A value the decoder rejected is left at its default; validation would
+	// report that default again, so only the decoder's message is kept.
+	bad := map[string]bool{}
+	for _, e := range errs {
+		bad[e.Path] = true
+	}
+	for _, e := range c.Validate() {
+		if !bad[e.Path] {
+			errs = append(errs, e)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}

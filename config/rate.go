@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -42,10 +43,17 @@ func ParseRate(s string) (Rate, error) {
 			break
 		}
 	}
+	switch strings.ToLower(strings.TrimLeft(str, "+-.")) {
+	case "nan", "inf", "infinity":
+		return 0, fmt.Errorf("invalid rate %q: must be a finite number", s)
+	}
 	if str != "" && strings.ContainsAny(str[len(str)-1:], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
 		return 0, fmt.Errorf("invalid rate %q: unknown unit (use B, kB, MB, GB, KiB, MiB, GiB, optionally with /s)", s)
 	}
 	v, err := strconv.ParseFloat(str, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, fmt.Errorf("invalid rate %q: must be a finite number", s)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("invalid rate %q: not a number", s)
 	}

@@ -41,13 +41,38 @@ func (es Errors) Error() string {
 	return strings.Join(msgs, "\n")
 }
 
+// hasDuplicateAt reports whether a duplicate key at line is listed.
+func (es Errors) hasDuplicateAt(line int) bool {
+	for _, e := range es {
+		if e.Line == line && line > 0 && (e.Msg == msgDuplicateField || e.Msg == msgDuplicateKey) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasDuplicate reports whether a duplicate key is listed.
+func (es Errors) hasDuplicate() bool {
+	for _, e := range es {
+		if e.Msg == msgDuplicateField || e.Msg == msgDuplicateKey {
+			return true
+		}
+	}
+	return false
+}
+
+const (
+	msgDuplicateField = "duplicate field"
+	msgDuplicateKey   = "duplicate key"
+)
+
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
 
 // checkFields walks the YAML tree next to the Go type it will be decoded
 // into. It reports unknown and duplicate keys with their paths, and records
 // the path of every line so that decoder errors, which only know lines, can
 // be reported by path too.
-func checkFields(n *yaml.Node, t reflect.Type, path string, lines map[int]string, errs *Errors) {
+func checkFields(n *yaml.Node, t reflect.Type, path string, lines *positions, errs *Errors) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -60,8 +85,11 @@ func checkFields(n *yaml.Node, t reflect.Type, path string, lines map[int]string
 	if n.Kind == yaml.AliasNode {
 		return
 	}
-	if _, ok := lines[n.Line]; !ok || path != "" {
-		lines[n.Line] = path
+	if _, ok := lines.byLine[n.Line]; !ok || path != "" {
+		lines.byLine[n.Line] = path
+	}
+	if n.Kind == yaml.ScalarNode {
+		lines.byValue[valueKey{n.Line, n.Value}] = path
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(unmarshalerType) {
 		return
@@ -76,12 +104,12 @@ func checkFields(n *yaml.Node, t reflect.Type, path string, lines map[int]string
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := joinPath(path, k.Value)
-			lines[k.Line] = p
+			lines.byLine[k.Line] = p
 			if k.Value == "<<" {
 				continue
 			}
 			if seen[k.Value] {
-				*errs = append(*errs, FieldError{Path: p, Line: k.Line, Msg: "duplicate field"})
+				*errs = append(*errs, FieldError{Path: p, Line: k.Line, Msg: msgDuplicateField})
 				continue
 			}
 			seen[k.Value] = true
@@ -107,9 +135,9 @@ func checkFields(n *yaml.Node, t reflect.Type, path string, lines map[int]string
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := joinPath(path, k.Value)
-			lines[k.Line] = p
+			lines.byLine[k.Line] = p
 			if seen[k.Value] {
-				*errs = append(*errs, FieldError{Path: p, Line: k.Line, Msg: "duplicate key"})
+				*errs = append(*errs, FieldError{Path: p, Line: k.Line, Msg: msgDuplicateKey})
 			}
 			seen[k.Value] = true
 			checkFields(v, t.Elem(), p, lines, errs)
@@ -156,11 +184,40 @@ func joinPath(parent, key string) string {
 	return parent + "." + key
 }
 
+// positions maps source positions to YAML paths, so that the decoder's
+// line-based messages can name the field. Several fields can share a line
+// (flow mappings such as {produce: 1MiB/s, fetch: x}); the offending value,
+// quoted in the decoder's message, then tells them apart.
+type positions struct {
+	byLine  map[int]string
+	byValue map[valueKey]string
+}
+
+type valueKey struct {
+	line  int
+	value string
+}
+
+func newPositions() *positions {
+	return &positions{byLine: map[int]string{}, byValue: map[valueKey]string{}}
+}
+
+var quotedRe = regexp.MustCompile("[\"`]([^\"`]*)[\"`]")
+
+func (p *positions) path(line int, msg string) string {
+	for _, m := range quotedRe.FindAllStringSubmatch(msg, -1) {
+		if path, ok := p.byValue[valueKey{line, m[1]}]; ok {
+			return path
+		}
+	}
+	return p.byLine[line]
+}
+
 var lineRe = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // decodeErrors turns the decoder's line-based messages into FieldErrors with
 // paths.
-func decodeErrors(err error, lines map[int]string) Errors {
+func decodeErrors(err error, lines *positions) Errors {
 	var out Errors
 	var te *yaml.TypeError
 	msgs := []string{err.Error()}
@@ -171,7 +228,7 @@ func decodeErrors(err error, lines map[int]string) Errors {
 		m = strings.TrimPrefix(m, "yaml: ")
 		if sub := lineRe.FindStringSubmatch(m); sub != nil {
 			line, _ := strconv.Atoi(sub[1])
-			out = append(out, FieldError{Path: lines[line], Line: line, Msg: sub[2]})
+			out = append(out, FieldError{Path: lines.path(line, sub[2]), Line: line, Msg: sub[2]})
 			continue
 		}
 		out = append(out, FieldError{Msg: m})

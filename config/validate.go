@@ -155,9 +155,14 @@ func (c *Config) Validate() Errors {
 		if pr.Entity.User == "" && pr.Entity.ClientID == "" {
 			add(p+".entity", "a user, a client_id or both are required")
 		} else {
+			// Quota entities are cluster-wide: two projects anywhere in
+			// one cluster cannot share one.
 			cluster := ""
-			if g != nil {
+			switch {
+			case g != nil:
 				cluster = g.Cluster
+			case len(c.Clusters) == 1:
+				cluster = c.Clusters[0].Name
 			}
 			k := entityKey{cluster, pr.Entity}
 			if owner, ok := entityOwner[k]; ok {
@@ -231,10 +236,10 @@ func (c *Config) Validate() Errors {
 			continue
 		}
 		p := fmt.Sprintf("resource_groups[%d]", i)
-		if safe := float64(g.Capacity.Produce) * g.Margin; s.produce > safe+1e-9 {
+		if safe := float64(g.Capacity.Produce) * g.Margin; g.Capacity.Produce > 0 && s.produce > safe+1e-9 {
 			add(p+".capacity.produce", "projects' produce shares sum to %s, above margin × capacity %s", Rate(s.produce), Rate(safe))
 		}
-		if safe := float64(g.Capacity.Fetch) * g.Margin; s.fetch > safe+1e-9 {
+		if safe := float64(g.Capacity.Fetch) * g.Margin; g.Capacity.Fetch > 0 && s.fetch > safe+1e-9 {
 			add(p+".capacity.fetch", "projects' fetch shares sum to %s, above margin × capacity %s", Rate(s.fetch), Rate(safe))
 		}
 	}
