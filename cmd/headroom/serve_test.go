@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
+	"github.com/headroomhq/headroom/internal/testpeer"
+)
+
+func startServe(t *testing.T, configFile string) *testpeer.Peer {
+	t.Helper()
+	return testpeer.Start(t, testpeer.Spec{
+		Name:   "headroom serve",
+		Binary: headroomBin,
+		Args: func(addr string) []string {
+			return []string{"serve", "--config.file=" + configFile, "--web.listen-address=" + addr}
+		},
+	})
+}
+
+func copyExample(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../examples/headroom.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "headroom.yml")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestPrometheusScrapesServe runs real Prometheus against `headroom serve`
+// and a real node_exporter and checks, through Prometheus's HTTP API, that
+// both targets are up and Headroom's build info is there.
+func TestPrometheusScrapesServe(t *testing.T) {
+	hr := startServe(t, copyExample(t))
+	node := testpeer.NodeExporter(t)
+
+	promConfig := fmt.Sprintf(`global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: headroom
+    static_configs: [{targets: [%q]}]
+  - job_name: node
+    static_configs: [{targets: [%q]}]
+`, hr.Addr, node.Addr)
+	cfgPath := testpeer.WriteFile(t, "prometheus.yml", promConfig)
+	if out, err := testpeer.Promtool(t, "check", "config", cfgPath); err != nil {
+		t.Fatalf("promtool check config: %v\n%s", err, out)
+	}
+	prom := testpeer.Prometheus(t, promConfig)
+
+	client, err := promapi.NewClient(promapi.Config{Address: prom.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := promv1.NewAPI(client)
+	queries := map[string]string{
+		"headroom up":         `up{job="headroom"} == 1`,
+		"node_exporter up":    `up{job="node"} == 1`,
+		"headroom build info": `headroom_build_info{job="headroom", goversion!=""}`,
+		"node cpu":            `node_cpu_seconds_total{job="node"}`,
+	}
+	for name, q := range queries {
+		t.Run(name, func(t *testing.T) {
+			ok := eventually(t, 60*time.Second, func() (bool, string) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				v, _, _, err := api.Query(ctx, q, time.Now()) // warnings and infos are not failures here
+				if err != nil {
+					return false, err.Error()
+				}
+				vec, _ := v.(model.Vector)
+				return len(vec) > 0, v.String()
+			})
+			if !ok {
+				t.Fatalf("query %s returned nothing", q)
+			}
+		})
+	}
+}
+
+func TestServeReloadAndSignals(t *testing.T) {
+	path := copyExample(t)
+	hr := startServe(t, path)
+
+	post := func() (int, string) {
+		resp, err := http.Post(hr.URL+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	metric := func(name string) string {
+		resp, err := http.Get(hr.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, name+" ") {
+				return strings.TrimPrefix(l, name+" ")
+			}
+		}
+		return ""
+	}
+
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(good, []byte("\nnot_a_field: true\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, body := post()
+	if code < 300 || !strings.Contains(body, `unknown field "not_a_field"`) {
+		t.Fatalf("bad reload: %d %s", code, body)
+	}
+	if v := metric("headroom_config_last_reload_successful"); v != "0" {
+		t.Fatalf("last_reload_successful = %q after a bad reload", v)
+	}
+	resp, err := http.Get(hr.URL + "/-/ready")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("not ready after a bad reload: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// SIGHUP with the file fixed reloads it.
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := hr.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(t, 10*time.Second, func() (bool, string) {
+		v := metric("headroom_config_last_reload_successful")
+		return v == "1", v
+	}) {
+		t.Fatal("SIGHUP did not reload the fixed file")
+	}
+
+	// SIGTERM exits cleanly.
+	if err := hr.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err, exited := hr.Wait(15 * time.Second)
+	if !exited {
+		t.Fatal("serve did not exit on SIGTERM")
+	}
+	if err != nil {
+		t.Fatalf("serve exited with %v\n%s", err, hr.Logs())
+	}
+}
+
+func TestServeRefusesInvalidConfig(t *testing.T) {
+	path := testpeer.WriteFile(t, "bad.yml", "clusters: []\n")
+	out, err := execOutput(headroomBin, "serve", "--config.file="+path, "--web.listen-address=127.0.0.1:0")
+	if err == nil || !strings.Contains(out, "at least one cluster is required") {
+		t.Fatalf("serve accepted an invalid config: %v\n%s", err, out)
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes. It waits on
+// real peers, not on Headroom's own loops.
+func eventually(t *testing.T, d time.Duration, cond func() (bool, string)) bool {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, state := cond()
+		if ok {
+			return true
+		}
+		last = state
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("last state: %s", last)
+	return false
+}
