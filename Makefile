@@ -1,0 +1,38 @@
+# Headroom's make targets. `make test` is the one command that runs every
+# test, including those against real Prometheus, Alertmanager and
+# node_exporter; it installs what they need first.
+
+GO ?= go
+GOTEST_FLAGS ?= -race -timeout 30m
+
+.PHONY: all build setup test vet demo fuzz bench
+
+all: build
+
+build:
+	$(GO) build -o bin/headroom ./cmd/headroom
+
+setup:
+	scripts/setup.sh
+
+vet:
+	$(GO) vet ./...
+
+test: setup vet
+	$(GO) test $(GOTEST_FLAGS) ./...
+
+demo: build
+	bin/headroom demo
+
+# Short fuzzing passes over every fuzz target, e.g. make fuzz FUZZTIME=1m.
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
