@@ -39,9 +39,17 @@ func Prometheus(t testing.TB, config string) *Peer {
 // configuration file contents.
 func Alertmanager(t testing.TB, config string) *Peer {
 	t.Helper()
+	return AlertmanagerAt(t, config, "", t.TempDir())
+}
+
+// AlertmanagerAt starts Alertmanager on addr (a free port when empty) with
+// its state in dataDir, so that a test can restart it in place.
+func AlertmanagerAt(t testing.TB, config, addr, dataDir string) *Peer {
+	t.Helper()
 	cfg := WriteFile(t, "alertmanager.yml", config)
-	data := t.TempDir()
+	data := dataDir
 	return Start(t, Spec{
+		Addr:   addr,
 		Name:   "alertmanager",
 		Binary: AlertmanagerBinary,
 		Args: func(addr string) []string {

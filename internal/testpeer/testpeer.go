@@ -39,6 +39,9 @@ type Spec struct {
 	ReadyTimeout time.Duration
 	// Env is added to the environment of the process.
 	Env []string
+	// Addr, when set, is the host:port to listen on instead of a free one,
+	// e.g. to restart a peer where its clients expect it.
+	Addr string
 }
 
 // Peer is a running peer process.
@@ -67,6 +70,9 @@ func (p *Peer) Exited() (bool, error) {
 		return false, nil
 	}
 }
+
+// Stop terminates the peer now (SIGTERM, then SIGKILL) and waits for it.
+func (p *Peer) Stop() { p.stop() }
 
 // Signal sends sig to the peer.
 func (p *Peer) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
@@ -120,7 +126,10 @@ func Start(t testing.TB, s Spec) *Peer {
 	// few ports before giving up.
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		addr := FreeAddr(t)
+		addr := s.Addr
+		if addr == "" {
+			addr = FreeAddr(t)
+		}
 		p := &Peer{Name: s.Name, Addr: addr, URL: "http://" + addr, out: &syncBuffer{}, done: make(chan struct{})}
 		p.cmd = exec.Command(bin, s.Args(addr)...)
 		p.cmd.Stdout = p.out
@@ -139,7 +148,7 @@ func Start(t testing.TB, s Spec) *Peer {
 		})
 		if err := p.waitReady(s.ReadyPath, s.ReadyTimeout); err != nil {
 			lastErr = err
-			if exited, _ := p.Exited(); exited {
+			if exited, _ := p.Exited(); exited && s.Addr == "" {
 				continue
 			}
 			t.Fatalf("%s not ready: %v\n%s", s.Name, err, p.Logs())

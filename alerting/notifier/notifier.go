@@ -1,0 +1,323 @@
+// Package notifier sends Headroom's alerts to Prometheus Alertmanager through
+// its v2 API, and manages silences there.
+//
+// Every Alertmanager (each member of an HA pair) gets its own bounded queue
+// and sender loop, so one that is down never delays another. While an
+// Alertmanager is unreachable its queue holds the alerts and the loop retries
+// with backoff; nothing is lost within the queue's bound. Newer states of an
+// alert replace older queued ones, so the bound counts distinct alerts.
+//
+// It must not import the limiter, detector or collector.
+package notifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	httptransport "github.com/go-openapi/runtime/client"
+	"github.com/go-openapi/strfmt"
+	amclient "github.com/prometheus/alertmanager/api/v2/client"
+	"github.com/prometheus/alertmanager/api/v2/client/alert"
+	"github.com/prometheus/alertmanager/api/v2/models"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+)
+
+// Alert is one alert as Headroom sends it. An alert whose EndsAt is in the
+// past is resolved.
+type Alert struct {
+	Labels       map[string]string
+	Annotations  map[string]string
+	StartsAt     time.Time
+	EndsAt       time.Time
+	GeneratorURL string
+}
+
+// Fingerprint identifies the alert by its labels, as Alertmanager does.
+func (a Alert) Fingerprint() model.Fingerprint {
+	ls := make(model.LabelSet, len(a.Labels))
+	for k, v := range a.Labels {
+		ls[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return ls.Fingerprint()
+}
+
+// Name returns the alertname label.
+func (a Alert) Name() string { return a.Labels[model.AlertNameLabel] }
+
+// Options configure a Notifier.
+type Options struct {
+	// Alertmanagers are base URLs, e.g. http://am-a:9093.
+	Alertmanagers []string
+	// QueueCapacity bounds each Alertmanager's queue of distinct alerts.
+	// When full, the oldest alert is dropped and counted. Default 10000.
+	QueueCapacity int
+	// MaxBatch is the most alerts per POST. Default 64.
+	MaxBatch int
+	// Timeout bounds each request. Default 10s.
+	Timeout time.Duration
+	// MinBackoff and MaxBackoff bound the retry delay, which doubles after
+	// each failure. Defaults 100ms and 30s.
+	MinBackoff, MaxBackoff time.Duration
+	// Sleep waits for d or until ctx is done. Default: a timer. Tests inject
+	// their own.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// HTTPClient carries authentication and TLS. Default: a plain client.
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+func (o *Options) applyDefaults() {
+	if o.QueueCapacity <= 0 {
+		o.QueueCapacity = 10000
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 64
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(30*time.Second, o.MinBackoff)
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleepContext
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func sleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Notifier fans alerts out to every configured Alertmanager.
+type Notifier struct {
+	opts    Options
+	targets []*target
+	metrics *metrics
+}
+
+type metrics struct {
+	sent, failed, dropped *prometheus.CounterVec
+	queued                *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "headroom_notifications_sent_total", Help: "Alerts delivered to an Alertmanager.",
+		}, []string{"alertmanager"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "headroom_notification_errors_total", Help: "Failed attempts to post alerts to an Alertmanager; the alerts stay queued.",
+		}, []string{"alertmanager"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "headroom_notifications_dropped_total", Help: "Alerts dropped because an Alertmanager's queue was full.",
+		}, []string{"alertmanager"}),
+		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "headroom_notification_queue_length", Help: "Alerts waiting to be delivered to an Alertmanager.",
+		}, []string{"alertmanager"}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.sent, m.failed, m.dropped, m.queued} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("register notifier metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// New returns a notifier for the given Alertmanagers. Call Run to deliver.
+func New(opts Options) (*Notifier, error) {
+	opts.applyDefaults()
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	n := &Notifier{opts: opts, metrics: m}
+	for _, raw := range opts.Alertmanagers {
+		api, err := newAPI(raw, opts.HTTPClient)
+		if err != nil {
+			return nil, err
+		}
+		n.targets = append(n.targets, &target{
+			url:    raw,
+			api:    api,
+			queue:  newQueue(opts.QueueCapacity),
+			wake:   make(chan struct{}, 1),
+			n:      n,
+			logger: opts.Logger.With("alertmanager", raw),
+		})
+	}
+	return n, nil
+}
+
+func newAPI(raw string, hc *http.Client) (*amclient.AlertmanagerAPI, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("alertmanager url %q: want http(s)://host:port", raw)
+	}
+	transport := httptransport.NewWithClient(u.Host, joinURLPath(u.Path, "/api/v2/"), []string{u.Scheme}, hc)
+	return amclient.New(transport, strfmt.Default), nil
+}
+
+func joinURLPath(base, p string) string {
+	if base == "" || base == "/" {
+		return p
+	}
+	for len(base) > 0 && base[len(base)-1] == '/' {
+		base = base[:len(base)-1]
+	}
+	return base + p
+}
+
+// Send queues alerts for every Alertmanager. It never blocks on the
+// network.
+func (n *Notifier) Send(alerts ...Alert) {
+	for _, t := range n.targets {
+		dropped := t.queue.push(alerts)
+		if dropped > 0 {
+			n.metrics.dropped.WithLabelValues(t.url).Add(float64(dropped))
+			t.logger.Warn("notification queue full; dropped the oldest alerts", "dropped", dropped)
+		}
+		n.metrics.queued.WithLabelValues(t.url).Set(float64(t.queue.len()))
+		select {
+		case t.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Pending returns the number of queued alerts per Alertmanager URL.
+func (n *Notifier) Pending() map[string]int {
+	out := make(map[string]int, len(n.targets))
+	for _, t := range n.targets {
+		out[t.url] = t.queue.len()
+	}
+	return out
+}
+
+// Run delivers queued alerts until ctx is done.
+func (n *Notifier) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, t := range n.targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.run(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+type target struct {
+	url    string
+	api    *amclient.AlertmanagerAPI
+	queue  *queue
+	wake   chan struct{}
+	n      *Notifier
+	logger *slog.Logger
+}
+
+func (t *target) run(ctx context.Context) {
+	backoff := t.n.opts.MinBackoff
+	for {
+		batch := t.queue.peek(t.n.opts.MaxBatch)
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.wake:
+				continue
+			}
+		}
+		if err := t.post(ctx, batch); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			t.n.metrics.failed.WithLabelValues(t.url).Inc()
+			t.logger.Warn("post alerts failed; will retry", "alerts", len(batch), "retry_in", backoff, "err", err)
+			if t.n.opts.Sleep(ctx, backoff) != nil {
+				return
+			}
+			backoff = min(backoff*2, t.n.opts.MaxBackoff)
+			continue
+		}
+		backoff = t.n.opts.MinBackoff
+		t.queue.ack(batch)
+		t.n.metrics.sent.WithLabelValues(t.url).Add(float64(len(batch)))
+		t.n.metrics.queued.WithLabelValues(t.url).Set(float64(t.queue.len()))
+	}
+}
+
+func (t *target) post(ctx context.Context, batch []queued) error {
+	ctx, cancel := context.WithTimeout(ctx, t.n.opts.Timeout)
+	defer cancel()
+	alerts := make(models.PostableAlerts, 0, len(batch))
+	for _, q := range batch {
+		alerts = append(alerts, toPostable(q.alert))
+	}
+	params := alert.NewPostAlertsParamsWithContext(ctx).WithAlerts(alerts)
+	if _, err := t.api.Alert.PostAlerts(params); err != nil {
+		return fmt.Errorf("post %d alerts to %s: %w", len(batch), t.url, describe(err))
+	}
+	return nil
+}
+
+func toPostable(a Alert) *models.PostableAlert {
+	labels := make(models.LabelSet, len(a.Labels))
+	for k, v := range a.Labels {
+		labels[k] = v
+	}
+	ann := make(models.LabelSet, len(a.Annotations))
+	for k, v := range a.Annotations {
+		ann[k] = v
+	}
+	p := &models.PostableAlert{
+		Alert:       models.Alert{Labels: labels, GeneratorURL: strfmt.URI(a.GeneratorURL)},
+		Annotations: ann,
+	}
+	if !a.StartsAt.IsZero() {
+		p.StartsAt = strfmt.DateTime(a.StartsAt.UTC())
+	}
+	if !a.EndsAt.IsZero() {
+		p.EndsAt = strfmt.DateTime(a.EndsAt.UTC())
+	}
+	return p
+}
+
+// describe unwraps the generated client's error types, whose default
+// messages omit the server's explanation.
+func describe(err error) error {
+	var bad *alert.PostAlertsBadRequest
+	if errors.As(err, &bad) {
+		return fmt.Errorf("bad request: %s", bad.Payload)
+	}
+	var ise *alert.PostAlertsInternalServerError
+	if errors.As(err, &ise) {
+		return fmt.Errorf("internal server error: %s", ise.Payload)
+	}
+	return err
+}
