@@ -1,0 +1,124 @@
+// Package store owns Headroom's persistence: one SQLite file (pure Go,
+// modernc.org/sqlite) holding the decision ledger, policy overrides, the
+// audit trail and the alert lifecycle.
+//
+// Each domain keeps its schema and queries in its own file and registers its
+// migrations from init with registerMigration; Open applies the ones a file
+// lacks, in name order, each in its own transaction. The package must not
+// import the components that use it.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// migration is one schema change, applied once.
+type migration struct {
+	name string // unique; applied in name order, so prefix it with its domain and a number
+	sql  string
+}
+
+var migrations []migration
+
+// registerMigration adds a migration. Call it from init only.
+func registerMigration(name, sql string) {
+	for _, m := range migrations {
+		if m.name == name {
+			panic("store: duplicate migration " + name)
+		}
+	}
+	migrations = append(migrations, migration{name: name, sql: sql})
+}
+
+// DB is an open store.
+type DB struct {
+	sql  *sql.DB
+	path string
+}
+
+// Open opens (creating if needed) the store at path and brings its schema up
+// to date. The file uses WAL so readers never block the writer.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open store: empty path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	// One writer at a time is SQLite's model; a single connection also keeps
+	// transactions simple and avoids SQLITE_BUSY between our own goroutines.
+	db.SetMaxOpenConns(1)
+	s := &DB{sql: db, path: path}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the store.
+func (s *DB) Close() error { return s.sql.Close() }
+
+// Path returns the file the store lives in.
+func (s *DB) Path() string { return s.path }
+
+// SQL returns the underlying handle, for packages that keep their own
+// tables in this file.
+func (s *DB) SQL() *sql.DB { return s.sql }
+
+func (s *DB) migrate(ctx context.Context) error {
+	if _, err := s.sql.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY,
+		applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	ms := append([]migration(nil), migrations...)
+	sort.Slice(ms, func(i, j int) bool { return ms[i].name < ms[j].name })
+	for _, m := range ms {
+		if err := s.apply(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *DB) apply(ctx context.Context, m migration) error {
+	tx, err := s.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, m.name).Scan(&n); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(name) VALUES (?)`, m.name); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migration %s: commit: %w", m.name, err)
+	}
+	return nil
+}
