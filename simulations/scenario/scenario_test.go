@@ -1,0 +1,267 @@
+package scenario
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPublicSuiteLoads(t *testing.T) {
+	files, err := filepath.Glob("../scenarios/*.yaml")
+	if err != nil || len(files) < 8 {
+		t.Fatalf("want the 8 public scenarios, found %d (%v)", len(files), err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			s, err := Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Rounds() < 100 {
+				t.Fatalf("only %d rounds", s.Rounds())
+			}
+			// Demand is finite, not negative, and not all zero.
+			var total float64
+			for i := range s.Projects {
+				for _, d := range Directions {
+					for r := 0; r < s.Rounds(); r += s.Rounds()/50 + 1 {
+						v := s.Rate(i, d, r)
+						if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+							t.Fatalf("project %d %s round %d: rate %v", i, d, r, v)
+						}
+						total += v
+					}
+				}
+			}
+			if total == 0 {
+				t.Fatal("no demand at all")
+			}
+		})
+	}
+}
+
+func TestBadScenarios(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"unknown_field.yaml", []string{"field burst not found"}},
+		{"negative_capacity.yaml", []string{`invalid rate "-100MiB/s": must not be negative`}},
+		{"missing_trace.yaml", []string{"projects[0].demand.produce.trace.file: open trace", "no-such-trace.csv"}},
+		{"malformed_trace.yaml", []string{"projects[0].demand.produce.trace.file: read trace", "line 3: value \"lots\" is not a number"}},
+		{"bad_values.yaml", []string{
+			"round: must be at least 1s",
+			"brokers.count: must be in [1, 10000], got 0",
+			"projects[0].produce: need floor <= share <= ceiling",
+			"projects[1].name: duplicate project \"a\"",
+			"projects[1].demand: at least one of produce and fetch is required",
+			"projects[0].demand.produce.noise: must be in [0, 1]",
+			"projects[0].demand.produce.steps[1].at: steps must be in time order",
+		}},
+		{"oversubscribed.yaml", []string{"produce shares of the projects on broker 0 sum to 100MiB/s, above its safe capacity 90MiB/s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			_, err := Load(filepath.Join("testdata", tt.file))
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			if !strings.Contains(err.Error(), "read scenario testdata/"+tt.file) {
+				t.Errorf("error does not name the file: %v", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestRateIsDeterministicAndShaped(t *testing.T) {
+	s, err := Parse([]byte(`
+duration: 2d
+round: 60s
+brokers: {count: 2, capacity: {produce: 100MiB/s, fetch: 100MiB/s}}
+projects:
+  - name: wave
+    produce: {share: 10MiB/s}
+    fetch: {share: 10MiB/s}
+    demand:
+      produce: {base: 10MiB/s, diurnal: {amplitude: 20MiB/s, peak: 6h}}
+  - name: steps
+    produce: {share: 10MiB/s}
+    fetch: {share: 10MiB/s}
+    demand:
+      produce: {base: 1MiB/s, steps: [{at: 1h, level: 5MiB/s}], flash_crowds: [{at: 2h, peak: 10MiB/s, rise: 10m, hold: 10m, decay: 10m}]}
+`), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const mib = 1 << 20
+	hour := int(time.Hour / time.Minute)
+	tests := []struct {
+		name    string
+		project int
+		round   int
+		want    float64
+	}{
+		{"diurnal peak", 0, 6 * hour, 30 * mib},
+		{"diurnal trough", 0, 18 * hour, 10 * mib},
+		{"next day's peak", 0, 30 * hour, 30 * mib},
+		{"before step", 1, hour - 1, 1 * mib},
+		{"after step", 1, hour, 5 * mib},
+		{"flash crowd rising", 1, 2*hour + 5, 5*mib + 5*mib},
+		{"flash crowd held", 1, 2*hour + 15, 15 * mib},
+		{"flash crowd half decayed", 1, 2*hour + 30, 5*mib + 5*mib},
+		{"no fetch demand", 1, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Produce
+			if tt.name == "no fetch demand" {
+				d = Fetch
+			}
+			got := s.Rate(tt.project, d, tt.round)
+			if math.Abs(got-tt.want) > 1e-6*mib {
+				t.Fatalf("rate %v MiB/s, want %v", got/mib, tt.want/mib)
+			}
+			if again := s.Rate(tt.project, d, tt.round); again != got {
+				t.Fatal("not deterministic")
+			}
+		})
+	}
+}
+
+func TestNoiseAndSpikesAreSeeded(t *testing.T) {
+	src := `
+duration: 1d
+brokers: {count: 1, capacity: {produce: 100MiB/s, fetch: 100MiB/s}}
+projects:
+  - name: n
+    produce: {share: 10MiB/s}
+    fetch: {share: 10MiB/s}
+    demand: {produce: {base: 10MiB/s, noise: 0.1, spikes: {per_hour: 12, magnitude: 50MiB/s}}}
+`
+	a, err := Parse([]byte(src+"seed: 3\n"), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Parse([]byte(src+"seed: 4\n"), ".")
+	var sum, sumSq float64
+	spikes, differ := 0, 0
+	n := a.Rounds()
+	for r := range n {
+		v := a.Rate(0, Produce, r)
+		if v > 40<<20 {
+			spikes++
+			continue
+		}
+		x := v/(10<<20) - 1
+		sum += x
+		sumSq += x * x
+		if v != b.Rate(0, Produce, r) {
+			differ++
+		}
+	}
+	// 12 spikes an hour of one 10s round each: about 288 a day.
+	if spikes < 200 || spikes > 400 {
+		t.Errorf("%d spikes in a day, want about 288", spikes)
+	}
+	m := n - spikes
+	sd := math.Sqrt(sumSq/float64(m) - (sum/float64(m))*(sum/float64(m)))
+	if math.Abs(sd-0.1) > 0.01 {
+		t.Errorf("noise sd %.4f, want 0.1", sd)
+	}
+	if differ < m/2 {
+		t.Errorf("seeds 3 and 4 agree on %d of %d rounds", m-differ, m)
+	}
+}
+
+func TestTraceScaledAndStretched(t *testing.T) {
+	s, err := Parse([]byte(`
+duration: 1h
+round: 60s
+brokers: {count: 1, capacity: {produce: 100MiB/s, fetch: 100MiB/s}}
+projects:
+  - name: t
+    produce: {share: 10MiB/s}
+    fetch: {share: 10MiB/s}
+    demand:
+      produce: {trace: {file: square.csv, scale_to_peak: 8MiB/s, time_scale: 2}}
+`), "testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// square.csv: 0 for 10 minutes, then 4 for 10 minutes, repeating every
+	// 20 minutes; played twice as fast, that is 5 minutes each.
+	for _, tt := range []struct {
+		round int
+		want  float64
+	}{{0, 0}, {3, 0}, {6, 8 << 20}, {9, 8 << 20}, {11, 0}, {16, 8 << 20}} {
+		if got := s.Rate(0, Produce, tt.round); math.Abs(got-tt.want) > 1 {
+			t.Errorf("round %d: %v MiB/s, want %v", tt.round, got/(1<<20), tt.want/(1<<20))
+		}
+	}
+}
+
+func TestPlacement(t *testing.T) {
+	s, err := Load("../scenarios/hot-broker.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := s.Placement(0)
+	var sum float64
+	for _, bw := range pl {
+		sum += bw.Weight
+	}
+	if math.Abs(sum-1) > 1e-12 || len(pl) != 4 {
+		t.Fatalf("placement %+v", pl)
+	}
+	if pl[0].Broker != 0 || math.Abs(pl[0].Weight-4.0/7) > 1e-12 {
+		t.Fatalf("hot broker 0 carries %v, want 4/7", pl[0].Weight)
+	}
+}
+
+func FuzzReadCSV(f *testing.F) {
+	f.Add("timestamp,value\n2014-04-01 00:00:00,20.0\n2014-04-01 00:05:00,21\n")
+	f.Add("1,2\n3,4\n")
+	f.Add("x\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		ts, vs, err := ReadCSV(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		if len(ts) != len(vs) {
+			t.Fatal("lengths differ")
+		}
+		for i, v := range vs {
+			if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("bad value %v accepted", v)
+			}
+			if i > 0 && !ts[i].After(ts[i-1]) {
+				t.Fatal("non-increasing timestamps accepted")
+			}
+		}
+	})
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("duration: 1h\nbrokers: {count: 1, capacity: {produce: 1MiB/s, fetch: 1MiB/s}}\nprojects: [{name: a, produce: {share: 1KiB/s}, fetch: {share: 1KiB/s}, demand: {produce: {base: 1KiB/s}}}]\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := Parse(b, "testdata")
+		if err != nil {
+			return
+		}
+		if s.Rounds() > 0 {
+			for i := range s.Projects {
+				v := s.Rate(i, Produce, 0)
+				if v < 0 || math.IsNaN(v) {
+					t.Fatalf("rate %v", v)
+				}
+			}
+		}
+	})
+}
