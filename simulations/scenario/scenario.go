@@ -59,8 +59,8 @@ type Scenario struct {
 	// ObservationNoise is the relative standard deviation of the rates a
 	// policy observes, e.g. 0.02. Default 0.
 	ObservationNoise float64 `yaml:"observation_noise"`
-	// ControlDelay is how many rounds pass before a plan takes effect.
-	// Default 1: a plan made from round t applies from round t+1.
+	// ControlDelay is how many rounds pass before a plan takes effect, at
+	// least 1. Default 1: a plan made from round t applies from round t+1.
 	ControlDelay int `yaml:"control_delay"`
 	// Brokers describes the cluster.
 	Brokers Brokers `yaml:"brokers"`
@@ -204,8 +204,8 @@ func (s *Scenario) validate() []error {
 	if s.ObservationNoise < 0 || s.ObservationNoise > 1 || math.IsNaN(s.ObservationNoise) {
 		add("observation_noise", "must be in [0, 1], got %v", s.ObservationNoise)
 	}
-	if s.ControlDelay < 0 || s.ControlDelay > 100 {
-		add("control_delay", "must be in [0, 100] rounds, got %d", s.ControlDelay)
+	if s.ControlDelay < 1 || s.ControlDelay > 100 {
+		add("control_delay", "must be in [1, 100] rounds, got %d", s.ControlDelay)
 	}
 	b := s.Brokers
 	if b.Count < 1 || b.Count > 10000 {
