@@ -281,6 +281,7 @@ func Load(b []byte) (*Config, error) {
 // applyDefaults fills the per-item defaults that DefaultConfig cannot hold
 // because the items come from the file.
 func (c *Config) applyDefaults() {
+	c.Alerting.applyDefaults()
 	for i := range c.Clusters {
 		cl := &c.Clusters[i]
 		if cl.ClientID == "" {
