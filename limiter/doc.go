@@ -1,0 +1,17 @@
+// Package limiter owns Headroom's quota decisions: the allocation algorithm
+// (the pure function Allocate, which turns one resource group's state in one
+// direction into a Plan), and the applier, which writes a plan's quotas to a
+// Kafka-compatible cluster through the admin API (kadm) with validation,
+// a write budget, hysteresis, retries, read-back and a last-good hold.
+//
+// Allocate implements the limiter's contract (see DESIGN.md): safety per
+// broker, floors and ceilings, reclaim within one round with borrowers cut
+// first, weighted max-min borrowing up to the forecast's upper bound,
+// stability under steady demand, demand estimated from throttle time, and
+// a hold on missing data.
+//
+// The package defines its own input types. It must not import the
+// collector, the detector, alerting or api: a wiring step adapts their
+// outputs to State. It must not import store either; the ledger is written
+// by the caller through the small LedgerWriter interface.
+package limiter
