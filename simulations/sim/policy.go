@@ -30,6 +30,8 @@ type Group struct {
 	// Projects are indexed the same way in every Observation and in the
 	// quotas a policy returns.
 	Projects []Project
+
+	observationNoise float64
 }
 
 // Project is one tenant's configuration in one direction.

@@ -1,0 +1,386 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/headroomhq/headroom/simulations/scenario"
+)
+
+// ThrottleWindow is the window Kafka measures quota usage over: 11 samples
+// of one second (quota.window.num × quota.window.size.seconds defaults).
+const ThrottleWindow = 11 * time.Second
+
+// MinQuota is the smallest quota a baseline writes: Kafka rejects zero.
+const MinQuota = 1024.0
+
+// Options controls a run.
+type Options struct {
+	// Policies to run, by registered name. Empty means every registered
+	// policy.
+	Policies []string
+	// Rounds limits the run to its first Rounds rounds; 0 runs the whole
+	// scenario.
+	Rounds int
+	// SeriesPoints, when above zero, records per-project demand, quota and
+	// served rate for the plots, sampled at most SeriesPoints times.
+	SeriesPoints int
+	// SeriesProjects caps how many projects (the first ones) get series.
+	// Default 8.
+	SeriesProjects int
+	// Progress, when set, is called with the rounds done so far, about a
+	// hundred times per run.
+	Progress func(done, total int)
+	// Now is the clock used to time the policies. Default time.Now.
+	Now func() time.Time
+}
+
+// Clairvoyant is implemented by a policy that sees the true demand of the
+// round it decides for and sets what each project is served on each broker
+// directly, unconstrained by Kafka's one quota per entity. Only the oracle
+// is: its figures are a bound no real policy can beat, not a plan a
+// cluster could apply. The simulator calls Serve instead of Plan.
+type Clairvoyant interface {
+	// Serve receives the true demand of project i on the j-th broker of
+	// its placement in demand[i][j] and writes what is served there into
+	// served[i][j].
+	Serve(demand, served [][]float64) error
+}
+
+// runner is one policy in one direction during a run.
+type runner struct {
+	g        *Group
+	policy   Policy
+	oracle   Clairvoyant
+	inForce  []float64   // quotas applied this round
+	pending  [][]float64 // ring of plans waiting for their round
+	buffers  [][]float64 // plan buffers, reused round after round
+	nextBuf  int
+	plan     []float64   // the last plan returned
+	obs      Observation
+	noise    *normals
+	demandPB [][]float64 // oracle only
+	servedPB [][]float64 // oracle only
+	load     []float64   // served per broker this round
+	served   []float64   // served per project this round
+	violates []int       // start round of a running lender violation, -1 if none
+}
+
+// policyRun is one policy over both directions.
+type policyRun struct {
+	name    string
+	dirs    [2]*runner
+	fig     Figures
+	demand  []float64 // per project, bytes, both directions
+	thrott  []float64
+	planDur time.Duration
+	series  *Series
+	// Lender shortfall episodes: how many, their summed and longest
+	// length in rounds.
+	reclaimN, reclaimSum, reclaimMax int
+}
+
+func (pr *policyRun) endEpisode(rounds int) {
+	pr.reclaimN++
+	pr.reclaimSum += rounds
+	pr.reclaimMax = max(pr.reclaimMax, rounds)
+}
+
+// Run replays the scenario against each policy and returns their figures.
+// All policies see the same demand; each gets its own observation noise
+// drawn from the scenario's seed, so runs repeat exactly.
+func Run(s *scenario.Scenario, opt Options) (*Result, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.SeriesProjects == 0 {
+		opt.SeriesProjects = 8
+	}
+	names := opt.Policies
+	if len(names) == 0 {
+		names = Policies()
+	}
+	rounds := s.Rounds()
+	if opt.Rounds > 0 && opt.Rounds < rounds {
+		rounds = opt.Rounds
+	}
+	if rounds < 1 {
+		return nil, fmt.Errorf("scenario %s: no rounds to run", s.Name)
+	}
+	groups := [2]*Group{NewGroup(s, scenario.Produce), NewGroup(s, scenario.Fetch)}
+	nproj := len(s.Projects)
+
+	runs := make([]*policyRun, 0, len(names))
+	seen := map[string]bool{}
+	for _, name := range names {
+		if seen[name] {
+			return nil, fmt.Errorf("policy %q listed twice", name)
+		}
+		seen[name] = true
+		newPolicy, err := lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		pr := &policyRun{name: name, demand: make([]float64, nproj), thrott: make([]float64, nproj)}
+		for di, g := range groups {
+			p, err := newPolicy(g)
+			if err != nil {
+				return nil, fmt.Errorf("policy %s, %s: %w", name, g.Direction, err)
+			}
+			pr.dirs[di] = newRunner(g, p, s, uint64(di))
+		}
+		if opt.SeriesPoints > 0 {
+			pr.series = newSeries(s, rounds, opt.SeriesPoints, min(opt.SeriesProjects, nproj))
+		}
+		runs = append(runs, pr)
+	}
+
+	roundSec := s.RoundInterval().Seconds()
+	demand := [2][]float64{make([]float64, nproj), make([]float64, nproj)}
+	every := max(1, rounds/100)
+	for r := range rounds {
+		for di, d := range scenario.Directions {
+			for i := range nproj {
+				demand[di][i] = s.Rate(i, d, r)
+			}
+		}
+		for _, pr := range runs {
+			overloaded := false
+			violated := false
+			for di := range groups {
+				ov, vi, err := pr.step(di, r, demand[di], roundSec, opt.Now)
+				if err != nil {
+					return nil, fmt.Errorf("scenario %s, policy %s, %s, round %d: %w",
+						s.Name, pr.name, groups[di].Direction, r, err)
+				}
+				overloaded = overloaded || ov
+				violated = violated || vi
+			}
+			if overloaded {
+				pr.fig.OverloadRounds++
+			}
+			if violated {
+				pr.fig.LenderViolationRounds++
+			}
+			if pr.series != nil {
+				pr.series.record(r, demand[0], pr.dirs[0])
+			}
+		}
+		if opt.Progress != nil && (r%every == 0 || r == rounds-1) {
+			opt.Progress(r+1, rounds)
+		}
+	}
+	return finish(s, rounds, runs), nil
+}
+
+func newRunner(g *Group, p Policy, s *scenario.Scenario, dir uint64) *runner {
+	n := len(g.Projects)
+	rn := &runner{
+		g:        g,
+		policy:   p,
+		inForce:  make([]float64, n),
+		plan:     make([]float64, n),
+		pending:  make([][]float64, s.ControlDelay),
+		noise:    newNormals(uint64(s.Seed), dir),
+		load:     make([]float64, g.Brokers),
+		violates: make([]int, n),
+		served:   make([]float64, n),
+	}
+	rn.buffers = make([][]float64, s.ControlDelay+2)
+	for k := range rn.buffers {
+		rn.buffers[k] = make([]float64, n)
+	}
+	for i, pj := range g.Projects {
+		rn.inForce[i] = pj.Share
+		rn.plan[i] = pj.Share
+		rn.violates[i] = -1
+	}
+	rn.obs.Projects = make([]ProjectObservation, n)
+	for i, pj := range g.Projects {
+		rn.obs.Projects[i] = ProjectObservation{
+			Rate:     make([]float64, len(pj.Placement)),
+			Throttle: make([]time.Duration, len(pj.Placement)),
+		}
+	}
+	if c, ok := p.(Clairvoyant); ok {
+		rn.oracle = c
+		rn.demandPB = make([][]float64, n)
+		rn.servedPB = make([][]float64, n)
+		for i, pj := range g.Projects {
+			rn.demandPB[i] = make([]float64, len(pj.Placement))
+			rn.servedPB[i] = make([]float64, len(pj.Placement))
+		}
+	}
+	return rn
+}
+
+// step runs one round of one direction for one policy. It reports whether
+// a broker was overloaded and whether a lender was short of its demand.
+func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now func() time.Time) (overloaded, violated bool, err error) {
+	rn := pr.dirs[di]
+	g := rn.g
+	clear(rn.load)
+	fig := &pr.fig
+
+	if rn.oracle != nil {
+		for i, pj := range g.Projects {
+			for j, bw := range pj.Placement {
+				rn.demandPB[i][j] = demand[i] * bw.Weight
+			}
+		}
+		start := now()
+		if err := rn.oracle.Serve(rn.demandPB, rn.servedPB); err != nil {
+			return false, false, err
+		}
+		pr.planDur += now().Sub(start)
+	} else if p := rn.pending[r%len(rn.pending)]; p != nil {
+		copy(rn.inForce, p)
+		rn.pending[r%len(rn.pending)] = nil
+	}
+
+	noise := g.observationNoise
+	for i, pj := range g.Projects {
+		q := rn.inForce[i]
+		var served, hot float64
+		po := &rn.obs.Projects[i]
+		po.Quota = q
+		for j, bw := range pj.Placement {
+			d := demand[i] * bw.Weight
+			hot = max(hot, d)
+			var s float64
+			if rn.oracle != nil {
+				s = rn.servedPB[i][j]
+				if !(s >= 0 && s <= d*(1+1e-9)+1e-9) {
+					return false, false, fmt.Errorf("oracle served %v of demand %v for %s on broker %d", s, d, pj.Name, bw.Broker)
+				}
+			} else {
+				s = min(d, q)
+			}
+			served += s
+			rn.load[bw.Broker] += s
+			// What Kafka measures: the rate the client attempts, with
+			// observation noise; the broker reports the served part and
+			// the throttle time the excess earns.
+			f := 1.0
+			if noise > 0 {
+				f = max(0, 1+noise*rn.noise.next())
+			}
+			po.Rate[j] = s * f
+			po.Throttle[j] = 0
+			if rn.oracle == nil && d*f > q && q > 0 {
+				po.Throttle[j] = time.Duration((d*f - q) / q * float64(ThrottleWindow))
+			}
+		}
+		if rn.oracle != nil {
+			// The oracle's quota is what its hottest broker serves.
+			q = 0
+			for j := range pj.Placement {
+				q = max(q, rn.servedPB[i][j])
+			}
+			po.Quota = q
+			if math.Abs(q-rn.plan[i]) > 1e-9*max(1, q) {
+				fig.Writes++
+				rn.plan[i] = q
+			}
+			rn.inForce[i] = q
+		}
+		rn.served[i] = served
+		// Served is a sum of per-broker parts; below a relative 1e-9 the
+		// difference is rounding, not throttling.
+		th := (demand[i] - served) * roundSec
+		if demand[i]-served <= 1e-9*demand[i] {
+			th = 0
+		}
+		fig.DemandBytes += demand[i] * roundSec
+		fig.ThrottledBytes += th
+		pr.demand[i] += demand[i] * roundSec
+		pr.thrott[i] += th
+
+		// A lender: its demand (on its hottest broker) is within its
+		// share, yet its quota is below that demand.
+		if hot <= pj.Share && q < hot*(1-1e-6) && hot-q > 1 {
+			violated = true
+			if rn.violates[i] < 0 {
+				rn.violates[i] = r
+			}
+		} else if rn.violates[i] >= 0 {
+			pr.endEpisode(r - rn.violates[i])
+			rn.violates[i] = -1
+		}
+	}
+	for _, l := range rn.load {
+		if l > g.SafeCapacity*(1+1e-9) {
+			overloaded = true
+			fig.OverloadBytes += (l - g.SafeCapacity) * roundSec
+		}
+	}
+	if rn.oracle != nil {
+		return overloaded, violated, nil
+	}
+
+	rn.obs.Round = r
+	// A plan waits ControlDelay rounds in the ring; one more buffer than
+	// that is enough to never overwrite a waiting or current plan.
+	next := rn.buffers[rn.nextBuf]
+	rn.nextBuf = (rn.nextBuf + 1) % len(rn.buffers)
+	copy(next, rn.plan)
+	start := now()
+	if err := rn.policy.Plan(&rn.obs, next); err != nil {
+		return false, false, err
+	}
+	pr.planDur += now().Sub(start)
+	var errs []error
+	for i, q := range next {
+		if !(q > 0) || math.IsInf(q, 0) {
+			errs = append(errs, fmt.Errorf("quota %v for project %s: must be finite and above zero", q, g.Projects[i].Name))
+			continue
+		}
+		if math.Abs(q-rn.plan[i]) > 1e-9*max(1, q) {
+			fig.Writes++
+		}
+	}
+	if len(errs) > 0 {
+		return false, false, errors.Join(errs...)
+	}
+	rn.plan = next
+	rn.pending[r%len(rn.pending)] = next
+	return overloaded, violated, nil
+}
+
+// NewGroup builds the static view of the scenario's brokers and projects in
+// direction d, as a policy is given it.
+func NewGroup(s *scenario.Scenario, d scenario.Direction) *Group {
+	cap := float64(s.Brokers.Capacity.Produce)
+	if d == scenario.Fetch {
+		cap = float64(s.Brokers.Capacity.Fetch)
+	}
+	g := &Group{
+		Scenario:         s.Name,
+		Direction:        d,
+		Brokers:          s.Brokers.Count,
+		Capacity:         cap,
+		SafeCapacity:     s.Brokers.SafeCapacity(d),
+		Round:            s.RoundInterval(),
+		ThrottleWindow:   ThrottleWindow,
+		Projects:         make([]Project, len(s.Projects)),
+		observationNoise: s.ObservationNoise,
+	}
+	for i := range s.Projects {
+		q := s.Projects[i].Quota(d)
+		p := Project{
+			Name:      s.Projects[i].Name,
+			Share:     float64(q.Share),
+			Floor:     float64(q.Floor),
+			Ceiling:   float64(q.Ceiling),
+			Weight:    q.Weight,
+			Placement: s.Placement(i),
+		}
+		for _, bw := range p.Placement {
+			p.Hottest = max(p.Hottest, bw.Weight)
+		}
+		g.Projects[i] = p
+	}
+	return g
+}
