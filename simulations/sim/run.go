@@ -58,7 +58,7 @@ type runner struct {
 	pending  [][]float64 // ring of plans waiting for their round
 	buffers  [][]float64 // plan buffers, reused round after round
 	nextBuf  int
-	plan     []float64   // the last plan returned
+	plan     []float64 // the last plan returned
 	obs      Observation
 	noise    *normals
 	demandPB [][]float64 // oracle only
