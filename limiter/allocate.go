@@ -47,7 +47,7 @@ type allocator struct {
 }
 
 type projectInfo struct {
-	need, target, base, rawTarget float64
+	need, target, base, mid, rawTarget float64
 	floor, ceiling                float64
 	hot                           int // index into Loads
 	throttled, forecastSet        bool
@@ -158,7 +158,8 @@ func (a *allocator) allocate(s *State) Plan {
 		d.Demand = in.need
 		in.rawTarget = max(in.need*(1+o.Headroom), d.Forecast)
 		in.target = min(max(in.rawTarget, in.floor), in.ceiling)
-		in.base = min(max(min(in.target, p.Share), in.floor), in.ceiling)
+		in.base = min(max(min(in.need*(1+o.LenderSpare), in.target, p.Share), in.floor), in.ceiling)
+		in.mid = max(in.base, min(in.need, in.target))
 		d.Target = in.target
 		// Overcommit: a project counts on each broker in proportion to
 		// its expected load there relative to its hottest broker.
@@ -275,6 +276,10 @@ func (a *allocator) allocate(s *State) Plan {
 	}
 	for i := range infos {
 		a.goal[i] = infos[i].base
+	}
+	a.fill(nP, nB, owner)
+	for i := range infos {
+		a.goal[i] = infos[i].mid
 	}
 	a.fill(nP, nB, owner)
 	for i := range infos {

@@ -186,22 +186,63 @@ func checkReclaim(t *testing.T, g *group, pl Plan) {
 	}
 }
 
-// checkMaxMin asserts weighted max-min fairness of the borrowing with
-// hysteresis off: every project short of its target has a full broker on
-// which no other project holds more borrowed quota per unit of weight.
+// checkMaxMin asserts the weighted max-min fairness of the three fills
+// with hysteresis off. A project's position is its fill level (up to its
+// base, up to its demand, up to its target) and its progress in that level
+// per unit of weight. Every project short of its target has a full broker
+// on which no other project is further along.
 func checkMaxMin(t *testing.T, g *group, pl Plan) {
 	t.Helper()
 	s := &g.state
+	o := s.Options.withDefaults()
 	load := make([]float64, len(s.Brokers))
 	for i, d := range pl.Decisions {
 		for _, l := range s.Projects[i].Loads {
 			load[l.Broker] += d.After
 		}
 	}
-	base := func(i int) float64 {
+	type pos struct {
+		level int
+		x     float64
+	}
+	// positionOf places project i; a project at the end of a level is
+	// placed there when it stopped at its goal (atEnd), or at the start of
+	// the next level when it was still filling (the limited project).
+	positionOf := func(i int, atEnd bool) pos {
 		p := &s.Projects[i]
-		fl := max(p.Floor, DefaultMinQuota)
-		return min(max(min(pl.Decisions[i].Target, p.Share), fl), p.Ceiling)
+		d := &pl.Decisions[i]
+		fl := max(p.Floor, o.MinQuota)
+		base := min(max(min(d.Demand*(1+o.LenderSpare), d.Target, p.Share), fl), p.Ceiling)
+		mid := max(base, min(d.Demand, d.Target))
+		w := weightOf(p)
+		if !atEnd {
+			switch {
+			case d.After >= mid*(1-1e-7):
+				return pos{3, max(0, d.After-mid) / w}
+			case d.After >= base*(1-1e-7):
+				return pos{2, max(0, d.After-base) / w}
+			}
+			return pos{1, (d.After - fl) / w}
+		}
+		switch {
+		case d.After < base*(1-1e-7):
+			return pos{1, (d.After - fl) / w}
+		case d.After <= base*(1+1e-7):
+			return pos{1, (base - fl) / w}
+		case d.After < mid*(1-1e-7):
+			return pos{2, (d.After - base) / w}
+		case d.After <= mid*(1+1e-7):
+			return pos{2, (mid - base) / w}
+		default:
+			return pos{3, (d.After - mid) / w}
+		}
+	}
+	position := func(i int) pos { return positionOf(i, true) }
+	further := func(a, b pos) bool { // a further along than b
+		if a.level != b.level {
+			return a.level > b.level
+		}
+		return a.x > b.x*(1+1e-6)+1e-3
 	}
 	for i, d := range pl.Decisions {
 		if d.After > d.Target*(1+tol) {
@@ -213,12 +254,7 @@ func checkMaxMin(t *testing.T, g *group, pl Plan) {
 		if !d.Has(ReasonLimitedByCapacity) {
 			t.Fatalf("%s: short of target without limited_by_capacity: %v", d.Project, d.Reasons)
 		}
-		extra := func(j int) float64 { return (pl.Decisions[j].After - base(j)) / weightOf(&s.Projects[j]) }
-		// Below the base, the fill is level 1 and compares shortfalls
-		// from floors; only check the borrowing level here.
-		if d.After < base(i)*(1-1e-7) {
-			continue
-		}
+		pi := positionOf(i, false)
 		ok := false
 		for _, l := range s.Projects[i].Loads {
 			b := l.Broker
@@ -231,7 +267,8 @@ func checkMaxMin(t *testing.T, g *group, pl Plan) {
 					continue
 				}
 				for _, l2 := range s.Projects[j].Loads {
-					if l2.Broker == b && pl.Decisions[j].After > base(j)*(1+1e-7) && extra(j) > extra(i)*(1+1e-6)+1e-3 {
+					if l2.Broker == b && further(position(j), pi) {
+						t.Logf("broker %d: %s at %+v (after %.0f demand %.0f target %.0f share %.0f) further than %s", b, pl.Decisions[j].Project, position(j), pl.Decisions[j].After, pl.Decisions[j].Demand, pl.Decisions[j].Target, s.Projects[j].Share, d.Project)
 						worst = false
 					}
 				}
@@ -242,7 +279,17 @@ func checkMaxMin(t *testing.T, g *group, pl Plan) {
 			}
 		}
 		if !ok {
-			t.Fatalf("%s: quota %.0f short of target %.0f but no full broker where it is the most deprived borrower", d.Project, d.After, d.Target)
+			for b := range s.Brokers {
+				t.Logf("broker %d load %.0f safe %.0f", b, load[b], s.Brokers[b].Capacity*s.Margin)
+			}
+			for j, p := range s.Projects {
+				var bs []int
+				for _, l := range p.Loads {
+					bs = append(bs, l.Broker)
+				}
+				t.Logf("%s w %.2f brokers %v after %.0f pos %+v dem %.0f target %.0f share %.0f %v", p.Name, p.Weight, bs, pl.Decisions[j].After, position(j), pl.Decisions[j].Demand, pl.Decisions[j].Target, p.Share, pl.Decisions[j].Reasons)
+			}
+			t.Fatalf("%s: quota %.0f short of target %.0f but no full broker where it is the least served (position %+v)", d.Project, d.After, d.Target, pi)
 		}
 	}
 }
@@ -262,6 +309,7 @@ func TestAllocateProperties(t *testing.T) {
 	}{
 		{"no hysteresis", Options{}},
 		{"hysteresis and headroom", Options{Hysteresis: 0.05, Headroom: 0.1}},
+		{"lender spare, no hysteresis", Options{Headroom: 0.1, LenderSpare: 0.05}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -298,7 +346,7 @@ func TestAllocateProperties(t *testing.T) {
 func TestReclaimWithinOneRound(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for n := range 1000 {
-		g := randomGroup(r, Options{Hysteresis: 0.05, Headroom: 0.1})
+		g := randomGroup(r, Options{Hysteresis: 0.05, Headroom: 0.1, LenderSpare: 0.05})
 		for range 6 {
 			g.observe(nil, 0)
 			g.apply(Allocate(&g.state))
@@ -360,7 +408,7 @@ func TestSteadyDemandConverges(t *testing.T) {
 			noise := rand.New(rand.NewPCG(7, 8))
 			var late, projects int
 			for n := range 400 {
-				g := randomGroup(r, Options{Hysteresis: 0.05, Headroom: 0.1})
+				g := randomGroup(r, Options{Hysteresis: 0.05, Headroom: 0.1, LenderSpare: 0.05})
 				projects += len(g.state.Projects)
 				for round := range 60 {
 					g.observe(noise, tc.noise)

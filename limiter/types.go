@@ -96,6 +96,9 @@ type Options struct {
 	// Headroom is the spare a project's target carries above its
 	// estimated demand, e.g. 0.1. Default 0.
 	Headroom float64
+	// LenderSpare is the spare above its estimated demand that a project
+	// keeps, within its share, before anyone borrows. Default 0.
+	LenderSpare float64
 	// ThrottleWindow is Kafka's quota window. Default 11s.
 	ThrottleWindow time.Duration
 	// MinQuota is the smallest quota handed out; it acts as a floor.
