@@ -48,11 +48,11 @@ type allocator struct {
 
 type projectInfo struct {
 	need, target, base, mid, rawTarget float64
-	floor, ceiling                float64
-	hot                           int // index into Loads
-	throttled, forecastSet        bool
-	held                          bool
-	bad                           string
+	floor, ceiling                     float64
+	hot                                int // index into Loads
+	throttled, forecastSet             bool
+	held                               bool
+	bad                                string
 }
 
 func (a *allocator) allocate(s *State) Plan {

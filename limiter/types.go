@@ -214,7 +214,7 @@ type Decision struct {
 	// Write says After must be written (it differs from Before).
 	Write bool
 	// Inputs at the project's hottest broker.
-	HotBroker                                   int32
+	HotBroker                                    int32
 	Observed, Rate, ThrottleMs, Forecast, Demand float64
 	// Target is what the project asked for: demand plus headroom, or the
 	// forecast's upper bound, within floor and ceiling.
