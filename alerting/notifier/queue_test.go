@@ -78,7 +78,7 @@ func TestKeeper(t *testing.T) {
 	changed := a
 	changed.Annotations = map[string]string{"summary": "worse"}
 	k.Update(t0.Add(70*time.Second), []Alert{changed}) // annotation change: sent now
-	k.Update(t0.Add(80*time.Second), nil)               // resolved
+	k.Update(t0.Add(80*time.Second), nil)              // resolved
 
 	if len(r.batches) != 4 {
 		t.Fatalf("want 4 sends, got %d: %+v", len(r.batches), r.batches)
