@@ -1,0 +1,530 @@
+// Package applier writes planned quotas to a Kafka-compatible cluster
+// through the admin API (franz-go kadm): it reads what is in force
+// (DescribeClientQuotas), computes the diff, validates it
+// (AlterClientQuotas with validateOnly), writes it in batches within a
+// per-round write budget, retries with backoff, and reads back to verify.
+// On failure the value in force stays, and the caller learns which one it
+// is. Zero, negative and non-finite quotas are never written. Shadow mode
+// computes and reports everything and writes nothing.
+//
+// It owns no policy: which quota a project gets is limiter.Allocate's
+// decision. It must not import the collector, the detector, alerting, api
+// or store.
+package applier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/headroomhq/headroom/limiter"
+)
+
+// Quota keys Kafka uses for byte-rate quotas.
+const (
+	ProducerByteRate = "producer_byte_rate"
+	ConsumerByteRate = "consumer_byte_rate"
+)
+
+// KeyFor returns the quota key of a direction.
+func KeyFor(d limiter.Direction) string {
+	if d == limiter.Fetch {
+		return ConsumerByteRate
+	}
+	return ProducerByteRate
+}
+
+// Entity is a Kafka client-quota entity: a user, a client id, or both.
+type Entity struct {
+	User, ClientID string
+}
+
+func (e Entity) String() string {
+	switch {
+	case e.User != "" && e.ClientID != "":
+		return "user=" + e.User + ",client-id=" + e.ClientID
+	case e.User != "":
+		return "user=" + e.User
+	default:
+		return "client-id=" + e.ClientID
+	}
+}
+
+func (e Entity) kadm() kadm.ClientQuotaEntity {
+	var out kadm.ClientQuotaEntity
+	if e.User != "" {
+		u := e.User
+		out = append(out, kadm.ClientQuotaEntityComponent{Type: "user", Name: &u})
+	}
+	if e.ClientID != "" {
+		c := e.ClientID
+		out = append(out, kadm.ClientQuotaEntityComponent{Type: "client-id", Name: &c})
+	}
+	return out
+}
+
+// entityOf maps a described entity back; ok is false for defaults and
+// types Headroom does not manage (ip).
+func entityOf(ce kadm.ClientQuotaEntity) (Entity, bool) {
+	var e Entity
+	for _, c := range ce {
+		if c.Name == nil {
+			return Entity{}, false
+		}
+		switch c.Type {
+		case "user":
+			e.User = *c.Name
+		case "client-id":
+			e.ClientID = *c.Name
+		default:
+			return Entity{}, false
+		}
+	}
+	return e, e.User != "" || e.ClientID != ""
+}
+
+// Change is one planned quota.
+type Change struct {
+	Project   string
+	Entity    Entity
+	Direction limiter.Direction
+	// Quota is the planned value, bytes/s per broker.
+	Quota float64
+	// Demand is the project's estimated demand; a cut below it is always
+	// written.
+	Demand float64
+	// Urgent changes skip hysteresis: a lender reclaiming its share, a
+	// project short of its demand.
+	Urgent bool
+}
+
+// FromPlan turns the decisions of a plan that must be written into
+// changes. entities maps project names to entities; a project without one
+// is an error.
+func FromPlan(p limiter.Plan, entities map[string]Entity) ([]Change, error) {
+	var out []Change
+	for _, d := range p.Decisions {
+		if !d.Write {
+			continue
+		}
+		e, ok := entities[d.Project]
+		if !ok {
+			return nil, fmt.Errorf("plan for group %s: project %s has no quota entity", p.Group, d.Project)
+		}
+		out = append(out, Change{
+			Project: d.Project, Entity: e, Direction: p.Direction, Quota: d.After, Demand: d.Demand,
+			Urgent: d.After > d.Before && d.Before < d.Demand,
+		})
+	}
+	return out, nil
+}
+
+// Outcome says what became of a change.
+type Outcome string
+
+// Outcomes.
+const (
+	Written    Outcome = "written"
+	Unchanged  Outcome = "unchanged"  // Kafka already had the value
+	Hysteresis Outcome = "hysteresis" // a small increase, not written
+	Deferred   Outcome = "deferred"   // over the round's write budget
+	Failed     Outcome = "failed"     // Kafka refused or did not answer; the value in force stays
+	Refused    Outcome = "refused"    // not a positive finite number; never sent
+	Shadow     Outcome = "shadow"     // shadow mode: would have been written
+)
+
+// Result is one change's outcome.
+type Result struct {
+	Change
+	Outcome Outcome
+	// Before is the value Kafka had when the round began; InForce the value
+	// it has after (read back). NaN means no quota is set.
+	Before, InForce float64
+	Attempts        int
+	Err             error
+}
+
+// Sleeper waits between retries; tests inject one that does not sleep.
+type Sleeper func(ctx context.Context, d time.Duration) error
+
+// SleepContext sleeps for d or until ctx is done.
+func SleepContext(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Config tunes an Applier.
+type Config struct {
+	// Shadow writes nothing.
+	Shadow bool
+	// WriteBudget is the most entity writes per round. Default 50.
+	WriteBudget int
+	// BatchSize is the most entities per AlterClientQuotas request.
+	// Default 25.
+	BatchSize int
+	// Hysteresis is the relative increase below which a non-urgent change
+	// is not written. Default 0.
+	Hysteresis float64
+	// MinQuota is the smallest value ever written. Default 1024.
+	MinQuota float64
+	// Attempts is how often a request is tried. Default 4.
+	Attempts int
+	// Backoff is the first wait between attempts; it doubles up to
+	// MaxBackoff. Defaults 200ms and 5s.
+	Backoff, MaxBackoff time.Duration
+	// Sleep waits between attempts. Default SleepContext.
+	Sleep  Sleeper
+	Logger *slog.Logger
+}
+
+// Applier writes quotas through an admin client.
+type Applier struct {
+	adm *kadm.Client
+	cfg Config
+}
+
+// New returns an Applier. It does not own adm.
+func New(adm *kadm.Client, cfg Config) *Applier {
+	if cfg.WriteBudget <= 0 {
+		cfg.WriteBudget = 50
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 25
+	}
+	if !(cfg.MinQuota > 0) || math.IsInf(cfg.MinQuota, 0) {
+		cfg.MinQuota = limiter.DefaultMinQuota
+	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 4
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = 200 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Second
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = SleepContext
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Applier{adm: adm, cfg: cfg}
+}
+
+type quotaKey struct {
+	entity Entity
+	key    string
+}
+
+// Describe returns the byte-rate quotas in force for user, client-id and
+// user+client-id entities.
+func (a *Applier) Describe(ctx context.Context) (map[Entity]map[string]float64, error) {
+	out := map[Entity]map[string]float64{}
+	for _, typ := range []string{"user", "client-id"} {
+		var qs kadm.DescribedClientQuotas
+		err := a.retry(ctx, "describe client quotas", func() error {
+			var err error
+			qs, err = a.adm.DescribeClientQuotas(ctx, false, []kadm.DescribeClientQuotaComponent{{Type: typ, MatchType: 2}})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, q := range qs {
+			e, ok := entityOf(q.Entity)
+			if !ok {
+				continue
+			}
+			if out[e] == nil {
+				out[e] = map[string]float64{}
+			}
+			for _, v := range q.Values {
+				out[e][v.Key] = v.Value
+			}
+		}
+	}
+	return out, nil
+}
+
+// Apply writes one round's changes and reports every one of them. The
+// error is non-nil only when the round could not start (the quotas in
+// force could not be read); per-change failures are in the results.
+func (a *Applier) Apply(ctx context.Context, changes []Change) ([]Result, error) {
+	current, err := a.Describe(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("apply quotas: read quotas in force: %w", err)
+	}
+	inForce := func(k quotaKey) float64 {
+		if v, ok := current[k.entity][k.key]; ok {
+			return v
+		}
+		return math.NaN()
+	}
+	res := make([]Result, len(changes))
+	var cuts, urgent, rest []int
+	seen := map[quotaKey]bool{}
+	for i, c := range changes {
+		k := quotaKey{c.Entity, KeyFor(c.Direction)}
+		r := &res[i]
+		r.Change, r.Before = c, inForce(k)
+		r.InForce = r.Before
+		switch {
+		case c.Entity == (Entity{}):
+			r.Outcome, r.Err = Refused, fmt.Errorf("project %s: empty quota entity", c.Project)
+			continue
+		case math.IsNaN(c.Quota) || math.IsInf(c.Quota, 0) || c.Quota <= 0:
+			r.Outcome, r.Err = Refused, fmt.Errorf("project %s %s: quota %v is not a positive number", c.Project, k.entity, c.Quota)
+			continue
+		case seen[k]:
+			r.Outcome, r.Err = Refused, fmt.Errorf("project %s: %s %s planned twice in one round", c.Project, k.entity, k.key)
+			continue
+		}
+		seen[k] = true
+		q := max(c.Quota, a.cfg.MinQuota)
+		res[i].Change.Quota = q
+		cur := r.Before
+		switch {
+		case !math.IsNaN(cur) && math.Abs(cur-q) <= 1e-9*max(cur, q):
+			r.Outcome = Unchanged
+		case !math.IsNaN(cur) && q < cur:
+			cuts = append(cuts, i)
+		case c.Urgent || math.IsNaN(cur) || (c.Demand > 0 && cur < c.Demand):
+			urgent = append(urgent, i)
+		case q <= cur*(1+a.cfg.Hysteresis):
+			r.Outcome = Hysteresis
+		default:
+			rest = append(rest, i)
+		}
+	}
+	// Cuts go first so that no broker is promised more than it has while
+	// the round is half applied. If any cut cannot be made within the
+	// budget, no increase is made either.
+	budget := a.cfg.WriteBudget
+	var order []int
+	take := func(ids []int) bool {
+		all := true
+		for _, i := range ids {
+			if budget == 0 {
+				res[i].Outcome = Deferred
+				all = false
+				continue
+			}
+			budget--
+			order = append(order, i)
+		}
+		return all
+	}
+	slices.SortStableFunc(rest, func(x, y int) int { // largest relative increase first
+		rx := res[x].Change.Quota / res[x].Before
+		ry := res[y].Change.Quota / res[y].Before
+		switch {
+		case rx > ry:
+			return -1
+		case rx < ry:
+			return 1
+		}
+		return 0
+	})
+	allCuts := take(cuts)
+	nCuts := len(order)
+	if allCuts {
+		take(urgent)
+		take(rest)
+	} else {
+		for _, i := range append(urgent, rest...) {
+			res[i].Outcome = Deferred
+		}
+	}
+	if a.cfg.Shadow {
+		for _, i := range order {
+			res[i].Outcome = Shadow
+		}
+		return res, nil
+	}
+	// Cuts first, in their own batches. Increases only once every cut is
+	// in force.
+	a.writeAll(ctx, res, order[:nCuts])
+	cutsLanded := true
+	for _, i := range order[:nCuts] {
+		cutsLanded = cutsLanded && res[i].Outcome == Written
+	}
+	if cutsLanded {
+		a.writeAll(ctx, res, order[nCuts:])
+	} else {
+		for _, i := range order[nCuts:] {
+			res[i].Outcome, res[i].Err = Deferred, errors.New("a cut in the same round failed; increases wait for the next round")
+		}
+	}
+	// Read back what is in force now.
+	if len(order) > 0 {
+		after, err := a.Describe(ctx)
+		for _, i := range order {
+			r := &res[i]
+			k := quotaKey{r.Entity, KeyFor(r.Direction)}
+			if err != nil {
+				if r.Outcome == Written {
+					r.Outcome, r.Err = Failed, fmt.Errorf("read back %s %s: %w", k.entity, k.key, err)
+				}
+				continue
+			}
+			v, ok := after[k.entity][k.key]
+			r.InForce = math.NaN()
+			if ok {
+				r.InForce = v
+			}
+			if r.Outcome == Written && (!ok || math.Abs(v-r.Change.Quota) > 1e-9*r.Change.Quota) {
+				r.Outcome, r.Err = Failed, fmt.Errorf("read back %s %s: %v in force, %v written", k.entity, k.key, r.InForce, r.Change.Quota)
+			}
+		}
+	}
+	return res, nil
+}
+
+func (a *Applier) writeAll(ctx context.Context, res []Result, ids []int) {
+	for start := 0; start < len(ids); start += a.cfg.BatchSize {
+		a.writeBatch(ctx, res, ids[start:min(start+a.cfg.BatchSize, len(ids))])
+	}
+}
+
+// writeBatch validates then alters one batch, retrying what fails with a
+// retriable error.
+func (a *Applier) writeBatch(ctx context.Context, res []Result, batch []int) {
+	pending := slices.Clone(batch)
+	backoff := a.cfg.Backoff
+	for attempt := 1; len(pending) > 0; attempt++ {
+		entries := make([]kadm.AlterClientQuotaEntry, len(pending))
+		for j, i := range pending {
+			r := &res[i]
+			r.Attempts = attempt
+			entries[j] = kadm.AlterClientQuotaEntry{
+				Entity: r.Entity.kadm(),
+				Ops:    []kadm.AlterClientQuotaOp{{Key: KeyFor(r.Direction), Value: r.Change.Quota}},
+			}
+		}
+		var retry []int
+		fail := func(i int, err error, retriable bool) {
+			if retriable && attempt < a.cfg.Attempts {
+				retry = append(retry, i)
+				return
+			}
+			res[i].Outcome, res[i].Err = Failed, err
+		}
+		valid, err := a.adm.ValidateAlterClientQuotas(ctx, entries)
+		if err != nil {
+			for _, i := range pending {
+				fail(i, fmt.Errorf("validate quota of %s: %w", res[i].Entity, err), retriableRequest(err))
+			}
+		} else {
+			errs := byEntity(valid)
+			var ok []int
+			var okEntries []kadm.AlterClientQuotaEntry
+			for j, i := range pending {
+				if e := errs[entries[j].Entity.String()]; e != nil {
+					fail(i, fmt.Errorf("validate quota of %s: %w", res[i].Entity, e), retriable(e))
+					continue
+				}
+				ok = append(ok, i)
+				okEntries = append(okEntries, entries[j])
+			}
+			if len(ok) > 0 {
+				altered, err := a.adm.AlterClientQuotas(ctx, okEntries)
+				if err != nil {
+					for _, i := range ok {
+						fail(i, fmt.Errorf("alter quota of %s: %w", res[i].Entity, err), retriableRequest(err))
+					}
+				} else {
+					errs := byEntity(altered)
+					for j, i := range ok {
+						if e := errs[okEntries[j].Entity.String()]; e != nil {
+							fail(i, fmt.Errorf("alter quota of %s: %w", res[i].Entity, e), retriable(e))
+							continue
+						}
+						res[i].Outcome, res[i].Err = Written, nil
+					}
+				}
+			}
+		}
+		pending = retry
+		if len(pending) == 0 {
+			return
+		}
+		a.cfg.Logger.Warn("retrying quota writes", "entities", len(pending), "attempt", attempt, "backoff", backoff)
+		if err := a.cfg.Sleep(ctx, backoff); err != nil {
+			for _, i := range pending {
+				res[i].Outcome, res[i].Err = Failed, fmt.Errorf("write quota of %s: %w", res[i].Entity, err)
+			}
+			return
+		}
+		backoff = min(2*backoff, a.cfg.MaxBackoff)
+	}
+}
+
+// retry runs a read with the applier's backoff.
+func (a *Applier) retry(ctx context.Context, what string, fn func() error) error {
+	backoff := a.cfg.Backoff
+	var err error
+	for attempt := 1; ; attempt++ {
+		if err = fn(); err == nil {
+			return nil
+		}
+		if attempt >= a.cfg.Attempts || !retriableRequest(err) {
+			return fmt.Errorf("%s (attempt %d): %w", what, attempt, err)
+		}
+		if serr := a.cfg.Sleep(ctx, backoff); serr != nil {
+			return fmt.Errorf("%s: %w (last error: %v)", what, serr, err)
+		}
+		backoff = min(2*backoff, a.cfg.MaxBackoff)
+	}
+}
+
+func byEntity(as kadm.AlteredClientQuotas) map[string]error {
+	m := make(map[string]error, len(as))
+	for _, a := range as {
+		if a.Err != nil {
+			err := a.Err
+			if a.ErrMessage != "" {
+				err = fmt.Errorf("%w: %s", a.Err, a.ErrMessage)
+			}
+			m[a.Entity.String()] = err
+		}
+	}
+	return m
+}
+
+// retriable reports whether a per-entity error may go away on its own.
+func retriable(err error) bool {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Retriable || ke == kerr.RequestTimedOut || ke == kerr.NotController
+	}
+	return false
+}
+
+// retriableRequest reports whether a request-level error may go away:
+// network errors and retriable Kafka errors are; authorization and
+// malformed requests are not.
+func retriableRequest(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return retriable(err)
+	}
+	return !strings.Contains(err.Error(), "authoriz")
+}
