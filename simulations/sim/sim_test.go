@@ -1,0 +1,466 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/headroomhq/headroom/simulations/scenario"
+)
+
+// recorder is a test policy: it keeps every observation it is shown and,
+// from round raiseAt on, asks for quota raiseTo for every project.
+type recorder struct {
+	mu      sync.Mutex
+	seen    []Observation
+	raiseAt int
+	raiseTo float64
+}
+
+var (
+	recordersMu sync.Mutex
+	recorders   = map[string]*recorder{} // by scenario name and direction
+)
+
+func init() {
+	Register("test-recorder", "records observations; raises every quota to 200MiB/s from round 2",
+		func(g *Group) (Policy, error) {
+			r := &recorder{raiseAt: 2, raiseTo: 200 << 20}
+			recordersMu.Lock()
+			recorders[g.Scenario+"/"+g.Direction.String()] = r
+			recordersMu.Unlock()
+			return r, nil
+		})
+	Register("test-nan", "returns NaN for its second project",
+		func(g *Group) (Policy, error) { return nanPolicy{}, nil })
+}
+
+func (r *recorder) Plan(obs *Observation, quotas []float64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cp := Observation{Round: obs.Round}
+	for _, p := range obs.Projects {
+		cp.Projects = append(cp.Projects, ProjectObservation{
+			Quota:    p.Quota,
+			Rate:     slices.Clone(p.Rate),
+			Throttle: slices.Clone(p.Throttle),
+		})
+	}
+	r.seen = append(r.seen, cp)
+	if obs.Round >= r.raiseAt {
+		for i := range quotas {
+			quotas[i] = r.raiseTo
+		}
+	}
+	return nil
+}
+
+type nanPolicy struct{}
+
+func (nanPolicy) Plan(_ *Observation, quotas []float64) error {
+	quotas[1] = math.NaN()
+	return nil
+}
+
+// realPolicies are the registered policies other than the test ones.
+func realPolicies() []string {
+	var out []string
+	for _, n := range Policies() {
+		if !strings.HasPrefix(n, "test-") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func parse(t *testing.T, doc string) *scenario.Scenario {
+	t.Helper()
+	s, err := scenario.Parse([]byte(doc), t.TempDir())
+	if err != nil {
+		t.Fatalf("parse scenario: %v", err)
+	}
+	return s
+}
+
+func find(t *testing.T, r *Result, name string) PolicyResult {
+	t.Helper()
+	for _, p := range r.Policies {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("no result for policy %s", name)
+	return PolicyResult{}
+}
+
+func near(a, b, rel float64) bool { return math.Abs(a-b) <= rel*math.Max(math.Abs(a), math.Abs(b)) }
+
+// One broker, one project wanting twice its share: Kafka serves the quota
+// and reports throttle = (observed - quota)/quota × window.
+const twiceTheShare = `
+name: twice
+round: 10s
+duration: 1m
+brokers: {count: 1, capacity: {produce: 100MiB/s, fetch: 100MiB/s}}
+projects:
+  - name: a
+    produce: {share: 20MiB/s}
+    fetch: {share: 20MiB/s}
+    demand: {produce: {base: 40MiB/s}}
+`
+
+func TestKafkaEnforcementAndThrottleTime(t *testing.T) {
+	s := parse(t, twiceTheShare)
+	res, err := Run(s, Options{Policies: []string{"static", "test-recorder"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := find(t, res, "static")
+	const mib = 1 << 20
+	// 6 rounds of 10s: demand 40MiB/s, served 20MiB/s.
+	if want := 6 * 10 * 40.0 * mib; !near(st.DemandBytes, want, 1e-12) {
+		t.Errorf("demand bytes %v, want %v", st.DemandBytes, want)
+	}
+	if want := 6 * 10 * 20.0 * mib; !near(st.ThrottledBytes, want, 1e-12) {
+		t.Errorf("throttled bytes %v, want %v", st.ThrottledBytes, want)
+	}
+	if !near(st.ThrottledPercent, 50, 1e-12) {
+		t.Errorf("throttled %v%%, want 50%%", st.ThrottledPercent)
+	}
+	if st.Writes != 0 || st.OverloadRounds != 0 {
+		t.Errorf("static: writes %d, overload rounds %d; want 0, 0", st.Writes, st.OverloadRounds)
+	}
+
+	rec := recorders["twice/produce"]
+	if rec == nil || len(rec.seen) != 6 {
+		t.Fatalf("recorder saw %v", rec)
+	}
+	o := rec.seen[0].Projects[0]
+	if o.Quota != 20*mib || o.Rate[0] != 20*mib {
+		t.Errorf("round 0: quota %v rate %v, want 20MiB/s each", o.Quota, o.Rate[0])
+	}
+	if o.Throttle[0] != ThrottleWindow {
+		t.Errorf("round 0: throttle %v, want (40-20)/20 × 11s = 11s", o.Throttle[0])
+	}
+	est := make([]float64, 1)
+	if d := o.Demand(ThrottleWindow, est); !near(d, 40*mib, 1e-12) {
+		t.Errorf("demand estimated from throttle time %v, want 40MiB/s", d)
+	}
+	// The recorder raises quotas after round 2: the plan applies from
+	// round 3, when the project is served in full and not throttled.
+	for r, want := range []float64{20, 20, 20, 200, 200, 200} {
+		got := rec.seen[r].Projects[0]
+		if got.Quota != want*mib {
+			t.Errorf("round %d: quota in force %v, want %vMiB/s", r, got.Quota/mib, want)
+		}
+		if r >= 3 && (got.Rate[0] != 40*mib || got.Throttle[0] != 0) {
+			t.Errorf("round %d: rate %v throttle %v, want 40MiB/s unthrottled", r, got.Rate[0]/mib, got.Throttle[0])
+		}
+	}
+	// The recorder raised the produce and the fetch quota once each.
+	if rp := find(t, res, "test-recorder"); rp.Writes != 2 {
+		t.Errorf("recorder writes %d, want 2", rp.Writes)
+	}
+}
+
+func TestControlDelay(t *testing.T) {
+	for _, delay := range []int{1, 3} {
+		t.Run("delay"+string(rune('0'+delay)), func(t *testing.T) {
+			doc := strings.Replace(twiceTheShare, "name: twice", "name: delay"+string(rune('0'+delay))+"\ncontrol_delay: "+string(rune('0'+delay)), 1)
+			s := parse(t, doc)
+			if _, err := Run(s, Options{Policies: []string{"test-recorder"}}); err != nil {
+				t.Fatal(err)
+			}
+			rec := recorders[s.Name+"/produce"]
+			// Raised at the end of round 2: in force from 2+delay.
+			for r, o := range rec.seen {
+				raised := o.Projects[0].Quota > 20<<20
+				if raised != (r >= 2+delay) {
+					t.Errorf("round %d: raised=%v with delay %d", r, raised, delay)
+				}
+			}
+		})
+	}
+}
+
+// Placement weights shape per-broker demand, and the quota applies on each
+// broker: with weights 3:1 the hot broker throttles, the cold one does not.
+func TestPlacementShapesDemandPerBroker(t *testing.T) {
+	s := parse(t, `
+name: placed
+round: 10s
+duration: 30s
+brokers: {count: 2, capacity: {produce: 100MiB/s, fetch: 100MiB/s}}
+projects:
+  - name: a
+    placement: {0: 3, 1: 1}
+    produce: {share: 20MiB/s}
+    fetch: {share: 20MiB/s}
+    demand: {produce: {base: 40MiB/s}}
+`)
+	res, err := Run(s, Options{Policies: []string{"test-recorder", "static"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := recorders["placed/produce"].seen[0].Projects[0]
+	const mib = 1 << 20
+	if o.Rate[0] != 20*mib || o.Rate[1] != 10*mib {
+		t.Errorf("rates %v MiB/s, want [20 10]", []float64{o.Rate[0] / mib, o.Rate[1] / mib})
+	}
+	if o.Throttle[0] != ThrottleWindow/2 || o.Throttle[1] != 0 {
+		t.Errorf("throttle %v, want [5.5s 0s]", o.Throttle)
+	}
+	// 10 of 40 MiB/s lost each round.
+	if st := find(t, res, "static"); !near(st.ThrottledPercent, 25, 1e-12) {
+		t.Errorf("static throttled %v%%, want 25%%", st.ThrottledPercent)
+	}
+}
+
+func TestBadPolicies(t *testing.T) {
+	s := parse(t, strings.Replace(twiceTheShare, "projects:", `projects:
+  - {name: b, produce: {share: 10MiB/s}, fetch: {share: 10MiB/s}, demand: {fetch: {base: 1MiB/s}}}`, 1))
+	tests := []struct {
+		policies []string
+		want     string
+	}{
+		{[]string{"no-such-policy"}, `unknown policy "no-such-policy"`},
+		{[]string{"static", "static"}, `policy "static" listed twice`},
+		{[]string{"test-nan"}, "scenario twice, policy test-nan, produce, round 0: quota NaN for project a: must be finite and above zero"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want, func(t *testing.T) {
+			_, err := Run(s, Options{Policies: tt.policies})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunsRepeat(t *testing.T) {
+	s, err := scenario.Load("../scenarios/spike-noise.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := Options{Policies: []string{"doorman-fair", "pulsar-rg"}, Rounds: 500}
+	a, err := Run(s, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Run(s, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a.Policies {
+		fa, fb := a.Policies[i].Figures, b.Policies[i].Figures
+		fa.RoundSeconds, fb.RoundSeconds = 0, 0
+		// %v prints NaN the same way each time, unlike == on NaN.
+		if fmt.Sprintf("%v", fa) != fmt.Sprintf("%v", fb) {
+			t.Errorf("%s: figures differ between runs:\n%+v\n%+v", a.Policies[i].Name, fa, fb)
+		}
+	}
+}
+
+// The acceptance of the simulator: on every public scenario the oracle
+// throttles no more than any policy, no policy overloads a broker in
+// strict mode, and static quotas throttle in the vivo case.
+func TestPublicSuite(t *testing.T) {
+	files, err := filepath.Glob("../scenarios/*.yaml")
+	if err != nil || len(files) < 8 {
+		t.Fatalf("want the public suite, found %v (%v)", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			s, err := scenario.Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A day covers every scenario's daily cycle; the scale case
+			// gets its first ten minutes here, and the benchmarks and
+			// `headroom simulate` run its week.
+			opt := Options{Policies: realPolicies(), Rounds: 8640}
+			if len(s.Projects) > 100 {
+				opt.Rounds = 60
+			}
+			res, err := Run(s, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			or := find(t, res, "oracle")
+			for _, p := range res.Policies {
+				if p.ThrottledBytes < or.ThrottledBytes*(1-1e-9)-1 {
+					t.Errorf("%s throttled %v bytes, below the oracle's %v", p.Name, p.ThrottledBytes, or.ThrottledBytes)
+				}
+				if p.OverloadRounds != 0 || p.OverloadBytes != 0 {
+					t.Errorf("%s overloaded: %d rounds, %v bytes", p.Name, p.OverloadRounds, p.OverloadBytes)
+				}
+				if p.DemandBytes != or.DemandBytes {
+					t.Errorf("%s saw demand %v, the oracle %v", p.Name, p.DemandBytes, or.DemandBytes)
+				}
+			}
+			st := find(t, res, "static")
+			if st.Writes != 0 {
+				t.Errorf("static wrote %d quotas", st.Writes)
+			}
+			if s.Name == "vivo-two-projects" && !(st.ThrottledBytes > 0 && st.ThrottledBytes > 10*or.ThrottledBytes) {
+				t.Errorf("vivo: static throttled %v, oracle %v: static must throttle where borrowing need not", st.ThrottledBytes, or.ThrottledBytes)
+			}
+		})
+	}
+}
+
+func TestOracleLPMatchesItsClosedForm(t *testing.T) {
+	// The per-broker program has the value min(Σu, safe); the simplex
+	// must find it, within bounds, on random instances.
+	rng := rand.New(rand.NewPCG(1, 2))
+	o := newOracle(&Group{Brokers: 1})
+	for n := range 200 {
+		k := 1 + rng.IntN(40)
+		u := make([]float64, k)
+		var sum float64
+		for j := range u {
+			if rng.IntN(5) > 0 {
+				u[j] = rng.Float64() * 100e6
+			}
+			sum += u[j]
+		}
+		safe := sum * (0.05 + 0.9*rng.Float64())
+		s, err := o.solve(slices.Clone(u), safe)
+		if err != nil {
+			t.Fatalf("instance %d: %v", n, err)
+		}
+		var got float64
+		for j := range s {
+			if s[j] < 0 || s[j] > u[j]*(1+1e-9) {
+				t.Fatalf("instance %d: s[%d]=%v outside [0, %v]", n, j, s[j], u[j])
+			}
+			got += s[j]
+		}
+		if !near(got, min(sum, safe), 1e-7) {
+			t.Fatalf("instance %d: LP served %v, want %v", n, got, min(sum, safe))
+		}
+	}
+}
+
+func TestShareRules(t *testing.T) {
+	tests := []struct {
+		name     string
+		rule     shareRule
+		capacity float64
+		want     []float64
+		weight   []float64
+		out      []float64
+	}{
+		{"fair: all fit", fairShare, 100, []float64{10, 20, 30}, []float64{1, 1, 1}, []float64{10, 20, 30}},
+		{"fair: max-min", fairShare, 90, []float64{10, 50, 100}, []float64{1, 1, 1}, []float64{10, 40, 40}},
+		{"fair: weighted", fairShare, 90, []float64{100, 100, 5}, []float64{2, 1, 1}, []float64{56.666666666666664, 28.333333333333332, 5}},
+		{"proportional: all fit", proportionalShare, 100, []float64{10, 20, 30}, []float64{1, 1, 1}, []float64{10, 20, 30}},
+		// Equal part 30: c1 keeps 10; 20 left over goes to c2 and c3 in
+		// proportion to their wants above 30 (20 and 70).
+		{"proportional: extra by want", proportionalShare, 90, []float64{10, 50, 100}, []float64{1, 1, 1}, []float64{10, 30 + 20*20.0/90, 30 + 20*70.0/90}},
+		{"pulsar: spare by usage", usageProportional, 100, []float64{10, 30}, []float64{1, 1}, []float64{25, 75}},
+		{"pulsar: over limit cut by usage", usageProportional, 40, []float64{20, 60}, []float64{1, 1}, []float64{10, 30}},
+		{"pulsar: no usage split by weight", usageProportional, 90, []float64{0, 0}, []float64{2, 1}, []float64{60, 30}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idx := make([]int, len(tt.want))
+			for i := range idx {
+				idx[i] = i
+			}
+			out := make([]float64, len(idx))
+			tt.rule(tt.capacity, idx, tt.want, tt.weight, out, make([]int, len(idx)))
+			var sum float64
+			for i := range out {
+				if !near(out[i], tt.out[i], 1e-12) {
+					t.Errorf("out %v, want %v", out, tt.out)
+					break
+				}
+				sum += out[i]
+			}
+			if sum > tt.capacity*(1+1e-12) {
+				t.Errorf("allocated %v of %v", sum, tt.capacity)
+			}
+		})
+	}
+}
+
+func TestReportFormats(t *testing.T) {
+	s := parse(t, twiceTheShare)
+	res, err := Run(s, Options{Policies: []string{"static", "oracle", "doorman-fair"}, SeriesPoints: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, []*Result{res}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Scenario string                      `json:"scenario"`
+		Policies []map[string]json.RawMessage `json:"policies"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("JSON does not parse: %v\n%s", err, buf.String())
+	}
+	if doc.Scenario != "twice" || len(doc.Policies) != 3 {
+		t.Fatalf("scenario %q with %d policies", doc.Scenario, len(doc.Policies))
+	}
+	for _, key := range []string{"name", "demand_bytes", "throttled_bytes", "overload_rounds", "overload_bytes", "lender_violation_rounds", "writes", "round_seconds"} {
+		if _, ok := doc.Policies[0][key]; !ok {
+			t.Errorf("JSON policy lacks %q: %s", key, buf.String())
+		}
+	}
+	// static throttled, the oracle served everything: static / oracle is
+	// infinite and rendered null, not an invalid number.
+	if got := string(doc.Policies[0]["throttled_vs_oracle"]); got != "null" {
+		t.Errorf("throttled_vs_oracle %s, want null", got)
+	}
+
+	buf.Reset()
+	if err := WriteMarkdown(&buf, []*Result{res}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 5 || !strings.Contains(lines[2], "| twice | static | 1.171875GiB | 50.000% |") {
+		t.Errorf("markdown:\n%s", buf.String())
+	}
+	se := res.Policies[0].Series
+	if se == nil || len(se.Hours) != 3 || se.Demand[0][0] != 40<<20 || se.Served[0][0] != 20<<20 || se.Quota[0][0] != 20<<20 {
+		t.Errorf("series %+v", se)
+	}
+}
+
+func TestProgressReachesTheEnd(t *testing.T) {
+	s := parse(t, twiceTheShare)
+	var last, total int
+	_, err := Run(s, Options{Policies: []string{"static"}, Progress: func(d, n int) { last, total = d, n }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last != 6 || total != 6 {
+		t.Errorf("progress ended at %d/%d, want 6/6", last, total)
+	}
+}
+
+func TestPolicyTimeUsesInjectedClock(t *testing.T) {
+	s := parse(t, twiceTheShare)
+	var now time.Time
+	clock := func() time.Time { now = now.Add(time.Millisecond); return now }
+	res, err := Run(s, Options{Policies: []string{"static"}, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each Plan call is timed by two clock reads, 1ms apart; two
+	// directions per round.
+	if got := find(t, res, "static").RoundSeconds; !near(got, 0.002, 1e-9) {
+		t.Errorf("round seconds %v, want 0.002", got)
+	}
+}
