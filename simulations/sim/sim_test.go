@@ -404,7 +404,7 @@ func TestReportFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Scenario string                      `json:"scenario"`
+		Scenario string                       `json:"scenario"`
 		Policies []map[string]json.RawMessage `json:"policies"`
 	}
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
