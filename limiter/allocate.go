@@ -42,6 +42,7 @@ type allocator struct {
 	mBroker           []int
 	mCoef             []float64
 	held, active      []bool
+	list, stamp       []int
 	q, goal, w        []float64
 	limitedBy         []int
 }
@@ -76,6 +77,7 @@ func (a *allocator) allocate(s *State) Plan {
 	}
 
 	window := float64(o.ThrottleWindow.Milliseconds())
+	a.stamp = growInt(a.stamp, nB)
 	infos := make([]projectInfo, nP)
 	nm := 0
 	for i := range s.Projects {
@@ -85,14 +87,19 @@ func (a *allocator) allocate(s *State) Plan {
 	a.mBroker = growInt(a.mBroker, nm)
 	a.mCoef = grow(a.mCoef, nm)
 	m := 0
+	// One backing array for every decision's reasons: the plan is
+	// allocated in a handful of pieces, not per project.
+	const reasonsCap = 8
+	reasons := make([]Reason, nP*reasonsCap)
 	for i := range s.Projects {
 		p := &s.Projects[i]
 		in := &infos[i]
 		d := &plan.Decisions[i]
 		d.Project, d.Before, d.Share = p.Name, p.Quota, p.Share
+		d.Reasons = reasons[i*reasonsCap : i*reasonsCap : (i+1)*reasonsCap]
 		in.floor = max(p.Floor, o.MinQuota)
 		in.ceiling = p.Ceiling
-		in.bad = checkProject(p, nB)
+		in.bad = checkProject(p, nB, a.stamp, i+1)
 		if in.bad == "" && in.ceiling < in.floor {
 			in.bad = fmt.Sprintf("ceiling %g below floor %g", in.ceiling, in.floor)
 		}
@@ -409,6 +416,9 @@ func (a *allocator) allocate(s *State) Plan {
 // every project placed on it.
 func (a *allocator) fill(nP, nB int, owner []int) {
 	a.active = growBool(a.active, nP)
+	if cap(a.list) < nP {
+		a.list = make([]int, 0, nP)
+	}
 	a.rate = grow(a.rate, nB)
 	a.nActive = growInt(a.nActive, nB)
 	clear(a.rate)
@@ -460,14 +470,27 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 			freezeBroker(b)
 		}
 	}
+	list := a.list[:0]
+	for i := 0; i < nP; i++ {
+		if a.active[i] {
+			list = append(list, i)
+		}
+	}
 	for nAct > 0 {
+		// Compact the active list.
+		k := 0
+		for _, i := range list {
+			if a.active[i] {
+				list[k] = i
+				k++
+			}
+		}
+		list = list[:k]
 		lam := math.Inf(1)
 		argP, argB := -1, -1
-		for i := 0; i < nP; i++ {
-			if a.active[i] {
-				if l := (a.goal[i] - a.q[i]) / a.w[i]; l < lam {
-					lam, argP, argB = l, i, -1
-				}
+		for _, i := range list {
+			if l := (a.goal[i] - a.q[i]) / a.w[i]; l < lam {
+				lam, argP, argB = l, i, -1
 			}
 		}
 		for b := 0; b < nB; b++ {
@@ -478,10 +501,8 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 			}
 		}
 		lam = max(lam, 0)
-		for i := 0; i < nP; i++ {
-			if a.active[i] {
-				a.q[i] = min(a.q[i]+a.w[i]*lam, a.goal[i])
-			}
+		for _, i := range list {
+			a.q[i] = min(a.q[i]+a.w[i]*lam, a.goal[i])
 		}
 		for b := 0; b < nB; b++ {
 			if a.nActive[b] > 0 {
@@ -496,7 +517,7 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 			a.slack[argB] = 0
 			freezeBroker(argB)
 		}
-		for i := 0; i < nP; i++ {
+		for _, i := range list {
 			if a.active[i] && a.q[i] >= a.goal[i]*(1-1e-12) {
 				a.q[i] = a.goal[i]
 				deactivate(i)
@@ -531,10 +552,29 @@ func (a *allocator) attribute(s *State, ds []Decision, final []float64, owner []
 			}
 		}
 	}
+	// Per broker, only the largest few lenders and borrowers are named, so
+	// a bounded insertion replaces a sort.
 	type brokerParts struct {
-		lenders, borrowers   []part
+		lenders, borrowers   [maxTransfers]part
+		nl, nb               int
 		lent, borrowed, pool float64
 		unreserved           float64
+	}
+	insert := func(top *[maxTransfers]part, n *int, p part) {
+		k := *n
+		if k == maxTransfers {
+			if p.amt <= top[k-1].amt {
+				return
+			}
+			k--
+		} else {
+			*n++
+		}
+		for k > 0 && top[k-1].amt < p.amt {
+			top[k] = top[k-1]
+			k--
+		}
+		top[k] = p
 	}
 	bp := make([]brokerParts, nB)
 	for b := 0; b < nB; b++ {
@@ -551,26 +591,22 @@ func (a *allocator) attribute(s *State, ds []Decision, final []float64, owner []
 				continue
 			}
 			if diff := sh - final[i]; diff > 1e-9*sh {
-				x.lenders = append(x.lenders, part{i, diff})
+				insert(&x.lenders, &x.nl, part{i, diff})
 				x.lent += diff
 			} else if diff < -1e-9*sh {
-				x.borrowers = append(x.borrowers, part{i, -diff})
+				insert(&x.borrowers, &x.nb, part{i, -diff})
 				x.borrowed += -diff
 			}
 		}
 		x.unreserved = max(0, a.safe[b]-shares)
 		x.pool = x.lent + x.unreserved
-		byAmt := func(p, q part) int {
-			if p.amt != q.amt {
-				if p.amt > q.amt {
-					return -1
-				}
-				return 1
-			}
-			return p.i - q.i
-		}
-		slices.SortFunc(x.lenders, byAmt)
-		slices.SortFunc(x.borrowers, byAmt)
+	}
+	const transfersCap = maxTransfers + 3
+	transfers := make([]Transfer, 0, len(s.Projects)*transfersCap)
+	next := func() []Transfer {
+		n := len(transfers)
+		transfers = transfers[:n+transfersCap]
+		return transfers[n : n : n+transfersCap]
 	}
 	hotIndex := func(i int) int {
 		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
@@ -591,16 +627,14 @@ func (a *allocator) attribute(s *State, ds []Decision, final []float64, owner []
 		case final[i] > sh*(1+1e-9):
 			amt := final[i] - sh
 			d.Reasons = append(d.Reasons, ReasonBorrowedFrom)
+			d.BorrowedFrom = next()
 			if x.pool <= 0 {
-				d.BorrowedFrom = []Transfer{{Overcommitted, amt}}
+				d.BorrowedFrom = append(d.BorrowedFrom, Transfer{Overcommitted, amt})
 				continue
 			}
 			covered := min(amt, x.pool)
 			rest := covered
-			for k, l := range x.lenders {
-				if k == maxTransfers {
-					break
-				}
+			for _, l := range x.lenders[:x.nl] {
 				v := covered * l.amt / x.pool
 				d.BorrowedFrom = append(d.BorrowedFrom, Transfer{s.Projects[l.i].Name, v})
 				rest -= v
@@ -620,11 +654,9 @@ func (a *allocator) attribute(s *State, ds []Decision, final []float64, owner []
 		case final[i] < sh*(1-1e-9) && x.borrowed > 0 && x.pool > 0:
 			lent := sh - final[i]
 			d.Reasons = append(d.Reasons, ReasonLentTo)
+			d.LentTo = next()
 			var named float64
-			for k, bo := range x.borrowers {
-				if k == maxTransfers {
-					break
-				}
+			for _, bo := range x.borrowers[:x.nb] {
 				v := min(bo.amt, x.pool) * lent / x.pool
 				d.LentTo = append(d.LentTo, Transfer{s.Projects[bo.i].Name, v})
 				named += v
@@ -649,7 +681,8 @@ func sortTransfers(ts []Transfer) {
 }
 
 // checkProject returns what is inconsistent about p, or "".
-func checkProject(p *Project, nB int) string {
+// stamp[b] == mark means broker b was already seen for this project.
+func checkProject(p *Project, nB int, stamp []int, mark int) string {
 	bad := func(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) || x < 0 }
 	switch {
 	case p.Name == "":
@@ -665,12 +698,11 @@ func checkProject(p *Project, nB int) string {
 	case len(p.Loads) == 0:
 		return "no placement: the project leads no known partitions"
 	}
-	seen := make(map[int]bool, len(p.Loads))
 	for _, l := range p.Loads {
 		switch {
 		case l.Broker < 0 || l.Broker >= nB:
 			return fmt.Sprintf("placement on unknown broker index %d", l.Broker)
-		case seen[l.Broker]:
+		case stamp[l.Broker] == mark:
 			return fmt.Sprintf("broker index %d placed twice", l.Broker)
 		case bad(l.Rate):
 			return fmt.Sprintf("demand %g on broker index %d is not a non-negative number", l.Rate, l.Broker)
@@ -681,7 +713,7 @@ func checkProject(p *Project, nB int) string {
 		case math.IsNaN(l.Observed) || l.Observed < 0:
 			return fmt.Sprintf("observed rate %g on broker index %d is not a non-negative number", l.Observed, l.Broker)
 		}
-		seen[l.Broker] = true
+		stamp[l.Broker] = mark
 	}
 	return ""
 }
