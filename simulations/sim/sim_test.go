@@ -3,9 +3,11 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -462,5 +464,56 @@ func TestPolicyTimeUsesInjectedClock(t *testing.T) {
 	// directions per round.
 	if got := find(t, res, "static").RoundSeconds; !near(got, 0.002, 1e-9) {
 		t.Errorf("round seconds %v, want 0.002", got)
+	}
+}
+
+func TestWriteReport(t *testing.T) {
+	s := parse(t, twiceTheShare)
+	res, err := Run(s, Options{Policies: []string{"static", "doorman-fair"}, SeriesPoints: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files, err := WriteReport(dir, []*Result{res})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"report.md", "twice-throttled.svg", "twice-static.svg", "twice-doorman-fair.svg"}
+	if len(files) != len(want) {
+		t.Fatalf("files %v, want %v", files, want)
+	}
+	for i, f := range files {
+		if filepath.Base(f) != want[i] {
+			t.Errorf("file %d is %s, want %s", i, f, want[i])
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(f, ".svg") {
+			var root struct {
+				XMLName xml.Name
+			}
+			if err := xml.Unmarshal(b, &root); err != nil || root.XMLName.Local != "svg" {
+				t.Errorf("%s is not SVG: %v", f, err)
+			}
+		}
+	}
+	md, _ := os.ReadFile(files[0])
+	for _, w := range []string{"| twice | static |", "![throttled bytes per policy](twice-throttled.svg)", "(twice-doorman-fair.svg)"} {
+		if !strings.Contains(string(md), w) {
+			t.Errorf("report.md lacks %q:\n%s", w, md)
+		}
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	var buf bytes.Buffer
+	bar := ProgressBar(&buf, "vivo")
+	bar(5, 10)
+	bar(10, 10)
+	out := buf.String()
+	if !strings.Contains(out, "\rvivo") || !strings.Contains(out, " 50%") || !strings.HasSuffix(out, "100%\n") {
+		t.Errorf("progress output %q", out)
 	}
 }
