@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The acceptance command, run as a real process.
+func TestSimulateVivoJSON(t *testing.T) {
+	cmd := exec.Command(headroomBin, "simulate", "--format", "json", "../../simulations/scenarios/vivo-two-projects.yaml")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("headroom simulate: %v\n%s", err, stderr.String())
+	}
+	var doc struct {
+		Scenario string `json:"scenario"`
+		Policies []struct {
+			Name                  string   `json:"name"`
+			DemandBytes           float64  `json:"demand_bytes"`
+			ThrottledBytes        float64  `json:"throttled_bytes"`
+			OverloadRounds        *int     `json:"overload_rounds"`
+			OverloadBytes         *float64 `json:"overload_bytes"`
+			LenderViolationRounds *int     `json:"lender_violation_rounds"`
+			Writes                *int     `json:"writes"`
+			RoundSeconds          *float64 `json:"round_seconds"`
+		} `json:"policies"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if doc.Scenario != "vivo-two-projects" {
+		t.Errorf("scenario %q", doc.Scenario)
+	}
+	got := map[string]float64{}
+	for _, p := range doc.Policies {
+		if p.DemandBytes <= 0 || p.OverloadRounds == nil || p.OverloadBytes == nil || p.LenderViolationRounds == nil || p.Writes == nil || p.RoundSeconds == nil {
+			t.Errorf("policy %s lacks figures: %+v", p.Name, p)
+		}
+		got[p.Name] = p.ThrottledBytes
+	}
+	for _, name := range []string{"static", "doorman-fair", "doorman-proportional", "pulsar-rg", "oracle"} {
+		if _, ok := got[name]; !ok {
+			t.Errorf("no figures for %s in %s", name, out)
+		}
+	}
+	if !(got["static"] > got["oracle"]) {
+		t.Errorf("static throttled %v, oracle %v: static must throttle in the vivo case", got["static"], got["oracle"])
+	}
+}
+
+func TestSimulateErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("round: 10s\nduration: 1h\nbrokers: {count: 1, capacity: {produce: -1MiB/s, fetch: 1MiB/s}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args simulateArgs
+		code int
+		want string
+	}{
+		{"no file", simulateArgs{format: "table"}, 2, "no scenario file given"},
+		{"missing file", simulateArgs{files: []string{"no-such.yaml"}, format: "table"}, 1, "read scenario no-such.yaml"},
+		{"bad file", simulateArgs{files: []string{bad}, format: "table"}, 1, "read scenario " + bad},
+		{"unknown policy", simulateArgs{files: []string{"../../simulations/scenarios/vivo-two-projects.yaml"}, policies: "static,nope", format: "table"}, 1, `unknown policy "nope"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := runSimulate(&stdout, &stderr, tt.args); code != tt.code {
+				t.Errorf("exit %d, want %d", code, tt.code)
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestSimulateTableAndReport(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := runSimulate(&stdout, &stderr, simulateArgs{
+		files:        []string{"../../simulations/scenarios/lender-returns.yaml"},
+		policies:     "static, pulsar-rg",
+		format:       "table",
+		reportDir:    dir,
+		seriesPoints: 50,
+		rounds:       360,
+	})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, w := range []string{"lender-returns: 360 rounds of 10s, 2 projects on 3 brokers", "| lender-returns | static |", "| lender-returns | pulsar-rg |"} {
+		if !strings.Contains(stdout.String(), w) {
+			t.Errorf("table lacks %q:\n%s", w, stdout.String())
+		}
+	}
+	for _, f := range []string{"report.md", "lender-returns-throttled.svg", "lender-returns-static.svg", "lender-returns-pulsar-rg.svg"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("report file: %v", err)
+		}
+	}
+}
