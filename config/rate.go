@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -102,3 +103,29 @@ func (r *Rate) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML implements yaml.Marshaler.
 func (r Rate) MarshalYAML() (any, error) { return r.String(), nil }
+
+// UnmarshalJSON accepts a number of bytes/s or a string with units.
+func (r *Rate) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if strings.HasPrefix(s, `"`) {
+		var str string
+		if err := json.Unmarshal(b, &str); err != nil {
+			return err
+		}
+		v, err := ParseRate(str)
+		if err != nil {
+			return err
+		}
+		*r = v
+		return nil
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("invalid rate %s: want bytes/s or a string such as \"50MiB/s\"", s)
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+		return fmt.Errorf("invalid rate %s: must be finite and not negative", s)
+	}
+	*r = Rate(v)
+	return nil
+}

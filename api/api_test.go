@@ -1,0 +1,495 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/headroomhq/headroom/alerting"
+	"github.com/headroomhq/headroom/alerting/webhook"
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/store"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const (
+	viewerToken   = "viewer-secret-token"
+	operatorToken = "operator-secret-token"
+	adminToken    = "admin-secret-token"
+)
+
+type env struct {
+	api   *API
+	db    *store.DB
+	path  string
+	cfg   *config.Config
+	now   time.Time
+	logs  *bytes.Buffer
+	alert *alerting.Engine
+}
+
+func loadConfig(t *testing.T) *config.Config {
+	t.Helper()
+	c, err := config.LoadFile("../examples/headroom.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.API.Tokens = []config.APIToken{
+		{Name: "vera", Role: config.RoleViewer, SHA256: HashToken(viewerToken)},
+		{Name: "otto", Role: config.RoleOperator, SHA256: HashToken(operatorToken)},
+		{Name: "ada", Role: config.RoleAdmin, SHA256: HashToken(adminToken)},
+	}
+	c.API.RateLimit, c.API.RateBurst = 1e6, 1e6
+	return c
+}
+
+func newEnv(t *testing.T, path string, mutate func(*config.Config)) *env {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "headroom.db")
+	}
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e := &env{db: db, path: path, cfg: loadConfig(t), now: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC), logs: &bytes.Buffer{}}
+	if mutate != nil {
+		mutate(e.cfg)
+	}
+	e.alert, err = alerting.NewEngine(alerting.Options{Store: db, Config: e.cfg.Alerting, Overrides: noOverrides{}, Conditions: noConditions{}, Now: func() time.Time { return e.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api, err = New(Options{
+		Config: func() *config.Config { return e.cfg }, Store: db, Alerts: e.alert,
+		Now:    func() time.Time { return e.now },
+		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// noOverrides and noConditions complete the alerting engine for API tests,
+// which only exercise approval bookkeeping; the playbooks' effects are
+// tested in package alerting.
+type noOverrides struct{}
+
+func (noOverrides) ForceRound(context.Context, string, bool) error { return nil }
+func (noOverrides) RaiseMargin(_ context.Context, g string, m float64, u time.Time) (alerting.OverrideRef, error) {
+	return alerting.OverrideRef{Kind: "margin", Group: g, Value: m, Until: u}, nil
+}
+func (noOverrides) CapProject(_ context.Context, p string, c float64, u time.Time) (alerting.OverrideRef, error) {
+	return alerting.OverrideRef{Kind: "cap", Project: p, Value: c, Until: u}, nil
+}
+func (noOverrides) Lift(context.Context, alerting.OverrideRef) error { return nil }
+
+type noConditions struct{}
+
+func (noConditions) Active(context.Context, string, map[string]string) (bool, error) {
+	return false, nil
+}
+
+type resp struct {
+	code int
+	body string
+	hdr  http.Header
+}
+
+func (e *env) do(t *testing.T, method, path, token, body string, hdr ...string) resp {
+	t.Helper()
+	var r *http.Request
+	if body != "" {
+		r = httptest.NewRequest(method, path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+	} else {
+		r = httptest.NewRequest(method, path, nil)
+	}
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	e.api.ServeHTTP(w, r)
+	return resp{w.Code, w.Body.String(), w.Header()}
+}
+
+func (e *env) openIncident(t *testing.T) int64 {
+	t.Helper()
+	n := webhook.Notification{Fingerprint: "fp", Status: "firing", AlertName: "GroupSaturated",
+		Labels: map[string]string{"alertname": "GroupSaturated", "group": "events"}, StartsAt: e.now}
+	if err := e.alert.Notify(context.Background(), []webhook.Notification{n}); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := e.db.Incidents(context.Background(), "")
+	if err != nil || len(ins) == 0 {
+		t.Fatalf("no incident: %v", err)
+	}
+	return ins[0].ID
+}
+
+// concrete fills a route's parameters with values that exist.
+func concrete(path string, incident int64) string {
+	switch path {
+	case "/api/v1/ledger":
+		return path + "?project=checkout"
+	case "/api/v1/explain":
+		return path + "?project=checkout&direction=produce"
+	}
+	return strings.NewReplacer(":kind/:name", "project/checkout", ":name", "events", ":id", fmt.Sprint(incident)).Replace(
+		strings.Replace(path, "/projects/:name", "/projects/checkout", 1))
+}
+
+func bodyFor(r route) string {
+	switch r.body {
+	case "OverrideSpec":
+		return `{"produce": {"share": "35MiB/s"}, "reason": "test"}`
+	case "Reject":
+		return `{"reason": "not now"}`
+	}
+	return ""
+}
+
+func TestEveryRouteWithEveryRole(t *testing.T) {
+	tokens := map[string]string{"none": "", "bad": "not-a-token", config.RoleViewer: viewerToken, config.RoleOperator: operatorToken, config.RoleAdmin: adminToken}
+	for _, r := range (&API{}).routes() {
+		for who, tok := range tokens {
+			t.Run(r.method+" "+r.path+" as "+who, func(t *testing.T) {
+				e := newEnv(t, "", func(c *config.Config) {
+					c.Alerting.Playbooks = []config.PlaybookConfig{{Alert: "GroupSaturated", Action: config.ActionRaiseMargin, Mode: config.ModeApprove,
+						Margin: 0.95, Cooldown: config.DefaultPlaybookCooldown, MaxTargets: 1, VerifyWindow: config.DefaultPlaybookVerifyWindow, Duration: config.DefaultPlaybookDuration}}
+				})
+				id := e.openIncident(t)
+				// An override and a decision exist, so that every route
+				// has something to show; writes need If-Match.
+				if got := e.do(t, "PUT", "/api/v1/overrides/project/checkout", adminToken, `{"produce": {"weight": 2}}`); got.code != 200 {
+					t.Fatalf("seed override: %d %s", got.code, got.body)
+				}
+				if err := e.db.RecordDecisions(context.Background(), []store.LedgerEntry{{At: e.now.Add(-time.Minute), Group: "events",
+					Direction: "produce", Project: "checkout", Outcome: "written", After: 1 << 20}}); err != nil {
+					t.Fatal(err)
+				}
+				var hdr []string
+				if r.method == "DELETE" || r.method == "PUT" {
+					hdr = []string{"If-Match", `"v1"`}
+				}
+				got := e.do(t, r.method, concrete(r.path, id), tok, bodyFor(r), hdr...)
+				allowed := r.role == "" || (roleRank[who] >= roleRank[r.role])
+				switch {
+				case allowed && got.code != r.ok:
+					t.Fatalf("allowed: want %d, got %d %s", r.ok, got.code, got.body)
+				case !allowed && (who == "none" || who == "bad") && got.code != http.StatusUnauthorized:
+					t.Fatalf("no valid token: want 401, got %d", got.code)
+				case !allowed && who != "none" && who != "bad" && got.code != http.StatusForbidden:
+					t.Fatalf("role %s: want 403, got %d", who, got.code)
+				}
+				if got.code >= 400 && got.hdr.Get("Content-Type") != "application/problem+json" {
+					t.Fatalf("error without problem+json: %s", got.hdr.Get("Content-Type"))
+				}
+			})
+		}
+	}
+}
+
+func TestBadOverrides(t *testing.T) {
+	e := newEnv(t, "", func(c *config.Config) { c.API.MaxBodyBytes = 2048 })
+	past := e.now.Add(-time.Hour).Format(time.RFC3339)
+	tests := []struct {
+		name, path, body string
+		code             int
+		field            string
+	}{
+		{"unknown field", "/api/v1/overrides/project/checkout", `{"produce": {"shares": 1}}`, 400, "produce.shares"},
+		{"negative rate", "/api/v1/overrides/project/checkout", `{"produce": {"share": -5}}`, 400, "produce.share"},
+		{"bad unit", "/api/v1/overrides/project/checkout", `{"fetch": {"ceiling": "9 parsecs"}}`, 400, "fetch.ceiling"},
+		{"wrong type", "/api/v1/overrides/project/checkout", `{"produce": {"weight": "heavy"}}`, 400, "produce.weight"},
+		{"floor above ceiling", "/api/v1/overrides/project/checkout", `{"produce": {"floor": "50MiB/s", "ceiling": "40MiB/s"}}`, 422, "produce.floor"},
+		{"ceiling above safe capacity", "/api/v1/overrides/project/checkout", `{"produce": {"ceiling": "95MiB/s"}}`, 422, "produce.ceiling"},
+		{"expired", "/api/v1/overrides/project/checkout", `{"produce": {"weight": 2}, "expires_at": "` + past + `"}`, 422, "expires_at"},
+		{"empty", "/api/v1/overrides/project/checkout", `{}`, 422, ""},
+		{"group fields on a project", "/api/v1/overrides/project/checkout", `{"freeze": true}`, 422, "freeze"},
+		{"bad margin", "/api/v1/overrides/group/events", `{"margin": 1.5}`, 422, "margin"},
+		{"unknown project", "/api/v1/overrides/project/nope", `{"produce": {"weight": 2}}`, 404, ""},
+		{"unknown kind", "/api/v1/overrides/broker/1", `{"margin": 0.5}`, 422, ""},
+		{"two values", "/api/v1/overrides/group/events", `{"freeze": true} {"freeze": false}`, 400, ""},
+		{"oversized", "/api/v1/overrides/project/checkout", `{"reason": "` + strings.Repeat("x", 4096) + `"}`, 413, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := e.do(t, "PUT", tt.path, operatorToken, tt.body)
+			if got.code != tt.code {
+				t.Fatalf("code %d, want %d: %s", got.code, tt.code, got.body)
+			}
+			var p Problem
+			if err := json.Unmarshal([]byte(got.body), &p); err != nil || p.Status != tt.code {
+				t.Fatalf("not a problem document: %s", got.body)
+			}
+			if tt.field != "" {
+				var paths []string
+				for _, fe := range p.Errors {
+					paths = append(paths, fe.Path)
+				}
+				if !slices.Contains(paths, tt.field) {
+					t.Fatalf("errors %v lack path %q", p.Errors, tt.field)
+				}
+			}
+		})
+	}
+	// Nothing was stored, and nothing audited.
+	if ovs, _ := e.db.Overrides(context.Background(), e.now); len(ovs) != 0 {
+		t.Fatalf("bad input stored overrides: %+v", ovs)
+	}
+}
+
+func TestOverrideLifecycleAndConcurrency(t *testing.T) {
+	e := newEnv(t, "", nil)
+	put := func(body string, hdr ...string) resp {
+		return e.do(t, "PUT", "/api/v1/overrides/project/search", operatorToken, body, hdr...)
+	}
+	r := put(`{"produce": {"share": "35MiB/s", "pin": "20MiB/s"}, "reason": "launch"}`)
+	if r.code != 200 || r.hdr.Get("ETag") != `"v1"` {
+		t.Fatalf("create: %d %s %s", r.code, r.hdr.Get("ETag"), r.body)
+	}
+	if r := put(`{"produce": {"weight": 3}}`); r.code != http.StatusPreconditionRequired {
+		t.Fatalf("replace without If-Match: %d", r.code)
+	}
+	// The effective project shows the override.
+	var p ProjectView
+	if r := e.do(t, "GET", "/api/v1/projects/search", viewerToken, ""); r.code != 200 || json.Unmarshal([]byte(r.body), &p) != nil {
+		t.Fatalf("get project: %d %s", r.code, r.body)
+	}
+	if p.Produce.Share != 35<<20 || p.Produce.Pin == nil || *p.Produce.Pin != 20<<20 || p.Fetch.Share != 60<<20 {
+		t.Fatalf("effective project %+v", p)
+	}
+
+	// Two operators replace it at once from the same version: one wins.
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = put(fmt.Sprintf(`{"produce": {"weight": %d}}`, i+2), "If-Match", `"v1"`).code
+		}()
+	}
+	wg.Wait()
+	sort.Ints(codes)
+	if codes[0] != 200 || codes[1] != http.StatusPreconditionFailed {
+		t.Fatalf("concurrent updates answered %v, want one 200 and one 412", codes)
+	}
+	if r := e.do(t, "DELETE", "/api/v1/overrides/project/search", operatorToken, "", "If-Match", `"v1"`); r.code != http.StatusPreconditionFailed {
+		t.Fatalf("stale delete: %d", r.code)
+	}
+
+	// A restart keeps the override and the audit trail.
+	e2 := newEnv(t, e.path, nil)
+	r = e2.do(t, "GET", "/api/v1/overrides/project/search", viewerToken, "")
+	if r.code != 200 || r.hdr.Get("ETag") != `"v2"` {
+		t.Fatalf("after restart: %d %s", r.code, r.hdr.Get("ETag"))
+	}
+	var audit []store.AuditRecord
+	r = e2.do(t, "GET", "/api/v1/audit", adminToken, "")
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &audit) != nil || len(audit) != 2 {
+		t.Fatalf("audit after restart: %d %s", r.code, r.body)
+	}
+	if audit[0].Actor != "otto" || audit[0].Action != "put_override" || string(audit[0].Before) == "null" || audit[1].Before == nil {
+		t.Fatalf("audit records %+v", audit)
+	}
+	if r := e2.do(t, "DELETE", "/api/v1/overrides/project/search", operatorToken, "", "If-Match", `"v2"`); r.code != 204 {
+		t.Fatalf("delete: %d %s", r.code, r.body)
+	}
+	if r := e2.do(t, "GET", "/api/v1/overrides/project/search", viewerToken, ""); r.code != 404 {
+		t.Fatalf("after delete: %d", r.code)
+	}
+}
+
+func TestExpiredOverridesStopApplying(t *testing.T) {
+	e := newEnv(t, "", nil)
+	until := e.now.Add(time.Hour).Format(time.RFC3339)
+	if r := e.do(t, "PUT", "/api/v1/overrides/group/events", operatorToken, `{"freeze": true, "margin": 0.95, "expires_at": "`+until+`"}`); r.code != 200 {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	group := func() GroupView {
+		var g GroupView
+		r := e.do(t, "GET", "/api/v1/groups/events", viewerToken, "")
+		if r.code != 200 || json.Unmarshal([]byte(r.body), &g) != nil {
+			t.Fatalf("%d %s", r.code, r.body)
+		}
+		return g
+	}
+	if g := group(); !g.Frozen || g.Margin != 0.95 {
+		t.Fatalf("override not applied: %+v", g)
+	}
+	e.now = e.now.Add(2 * time.Hour)
+	if g := group(); g.Frozen || g.Margin != 0.9 {
+		t.Fatalf("expired override still applied: %+v", g)
+	}
+}
+
+func TestLedgerAndExplain(t *testing.T) {
+	e := newEnv(t, "", nil)
+	at := e.now.Add(-10 * time.Minute)
+	err := e.db.RecordDecisions(context.Background(), []store.LedgerEntry{{
+		At: at, Round: 7, Group: "events", Direction: "produce", Project: "checkout", Entity: "user=checkout", Mode: "enforce",
+		Outcome: "written", Before: 30 << 20, After: 40 << 20, Share: 30 << 20, Demand: 38 << 20,
+		Reasons: []string{"borrowed_from"}, BorrowedFrom: []store.LedgerTransfer{{Project: "search", Bytes: 10 << 20}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(t, "GET", "/api/v1/explain?project=checkout&direction=produce&at="+e.now.Format(time.RFC3339), viewerToken, "")
+	var ex Explanation
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &ex) != nil {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	if !strings.Contains(ex.Summary, "40MiB/s per broker") || !strings.Contains(ex.Summary, "borrowed 10MiB/s from search") {
+		t.Fatalf("summary %q", ex.Summary)
+	}
+	if r := e.do(t, "GET", "/api/v1/explain?project=checkout&direction=produce&at="+at.Add(-time.Minute).Format(time.RFC3339), viewerToken, ""); r.code != 404 {
+		t.Fatalf("explain before any decision: %d", r.code)
+	}
+	var es []store.LedgerEntry
+	r = e.do(t, "GET", "/api/v1/ledger?project=checkout", viewerToken, "")
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &es) != nil || len(es) != 1 {
+		t.Fatalf("ledger: %d %s", r.code, r.body)
+	}
+	var qs []QuotaState
+	r = e.do(t, "GET", "/api/v1/quotas", viewerToken, "")
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &qs) != nil || len(qs) != 12 {
+		t.Fatalf("quotas: %d %s", r.code, r.body)
+	}
+	if qs[0].Project != "checkout" || qs[0].Planned == nil || *qs[0].Planned != 40<<20 {
+		t.Fatalf("quota state %+v", qs[0])
+	}
+	for _, bad := range []string{"/api/v1/ledger?project=nope", "/api/v1/ledger?project=checkout&direction=sideways", "/api/v1/explain?project=checkout&direction=produce&at=yesterday", "/api/v1/ledger?project=checkout&limit=0"} {
+		if r := e.do(t, "GET", bad, viewerToken, ""); r.code != 400 || !strings.Contains(r.body, `"path"`) {
+			t.Errorf("%s: %d %s", bad, r.code, r.body)
+		}
+	}
+}
+
+func TestAlertActions(t *testing.T) {
+	e := newEnv(t, "", func(c *config.Config) {
+		c.Alerting.Playbooks = []config.PlaybookConfig{{Alert: "GroupSaturated", Action: config.ActionRaiseMargin, Mode: config.ModeApprove,
+			Margin: 0.95, Cooldown: config.DefaultPlaybookCooldown, MaxTargets: 1, VerifyWindow: config.DefaultPlaybookVerifyWindow, Duration: config.DefaultPlaybookDuration}}
+	})
+	id := e.openIncident(t)
+	path := fmt.Sprintf("/api/v1/alerts/%d", id)
+	if r := e.do(t, "POST", path+"/reject", operatorToken, `{}`); r.code != 422 {
+		t.Fatalf("reject without reason: %d", r.code)
+	}
+	r := e.do(t, "POST", path+"/approve", operatorToken, "")
+	var in IncidentView
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &in) != nil || in.State != "handling" {
+		t.Fatalf("approve: %d %s", r.code, r.body)
+	}
+	if r := e.do(t, "POST", path+"/approve", operatorToken, ""); r.code != http.StatusConflict {
+		t.Fatalf("second approve: %d", r.code)
+	}
+	r = e.do(t, "GET", path, viewerToken, "")
+	if r.code != 200 || !strings.Contains(r.body, `"Actor":"otto"`) {
+		t.Fatalf("steps do not name the approver: %s", r.body)
+	}
+	if r := e.do(t, "GET", "/api/v1/alerts?state=handling", viewerToken, ""); r.code != 200 || !strings.Contains(r.body, `"state":"handling"`) {
+		t.Fatalf("list: %d %s", r.code, r.body)
+	}
+	if r := e.do(t, "GET", "/api/v1/alerts?state=sleepy", viewerToken, ""); r.code != 400 {
+		t.Fatalf("bad state: %d", r.code)
+	}
+	if r := e.do(t, "POST", "/api/v1/alerts/999/acknowledge", operatorToken, ""); r.code != 404 {
+		t.Fatalf("missing incident: %d", r.code)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	e := newEnv(t, "", func(c *config.Config) { c.API.RateLimit, c.API.RateBurst = 1, 3 })
+	for i := range 3 {
+		if r := e.do(t, "GET", "/api/v1/groups", viewerToken, ""); r.code != 200 {
+			t.Fatalf("request %d: %d", i, r.code)
+		}
+	}
+	r := e.do(t, "GET", "/api/v1/groups", viewerToken, "")
+	if r.code != http.StatusTooManyRequests || r.hdr.Get("Retry-After") != "1" {
+		t.Fatalf("4th request: %d retry-after %q", r.code, r.hdr.Get("Retry-After"))
+	}
+	// Another client has its own bucket; time refills.
+	if r := e.do(t, "GET", "/api/v1/groups", operatorToken, ""); r.code != 200 {
+		t.Fatalf("other token: %d", r.code)
+	}
+	e.now = e.now.Add(time.Second)
+	if r := e.do(t, "GET", "/api/v1/groups", viewerToken, ""); r.code != 200 {
+		t.Fatalf("after refill: %d", r.code)
+	}
+}
+
+func TestSecretsNeverLogged(t *testing.T) {
+	e := newEnv(t, "", nil)
+	e.do(t, "GET", "/api/v1/groups", viewerToken, "")
+	e.do(t, "PUT", "/api/v1/overrides/project/checkout", "wrong-"+adminToken, `{"produce": {"weight": 2}}`)
+	logs := e.logs.String()
+	if !strings.Contains(logs, "api request") {
+		t.Fatalf("nothing logged: %q", logs)
+	}
+	for _, secret := range []string{viewerToken, adminToken, HashToken(viewerToken)} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("logs contain a secret: %s", logs)
+		}
+	}
+}
+
+func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
+	e := newEnv(t, "", nil)
+	r := e.do(t, "GET", "/api/v1/openapi.json", "", "")
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &doc) != nil || !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("document: %d %.200s", r.code, r.body)
+	}
+	var inDoc, served []string
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			inDoc = append(inDoc, strings.ToUpper(m)+" "+p)
+		}
+	}
+	for _, ri := range e.api.engine.Routes() {
+		served = append(served, ri.Method+" "+openAPIPath(ri.Path))
+	}
+	sort.Strings(inDoc)
+	sort.Strings(served)
+	if !slices.Equal(inDoc, served) {
+		t.Fatalf("document and routes differ\n doc: %v\nserved: %v", inDoc, served)
+	}
+}
+
+func TestHealthAndUnknownRoute(t *testing.T) {
+	e := newEnv(t, "", nil)
+	if r := e.do(t, "GET", "/api/v1/health", "", ""); r.code != 200 {
+		t.Fatalf("health: %d", r.code)
+	}
+	if r := e.do(t, "GET", "/api/v1/nope", viewerToken, ""); r.code != 404 || r.hdr.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("unknown route: %d", r.code)
+	}
+	if r := e.do(t, "PATCH", "/api/v1/groups", viewerToken, ""); r.code != 405 {
+		t.Fatalf("wrong method: %d", r.code)
+	}
+}

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+var ginParam = regexp.MustCompile(`:([a-z]+)`)
+
+// openAPIPath turns /a/:b into /a/{b}.
+func openAPIPath(p string) string { return ginParam.ReplaceAllString(p, "{$1}") }
+
+// Document builds the OpenAPI 3 document from the route table.
+func (a *API) Document() map[string]any {
+	paths := map[string]map[string]any{}
+	for _, r := range a.routes() {
+		op := map[string]any{
+			"summary":     r.summary,
+			"operationId": strings.ToLower(r.method) + strings.NewReplacer("/api/v1", "", "/", "_", ":", "", ".", "_").Replace(r.path),
+		}
+		var params []map[string]any
+		for _, m := range ginParam.FindAllStringSubmatch(r.path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range r.query {
+			params = append(params, map[string]any{"name": q, "in": "query", "required": false, "schema": map[string]any{"type": "string"}})
+		}
+		if r.method == "PUT" || r.method == "DELETE" {
+			params = append(params, map[string]any{"name": "If-Match", "in": "header", "required": r.method == "DELETE", "schema": map[string]any{"type": "string"}})
+		}
+		if len(params) > 0 {
+			op["parameters"] = params
+		}
+		if r.body != "" {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + r.body}}}}
+		}
+		problemRef := map[string]any{"content": map[string]any{"application/problem+json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}}
+		responses := map[string]any{}
+		okResp := map[string]any{"description": "success"}
+		if r.ok != http.StatusNoContent {
+			okResp["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{}}}
+		}
+		responses[itoa(r.ok)] = okResp
+		withDesc := func(desc string) map[string]any {
+			m := map[string]any{"description": desc}
+			for k, v := range problemRef {
+				m[k] = v
+			}
+			return m
+		}
+		responses["429"] = withDesc("rate limited")
+		if r.role != "" {
+			op["security"] = []map[string]any{{"bearer": []string{}}}
+			op["x-headroom-role"] = r.role
+			responses["401"] = withDesc("missing or unknown token")
+			responses["403"] = withDesc("role not allowed")
+			responses["400"] = withDesc("invalid input")
+			responses["404"] = withDesc("not found")
+		}
+		if r.body != "" {
+			responses["413"] = withDesc("body too large")
+			responses["422"] = withDesc("validation failed")
+		}
+		if r.method == "PUT" || r.method == "DELETE" {
+			responses["412"] = withDesc("the resource changed since it was read")
+			responses["428"] = withDesc("If-Match required")
+		}
+		op["responses"] = responses
+		p := openAPIPath(r.path)
+		if paths[p] == nil {
+			paths[p] = map[string]any{}
+		}
+		paths[p][strings.ToLower(r.method)] = op
+	}
+	rate := map[string]any{"oneOf": []any{
+		map[string]any{"type": "number", "minimum": 0, "description": "bytes/s per broker"},
+		map[string]any{"type": "string", "example": "50MiB/s"},
+	}}
+	quota := map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
+		"share": rate, "floor": rate, "ceiling": rate, "pin": rate, "weight": map[string]any{"type": "number", "exclusiveMinimum": 0},
+	}}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info":    map[string]any{"title": "Headroom quota tuning API", "version": "v1"},
+		"paths":   paths,
+		"components": map[string]any{
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
+			"schemas": map[string]any{
+				"Problem": map[string]any{"type": "object", "properties": map[string]any{
+					"type": map[string]any{"type": "string"}, "title": map[string]any{"type": "string"},
+					"status": map[string]any{"type": "integer"}, "detail": map[string]any{"type": "string"},
+					"errors": map[string]any{"type": "array", "items": map[string]any{"type": "object", "properties": map[string]any{
+						"path": map[string]any{"type": "string"}, "message": map[string]any{"type": "string"}}}},
+				}},
+				"OverrideSpec": map[string]any{"type": "object", "additionalProperties": false, "properties": map[string]any{
+					"produce": quota, "fetch": quota,
+					"freeze":     map[string]any{"type": "boolean"},
+					"margin":     map[string]any{"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+					"expires_at": map[string]any{"type": "string", "format": "date-time"},
+					"reason":     map[string]any{"type": "string"},
+				}},
+				"Reject": map[string]any{"type": "object", "required": []string{"reason"}, "additionalProperties": false,
+					"properties": map[string]any{"reason": map[string]any{"type": "string"}}},
+			},
+		},
+	}
+}
+
+func itoa(n int) string {
+	return strconv.Itoa(n)
+}
+
+func (a *API) openapi(c *gin.Context) { c.JSON(http.StatusOK, a.Document()) }

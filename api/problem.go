@@ -1,0 +1,133 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/overrides"
+)
+
+// Problem is an RFC 9457 problem detail.
+type Problem struct {
+	Type   string                 `json:"type"`
+	Title  string                 `json:"title"`
+	Status int                    `json:"status"`
+	Detail string                 `json:"detail,omitempty"`
+	Errors []overrides.FieldError `json:"errors,omitempty"`
+}
+
+func problem(c *gin.Context, status int, title, detail string, fields ...overrides.FieldError) {
+	c.Header("Content-Type", "application/problem+json")
+	c.Status(status)
+	_ = json.NewEncoder(c.Writer).Encode(Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Errors: fields})
+}
+
+// decodeJSON decodes the body strictly into v. On failure it has written
+// the problem and returns false.
+func decodeJSON(c *gin.Context, v any) bool {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			problem(c, http.StatusRequestEntityTooLarge, "request body too large", fmt.Sprintf("the limit is %d bytes", tooBig.Limit))
+			return false
+		}
+		problem(c, http.StatusBadRequest, "invalid request body", err.Error())
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		problem(c, http.StatusBadRequest, "invalid request body", "", fieldOf(err, body))
+		return false
+	}
+	if dec.More() {
+		problem(c, http.StatusBadRequest, "invalid request body", "one JSON value expected")
+		return false
+	}
+	return true
+}
+
+// fieldOf turns a JSON decoding error into a field error with a path.
+func fieldOf(err error, body []byte) overrides.FieldError {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return overrides.FieldError{Path: te.Field, Message: fmt.Sprintf("must be %s, got %s", te.Type, te.Value)}
+	}
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		key := strings.Trim(f, `"`)
+		var doc any
+		if json.Unmarshal(body, &doc) == nil {
+			if p := findKey(doc, key, ""); p != "" {
+				key = p
+			}
+		}
+		return overrides.FieldError{Path: key, Message: "unknown field"}
+	}
+	// A field's own decoder (rates) does not know its path: find the
+	// value it rejected.
+	var doc any
+	if json.Unmarshal(body, &doc) == nil {
+		if p := findRate(doc, ""); p != "" {
+			return overrides.FieldError{Path: p, Message: msg}
+		}
+	}
+	return overrides.FieldError{Path: "", Message: msg}
+}
+
+// findRate returns the path of the first rate field whose value does not
+// parse.
+func findRate(v any, path string) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return ""
+	}
+	for k, child := range m {
+		p := k
+		if path != "" {
+			p = path + "." + k
+		}
+		switch k {
+		case "share", "floor", "ceiling", "pin":
+			var r config.Rate
+			b, _ := json.Marshal(child)
+			if r.UnmarshalJSON(b) != nil {
+				return p
+			}
+		}
+		if q := findRate(child, p); q != "" {
+			return q
+		}
+	}
+	return ""
+}
+
+// findKey returns the path of the first object key named key.
+func findKey(v any, key, path string) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return ""
+	}
+	for k, child := range m {
+		p := k
+		if path != "" {
+			p = path + "." + k
+		}
+		if k == key {
+			return p
+		}
+		if q := findKey(child, key, p); q != "" {
+			return q
+		}
+	}
+	return ""
+}

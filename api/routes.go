@@ -1,0 +1,674 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/overrides"
+	"github.com/headroomhq/headroom/store"
+)
+
+// route is one API route; the OpenAPI document is built from the same
+// table, so the two cannot drift apart.
+type route struct {
+	method, path string
+	// role is the least role allowed; empty means public.
+	role    string
+	summary string
+	query   []string
+	body    string // request schema name, empty for none
+	ok      int    // success status
+	handler gin.HandlerFunc
+}
+
+func (a *API) routes() []route {
+	v := config.RoleViewer
+	op := config.RoleOperator
+	return []route{
+		{method: "GET", path: "/api/v1/health", summary: "Health of the API and its store", ok: 200, handler: a.health},
+		{method: "GET", path: "/api/v1/openapi.json", summary: "This document", ok: 200, handler: a.openapi},
+		{method: "GET", path: "/api/v1/groups", role: v, summary: "Resource groups with overrides applied", ok: 200, handler: a.listGroups},
+		{method: "GET", path: "/api/v1/groups/:name", role: v, summary: "One resource group", ok: 200, handler: a.getGroup},
+		{method: "GET", path: "/api/v1/projects", role: v, summary: "Projects with overrides applied", ok: 200, handler: a.listProjects},
+		{method: "GET", path: "/api/v1/projects/:name", role: v, summary: "One project", ok: 200, handler: a.getProject},
+		{method: "GET", path: "/api/v1/quotas", role: v, summary: "Effective quotas: the plan next to what the cluster holds", ok: 200, handler: a.quotas},
+		{method: "GET", path: "/api/v1/overrides", role: v, summary: "Overrides in force", ok: 200, handler: a.listOverrides},
+		{method: "GET", path: "/api/v1/overrides/:kind/:name", role: v, summary: "One override, with its ETag", ok: 200, handler: a.getOverride},
+		{method: "PUT", path: "/api/v1/overrides/:kind/:name", role: op, summary: "Create or replace an override (If-Match to replace)", body: "OverrideSpec", ok: 200, handler: a.putOverride},
+		{method: "DELETE", path: "/api/v1/overrides/:kind/:name", role: op, summary: "Remove an override (If-Match required)", ok: 204, handler: a.deleteOverride},
+		{method: "GET", path: "/api/v1/ledger", role: v, summary: "A project's decisions over time", query: []string{"project", "direction", "from", "to", "limit"}, ok: 200, handler: a.ledger},
+		{method: "GET", path: "/api/v1/explain", role: v, summary: "Why a project had its quota at a time, and from whom it borrowed", query: []string{"project", "direction", "at"}, ok: 200, handler: a.explain},
+		{method: "GET", path: "/api/v1/alerts", role: v, summary: "Incidents of the alert loop", query: []string{"state"}, ok: 200, handler: a.listAlerts},
+		{method: "GET", path: "/api/v1/alerts/:id", role: v, summary: "One incident with its steps", ok: 200, handler: a.getAlert},
+		{method: "POST", path: "/api/v1/alerts/:id/acknowledge", role: op, summary: "Acknowledge an incident", ok: 200, handler: a.alertAction("acknowledge")},
+		{method: "POST", path: "/api/v1/alerts/:id/approve", role: op, summary: "Approve the action waiting on an incident", ok: 200, handler: a.alertAction("approve")},
+		{method: "POST", path: "/api/v1/alerts/:id/reject", role: op, summary: "Reject the action waiting on an incident", body: "Reject", ok: 200, handler: a.alertAction("reject")},
+		{method: "GET", path: "/api/v1/audit", role: config.RoleAdmin, summary: "The audit trail of mutations", query: []string{"limit"}, ok: 200, handler: a.audit},
+	}
+}
+
+func (a *API) health(c *gin.Context) {
+	if err := a.opts.Store.SQL().PingContext(c.Request.Context()); err != nil {
+		problem(c, http.StatusServiceUnavailable, "store unavailable", err.Error())
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// effective returns the configuration with overrides in force.
+func (a *API) effective(c *gin.Context) (overrides.Effective, bool) {
+	ovs, err := a.opts.Store.Overrides(c.Request.Context(), a.opts.Now())
+	if err != nil {
+		problem(c, http.StatusInternalServerError, "read overrides", err.Error())
+		return overrides.Effective{}, false
+	}
+	eff, _ := overrides.Apply(a.opts.Config(), ovs, a.opts.Now())
+	return eff, true
+}
+
+// GroupView is a resource group in API answers.
+type GroupView struct {
+	Name     string    `json:"name"`
+	Cluster  string    `json:"cluster"`
+	Brokers  []int32   `json:"brokers"`
+	Capacity RatesView `json:"capacity"`
+	Margin   float64   `json:"margin"`
+	Frozen   bool      `json:"frozen"`
+	Projects []string  `json:"projects"`
+}
+
+// RatesView holds bytes/s per direction.
+type RatesView struct {
+	Produce float64 `json:"produce"`
+	Fetch   float64 `json:"fetch"`
+}
+
+func groupView(eff overrides.Effective, g config.GroupConfig) GroupView {
+	v := GroupView{Name: g.Name, Cluster: g.Cluster, Margin: g.Margin, Frozen: eff.Frozen[g.Name],
+		Capacity: RatesView{float64(g.Capacity.Produce), float64(g.Capacity.Fetch)}, Brokers: []int32{}, Projects: []string{}}
+	for _, b := range g.Brokers {
+		v.Brokers = append(v.Brokers, b.ID)
+	}
+	for _, p := range eff.Config.Projects {
+		if p.Group == g.Name {
+			v.Projects = append(v.Projects, p.Name)
+		}
+	}
+	return v
+}
+
+func (a *API) listGroups(c *gin.Context) {
+	eff, ok := a.effective(c)
+	if !ok {
+		return
+	}
+	out := []GroupView{}
+	for _, g := range eff.Config.ResourceGroups {
+		out = append(out, groupView(eff, g))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (a *API) getGroup(c *gin.Context) {
+	eff, ok := a.effective(c)
+	if !ok {
+		return
+	}
+	g, found := eff.Config.Group(c.Param("name"))
+	if !found {
+		problem(c, http.StatusNotFound, "unknown resource group", c.Param("name"))
+		return
+	}
+	c.JSON(http.StatusOK, groupView(eff, *g))
+}
+
+// ProjectView is a project in API answers.
+type ProjectView struct {
+	Name    string    `json:"name"`
+	Group   string    `json:"group"`
+	Entity  string    `json:"entity"`
+	Produce QuotaView `json:"produce"`
+	Fetch   QuotaView `json:"fetch"`
+}
+
+// QuotaView is a project's policy in one direction, bytes/s per broker.
+type QuotaView struct {
+	Share   float64  `json:"share"`
+	Floor   float64  `json:"floor"`
+	Ceiling float64  `json:"ceiling"`
+	Weight  float64  `json:"weight"`
+	Pin     *float64 `json:"pin,omitempty"`
+}
+
+func projectView(eff overrides.Effective, p config.ProjectConfig) ProjectView {
+	q := func(dir string, c config.QuotaConfig) QuotaView {
+		v := QuotaView{Share: float64(c.Share), Floor: float64(c.Floor), Ceiling: float64(c.Ceiling), Weight: c.Weight}
+		if pin, ok := eff.Pins[p.Name][dir]; ok {
+			v.Pin = &pin
+		}
+		return v
+	}
+	return ProjectView{Name: p.Name, Group: p.Group, Entity: p.Entity.String(), Produce: q("produce", p.Produce), Fetch: q("fetch", p.Fetch)}
+}
+
+func (a *API) listProjects(c *gin.Context) {
+	eff, ok := a.effective(c)
+	if !ok {
+		return
+	}
+	out := []ProjectView{}
+	for _, p := range eff.Config.Projects {
+		out = append(out, projectView(eff, p))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (a *API) getProject(c *gin.Context) {
+	eff, ok := a.effective(c)
+	if !ok {
+		return
+	}
+	for _, p := range eff.Config.Projects {
+		if p.Name == c.Param("name") {
+			c.JSON(http.StatusOK, projectView(eff, p))
+			return
+		}
+	}
+	problem(c, http.StatusNotFound, "unknown project", c.Param("name"))
+}
+
+// QuotaState is one project's quota in one direction: the plan and what
+// the cluster holds.
+type QuotaState struct {
+	Project   string   `json:"project"`
+	Entity    string   `json:"entity"`
+	Direction string   `json:"direction"`
+	Planned   *float64 `json:"planned,omitempty"`
+	PlannedAt string   `json:"planned_at,omitempty"`
+	Outcome   string   `json:"outcome,omitempty"`
+	Cluster   *float64 `json:"cluster,omitempty"`
+	Share     float64  `json:"share"`
+}
+
+func (a *API) quotas(c *gin.Context) {
+	ctx := c.Request.Context()
+	cfg := a.opts.Config()
+	held := map[string]map[string]EntityQuota{}
+	if a.opts.Quotas != nil {
+		for _, cl := range cfg.Clusters {
+			q, err := a.opts.Quotas.ClusterQuotas(ctx, cl.Name)
+			if err != nil {
+				problem(c, http.StatusBadGateway, "read quotas from cluster "+cl.Name, err.Error())
+				return
+			}
+			held[cl.Name] = q
+		}
+	}
+	out := []QuotaState{}
+	now := a.opts.Now()
+	for _, p := range cfg.Projects {
+		g, _ := cfg.Group(p.Group)
+		for _, d := range []struct {
+			dir   string
+			share config.Rate
+		}{{"produce", p.Produce.Share}, {"fetch", p.Fetch.Share}} {
+			qs := QuotaState{Project: p.Name, Entity: p.Entity.String(), Direction: d.dir, Share: float64(d.share)}
+			e, err := a.opts.Store.DecisionAt(ctx, p.Name, d.dir, now)
+			switch {
+			case err == nil:
+				after := e.After
+				qs.Planned, qs.PlannedAt, qs.Outcome = &after, e.At.UTC().Format(time.RFC3339), e.Outcome
+			case !errors.Is(err, store.ErrNotFound):
+				problem(c, http.StatusInternalServerError, "read ledger", err.Error())
+				return
+			}
+			if eq, ok := held[g.Cluster][p.Entity.String()]; ok {
+				if d.dir == "produce" {
+					qs.Cluster = eq.Produce
+				} else {
+					qs.Cluster = eq.Fetch
+				}
+			}
+			out = append(out, qs)
+		}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// OverrideView is an override in API answers.
+type OverrideView struct {
+	Kind      string         `json:"kind"`
+	Name      string         `json:"name"`
+	Spec      overrides.Spec `json:"spec"`
+	Version   int            `json:"version"`
+	UpdatedBy string         `json:"updated_by"`
+	UpdatedAt time.Time      `json:"updated_at"`
+}
+
+func overrideView(o store.Override) OverrideView {
+	v := OverrideView{Kind: o.Kind, Name: o.Name, Version: o.Version, UpdatedBy: o.UpdatedBy, UpdatedAt: o.UpdatedAt}
+	_ = json.Unmarshal(o.Spec, &v.Spec) // written by putOverride from a valid Spec
+	return v
+}
+
+func etag(version int) string { return fmt.Sprintf(`"v%d"`, version) }
+
+func parseETag(s string) (int, bool) {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "W/")
+	s = strings.Trim(s, `"`)
+	n, err := strconv.Atoi(strings.TrimPrefix(s, "v"))
+	return n, err == nil && strings.HasPrefix(s, "v") && n > 0
+}
+
+func (a *API) listOverrides(c *gin.Context) {
+	ovs, err := a.opts.Store.Overrides(c.Request.Context(), a.opts.Now())
+	if err != nil {
+		problem(c, http.StatusInternalServerError, "read overrides", err.Error())
+		return
+	}
+	out := []OverrideView{}
+	for _, o := range ovs {
+		out = append(out, overrideView(o))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (a *API) getOverride(c *gin.Context) {
+	o, err := a.opts.Store.GetOverride(c.Request.Context(), c.Param("kind"), c.Param("name"))
+	if errors.Is(err, store.ErrNotFound) {
+		problem(c, http.StatusNotFound, "no such override", c.Param("kind")+"/"+c.Param("name"))
+		return
+	}
+	if err != nil {
+		problem(c, http.StatusInternalServerError, "read override", err.Error())
+		return
+	}
+	c.Header("ETag", etag(o.Version))
+	c.JSON(http.StatusOK, overrideView(o))
+}
+
+func (a *API) putOverride(c *gin.Context) {
+	kind, name := c.Param("kind"), c.Param("name")
+	var spec overrides.Spec
+	if !decodeJSON(c, &spec) {
+		return
+	}
+	now := a.opts.Now()
+	if errs := overrides.Validate(a.opts.Config(), kind, name, spec, now); len(errs) > 0 {
+		status := http.StatusUnprocessableEntity
+		if len(errs) == 1 && errs[0].Path == "" && (strings.HasPrefix(errs[0].Message, "unknown project") || strings.HasPrefix(errs[0].Message, "unknown resource group")) {
+			status = http.StatusNotFound
+		}
+		problem(c, status, "invalid override", "", errs...)
+		return
+	}
+	ctx := c.Request.Context()
+	expect := 0
+	cur, err := a.opts.Store.GetOverride(ctx, kind, name)
+	switch {
+	case err == nil:
+		im := c.GetHeader("If-Match")
+		if im == "" {
+			problem(c, http.StatusPreconditionRequired, "If-Match required", "the override exists; send If-Match with its ETag "+etag(cur.Version))
+			return
+		}
+		v, ok := parseETag(im)
+		if !ok {
+			problem(c, http.StatusBadRequest, "bad If-Match", "want an ETag such as "+etag(cur.Version))
+			return
+		}
+		expect = v
+	case errors.Is(err, store.ErrNotFound):
+		if im := c.GetHeader("If-Match"); im != "" {
+			problem(c, http.StatusPreconditionFailed, "precondition failed", "the override does not exist")
+			return
+		}
+	default:
+		problem(c, http.StatusInternalServerError, "read override", err.Error())
+		return
+	}
+	body, _ := json.Marshal(spec)
+	p := principal(c)
+	o, err := a.opts.Store.PutOverride(ctx, store.Override{Kind: kind, Name: name, Spec: body, ExpiresAt: spec.ExpiresAt, UpdatedBy: p.Name, UpdatedAt: now},
+		expect, store.AuditRecord{At: now, Actor: p.Name, Action: "put_override", Target: kind + "/" + name})
+	if errors.Is(err, store.ErrConflict) {
+		problem(c, http.StatusPreconditionFailed, "precondition failed", "the override changed since it was read")
+		return
+	}
+	if err != nil {
+		problem(c, http.StatusInternalServerError, "store override", err.Error())
+		return
+	}
+	if a.opts.OnOverride != nil {
+		a.opts.OnOverride()
+	}
+	c.Header("ETag", etag(o.Version))
+	c.JSON(http.StatusOK, overrideView(o))
+}
+
+func (a *API) deleteOverride(c *gin.Context) {
+	kind, name := c.Param("kind"), c.Param("name")
+	im := c.GetHeader("If-Match")
+	v, ok := parseETag(im)
+	if im == "" || !ok {
+		problem(c, http.StatusPreconditionRequired, "If-Match required", "send If-Match with the override's ETag")
+		return
+	}
+	now := a.opts.Now()
+	err := a.opts.Store.DeleteOverride(c.Request.Context(), kind, name, v,
+		store.AuditRecord{At: now, Actor: principal(c).Name, Action: "delete_override", Target: kind + "/" + name})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		problem(c, http.StatusNotFound, "no such override", kind+"/"+name)
+		return
+	case errors.Is(err, store.ErrConflict):
+		problem(c, http.StatusPreconditionFailed, "precondition failed", "the override changed since it was read")
+		return
+	case err != nil:
+		problem(c, http.StatusInternalServerError, "delete override", err.Error())
+		return
+	}
+	if a.opts.OnOverride != nil {
+		a.opts.OnOverride()
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func parseTimeParam(c *gin.Context, name string, def time.Time) (time.Time, bool) {
+	s := c.Query(name)
+	if s == "" {
+		return def, true
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		problem(c, http.StatusBadRequest, "invalid query parameter", "", overrides.FieldError{Path: name, Message: "want RFC 3339, e.g. 2026-11-23T03:00:00Z"})
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func checkDirection(c *gin.Context, optional bool) (string, bool) {
+	d := c.Query("direction")
+	if (d == "" && optional) || d == "produce" || d == "fetch" {
+		return d, true
+	}
+	problem(c, http.StatusBadRequest, "invalid query parameter", "", overrides.FieldError{Path: "direction", Message: "want produce or fetch"})
+	return "", false
+}
+
+func (a *API) requireProject(c *gin.Context) (string, bool) {
+	p := c.Query("project")
+	for _, pc := range a.opts.Config().Projects {
+		if pc.Name == p {
+			return p, true
+		}
+	}
+	problem(c, http.StatusBadRequest, "invalid query parameter", "", overrides.FieldError{Path: "project", Message: fmt.Sprintf("unknown project %q", p)})
+	return "", false
+}
+
+func (a *API) ledger(c *gin.Context) {
+	project, ok := a.requireProject(c)
+	if !ok {
+		return
+	}
+	dir, ok := checkDirection(c, true)
+	if !ok {
+		return
+	}
+	now := a.opts.Now()
+	from, ok := parseTimeParam(c, "from", now.Add(-time.Hour))
+	if !ok {
+		return
+	}
+	to, ok := parseTimeParam(c, "to", now)
+	if !ok {
+		return
+	}
+	limit := 1000
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			problem(c, http.StatusBadRequest, "invalid query parameter", "", overrides.FieldError{Path: "limit", Message: "want 1 to 10000"})
+			return
+		}
+		limit = n
+	}
+	es, err := a.opts.Store.DecisionHistory(c.Request.Context(), project, dir, from, to, limit)
+	if err != nil {
+		problem(c, http.StatusInternalServerError, "read ledger", err.Error())
+		return
+	}
+	if es == nil {
+		es = []store.LedgerEntry{}
+	}
+	c.JSON(http.StatusOK, es)
+}
+
+// Explanation answers "why did project X have quota Y at time T".
+type Explanation struct {
+	Project   string            `json:"project"`
+	Direction string            `json:"direction"`
+	At        time.Time         `json:"at"`
+	Decision  store.LedgerEntry `json:"decision"`
+	Summary   string            `json:"summary"`
+}
+
+func (a *API) explain(c *gin.Context) {
+	project, ok := a.requireProject(c)
+	if !ok {
+		return
+	}
+	dir, ok := checkDirection(c, false)
+	if !ok {
+		return
+	}
+	at, ok := parseTimeParam(c, "at", a.opts.Now())
+	if !ok {
+		return
+	}
+	e, err := a.opts.Store.DecisionAt(c.Request.Context(), project, dir, at)
+	if errors.Is(err, store.ErrNotFound) {
+		problem(c, http.StatusNotFound, "no decision", fmt.Sprintf("no decision for %s (%s) at or before %s", project, dir, at.UTC().Format(time.RFC3339)))
+		return
+	}
+	if err != nil {
+		problem(c, http.StatusInternalServerError, "read ledger", err.Error())
+		return
+	}
+	c.JSON(http.StatusOK, Explanation{Project: project, Direction: dir, At: at, Decision: e, Summary: summarize(e)})
+}
+
+func summarize(e store.LedgerEntry) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s had a %s quota of %s/s per broker from %s (share %s/s, demand %s/s, outcome %s)",
+		e.Project, e.Direction, human(e.After), e.At.UTC().Format(time.RFC3339), human(e.Share), human(e.Demand), e.Outcome)
+	if len(e.BorrowedFrom) > 0 {
+		var parts []string
+		for _, t := range e.BorrowedFrom {
+			parts = append(parts, fmt.Sprintf("%s/s from %s", human(t.Bytes), t.Project))
+		}
+		b.WriteString("; borrowed " + strings.Join(parts, ", "))
+	}
+	if len(e.LentTo) > 0 {
+		var parts []string
+		for _, t := range e.LentTo {
+			parts = append(parts, fmt.Sprintf("%s/s to %s", human(t.Bytes), t.Project))
+		}
+		b.WriteString("; lent " + strings.Join(parts, ", "))
+	}
+	if len(e.Reasons) > 0 {
+		b.WriteString("; reasons: " + strings.Join(e.Reasons, ", "))
+	}
+	return b.String()
+}
+
+func human(v float64) string { return config.Rate(v).String()[:len(config.Rate(v).String())-2] }
+
+// IncidentView is an incident in API answers.
+type IncidentView struct {
+	ID          int64                `json:"id"`
+	AlertName   string               `json:"alertname"`
+	State       string               `json:"state"`
+	Labels      map[string]string    `json:"labels"`
+	Annotations map[string]string    `json:"annotations"`
+	OpenedAt    time.Time            `json:"opened_at"`
+	UpdatedAt   time.Time            `json:"updated_at"`
+	Handling    json.RawMessage      `json:"handling"`
+	Steps       []store.IncidentStep `json:"steps,omitempty"`
+}
+
+func incidentView(in store.Incident) IncidentView {
+	return IncidentView{ID: in.ID, AlertName: in.AlertName, State: in.State, Labels: in.Labels, Annotations: in.Annotations,
+		OpenedAt: in.OpenedAt, UpdatedAt: in.UpdatedAt, Handling: in.Data}
+}
+
+var incidentStates = map[string]bool{"detected": true, "firing": true, "acknowledged": true, "handling": true, "resolved": true, "escalated": true}
+
+func (a *API) listAlerts(c *gin.Context) {
+	var states []string
+	if s := c.Query("state"); s != "" {
+		for _, st := range strings.Split(s, ",") {
+			if !incidentStates[st] {
+				problem(c, http.StatusBadRequest, "invalid query parameter", "", overrides.FieldError{Path: "state", Message: fmt.Sprintf("unknown state %q", st)})
+				return
+			}
+			states = append(states, st)
+		}
+	}
+	ins, err := a.opts.Store.Incidents(c.Request.Context(), "", states...)
+	if err != nil {
+		problem(c, http.StatusInternalServerError, "read incidents", err.Error())
+		return
+	}
+	out := []IncidentView{}
+	for _, in := range ins {
+		out = append(out, incidentView(in))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func incidentID(c *gin.Context) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id < 1 {
+		problem(c, http.StatusBadRequest, "invalid incident id", "", overrides.FieldError{Path: "id", Message: "want a positive integer"})
+		return 0, false
+	}
+	return id, true
+}
+
+func (a *API) getAlert(c *gin.Context) {
+	id, ok := incidentID(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	in, err := a.opts.Store.Incident(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		problem(c, http.StatusNotFound, "no such incident", c.Param("id"))
+		return
+	}
+	if err != nil {
+		problem(c, http.StatusInternalServerError, "read incident", err.Error())
+		return
+	}
+	v := incidentView(in)
+	if v.Steps, err = a.opts.Store.IncidentSteps(ctx, id); err != nil {
+		problem(c, http.StatusInternalServerError, "read incident", err.Error())
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+// RejectBody is the body of a rejection.
+type RejectBody struct {
+	Reason string `json:"reason"`
+}
+
+func (a *API) alertAction(action string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := incidentID(c)
+		if !ok {
+			return
+		}
+		var body RejectBody
+		if action == "reject" {
+			if !decodeJSON(c, &body) {
+				return
+			}
+			if strings.TrimSpace(body.Reason) == "" {
+				problem(c, http.StatusUnprocessableEntity, "invalid request body", "", overrides.FieldError{Path: "reason", Message: "required"})
+				return
+			}
+		}
+		if a.opts.Alerts == nil {
+			problem(c, http.StatusServiceUnavailable, "alerting is not running", "")
+			return
+		}
+		ctx := c.Request.Context()
+		before, err := a.opts.Store.Incident(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			problem(c, http.StatusNotFound, "no such incident", c.Param("id"))
+			return
+		}
+		if err != nil {
+			problem(c, http.StatusInternalServerError, "read incident", err.Error())
+			return
+		}
+		actor := principal(c).Name
+		switch action {
+		case "acknowledge":
+			err = a.opts.Alerts.Acknowledge(ctx, id, actor)
+		case "approve":
+			err = a.opts.Alerts.Approve(ctx, id, actor)
+		case "reject":
+			err = a.opts.Alerts.Reject(ctx, id, actor, body.Reason)
+		}
+		if err != nil {
+			problem(c, http.StatusConflict, action+" refused", err.Error())
+			return
+		}
+		after, err := a.opts.Store.Incident(ctx, id)
+		if err != nil {
+			problem(c, http.StatusInternalServerError, "read incident", err.Error())
+			return
+		}
+		bj, _ := json.Marshal(incidentView(before))
+		aj, _ := json.Marshal(incidentView(after))
+		if err := a.opts.Store.RecordAudit(ctx, store.AuditRecord{At: a.opts.Now(), Actor: actor, Action: action + "_alert",
+			Target: fmt.Sprintf("incident/%d", id), Before: bj, After: aj}); err != nil {
+			problem(c, http.StatusInternalServerError, "record audit", err.Error())
+			return
+		}
+		c.JSON(http.StatusOK, incidentView(after))
+	}
+}
+
+func (a *API) audit(c *gin.Context) {
+	limit := 100
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			problem(c, http.StatusBadRequest, "invalid query parameter", "", overrides.FieldError{Path: "limit", Message: "want 1 to 10000"})
+			return
+		}
+		limit = n
+	}
+	rs, err := a.opts.Store.Audit(c.Request.Context(), limit)
+	if err != nil {
+		problem(c, http.StatusInternalServerError, "read audit", err.Error())
+		return
+	}
+	if rs == nil {
+		rs = []store.AuditRecord{}
+	}
+	c.JSON(http.StatusOK, rs)
+}
