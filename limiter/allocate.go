@@ -43,8 +43,12 @@ type allocator struct {
 	mCoef             []float64
 	held, active      []bool
 	list, stamp       []int
-	q, goal, w        []float64
-	limitedBy         []int
+	q0, at, sat       []float64
+	heap, hpos        []int
+	// fillImpl replaces fill in tests that compare it with a reference.
+	fillImpl   func(a *allocator, nP, nB int, owner []int)
+	q, goal, w []float64
+	limitedBy  []int
 }
 
 type projectInfo struct {
@@ -414,122 +418,199 @@ func (a *allocator) allocate(s *State) Plan {
 // fill water-fills a.q towards a.goal for the projects not held, weighted
 // max-min, within each broker's slack. A broker whose slack runs out stops
 // every project placed on it.
+//
+// It runs on a common level Λ: an active project's quota is q0 + w·Λ, and a
+// broker's slack falls at the rate Σ w·coef of its active projects. Events
+// are a project reaching its goal (projects sorted by the level at which
+// they do) and a broker running out (an indexed heap keyed by the level at
+// which it does). Each event touches only the brokers of the projects it
+// stops, so a fill costs O((P·k + B) log B) for P projects on k brokers
+// each.
 func (a *allocator) fill(nP, nB int, owner []int) {
-	a.active = growBool(a.active, nP)
-	if cap(a.list) < nP {
-		a.list = make([]int, 0, nP)
+	if a.fillImpl != nil {
+		a.fillImpl(a, nP, nB, owner)
+		return
 	}
+	a.active = growBool(a.active, nP)
 	a.rate = grow(a.rate, nB)
 	a.nActive = growInt(a.nActive, nB)
-	clear(a.rate)
-	clear(a.nActive)
-	nAct := 0
+	a.q0 = grow(a.q0, nP)
+	a.at = grow(a.at, nB)
+	a.sat = grow(a.sat, nB)
+	a.heap = a.heap[:0]
+	a.hpos = growInt(a.hpos, nB)
+	list := a.list[:0]
 	for i := 0; i < nP; i++ {
-		a.active[i] = !a.held[i] && a.goal[i] > a.q[i]*(1+1e-12)
-		if !a.active[i] {
+		if a.held[i] || !(a.goal[i] > a.q[i]*(1+1e-12)) {
 			continue
 		}
-		nAct++
+		if a.pStart[i] == a.pStart[i+1] {
+			a.q[i] = a.goal[i] // placed nowhere: costs nothing
+			continue
+		}
+		a.active[i] = true
+		a.q0[i] = a.q[i]
+		list = append(list, i)
 		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
 			a.rate[a.mBroker[j]] += a.w[i] * a.mCoef[j]
 			a.nActive[a.mBroker[j]]++
 		}
 	}
-	deactivate := func(i int) {
+	a.list = list
+	if len(list) == 0 {
+		return
+	}
+	slices.SortFunc(list, func(x, y int) int {
+		kx := (a.goal[x] - a.q0[x]) / a.w[x]
+		ky := (a.goal[y] - a.q0[y]) / a.w[y]
+		switch {
+		case kx < ky:
+			return -1
+		case kx > ky:
+			return 1
+		}
+		return x - y
+	})
+	for b := 0; b < nB; b++ {
+		a.hpos[b] = -1
+		if a.nActive[b] > 0 {
+			a.sat[b] = a.saturation(b, 0)
+			a.heapPush(b)
+		}
+	}
+	level := 0.0
+	// stop deactivates project i at the current level.
+	stop := func(i int) {
 		a.active[i] = false
-		nAct--
+		a.q[i] = min(a.q0[i]+a.w[i]*level, a.goal[i])
 		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
 			b := a.mBroker[j]
+			a.slack[b] -= a.rate[b] * (level - a.at[b])
+			a.at[b] = level
 			a.nActive[b]--
 			if a.nActive[b] == 0 {
 				a.rate[b] = 0
 			} else {
 				a.rate[b] -= a.w[i] * a.mCoef[j]
 			}
+			if a.hpos[b] >= 0 {
+				a.sat[b] = a.saturation(b, level)
+				a.heapFix(b)
+			}
 		}
 	}
-	freezeBroker := func(b int) {
+	next := 0
+	for {
+		for next < len(list) && !a.active[list[next]] {
+			next++
+		}
+		pLevel := math.Inf(1)
+		if next < len(list) {
+			i := list[next]
+			pLevel = (a.goal[i] - a.q0[i]) / a.w[i]
+		}
+		bLevel := math.Inf(1)
+		if len(a.heap) > 0 {
+			bLevel = a.sat[a.heap[0]]
+		}
+		if math.IsInf(pLevel, 1) && math.IsInf(bLevel, 1) {
+			break
+		}
+		if pLevel <= bLevel {
+			level = max(level, pLevel)
+			i := list[next]
+			stop(i)
+			a.q[i] = a.goal[i]
+			continue
+		}
+		level = max(level, bLevel)
+		b := a.heapPop()
+		a.slack[b] = 0
+		a.at[b] = level
 		for _, j := range a.bIdx[a.bStart[b]:a.bStart[b+1]] {
 			if i := owner[j]; a.active[i] {
 				a.limitedBy[i] = b
-				deactivate(i)
+				stop(i)
 			}
 		}
+		a.slack[b] = 0
 	}
-	// A project with no placement costs nothing anywhere; it still goes
-	// to its goal.
-	for i := 0; i < nP; i++ {
-		if a.active[i] && a.pStart[i] == a.pStart[i+1] {
-			a.q[i] = a.goal[i]
-			deactivate(i)
-		}
+}
+
+// saturation is the level at which broker b runs out of slack.
+func (a *allocator) saturation(b int, level float64) float64 {
+	if a.nActive[b] == 0 || !(a.rate[b] > 0) {
+		return math.Inf(1)
 	}
-	for b := 0; b < nB; b++ {
-		if a.nActive[b] > 0 && a.slack[b] <= 0 {
-			a.slack[b] = max(a.slack[b], 0)
-			freezeBroker(b)
-		}
+	return level + max(0, a.slack[b])/a.rate[b]
+}
+
+func (a *allocator) heapLess(x, y int) bool {
+	bx, by := a.heap[x], a.heap[y]
+	if a.sat[bx] != a.sat[by] {
+		return a.sat[bx] < a.sat[by]
 	}
-	list := a.list[:0]
-	for i := 0; i < nP; i++ {
-		if a.active[i] {
-			list = append(list, i)
+	return bx < by
+}
+
+func (a *allocator) heapSwap(x, y int) {
+	a.heap[x], a.heap[y] = a.heap[y], a.heap[x]
+	a.hpos[a.heap[x]] = x
+	a.hpos[a.heap[y]] = y
+}
+
+func (a *allocator) heapUp(k int) {
+	for k > 0 {
+		p := (k - 1) / 2
+		if !a.heapLess(k, p) {
+			return
 		}
+		a.heapSwap(k, p)
+		k = p
 	}
-	for nAct > 0 {
-		// Compact the active list.
-		k := 0
-		for _, i := range list {
-			if a.active[i] {
-				list[k] = i
-				k++
-			}
+}
+
+func (a *allocator) heapDown(k int) {
+	n := len(a.heap)
+	for {
+		l := 2*k + 1
+		if l >= n {
+			return
 		}
-		list = list[:k]
-		lam := math.Inf(1)
-		argP, argB := -1, -1
-		for _, i := range list {
-			if l := (a.goal[i] - a.q[i]) / a.w[i]; l < lam {
-				lam, argP, argB = l, i, -1
-			}
+		m := l
+		if r := l + 1; r < n && a.heapLess(r, l) {
+			m = r
 		}
-		for b := 0; b < nB; b++ {
-			if a.nActive[b] > 0 && a.rate[b] > 0 {
-				if l := a.slack[b] / a.rate[b]; l < lam {
-					lam, argP, argB = l, -1, b
-				}
-			}
+		if !a.heapLess(m, k) {
+			return
 		}
-		lam = max(lam, 0)
-		for _, i := range list {
-			a.q[i] = min(a.q[i]+a.w[i]*lam, a.goal[i])
-		}
-		for b := 0; b < nB; b++ {
-			if a.nActive[b] > 0 {
-				a.slack[b] -= a.rate[b] * lam
-			}
-		}
-		if argP >= 0 {
-			a.q[argP] = a.goal[argP]
-			deactivate(argP)
-		}
-		if argB >= 0 {
-			a.slack[argB] = 0
-			freezeBroker(argB)
-		}
-		for _, i := range list {
-			if a.active[i] && a.q[i] >= a.goal[i]*(1-1e-12) {
-				a.q[i] = a.goal[i]
-				deactivate(i)
-			}
-		}
-		for b := 0; b < nB; b++ {
-			if a.nActive[b] > 0 && a.slack[b] <= 1e-12*a.safe[b] {
-				a.slack[b] = max(a.slack[b], 0)
-				freezeBroker(b)
-			}
-		}
+		a.heapSwap(k, m)
+		k = m
 	}
+}
+
+func (a *allocator) heapPush(b int) {
+	a.heap = append(a.heap, b)
+	a.hpos[b] = len(a.heap) - 1
+	a.heapUp(len(a.heap) - 1)
+}
+
+func (a *allocator) heapFix(b int) {
+	k := a.hpos[b]
+	a.heapUp(k)
+	a.heapDown(a.hpos[b])
+}
+
+func (a *allocator) heapPop() int {
+	b := a.heap[0]
+	last := len(a.heap) - 1
+	a.heapSwap(0, last)
+	a.heap = a.heap[:last]
+	a.hpos[b] = -1
+	if last > 0 {
+		a.heapDown(0)
+	}
+	return b
 }
 
 // attribute names lenders and borrowers. On each broker, borrowers are

@@ -1,0 +1,147 @@
+package limiter
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// fillReference is the plain water-filling the event-driven fill replaced:
+// every step scans all projects and brokers for the next event. It is kept
+// to check the fast one against.
+func fillReference(a *allocator, nP, nB int, owner []int) {
+	a.active = growBool(a.active, nP)
+	if cap(a.list) < nP {
+		a.list = make([]int, 0, nP)
+	}
+	a.rate = grow(a.rate, nB)
+	a.nActive = growInt(a.nActive, nB)
+	clear(a.rate)
+	clear(a.nActive)
+	nAct := 0
+	for i := 0; i < nP; i++ {
+		a.active[i] = !a.held[i] && a.goal[i] > a.q[i]*(1+1e-12)
+		if !a.active[i] {
+			continue
+		}
+		nAct++
+		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
+			a.rate[a.mBroker[j]] += a.w[i] * a.mCoef[j]
+			a.nActive[a.mBroker[j]]++
+		}
+	}
+	deactivate := func(i int) {
+		a.active[i] = false
+		nAct--
+		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
+			b := a.mBroker[j]
+			a.nActive[b]--
+			if a.nActive[b] == 0 {
+				a.rate[b] = 0
+			} else {
+				a.rate[b] -= a.w[i] * a.mCoef[j]
+			}
+		}
+	}
+	freezeBroker := func(b int) {
+		for _, j := range a.bIdx[a.bStart[b]:a.bStart[b+1]] {
+			if i := owner[j]; a.active[i] {
+				a.limitedBy[i] = b
+				deactivate(i)
+			}
+		}
+	}
+	// A project with no placement costs nothing anywhere; it still goes
+	// to its goal.
+	for i := 0; i < nP; i++ {
+		if a.active[i] && a.pStart[i] == a.pStart[i+1] {
+			a.q[i] = a.goal[i]
+			deactivate(i)
+		}
+	}
+	for b := 0; b < nB; b++ {
+		if a.nActive[b] > 0 && a.slack[b] <= 0 {
+			a.slack[b] = max(a.slack[b], 0)
+			freezeBroker(b)
+		}
+	}
+	list := a.list[:0]
+	for i := 0; i < nP; i++ {
+		if a.active[i] {
+			list = append(list, i)
+		}
+	}
+	for nAct > 0 {
+		// Compact the active list.
+		k := 0
+		for _, i := range list {
+			if a.active[i] {
+				list[k] = i
+				k++
+			}
+		}
+		list = list[:k]
+		lam := math.Inf(1)
+		argP, argB := -1, -1
+		for _, i := range list {
+			if l := (a.goal[i] - a.q[i]) / a.w[i]; l < lam {
+				lam, argP, argB = l, i, -1
+			}
+		}
+		for b := 0; b < nB; b++ {
+			if a.nActive[b] > 0 && a.rate[b] > 0 {
+				if l := a.slack[b] / a.rate[b]; l < lam {
+					lam, argP, argB = l, -1, b
+				}
+			}
+		}
+		lam = max(lam, 0)
+		for _, i := range list {
+			a.q[i] = min(a.q[i]+a.w[i]*lam, a.goal[i])
+		}
+		for b := 0; b < nB; b++ {
+			if a.nActive[b] > 0 {
+				a.slack[b] -= a.rate[b] * lam
+			}
+		}
+		if argP >= 0 {
+			a.q[argP] = a.goal[argP]
+			deactivate(argP)
+		}
+		if argB >= 0 {
+			a.slack[argB] = 0
+			freezeBroker(argB)
+		}
+		for _, i := range list {
+			if a.active[i] && a.q[i] >= a.goal[i]*(1-1e-12) {
+				a.q[i] = a.goal[i]
+				deactivate(i)
+			}
+		}
+		for b := 0; b < nB; b++ {
+			if a.nActive[b] > 0 && a.slack[b] <= 1e-12*a.safe[b] {
+				a.slack[b] = max(a.slack[b], 0)
+				freezeBroker(b)
+			}
+		}
+	}
+}
+
+func TestFillMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for n := range 1500 {
+		opts := Options{Headroom: 0.1, LenderSpare: 0.05, Overcommit: n%3 == 0}
+		g := randomGroup(r, opts)
+		g.observe(nil, 0)
+		var fast allocator
+		ref := allocator{fillImpl: fillReference}
+		pf, pr := fast.allocate(&g.state), ref.allocate(&g.state)
+		for i := range pf.Decisions {
+			f, rr := pf.Decisions[i].Ideal, pr.Decisions[i].Ideal
+			if math.Abs(f-rr) > 1e-6*max(1, rr) {
+				t.Fatalf("group %d project %s: fast fill %.3f, reference %.3f", n, pf.Decisions[i].Project, f, rr)
+			}
+		}
+		g.apply(pf)
+	}
+}
