@@ -5,7 +5,7 @@
 GO ?= go
 GOTEST_FLAGS ?= -race -timeout 30m
 
-.PHONY: all build setup test vet demo fuzz bench
+.PHONY: all build setup test vet demo fuzz bench plugin
 
 all: build
 
@@ -36,3 +36,9 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The Grafana datasource: backend binary and plugin.json in plugin/dist.
+plugin:
+	mkdir -p plugin/dist
+	CGO_ENABLED=0 $(GO) build -o plugin/dist/gpx_headroom_linux_amd64 ./plugin/cmd/gpx_headroom
+	cp plugin/src/plugin.json plugin/dist/plugin.json

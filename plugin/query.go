@@ -1,0 +1,279 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+)
+
+// Query types.
+const (
+	QueryQuotas    = "quotas"    // quota, demand and share over time per project
+	QueryLedger    = "ledger"    // the borrowing ledger: decisions with lenders and borrowers
+	QueryThrottled = "throttled" // demand above quota over time
+	QueryAlerts    = "alerts"    // incidents as annotations
+	QueryTopN      = "topn"      // the top N projects by throttled, borrowed or demand
+)
+
+// Query is the JSON model of one panel query.
+type Query struct {
+	QueryType string `json:"queryType"`
+	// Project selects one project; empty means every project.
+	Project string `json:"project"`
+	// Direction is produce or fetch. Default produce.
+	Direction string `json:"direction"`
+	// Metric ranks top N: throttled, borrowed or demand. Default throttled.
+	Metric string `json:"metric"`
+	// N is how many projects top N keeps. Default 10.
+	N int `json:"n"`
+}
+
+// ledgerEntry is the part of the API's ledger entries the plugin reads.
+type ledgerEntry struct {
+	At                                time.Time
+	Project, Direction, Outcome, Note string
+	Before, After, Share, Demand      float64
+	Reasons                           []string
+	BorrowedFrom, LentTo              []struct {
+		Project string  `json:"project"`
+		Bytes   float64 `json:"bytes"`
+	}
+}
+
+// QueryData answers every query; one bad query does not fail the others.
+func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	resp := backend.NewQueryDataResponse()
+	for _, q := range req.Queries {
+		resp.Responses[q.RefID] = d.query(ctx, q)
+	}
+	return resp, nil
+}
+
+func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.DataResponse {
+	var q Query
+	if err := json.Unmarshal(dq.JSON, &q); err != nil {
+		return backend.ErrDataResponse(backend.StatusBadRequest, "invalid query: "+err.Error())
+	}
+	if q.QueryType == "" {
+		q.QueryType = dq.QueryType
+	}
+	if q.Direction == "" {
+		q.Direction = "produce"
+	}
+	if q.Direction != "produce" && q.Direction != "fetch" {
+		return backend.ErrDataResponse(backend.StatusBadRequest, fmt.Sprintf("direction %q: want produce or fetch", q.Direction))
+	}
+	var frames data.Frames
+	var err error
+	switch q.QueryType {
+	case QueryQuotas, QueryThrottled, QueryLedger:
+		frames, err = d.perProject(ctx, q, dq.TimeRange)
+	case QueryAlerts:
+		frames, err = d.alerts(ctx, dq.TimeRange)
+	case QueryTopN:
+		frames, err = d.topN(ctx, q, dq.TimeRange)
+	default:
+		return backend.ErrDataResponse(backend.StatusBadRequest,
+			fmt.Sprintf("unknown query type %q (want quotas, ledger, throttled, alerts or topn)", q.QueryType))
+	}
+	if err != nil {
+		return backend.ErrDataResponse(backend.StatusBadGateway, err.Error())
+	}
+	return backend.DataResponse{Frames: frames}
+}
+
+func (d *Datasource) projects(ctx context.Context, only string) ([]string, error) {
+	if only != "" {
+		return []string{only}, nil
+	}
+	var ps []struct {
+		Name string `json:"name"`
+	}
+	if err := d.get(ctx, "/api/v1/projects", &ps); err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name
+	}
+	return out, nil
+}
+
+func (d *Datasource) history(ctx context.Context, project, direction string, tr backend.TimeRange) ([]ledgerEntry, error) {
+	v := url.Values{"project": {project}, "direction": {direction},
+		"from": {tr.From.UTC().Format(time.RFC3339)}, "to": {tr.To.UTC().Format(time.RFC3339)}, "limit": {"10000"}}
+	var es []ledgerEntry
+	if err := d.get(ctx, "/api/v1/ledger?"+v.Encode(), &es); err != nil {
+		return nil, fmt.Errorf("ledger of %s: %w", project, err)
+	}
+	return es, nil
+}
+
+func transfers(ts []struct {
+	Project string  `json:"project"`
+	Bytes   float64 `json:"bytes"`
+}) string {
+	var parts []string
+	for _, t := range ts {
+		parts = append(parts, fmt.Sprintf("%s:%.0f", t.Project, t.Bytes))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (d *Datasource) perProject(ctx context.Context, q Query, tr backend.TimeRange) (data.Frames, error) {
+	projects, err := d.projects(ctx, q.Project)
+	if err != nil {
+		return nil, err
+	}
+	var frames data.Frames
+	for _, p := range projects {
+		es, err := d.history(ctx, p, q.Direction, tr)
+		if err != nil {
+			return nil, err
+		}
+		labels := data.Labels{"project": p, "direction": q.Direction}
+		n := len(es)
+		times := make([]time.Time, n)
+		for i, e := range es {
+			times[i] = e.At
+		}
+		f := data.NewFrame(p, data.NewField("time", nil, times))
+		switch q.QueryType {
+		case QueryQuotas:
+			quota, demand, share := make([]float64, n), make([]float64, n), make([]float64, n)
+			for i, e := range es {
+				quota[i], demand[i], share[i] = e.After, e.Demand, e.Share
+			}
+			f.Fields = append(f.Fields,
+				data.NewField("quota", labels, quota).SetConfig(&data.FieldConfig{Unit: "Bps"}),
+				data.NewField("demand", labels, demand).SetConfig(&data.FieldConfig{Unit: "Bps"}),
+				data.NewField("share", labels, share).SetConfig(&data.FieldConfig{Unit: "Bps"}))
+		case QueryThrottled:
+			thr := make([]float64, n)
+			for i, e := range es {
+				thr[i] = max(0, e.Demand-e.Before)
+			}
+			f.Fields = append(f.Fields, data.NewField("throttled", labels, thr).SetConfig(&data.FieldConfig{Unit: "Bps"}))
+		case QueryLedger:
+			before, after := make([]float64, n), make([]float64, n)
+			outcome, reasons, from, to := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			for i, e := range es {
+				before[i], after[i], outcome[i] = e.Before, e.After, e.Outcome
+				reasons[i] = strings.Join(e.Reasons, ",")
+				from[i], to[i] = transfers(e.BorrowedFrom), transfers(e.LentTo)
+			}
+			f.Fields = append(f.Fields,
+				data.NewField("project", nil, repeat(p, n)),
+				data.NewField("before", nil, before).SetConfig(&data.FieldConfig{Unit: "Bps"}),
+				data.NewField("after", nil, after).SetConfig(&data.FieldConfig{Unit: "Bps"}),
+				data.NewField("outcome", nil, outcome), data.NewField("reasons", nil, reasons),
+				data.NewField("borrowed_from", nil, from), data.NewField("lent_to", nil, to))
+		}
+		frames = append(frames, f)
+	}
+	return frames, nil
+}
+
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+func (d *Datasource) alerts(ctx context.Context, tr backend.TimeRange) (data.Frames, error) {
+	var ins []struct {
+		ID        int64             `json:"id"`
+		AlertName string            `json:"alertname"`
+		State     string            `json:"state"`
+		Labels    map[string]string `json:"labels"`
+		OpenedAt  time.Time         `json:"opened_at"`
+		UpdatedAt time.Time         `json:"updated_at"`
+	}
+	if err := d.get(ctx, "/api/v1/alerts", &ins); err != nil {
+		return nil, err
+	}
+	var start, end []time.Time
+	var title, text, tags []string
+	for _, in := range ins {
+		if in.UpdatedAt.Before(tr.From) || in.OpenedAt.After(tr.To) {
+			continue
+		}
+		start, end = append(start, in.OpenedAt), append(end, in.UpdatedAt)
+		title = append(title, fmt.Sprintf("%s #%d (%s)", in.AlertName, in.ID, in.State))
+		var ls []string
+		for k, v := range in.Labels {
+			ls = append(ls, k+"="+v)
+		}
+		sort.Strings(ls)
+		text = append(text, strings.Join(ls, " "))
+		tags = append(tags, in.State)
+	}
+	f := data.NewFrame("alerts",
+		data.NewField("time", nil, start), data.NewField("timeEnd", nil, end),
+		data.NewField("title", nil, title), data.NewField("text", nil, text), data.NewField("tags", nil, tags))
+	f.SetMeta(&data.FrameMeta{DataTopic: data.DataTopicAnnotations})
+	return data.Frames{f}, nil
+}
+
+func (d *Datasource) topN(ctx context.Context, q Query, tr backend.TimeRange) (data.Frames, error) {
+	if q.N <= 0 {
+		q.N = 10
+	}
+	if q.Metric == "" {
+		q.Metric = "throttled"
+	}
+	if q.Metric != "throttled" && q.Metric != "borrowed" && q.Metric != "demand" {
+		return nil, fmt.Errorf("metric %q: want throttled, borrowed or demand", q.Metric)
+	}
+	projects, err := d.projects(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	type row struct {
+		project string
+		value   float64
+	}
+	var rows []row
+	for _, p := range projects {
+		es, err := d.history(ctx, p, q.Direction, tr)
+		if err != nil {
+			return nil, err
+		}
+		// Mean over the range's decisions, bytes/s per broker.
+		var sum float64
+		for _, e := range es {
+			switch q.Metric {
+			case "throttled":
+				sum += max(0, e.Demand-e.Before)
+			case "borrowed":
+				for _, t := range e.BorrowedFrom {
+					sum += t.Bytes
+				}
+			case "demand":
+				sum += e.Demand
+			}
+		}
+		if len(es) > 0 {
+			sum /= float64(len(es))
+		}
+		rows = append(rows, row{p, sum})
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].value > rows[j].value })
+	rows = rows[:min(q.N, len(rows))]
+	names, values := make([]string, len(rows)), make([]float64, len(rows))
+	for i, r := range rows {
+		names[i], values[i] = r.project, r.value
+	}
+	return data.Frames{data.NewFrame("top "+q.Metric,
+		data.NewField("project", nil, names),
+		data.NewField(q.Metric, nil, values).SetConfig(&data.FieldConfig{Unit: "Bps"}))}, nil
+}

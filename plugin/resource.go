@@ -1,0 +1,158 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+)
+
+// proxied lists the API paths Grafana may reach through CallResource:
+// quota tuning and alert approvals, and the reads their editors need.
+var proxied = []struct {
+	method, prefix string
+}{
+	{"GET", "projects"}, {"GET", "groups"}, {"GET", "quotas"}, {"GET", "overrides"}, {"GET", "explain"}, {"GET", "alerts"},
+	{"PUT", "overrides/"}, {"DELETE", "overrides/"},
+	{"POST", "alerts/"},
+}
+
+// maxResourceBody caps what Grafana may send through the proxy.
+const maxResourceBody = 1 << 20
+
+// CallResource proxies allowed calls to /api/v1 with the datasource's
+// token, passing the status, body and ETag back.
+func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
+	path := strings.TrimPrefix(req.Path, "/")
+	allowed := false
+	for _, p := range proxied {
+		if req.Method == p.method && (path == strings.TrimSuffix(p.prefix, "/") || strings.HasPrefix(path, p.prefix)) &&
+			!strings.Contains(path, "..") {
+			allowed = true
+		}
+	}
+	if !allowed {
+		return sendJSON(sender, http.StatusForbidden, map[string]string{"title": fmt.Sprintf("%s %s is not proxied", req.Method, req.Path)})
+	}
+	if len(req.Body) > maxResourceBody {
+		return sendJSON(sender, http.StatusRequestEntityTooLarge, map[string]string{"title": "request body too large"})
+	}
+	target := d.settings.URL + "/api/v1/" + path
+	if i := strings.Index(req.URL, "?"); i >= 0 {
+		target += req.URL[i:]
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.Method, target, bytes.NewReader(req.Body))
+	if err != nil {
+		return sendJSON(sender, http.StatusBadRequest, map[string]string{"title": err.Error()})
+	}
+	if d.settings.Token != "" {
+		hreq.Header.Set("Authorization", "Bearer "+d.settings.Token)
+	}
+	for _, h := range []string{"If-Match", "Content-Type"} {
+		if v := req.Headers[h]; len(v) > 0 {
+			hreq.Header.Set(h, v[0])
+		}
+	}
+	resp, err := d.client.Do(hreq)
+	if err != nil {
+		return sendJSON(sender, http.StatusBadGateway, map[string]string{"title": "reach Headroom", "detail": err.Error()})
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return sendJSON(sender, http.StatusBadGateway, map[string]string{"title": "read Headroom's answer", "detail": err.Error()})
+	}
+	hdr := map[string][]string{"Content-Type": {resp.Header.Get("Content-Type")}}
+	if et := resp.Header.Get("ETag"); et != "" {
+		hdr["ETag"] = []string{et}
+	}
+	return sender.Send(&backend.CallResourceResponse{Status: resp.StatusCode, Headers: hdr, Body: body})
+}
+
+func sendJSON(sender backend.CallResourceResponseSender, status int, v any) error {
+	b, _ := json.Marshal(v)
+	return sender.Send(&backend.CallResourceResponse{Status: status, Headers: map[string][]string{"Content-Type": {"application/json"}}, Body: b})
+}
+
+// StreamPath is the channel path of live plan changes.
+const StreamPath = "plans"
+
+// SubscribeStream admits subscriptions to the plan stream only.
+func (d *Datasource) SubscribeStream(_ context.Context, req *backend.SubscribeStreamRequest) (*backend.SubscribeStreamResponse, error) {
+	if req.Path != StreamPath {
+		return &backend.SubscribeStreamResponse{Status: backend.SubscribeStreamStatusNotFound}, nil
+	}
+	return &backend.SubscribeStreamResponse{Status: backend.SubscribeStreamStatusOK}, nil
+}
+
+// PublishStream refuses: the stream is Headroom's, not the browser's.
+func (d *Datasource) PublishStream(context.Context, *backend.PublishStreamRequest) (*backend.PublishStreamResponse, error) {
+	return &backend.PublishStreamResponse{Status: backend.PublishStreamStatusPermissionDenied}, nil
+}
+
+type quotaState struct {
+	Project   string   `json:"project"`
+	Direction string   `json:"direction"`
+	Planned   *float64 `json:"planned"`
+	PlannedAt string   `json:"planned_at"`
+	Cluster   *float64 `json:"cluster"`
+}
+
+// RunStream polls the effective quotas and sends a frame with the rows
+// whose plan changed since the last poll (all rows on the first).
+func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamRequest, sender *backend.StreamSender) error {
+	if req.Path != StreamPath {
+		return fmt.Errorf("unknown stream %q", req.Path)
+	}
+	last := map[string]string{}
+	tick := time.NewTicker(time.Duration(d.settings.StreamInterval) * time.Second)
+	defer tick.Stop()
+	for {
+		var qs []quotaState
+		if err := d.get(ctx, "/api/v1/quotas", &qs); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			backend.Logger.Warn("plan stream: read quotas failed", "error", err)
+		} else if f := changed(qs, last, d.now()); f != nil {
+			if err := sender.SendFrame(f, data.IncludeAll); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func changed(qs []quotaState, last map[string]string, now time.Time) *data.Frame {
+	var ts []time.Time
+	var project, dir []string
+	var planned []float64
+	for _, q := range qs {
+		if q.Planned == nil {
+			continue
+		}
+		key := q.Project + "/" + q.Direction
+		sig := fmt.Sprintf("%s %v", q.PlannedAt, *q.Planned)
+		if last[key] == sig {
+			continue
+		}
+		last[key] = sig
+		ts, project, dir, planned = append(ts, now), append(project, q.Project), append(dir, q.Direction), append(planned, *q.Planned)
+	}
+	if len(ts) == 0 {
+		return nil
+	}
+	return data.NewFrame("plans", data.NewField("time", nil, ts), data.NewField("project", nil, project),
+		data.NewField("direction", nil, dir), data.NewField("planned", nil, planned).SetConfig(&data.FieldConfig{Unit: "Bps"}))
+}
