@@ -10,14 +10,15 @@ import (
 // The headroom policy is Headroom's limiter (limiter.Allocate) in strict
 // mode, fed what Kafka shows: served rates and throttle times per broker.
 // The adapter plays the detector's part with the simplest robust stand-in:
-// an exponentially weighted mean of each broker's demand estimate as the
-// denoised rate, and mean + k standard deviations as the forecast's upper
-// bound.
+// an exponentially weighted mean of each broker's demand estimate, quick to
+// follow a rise and slow to follow a fall, as the denoised rate, and mean +
+// k standard deviations as the forecast's upper bound.
 const (
 	headroomHysteresis  = 0.05
 	headroomSpare       = 0.10
 	headroomLenderSpare = 0.10
-	headroomAlphaMean   = 0.3
+	headroomAlphaUp     = 0.5 // the mean follows a rise quickly...
+	headroomAlphaDown   = 0.1 // ...and a fall slowly, so noise does not release quota
 	headroomAlphaVar    = 0.1
 	headroomSigmas      = 3.0
 )
@@ -97,7 +98,11 @@ func (p *headroomPolicy) Plan(obs *Observation, quotas []float64) error {
 				*m, *v = est, 0
 			} else {
 				dev := est - *m
-				*m += headroomAlphaMean * dev
+				al := headroomAlphaDown
+				if dev > 0 {
+					al = headroomAlphaUp
+				}
+				*m += al * dev
 				*v = (1 - headroomAlphaVar) * (*v + headroomAlphaVar*dev*dev)
 			}
 			l := &lp.Loads[k]

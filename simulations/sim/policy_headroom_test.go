@@ -84,3 +84,33 @@ func TestHeadroomPolicyRejectsMismatchedObservation(t *testing.T) {
 		t.Fatal("a group without brokers was accepted")
 	}
 }
+
+// BenchmarkHeadroomVsOracle times the headroom policy and the oracle's LP
+// on the same instance: the first rounds of scale-1000x100 (1,000 projects
+// on 100 brokers). The figures are per round, both directions.
+func BenchmarkHeadroomVsOracle(b *testing.B) {
+	s, err := scenario.Load(filepath.Join("..", "scenarios", "scale-1000x100.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var h, o float64
+	n := 0
+	for b.Loop() {
+		res, err := Run(s, Options{Rounds: 20, Policies: []string{"headroom", "oracle"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range res.Policies {
+			switch p.Name {
+			case "headroom":
+				h += p.RoundSeconds
+			case "oracle":
+				o += p.RoundSeconds
+			}
+		}
+		n++
+	}
+	b.ReportMetric(h/float64(n)*1e3, "headroom-ms/round")
+	b.ReportMetric(o/float64(n)*1e3, "oracle-ms/round")
+	b.ReportMetric(o/h, "oracle/headroom")
+}
