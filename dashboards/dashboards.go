@@ -87,7 +87,7 @@ func hq(ref, queryType string) headroom {
 }
 
 func (b headroom) metric(m string, n int) headroom { b.q.Metric, b.q.N = m, n; return b }
-func (b headroom) allProjects() headroom            { b.q.Project = ""; return b }
+func (b headroom) allProjects() headroom           { b.q.Project = ""; return b }
 
 var _ cog.Builder[variants.Dataquery] = headroom{}
 
