@@ -1,0 +1,463 @@
+package detector
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/headroomhq/headroom/config"
+)
+
+// State is where a series stands in the shift state machine.
+type State uint8
+
+const (
+	// StateNormal: the sample is within the baseline's band.
+	StateNormal State = iota
+	// StatePending: the sample is outside the band, but not yet for
+	// Sustain samples in a row.
+	StatePending
+	// StateTransient: an excursion ended before it was sustained; it was a
+	// spike and raised no event.
+	StateTransient
+	// StateShifted: the excursion lasted Sustain samples and raised an
+	// event; it stays here while the excursion goes on.
+	StateShifted
+)
+
+func (s State) String() string {
+	switch s {
+	case StateNormal:
+		return "normal"
+	case StatePending:
+		return "pending"
+	case StateTransient:
+		return "transient"
+	case StateShifted:
+		return "shifted"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// Shift is the direction of a sustained change.
+type Shift int8
+
+const (
+	NoShift Shift = 0
+	Surge   Shift = 1
+	Drop    Shift = -1
+)
+
+func (s Shift) String() string {
+	switch s {
+	case Surge:
+		return "surge"
+	case Drop:
+		return "drop"
+	}
+	return "none"
+}
+
+// Skip says why a sample did not update the series.
+type Skip uint8
+
+const (
+	// Used: the sample was used.
+	Used Skip = iota
+	// SkipNotFinite: the value was NaN or ±Inf.
+	SkipNotFinite
+	// SkipNotAfter: the timestamp was not after the last used sample's
+	// (a duplicate or a step backwards).
+	SkipNotAfter
+	// SkipNegative: a negative value on a series declared non-negative,
+	// which is what a counter reset upstream looks like after rating.
+	SkipNegative
+)
+
+func (s Skip) String() string {
+	switch s {
+	case Used:
+		return "used"
+	case SkipNotFinite:
+		return "not finite"
+	case SkipNotAfter:
+		return "timestamp not after the previous sample"
+	case SkipNegative:
+		return "negative value on a non-negative series"
+	}
+	return fmt.Sprintf("Skip(%d)", uint8(s))
+}
+
+// Result is what the detector says about one sample.
+type Result struct {
+	// Skipped is why the sample was not used; when it is not Used, only
+	// Time, Value and Forecast/Upper (unchanged) are meaningful and Score
+	// is 0.
+	Skipped Skip
+	Time    time.Time
+	Value   float64
+	// Filtered is the value after the spike filter; Spike says the filter
+	// replaced the value.
+	Filtered float64
+	Spike    bool
+	// Expected is what the detector expected for this sample before seeing
+	// it: the seasonal baseline plus level.
+	Expected float64
+	// Sigma is the robust standard deviation of the one-step error.
+	Sigma float64
+	// Forecast is the expected value ForecastHorizon samples ahead, and
+	// Upper its upper bound (Forecast + UpperBoundSigmas × Sigma). The
+	// limiter uses Upper as demand.
+	Forecast float64
+	Upper    float64
+	// Score is the anomaly score in [0,1]: how unusual recent surprise is
+	// compared with this series' own history.
+	Score float64
+	// RawScore is the score before the refractory: it stays high for as
+	// long as the incident lasts, where Score marks its onset.
+	RawScore float64
+	State    State
+	// Event is the direction of the sustained shift that raised an event at
+	// this sample, or NoShift.
+	Event Shift
+}
+
+// Options are per-kind (never per-series) settings of a Series.
+type Options struct {
+	// NonNegative declares that the series cannot be negative (a rate), so
+	// a negative sample is a counter reset artefact and is skipped.
+	NonNegative bool
+}
+
+// Series is the streaming detector of one series. Its memory is fixed at
+// construction and each Observe is O(1) without allocation. It is not safe
+// for concurrent use.
+type Series struct {
+	cfg  config.DetectorConfig
+	opts Options
+
+	filter hampel
+
+	// derived parameters
+	aFast      float64 // per-sample EWMA weight of the fast level
+	aErr       float64 // per-sample EWMA weight of the error scales
+	aShort     float64 // score: short-term surprise
+	aLong      float64 // score: long-run surprise distribution
+	slowHL     float64 // half-life of the slow level, ns
+	bucketNs   int64
+	seasonNs   int64
+	aSeasonMin float64
+
+	n        int64 // samples used
+	lastT    int64 // unix ns of the last used sample
+	interval float64
+
+	slow   float64 // slow level: the season's mean
+	season []float64
+	scale  []float64 // mean absolute one-step error per bucket
+	seen   []uint16  // seasons folded into each bucket, saturating
+	bucket int64     // absolute bucket number of the accumulator
+	accSum float64
+	accErr float64
+	accN   int
+
+	dev   float64 // fast correction on top of slow + season
+	level float64 // plain fast level, the non-seasonal predictor
+	maeS  float64 // mean absolute one-step error, seasonal predictor
+	maeN  float64 // same, non-seasonal predictor
+
+	peak      float64 // decaying peak of recent raw scores
+	peakDecay float64
+	short     float64 // EWMA of surprise
+	longMean  float64
+	longVar   float64
+
+	state      State
+	pendingDir Shift
+	pending    int
+	sinceEvent int64
+}
+
+// NewSeries returns a detector for one series. cfg must be valid.
+func NewSeries(cfg config.DetectorConfig, opts Options) (*Series, error) {
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("detector config: %v", errs[0])
+	}
+	s := &Series{
+		cfg:        cfg,
+		opts:       opts,
+		filter:     newHampel(cfg.SpikeWindow, cfg.SpikeThreshold),
+		aFast:      1 - math.Exp2(-1/cfg.LevelHalfLife),
+		aErr:       2 / (cfg.ScoreMemory/4 + 1),
+		aShort:     2 / (cfg.ScoreWindow + 1),
+		aLong:      2 / (cfg.ScoreMemory + 1),
+		seasonNs:   int64(time.Duration(cfg.Season)),
+		aSeasonMin: 1 - math.Exp2(-1/cfg.SeasonHalfLife),
+		season:     make([]float64, cfg.SeasonBuckets),
+		scale:      make([]float64, cfg.SeasonBuckets),
+		seen:       make([]uint16, cfg.SeasonBuckets),
+		sinceEvent: math.MaxInt64 / 2,
+		peakDecay:  math.Exp2(-1 / cfg.ScoreRefractory),
+	}
+	s.bucketNs = s.seasonNs / int64(cfg.SeasonBuckets)
+	if s.bucketNs <= 0 {
+		s.bucketNs = 1
+	}
+	s.slowHL = float64(s.seasonNs) / 4
+	return s, nil
+}
+
+// Observe feeds one sample and returns what the detector makes of it.
+// Samples must come in time order: a sample not after the last used one is
+// skipped, as are NaN and ±Inf (and negatives on a non-negative series).
+func (s *Series) Observe(t time.Time, v float64) Result {
+	r := Result{Time: t, Value: v}
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		r.Skipped = SkipNotFinite
+	case s.n > 0 && t.UnixNano() <= s.lastT:
+		r.Skipped = SkipNotAfter
+	case s.opts.NonNegative && v < 0:
+		r.Skipped = SkipNegative
+	}
+	if r.Skipped != Used {
+		r.Filtered, r.Expected = math.NaN(), math.NaN()
+		r.Forecast, r.Upper, r.Sigma = s.forecast(t)
+		r.State = s.state
+		return r
+	}
+	s.step(t.UnixNano(), v, &r)
+	return r
+}
+
+func (s *Series) step(ts int64, x float64, r *Result) {
+	if s.n == 0 {
+		s.slow, s.level = x, x
+		s.bucket = ts / s.bucketNs
+		s.lastT = ts
+	}
+	dt := float64(ts - s.lastT)
+	if s.n > 1 && dt > 20*s.interval {
+		// A long gap: the short window and any excursion in progress
+		// describe another time. The level and the season stay.
+		s.filter.reset()
+		s.state, s.pending = StateNormal, 0
+	}
+	if s.n == 1 {
+		s.interval = dt
+	} else if s.n > 1 {
+		s.interval += 0.05 * (math.Min(dt, 20*s.interval) - s.interval)
+	}
+
+	// Fold the finished bucket into the season.
+	if b := ts / s.bucketNs; b != s.bucket {
+		s.foldBucket()
+		s.bucket = b
+	}
+	idx := s.index(ts)
+
+	// Predict, before looking at the sample.
+	seasonal := s.seen[idx] > 0
+	predS := s.slow + s.season[idx] + s.dev
+	predN := s.level
+	useSeason := seasonal && s.maeS < s.maeN
+	pred, mae := predN, s.maeN
+	if useSeason {
+		pred, mae = predS, s.maeS
+	}
+	sigma := s.sigma(mae, pred)
+	if seasonal {
+		// Some hours of the day are harder to predict than others.
+		sigma = math.Max(sigma, 1.2533*s.scale[idx])
+	}
+
+	// Filter spikes in the residual from the seasonal baseline, so that a
+	// daily step that happens every day is not mistaken for a spike.
+	base := s.slow + s.season[idx]
+	floor := 1e-9 * (math.Abs(pred) + 1)
+	rf, spike := s.filter.push(x-base, floor)
+	xf := rf + base
+	r.Filtered, r.Spike, r.Expected, r.Sigma = xf, spike, pred, sigma
+
+	// Score the raw surprise: spikes are anomalies, they just must not
+	// move the baseline.
+	if s.n > 0 {
+		u := math.Abs(x-pred) / sigma
+		if u > 50 {
+			u = 50
+		}
+		s.short += s.aShort * (u - s.short)
+		d := s.short - s.longMean
+		s.longMean += s.aLong * d
+		s.longVar = (1 - s.aLong) * (s.longVar + s.aLong*d*d)
+		raw := s.score()
+		// Refractory: report an incident's onset, not every sample of it.
+		// A score counts only when it beats the decaying peak of the
+		// recent scores.
+		if raw > s.peak {
+			r.Score = raw
+			s.peak = raw
+		}
+		r.RawScore = raw
+		s.peak *= s.peakDecay
+	}
+
+	// Shift state machine on raw samples against the expectation.
+	s.shift(x, pred, sigma, r)
+
+	// Learn from the filtered value.
+	if s.n > 0 {
+		eS := xf - predS
+		eN := xf - predN
+		if seasonal {
+			s.maeS += s.aErr * (clip(math.Abs(eS), 5*s.sigma(s.maeS, pred)) - s.maeS)
+		}
+		s.maeN += s.aErr * (clip(math.Abs(eN), 5*s.sigma(s.maeN, pred)) - s.maeN)
+		if !seasonal {
+			s.maeS = s.maeN
+		}
+	}
+	aSlow := 1 - math.Exp2(-dt/s.slowHL)
+	s.slow += aSlow * (xf - s.season[idx] - s.slow)
+	s.dev += s.aFast * (xf - s.slow - s.season[idx] - s.dev)
+	s.level += s.aFast * (xf - s.level)
+	// The season learns from the raw value clipped to a band around the
+	// expectation: a pattern that comes back every day is learnt over a few
+	// days even where the spike filter took it for a spike, while a one-off
+	// spike moves its bucket by a bounded amount.
+	s.accSum += math.Max(pred-3*sigma, math.Min(pred+3*sigma, x)) - s.slow
+	s.accErr += math.Min(math.Abs(x-pred), 10*sigma)
+	s.accN++
+
+	s.n++
+	s.lastT = ts
+	r.Forecast, r.Upper, _ = s.forecast(time.Unix(0, ts))
+}
+
+func clip(v, hi float64) float64 {
+	if hi > 0 && v > hi {
+		return hi
+	}
+	return v
+}
+
+// sigma turns a mean absolute error into a robust standard deviation, with
+// a floor so that a perfectly flat series does not divide by zero.
+func (s *Series) sigma(mae, ref float64) float64 {
+	return math.Max(1.2533*mae, 1e-3*math.Abs(ref)+1e-9)
+}
+
+func (s *Series) index(ts int64) int {
+	p := ts % s.seasonNs
+	if p < 0 {
+		p += s.seasonNs
+	}
+	i := int(p / s.bucketNs)
+	if i >= len(s.season) {
+		i = len(s.season) - 1
+	}
+	return i
+}
+
+func (s *Series) foldBucket() {
+	if s.accN == 0 {
+		return
+	}
+	i := s.index(s.bucket * s.bucketNs)
+	m := s.accSum / float64(s.accN)
+	e := s.accErr / float64(s.accN)
+	if s.seen[i] == 0 {
+		s.season[i], s.scale[i] = m, e
+	} else {
+		a := math.Max(1/float64(s.seen[i]+1), s.aSeasonMin)
+		s.season[i] += a * (m - s.season[i])
+		s.scale[i] += a * (e - s.scale[i])
+	}
+	if s.seen[i] < math.MaxUint16 {
+		s.seen[i]++
+	}
+	s.accSum, s.accErr, s.accN = 0, 0, 0
+}
+
+// forecast is the expectation ForecastHorizon samples after t, with its
+// upper bound and sigma.
+func (s *Series) forecast(t time.Time) (f, upper, sigma float64) {
+	if s.n == 0 {
+		return math.NaN(), math.NaN(), math.NaN()
+	}
+	ts := t.UnixNano() + int64(float64(s.cfg.ForecastHorizon)*s.interval)
+	idx := s.index(ts)
+	f, mae := s.level, s.maeN
+	if s.seen[idx] > 0 && s.maeS < s.maeN {
+		f, mae = s.slow+s.season[idx]+s.dev, s.maeS
+	}
+	sigma = s.sigma(mae, f)
+	return f, f + s.cfg.UpperBoundSigmas*sigma, sigma
+}
+
+// sdFloor is the smallest spread of short-term surprise the score divides
+// by: what i.i.d. Gaussian noise gives, so a quiet series is not scored on
+// the wiggles of its own floor.
+const sdFloor = 0.3
+
+// scoreK is how many long-run standard deviations above its long-run mean
+// short-term surprise sits at score one half.
+const scoreK = 3
+
+// score maps how far short-term surprise sits above its long-run
+// distribution into [0,1].
+func (s *Series) score() float64 {
+	sd := math.Sqrt(s.longVar)
+	if sd < sdFloor {
+		sd = sdFloor
+	}
+	q := s.short / (s.longMean + scoreK*sd)
+	return q / (q + 1)
+}
+
+func (s *Series) shift(x, pred, sigma float64, r *Result) {
+	s.sinceEvent++
+	dev := x - pred
+	dir := Surge
+	if dev < 0 {
+		dir = Drop
+	}
+	out := s.n >= int64(s.cfg.SpikeWindow) &&
+		math.Abs(dev) > s.cfg.ShiftSigmas*sigma &&
+		math.Abs(dev) > s.cfg.ShiftMinRelative*math.Abs(pred)
+	switch s.state {
+	case StateShifted:
+		if out && dir == s.pendingDir {
+			r.State = StateShifted
+			return
+		}
+		s.state, s.pending = StateNormal, 0
+	case StatePending:
+		if !out || dir != s.pendingDir {
+			s.state, s.pending = StateTransient, 0
+		}
+	}
+	if !out {
+		if s.state != StateTransient {
+			s.state = StateNormal
+		}
+		r.State = s.state
+		if s.state == StateTransient {
+			s.state = StateNormal
+		}
+		return
+	}
+	if s.state != StatePending {
+		s.state, s.pendingDir, s.pending = StatePending, dir, 0
+	}
+	s.pending++
+	r.State = StatePending
+	if s.pending >= s.cfg.Sustain {
+		s.state = StateShifted
+		r.State = StateShifted
+		if s.sinceEvent > int64(s.cfg.Refractory) {
+			r.Event = dir
+			s.sinceEvent = 0
+		}
+	}
+}
