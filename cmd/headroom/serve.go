@@ -11,11 +11,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
-	"github.com/headroomhq/headroom/server"
+	"github.com/headroomhq/headroom/daemon"
 )
 
 func init() { register(serveCommand) }
@@ -44,40 +41,29 @@ func newLogger(level string) *slog.Logger {
 }
 
 func serve(configFile, listen string, grace time.Duration, logger *slog.Logger) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		versioncollector.NewCollector("headroom"),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
-	live, err := server.NewLiveConfig(configFile, logger, reg, time.Now)
-	if err != nil {
-		return err
-	}
-	srv := server.New(live, reg, logger)
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
-	logger.Info("serving", "address", l.Addr().String(), "config", configFile)
-
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	reload := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				_ = live.Reload() // Reload logs the outcome and keeps the old config on error.
+				select {
+				case reload <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 	}()
-	srv.SetReady(true)
-	err = srv.Serve(ctx, l, grace)
-	logger.Info("stopped")
-	return err
+	return daemon.Run(ctx, daemon.Options{ConfigFile: configFile, Listener: l, Grace: grace, Logger: logger, Reload: reload})
 }

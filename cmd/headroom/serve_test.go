@@ -36,7 +36,9 @@ func copyExample(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "headroom.yml")
+	dir := t.TempDir()
+	b = []byte(strings.Replace(string(b), "/var/lib/headroom/headroom.db", filepath.Join(dir, "headroom.db"), 1))
+	path := filepath.Join(dir, "headroom.yml")
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,169 @@
+// Package daemon assembles Headroom's components into the long-running
+// process behind `headroom serve`: the live configuration and its reloads,
+// the store, the quota tuning API, Alertmanager's webhook, the notifier and
+// the process endpoints, run together and stopped together.
+//
+// It owns wiring only; every behaviour lives in the package it wires.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/headroomhq/headroom/alerting/notifier"
+	"github.com/headroomhq/headroom/alerting/webhook"
+	"github.com/headroomhq/headroom/api"
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/server"
+	"github.com/headroomhq/headroom/store"
+)
+
+// Options configure a run.
+type Options struct {
+	ConfigFile string
+	Listener   net.Listener
+	// Grace is how long in-flight requests may take on shutdown.
+	Grace  time.Duration
+	Logger *slog.Logger
+	// Reload receives a value for each reload request (SIGHUP).
+	Reload <-chan struct{}
+	Now    func() time.Time
+}
+
+// WebhookPath is where Alertmanager's webhook is served.
+const WebhookPath = "/webhook/alertmanager"
+
+// Run runs Headroom until ctx is done or a component fails.
+func Run(ctx context.Context, o Options) error {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector("headroom"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	live, err := server.NewLiveConfig(o.ConfigFile, o.Logger, reg, o.Now)
+	if err != nil {
+		return err
+	}
+	cfg := live.Config()
+	db, err := store.Open(ctx, cfg.Store.Path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	srv := server.New(live, reg, o.Logger)
+	apiHandler, err := api.New(api.Options{Config: live.Config, Store: db, Now: o.Now, Logger: o.Logger.With("component", "api")})
+	if err != nil {
+		return err
+	}
+	srv.Handle("/api/v1/", apiHandler)
+
+	var g run.Group
+	if len(cfg.Alerting.Alertmanagers) > 0 {
+		n, err := notifier.New(notifier.Options{
+			Alertmanagers: cfg.Alerting.Alertmanagers, QueueCapacity: cfg.Alerting.QueueCapacity,
+			Logger: o.Logger.With("component", "notifier"), Registerer: reg,
+		})
+		if err != nil {
+			return err
+		}
+		nctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { n.Run(nctx); return nil }, func(error) { cancel() })
+	}
+	hook, err := newWebhook(cfg.Alerting.Webhook, db, reg, o.Logger.With("component", "webhook"), o.Now)
+	if err != nil {
+		return err
+	}
+	srv.Handle(WebhookPath, hook)
+
+	live.Subscribe(func(c *config.Config) { apiHandler.SetTokens(c.API.Tokens) })
+
+	{
+		sctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			srv.SetReady(true)
+			o.Logger.Info("serving", "address", o.Listener.Addr().String(), "config", o.ConfigFile, "store", cfg.Store.Path)
+			return srv.Serve(sctx, o.Listener, o.Grace)
+		}, func(error) { cancel() })
+	}
+	{
+		rctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error {
+			for {
+				select {
+				case <-rctx.Done():
+					return nil
+				case <-o.Reload:
+					_ = live.Reload() // it logs the outcome and keeps the old config on error
+				}
+			}
+		}, func(error) { cancel() })
+	}
+	err = g.Run()
+	o.Logger.Info("stopped")
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// newWebhook builds the Alertmanager receiver from its configuration. With
+// no credentials configured (and not marked insecure) it refuses every
+// delivery rather than accept unauthenticated ones.
+func newWebhook(c config.WebhookConfig, db *store.DB, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time) (http.Handler, error) {
+	var auth webhook.Auth
+	switch {
+	case c.BearerTokenFile != "":
+		tok, err := readSecret(c.BearerTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("alerting.webhook.bearer_token_file: %w", err)
+		}
+		auth.BearerToken = tok
+	case c.BasicAuth != nil:
+		pw, err := readSecret(c.BasicAuth.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("alerting.webhook.basic_auth.password_file: %w", err)
+		}
+		auth.Username, auth.Password = c.BasicAuth.Username, pw
+	case c.Insecure:
+	default:
+		// Unreachable credentials: every request is refused with 401 and
+		// the log says why, once.
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		auth.BearerToken = hex.EncodeToString(b)
+		logger.Warn("alerting.webhook has no credentials; refusing every delivery (set bearer_token_file, basic_auth or insecure)")
+	}
+	return webhook.New(webhook.Options{Recorder: webhook.StoreRecorder{DB: db}, Auth: auth, MaxBodyBytes: c.MaxBodyBytes,
+		Now: now, Logger: logger, Registerer: reg})
+}
+
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("read secret %s: the file is empty", path)
+	}
+	return s, nil
+}
