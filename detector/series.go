@@ -203,7 +203,7 @@ func NewSeries(cfg config.DetectorConfig, opts Options) (*Series, error) {
 	if s.bucketNs <= 0 {
 		s.bucketNs = 1
 	}
-	s.slowHL = float64(s.seasonNs) / 4
+	s.slowHL = float64(s.seasonNs)
 	return s, nil
 }
 
@@ -288,8 +288,9 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 		}
 		s.short += s.aShort * (u - s.short)
 		d := s.short - s.longMean
-		s.longMean += s.aLong * d
-		s.longVar = (1 - s.aLong) * (s.longVar + s.aLong*d*d)
+		aLong := math.Max(s.aLong, 1/float64(s.n))
+		s.longMean += aLong * d
+		s.longVar = (1 - aLong) * (s.longVar + aLong*d*d)
 		raw := s.score()
 		// Refractory: report an incident's onset, not every sample of it.
 		// A score counts only when it beats the decaying peak of the
@@ -309,10 +310,19 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	if s.n > 0 {
 		eS := xf - predS
 		eN := xf - predN
-		if seasonal {
-			s.maeS += s.aErr * (clip(math.Abs(eS), 5*s.sigma(s.maeS, pred)) - s.maeS)
+		// Start as a running mean, then forget; clip errors once the
+		// scale has settled so that one outlier does not inflate it.
+		aErr := math.Max(s.aErr, 1/float64(s.n))
+		clipAt := func(mae float64) float64 {
+			if s.n < warmup {
+				return math.Inf(1)
+			}
+			return 5 * s.sigma(mae, pred)
 		}
-		s.maeN += s.aErr * (clip(math.Abs(eN), 5*s.sigma(s.maeN, pred)) - s.maeN)
+		if seasonal {
+			s.maeS += aErr * (clip(math.Abs(eS), clipAt(s.maeS)) - s.maeS)
+		}
+		s.maeN += aErr * (clip(math.Abs(eN), clipAt(s.maeN)) - s.maeN)
 		if !seasonal {
 			s.maeS = s.maeN
 		}
@@ -333,6 +343,10 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	s.lastT = ts
 	r.Forecast, r.Upper, _ = s.forecast(time.Unix(0, ts))
 }
+
+// warmup is how many samples a series needs before its error scale is
+// trusted: no shift is flagged before.
+const warmup = 30
 
 func clip(v, hi float64) float64 {
 	if hi > 0 && v > hi {
@@ -422,7 +436,7 @@ func (s *Series) shift(x, pred, sigma float64, r *Result) {
 	if dev < 0 {
 		dir = Drop
 	}
-	out := s.n >= int64(s.cfg.SpikeWindow) &&
+	out := s.n >= warmup &&
 		math.Abs(dev) > s.cfg.ShiftSigmas*sigma &&
 		math.Abs(dev) > s.cfg.ShiftMinRelative*math.Abs(pred)
 	switch s.state {
