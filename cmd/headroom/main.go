@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/version"
@@ -39,7 +40,13 @@ func runMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "headroom: %v\n", err)
 		return 2
 	}
+	// A command with subcommands may register one runner for all of them
+	// ("ctl" runs "ctl list"): look the selection up word by word.
 	run, ok := runs[selected]
+	for name := selected; !ok && strings.Contains(name, " "); {
+		name = name[:strings.LastIndex(name, " ")]
+		run, ok = runs[name]
+	}
 	if !ok {
 		fmt.Fprintf(os.Stderr, "headroom: no runner for command %q\n", selected)
 		return 2
