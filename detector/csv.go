@@ -16,7 +16,8 @@ import (
 )
 
 // Row is one row of an offline `timestamp,value` CSV. Timestamp and Text
-// keep the row's own spelling so that the output repeats it unchanged.
+// keep the row's own spelling (without surrounding blanks) so that the
+// output repeats it.
 type Row struct {
 	Line      int
 	Timestamp string
@@ -68,7 +69,8 @@ func ReadCSV(r io.Reader) ([]Row, error) {
 			return nil, fmt.Errorf("read CSV: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
-		ts, err := parseTime(strings.TrimSpace(rec[0]))
+		stamp := strings.TrimSpace(rec[0])
+		ts, err := parseTime(stamp)
 		if err != nil {
 			return nil, fmt.Errorf("read CSV: line %d: timestamp %q: %w", line, rec[0], err)
 		}
@@ -80,7 +82,7 @@ func ReadCSV(r io.Reader) ([]Row, error) {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil, fmt.Errorf("read CSV: line %d: value %q is not finite", line, rec[1])
 		}
-		rows = append(rows, Row{Line: line, Timestamp: rec[0], Time: ts, Text: rec[1], Value: v})
+		rows = append(rows, Row{Line: line, Timestamp: stamp, Time: ts, Text: text, Value: v})
 	}
 }
 

@@ -153,6 +153,8 @@ type Series struct {
 	interval float64
 
 	slow   float64 // slow level: the season's mean
+	slowDt float64 // last interval, ns, and the slow level's weight for it
+	aSlow  float64
 	season []float64
 	scale  []float64 // mean absolute one-step error per bucket
 	seen   []uint16  // seasons folded into each bucket, saturating
@@ -246,7 +248,7 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	if s.n == 1 {
 		s.interval = dt
 	} else if s.n > 1 {
-		s.interval += 0.05 * (math.Min(dt, 20*s.interval) - s.interval)
+		s.interval += 0.05 * (min(dt, 20*s.interval) - s.interval)
 	}
 
 	// Fold the finished bucket into the season.
@@ -268,7 +270,7 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	sigma := s.sigma(mae, pred)
 	if seasonal {
 		// Some hours of the day are harder to predict than others.
-		sigma = math.Max(sigma, 1.2533*s.scale[idx])
+		sigma = max(sigma, 1.2533*s.scale[idx])
 	}
 
 	// Filter spikes in the residual from the seasonal baseline, so that a
@@ -288,7 +290,7 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 		}
 		s.short += s.aShort * (u - s.short)
 		d := s.short - s.longMean
-		aLong := math.Max(s.aLong, 1/float64(s.n))
+		aLong := max(s.aLong, 1/float64(s.n))
 		s.longMean += aLong * d
 		s.longVar = (1 - aLong) * (s.longVar + aLong*d*d)
 		raw := s.score()
@@ -312,7 +314,7 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 		eN := xf - predN
 		// Start as a running mean, then forget; clip errors once the
 		// scale has settled so that one outlier does not inflate it.
-		aErr := math.Max(s.aErr, 1/float64(s.n))
+		aErr := max(s.aErr, 1/float64(s.n))
 		clipAt := func(mae float64) float64 {
 			if s.n < warmup {
 				return math.Inf(1)
@@ -327,7 +329,10 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 			s.maeS = s.maeN
 		}
 	}
-	aSlow := 1 - math.Exp2(-dt/s.slowHL)
+	if dt != s.slowDt { // regular sampling reuses the weight
+		s.slowDt, s.aSlow = dt, 1-math.Exp2(-dt/s.slowHL)
+	}
+	aSlow := s.aSlow
 	s.slow += aSlow * (xf - s.season[idx] - s.slow)
 	s.dev += s.aFast * (xf - s.slow - s.season[idx] - s.dev)
 	s.level += s.aFast * (xf - s.level)
@@ -335,8 +340,8 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	// expectation: a pattern that comes back every day is learnt over a few
 	// days even where the spike filter took it for a spike, while a one-off
 	// spike moves its bucket by a bounded amount.
-	s.accSum += math.Max(pred-3*sigma, math.Min(pred+3*sigma, x)) - s.slow
-	s.accErr += math.Min(math.Abs(x-pred), 10*sigma)
+	s.accSum += max(pred-3*sigma, min(pred+3*sigma, x)) - s.slow
+	s.accErr += min(math.Abs(x-pred), 10*sigma)
 	s.accN++
 
 	s.n++
@@ -358,7 +363,7 @@ func clip(v, hi float64) float64 {
 // sigma turns a mean absolute error into a robust standard deviation, with
 // a floor so that a perfectly flat series does not divide by zero.
 func (s *Series) sigma(mae, ref float64) float64 {
-	return math.Max(1.2533*mae, 1e-3*math.Abs(ref)+1e-9)
+	return max(1.2533*mae, 1e-3*math.Abs(ref)+1e-9)
 }
 
 func (s *Series) index(ts int64) int {
