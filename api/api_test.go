@@ -164,6 +164,8 @@ func bodyFor(r route) string {
 		return `{"produce": {"share": "35MiB/s"}, "reason": "test"}`
 	case "Reject":
 		return `{"reason": "not now"}`
+	case "WhatIf":
+		return `{"kind": "project", "name": "checkout", "spec": {"produce": {"weight": 2}}, "window": "1h"}`
 	}
 	return ""
 }
@@ -183,8 +185,9 @@ func TestEveryRouteWithEveryRole(t *testing.T) {
 				if got := e.do(t, "PUT", "/api/v1/overrides/project/checkout", adminToken, `{"produce": {"weight": 2}}`); got.code != 200 {
 					t.Fatalf("seed override: %d %s", got.code, got.body)
 				}
-				if err := e.db.RecordDecisions(context.Background(), []store.LedgerEntry{{At: e.now.Add(-time.Minute), Group: "events",
-					Direction: "produce", Project: "checkout", Outcome: "written", After: 1 << 20}}); err != nil {
+				if err := e.db.RecordDecisions(context.Background(), []store.LedgerEntry{{At: e.now.Add(-2 * time.Minute), Group: "events",
+					Direction: "produce", Project: "checkout", Outcome: "written", After: 1 << 20, Demand: 1 << 20}, {At: e.now.Add(-time.Minute), Group: "events",
+					Direction: "produce", Project: "checkout", Outcome: "written", After: 1 << 20, Demand: 1 << 20}}); err != nil {
 					t.Fatal(err)
 				}
 				var hdr []string
@@ -491,5 +494,47 @@ func TestHealthAndUnknownRoute(t *testing.T) {
 	}
 	if r := e.do(t, "PATCH", "/api/v1/groups", viewerToken, ""); r.code != 405 {
 		t.Fatalf("wrong method: %d", r.code)
+	}
+}
+
+func TestWhatIf(t *testing.T) {
+	e := newEnv(t, "", nil)
+	var es []store.LedgerEntry
+	for i := range 120 {
+		at := e.now.Add(-time.Hour + time.Duration(i)*30*time.Second)
+		es = append(es,
+			store.LedgerEntry{At: at, Group: "events", Direction: "produce", Project: "checkout", Outcome: "written", Demand: 60 << 20},
+			store.LedgerEntry{At: at, Group: "events", Direction: "produce", Project: "search", Outcome: "written", Demand: 5 << 20})
+	}
+	if err := e.db.RecordDecisions(context.Background(), es); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(t, "POST", "/api/v1/whatif", viewerToken, `{"kind": "project", "name": "checkout", "spec": {"produce": {"ceiling": "35MiB/s"}}, "window": "1h"}`)
+	var ans struct {
+		Current, Proposed struct {
+			ThrottledBytes float64 `json:"throttled_bytes"`
+			OverloadRounds int     `json:"overload_rounds"`
+		}
+	}
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &ans) != nil {
+		t.Fatalf("%d %s", r.code, r.body)
+	}
+	if !(ans.Proposed.ThrottledBytes > ans.Current.ThrottledBytes) || ans.Current.OverloadRounds != 0 {
+		t.Fatalf("what-if answer %+v", ans)
+	}
+	for _, tt := range []struct {
+		body  string
+		code  int
+		field string
+	}{
+		{`{"kind": "project", "name": "checkout", "spec": {"produce": {"floor": "80MiB/s"}}}`, 422, "spec.produce.floor"},
+		{`{"kind": "project", "name": "checkout", "spec": {"produce": {"weight": 2}}, "window": "soon"}`, 422, "window"},
+		{`{"kind": "group", "name": "batch", "spec": {"margin": 0.8}, "window": "1h"}`, 409, ""},
+		{`{"kind": "project", "name": "checkout", "spec": {}, "extra": 1}`, 400, "extra"},
+	} {
+		r := e.do(t, "POST", "/api/v1/whatif", viewerToken, tt.body)
+		if r.code != tt.code || (tt.field != "" && !strings.Contains(r.body, `"path":"`+tt.field+`"`)) {
+			t.Errorf("%s: %d %s", tt.body, r.code, r.body)
+		}
 	}
 }

@@ -104,6 +104,12 @@ func (a *API) Document() map[string]any {
 					"expires_at": map[string]any{"type": "string", "format": "date-time"},
 					"reason":     map[string]any{"type": "string"},
 				}},
+				"WhatIf": map[string]any{"type": "object", "required": []string{"kind", "name", "spec"}, "additionalProperties": false,
+					"properties": map[string]any{
+						"kind": map[string]any{"type": "string", "enum": []string{"project", "group"}}, "name": map[string]any{"type": "string"},
+						"spec":   map[string]any{"$ref": "#/components/schemas/OverrideSpec"},
+						"window": map[string]any{"type": "string", "example": "6h"},
+					}},
 				"Reject": map[string]any{"type": "object", "required": []string{"reason"}, "additionalProperties": false,
 					"properties": map[string]any{"reason": map[string]any{"type": "string"}}},
 			},

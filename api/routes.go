@@ -14,6 +14,7 @@ import (
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/overrides"
 	"github.com/headroomhq/headroom/store"
+	"github.com/headroomhq/headroom/whatif"
 )
 
 // route is one API route; the OpenAPI document is built from the same
@@ -51,6 +52,7 @@ func (a *API) routes() []route {
 		{method: "POST", path: "/api/v1/alerts/:id/acknowledge", role: op, summary: "Acknowledge an incident", ok: 200, handler: a.alertAction("acknowledge")},
 		{method: "POST", path: "/api/v1/alerts/:id/approve", role: op, summary: "Approve the action waiting on an incident", ok: 200, handler: a.alertAction("approve")},
 		{method: "POST", path: "/api/v1/alerts/:id/reject", role: op, summary: "Reject the action waiting on an incident", body: "Reject", ok: 200, handler: a.alertAction("reject")},
+		{method: "POST", path: "/api/v1/whatif", role: v, summary: "Replay recent recorded demand with a proposed override, next to the policy in force", body: "WhatIf", ok: 200, handler: a.whatIf},
 		{method: "GET", path: "/api/v1/audit", role: config.RoleAdmin, summary: "The audit trail of mutations", query: []string{"limit"}, ok: 200, handler: a.audit},
 	}
 }
@@ -671,4 +673,47 @@ func (a *API) audit(c *gin.Context) {
 		rs = []store.AuditRecord{}
 	}
 	c.JSON(http.StatusOK, rs)
+}
+
+// WhatIfBody asks what a proposed override would have done over the last
+// window of recorded demand.
+type WhatIfBody struct {
+	Kind   string         `json:"kind"`
+	Name   string         `json:"name"`
+	Spec   overrides.Spec `json:"spec"`
+	Window string         `json:"window"` // e.g. "6h"; default 24h
+}
+
+func (a *API) whatIf(c *gin.Context) {
+	var body WhatIfBody
+	if !decodeJSON(c, &body) {
+		return
+	}
+	window := 24 * time.Hour
+	if body.Window != "" {
+		d, err := time.ParseDuration(body.Window)
+		if err != nil {
+			problem(c, http.StatusUnprocessableEntity, "invalid request body", "", overrides.FieldError{Path: "window", Message: "want a duration such as 6h"})
+			return
+		}
+		window = d
+	}
+	now := a.opts.Now()
+	if errs := overrides.Validate(a.opts.Config(), body.Kind, body.Name, body.Spec, now); len(errs) > 0 {
+		for i := range errs {
+			errs[i].Path = strings.TrimPrefix("spec."+errs[i].Path, ".")
+		}
+		problem(c, http.StatusUnprocessableEntity, "invalid change", "", errs...)
+		return
+	}
+	ans, err := whatif.Run(c.Request.Context(), a.opts.Store, a.opts.Config(), whatif.Change{Kind: body.Kind, Name: body.Name, Spec: body.Spec}, window, now)
+	switch {
+	case errors.Is(err, whatif.ErrNoData):
+		problem(c, http.StatusConflict, "nothing to replay", err.Error())
+		return
+	case err != nil:
+		problem(c, http.StatusUnprocessableEntity, "what-if failed", err.Error())
+		return
+	}
+	c.JSON(http.StatusOK, ans)
 }
