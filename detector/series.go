@@ -170,9 +170,7 @@ type Series struct {
 
 	peak      float64 // decaying peak of recent raw scores
 	peakDecay float64
-	short     float64 // EWMA of surprise
-	longMean  float64
-	longVar   float64
+	step1     surprise // one-step surprise
 
 	state      State
 	pendingDir Shift
@@ -284,16 +282,9 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	// Score the raw surprise: spikes are anomalies, they just must not
 	// move the baseline.
 	if s.n > 0 {
-		u := math.Abs(x-pred) / sigma
-		if u > 50 {
-			u = 50
-		}
-		s.short += s.aShort * (u - s.short)
-		d := s.short - s.longMean
 		aLong := max(s.aLong, 1/float64(s.n))
-		s.longMean += aLong * d
-		s.longVar = (1 - aLong) * (s.longVar + aLong*d*d)
-		raw := s.score()
+		q := s.step1.update(min(math.Abs(x-pred)/sigma, 50), s.aShort, aLong)
+		raw := q / (q + 1)
 		// Refractory: report an incident's onset, not every sample of it.
 		// A score counts only when it beats the decaying peak of the
 		// recent scores.
@@ -423,15 +414,26 @@ const sdFloor = 0.3
 // short-term surprise sits at score one half.
 const scoreK = 3
 
-// score maps how far short-term surprise sits above its long-run
-// distribution into [0,1].
-func (s *Series) score() float64 {
-	sd := math.Sqrt(s.longVar)
+// surprise compares short-term surprise with its own long-run
+// distribution, so that a series whose surprise is always high (heavy
+// tails, recurring spikes) is not always anomalous.
+type surprise struct {
+	short, mean, variance float64
+}
+
+// update adds one surprise value u and returns how far the short-term
+// average sits above the long-run mean, in units of mean + scoreK·sd:
+// 1 means at that level.
+func (p *surprise) update(u, aShort, aLong float64) float64 {
+	p.short += aShort * (u - p.short)
+	d := p.short - p.mean
+	p.mean += aLong * d
+	p.variance = (1 - aLong) * (p.variance + aLong*d*d)
+	sd := math.Sqrt(p.variance)
 	if sd < sdFloor {
 		sd = sdFloor
 	}
-	q := s.short / (s.longMean + scoreK*sd)
-	return q / (q + 1)
+	return p.short / (p.mean + scoreK*sd)
 }
 
 func (s *Series) shift(x, pred, sigma float64, r *Result) {
