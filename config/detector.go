@@ -41,15 +41,19 @@ type DetectorConfig struct {
 	UpperBoundSigmas float64 `yaml:"upper_bound_sigmas"`
 	// ScoreWindow is the number of samples, as an EWMA span, the anomaly
 	// score averages surprise over before comparing it with its long-run
-	// distribution. Default 8.
+	// distribution. Default 16.
 	ScoreWindow float64 `yaml:"score_window"`
 	// ScoreMemory is the span, in samples, of the long-run distribution of
-	// surprise; a quarter of it is the span of the error scale. Default 250.
+	// surprise. Default 1000.
 	ScoreMemory float64 `yaml:"score_memory"`
 	// ScoreRefractory is the half-life, in samples, of the peak an anomaly
 	// score must beat to be reported: the score marks an incident's onset
-	// (and any worsening), not each of its samples. Default 1000.
+	// (and any worsening), not each of its samples. Default 200.
 	ScoreRefractory float64 `yaml:"score_refractory"`
+	// ScaleMemory is the span, in samples, of the robust scale of the
+	// one-step error, which the band, the upper bound and the score use.
+	// Default 60.
+	ScaleMemory float64 `yaml:"scale_memory"`
 	// ShiftSigmas is how many robust standard deviations a sample must be
 	// away from the baseline to count towards a shift. Default 4.
 	ShiftSigmas float64 `yaml:"shift_sigmas"`
@@ -87,9 +91,10 @@ func DefaultDetectorConfig() DetectorConfig {
 		SeasonHalfLife:      2,
 		ForecastHorizon:     1,
 		UpperBoundSigmas:    2,
-		ScoreWindow:         8,
-		ScoreMemory:         250,
-		ScoreRefractory:     1000,
+		ScoreWindow:         16,
+		ScoreMemory:         1000,
+		ScoreRefractory:     200,
+		ScaleMemory:         60,
 		ShiftSigmas:         4,
 		ShiftMinRelative:    0.2,
 		Sustain:             4,
@@ -117,6 +122,7 @@ func (c *DetectorConfig) Validate() []error {
 		{"score_window", c.ScoreWindow},
 		{"score_memory", c.ScoreMemory},
 		{"score_refractory", c.ScoreRefractory},
+		{"scale_memory", c.ScaleMemory},
 		{"shift_sigmas", c.ShiftSigmas},
 	} {
 		if !finitePositive(f.v) {

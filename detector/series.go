@@ -188,7 +188,7 @@ func NewSeries(cfg config.DetectorConfig, opts Options) (*Series, error) {
 		opts:       opts,
 		filter:     newHampel(cfg.SpikeWindow, cfg.SpikeThreshold),
 		aFast:      1 - math.Exp2(-1/cfg.LevelHalfLife),
-		aErr:       2 / (cfg.ScoreMemory/4 + 1),
+		aErr:       2 / (cfg.ScaleMemory + 1),
 		aShort:     2 / (cfg.ScoreWindow + 1),
 		aLong:      2 / (cfg.ScoreMemory + 1),
 		seasonNs:   int64(time.Duration(cfg.Season)),
@@ -283,7 +283,7 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	// move the baseline.
 	if s.n > 0 {
 		aLong := max(s.aLong, 1/float64(s.n))
-		q := s.step1.update(min(math.Abs(x-pred)/sigma, 50), s.aShort, aLong)
+		q := s.step1.update(min(math.Abs(x-pred)/sigma, surpriseClip), s.aShort, aLong)
 		raw := q / (q + 1)
 		// Refractory: report an incident's onset, not every sample of it.
 		// A score counts only when it beats the decaying peak of the
@@ -410,9 +410,15 @@ func (s *Series) forecast(t time.Time) (f, upper, sigma float64) {
 // the wiggles of its own floor.
 const sdFloor = 0.3
 
+// surpriseClip caps one sample's surprise, in sigmas: the score measures
+// how persistently a series departs from what was expected more than how
+// far one sample lands, so one wild sample cannot outweigh a sustained
+// change, and a series full of spikes does not score on each of them.
+const surpriseClip = 3
+
 // scoreK is how many long-run standard deviations above its long-run mean
 // short-term surprise sits at score one half.
-const scoreK = 3
+const scoreK = 5
 
 // surprise compares short-term surprise with its own long-run
 // distribution, so that a series whose surprise is always high (heavy
