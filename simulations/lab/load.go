@@ -27,6 +27,10 @@ type LoadOptions struct {
 	// FetchFanout is the number of consumers per project; each reads the
 	// whole topic and takes an equal part of the fetch demand. Default 1.
 	FetchFanout int
+	// BatchMaxBytes caps a producer's record batch. Default 256 KiB. A
+	// batch much larger than a second of quota makes served rates lumpy,
+	// as it would against a real broker.
+	BatchMaxBytes int
 }
 
 // Load runs one producer and FetchFanout consumers per project.
@@ -68,6 +72,9 @@ func StartLoad(ctx context.Context, c *Cluster, demands map[string]DemandFunc, o
 	if opts.Tick <= 0 {
 		opts.Tick = 20 * time.Millisecond
 	}
+	if opts.BatchMaxBytes <= 0 {
+		opts.BatchMaxBytes = 256 << 10
+	}
 	if opts.FetchFanout <= 0 {
 		opts.FetchFanout = 1
 	}
@@ -87,7 +94,7 @@ func StartLoad(ctx context.Context, c *Cluster, demands map[string]DemandFunc, o
 			kgo.RecordPartitioner(kgo.ManualPartitioner()),
 			kgo.ProducerLinger(5*time.Millisecond),
 			kgo.MaxBufferedBytes(max(opts.MaxBuffered, 1<<20)),
-			kgo.ProducerBatchMaxBytes(1<<20),
+			kgo.ProducerBatchMaxBytes(int32(opts.BatchMaxBytes)),
 			// Uncompressed, so that demand in bytes is bytes on the wire.
 			kgo.ProducerBatchCompression(kgo.NoCompression()),
 		)

@@ -43,9 +43,9 @@ var clientKeys = map[string]bool{
 // entityPart is one component of a quota entity: absent, a name, or the
 // default (<default>).
 type entityPart struct {
-	set     bool
-	dflt    bool
-	name    string
+	set  bool
+	dflt bool
+	name string
 }
 
 // quotaEntity is a user / client-id entity as stored by Kafka.
