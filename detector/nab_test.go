@@ -90,12 +90,13 @@ func nabScores(t *testing.T, cfg config.DetectorConfig) map[string]float64 {
 }
 
 // nabFloor is the standard-profile score the defaults must keep on the NAB
-// subset. The defaults score 72.09 today (reward_low_FP 65.99,
-// reward_low_FN 76.40), above earthgecko Skyline (65.6) and below Numenta
-// HTM (78.4). The floor leaves two points for harmless changes (the score
-// is deterministic, so this is not noise) and still sits above every
-// published detector under HTM: falling under it means detection got worse.
-const nabFloor = 70.0
+// subset. The defaults score 75.47 today (reward_low_FP 72.01,
+// reward_low_FN 79.83): above earthgecko Skyline (65.6), below Numenta HTM
+// (78.4). The score is deterministic, so the floor's margin is not for
+// noise: it leaves room for changes that trade a little of this subset for
+// generality, and still sits above every published detector under HTM.
+// Falling under it means detection got worse.
+const nabFloor = 73.0
 
 func TestNABSubset(t *testing.T) {
 	s := nabScores(t, config.DefaultDetectorConfig())

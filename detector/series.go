@@ -287,8 +287,8 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 		raw := q / (q + 1)
 		// Refractory: report an incident's onset, not every sample of it.
 		// A score counts only when it beats the decaying peak of the
-		// recent scores.
-		if raw > s.peak {
+		// recent scores by a margin: the incident is new or got worse.
+		if raw > s.peak*(1+worsening) {
 			r.Score = raw
 			s.peak = raw
 		}
@@ -409,6 +409,10 @@ func (s *Series) forecast(t time.Time) (f, upper, sigma float64) {
 // by: what i.i.d. Gaussian noise gives, so a quiet series is not scored on
 // the wiggles of its own floor.
 const sdFloor = 0.3
+
+// worsening is how much a score must beat the decaying peak of recent
+// scores to be reported during the refractory period.
+const worsening = 0.1
 
 // surpriseClip caps one sample's surprise, in sigmas: the score measures
 // how persistently a series departs from what was expected more than how
