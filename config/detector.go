@@ -52,7 +52,7 @@ type DetectorConfig struct {
 	ScoreRefractory float64 `yaml:"score_refractory"`
 	// ScaleMemory is the span, in samples, of the robust scale of the
 	// one-step error, which the band, the upper bound and the score use.
-	// Default 60.
+	// Default 120.
 	ScaleMemory float64 `yaml:"scale_memory"`
 	// ShiftSigmas is how many robust standard deviations a sample must be
 	// away from the baseline to count towards a shift. Default 4.
@@ -94,7 +94,7 @@ func DefaultDetectorConfig() DetectorConfig {
 		ScoreWindow:         16,
 		ScoreMemory:         1000,
 		ScoreRefractory:     200,
-		ScaleMemory:         60,
+		ScaleMemory:         120,
 		ShiftSigmas:         4,
 		ShiftMinRelative:    0.2,
 		Sustain:             4,

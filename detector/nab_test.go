@@ -90,13 +90,13 @@ func nabScores(t *testing.T, cfg config.DetectorConfig) map[string]float64 {
 }
 
 // nabFloor is the standard-profile score the defaults must keep on the NAB
-// subset. The defaults score 75.47 today (reward_low_FP 72.01,
-// reward_low_FN 79.83): above earthgecko Skyline (65.6), below Numenta HTM
-// (78.4). The score is deterministic, so the floor's margin is not for
-// noise: it leaves room for changes that trade a little of this subset for
-// generality, and still sits above every published detector under HTM.
-// Falling under it means detection got worse.
-const nabFloor = 73.0
+// subset: the issue's goal of 80. The defaults score 81.18 today
+// (reward_low_FP 78.26, reward_low_FN 84.12), between Numenta HTM (78.4)
+// and ARTime (82.5). The score is deterministic, so the margin is not for
+// noise. Neighbouring defaults score 74 to 78 (see the closing note of
+// issue 7): the floor guards the shipped defaults, not the method's
+// typical score.
+const nabFloor = 80.0
 
 func TestNABSubset(t *testing.T) {
 	s := nabScores(t, config.DefaultDetectorConfig())
