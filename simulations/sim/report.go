@@ -68,6 +68,9 @@ type Figures struct {
 	// RoundSeconds is the policy's mean wall time per round (both
 	// directions), the time it takes to decide.
 	RoundSeconds float64
+	// LPSolves counts the linear programs the oracle handed to the
+	// simplex (brokers whose demand fits need none); 0 for other policies.
+	LPSolves int
 }
 
 func finish(s *scenario.Scenario, rounds int, runs []*policyRun) *Result {
@@ -102,6 +105,11 @@ func finish(s *scenario.Scenario, rounds int, runs []*policyRun) *Result {
 		}
 		f.Jain, f.ThrottledProjects = jain(pr.demand, pr.thrott)
 		f.RoundSeconds = pr.planDur.Seconds() / float64(rounds)
+		for _, rn := range pr.dirs {
+			if o, ok := rn.policy.(*oracle); ok {
+				f.LPSolves += o.solves
+			}
+		}
 		if pr.series != nil {
 			pr.series.finish()
 		}
@@ -190,6 +198,7 @@ type jsonPolicy struct {
 	Jain                  jsonFloat `json:"jain_fairness_throttled"`
 	ThrottledProjects     int       `json:"throttled_projects"`
 	RoundSeconds          jsonFloat `json:"round_seconds"`
+	LPSolves              int       `json:"lp_solves,omitempty"`
 }
 
 type jsonResult struct {
@@ -230,6 +239,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 			Jain:                  jsonFloat(p.Jain),
 			ThrottledProjects:     p.ThrottledProjects,
 			RoundSeconds:          jsonFloat(p.RoundSeconds),
+			LPSolves:              p.LPSolves,
 		})
 	}
 	return json.Marshal(out)
