@@ -291,12 +291,36 @@ func (t *Trace) at(sec float64) float64 {
 // Rate returns project i's true total demand in direction d during round r,
 // in bytes/s. It is a pure function of the scenario, its seed and r.
 func (s *Scenario) Rate(i int, d Direction, r int) float64 {
+	return s.rate(i, d, r, float64(r)*time.Duration(s.Round).Seconds())
+}
+
+// RateAt returns project i's true total demand in direction d at time t
+// after the start, in bytes/s, for callers that need demand between round
+// boundaries (the lab's load generators). The smooth parts (level, steps,
+// diurnal wave, flash crowds, trace) are evaluated at t; noise and spikes
+// are drawn once per round, those of the round t falls in. So
+// RateAt(i, d, r×round) equals Rate(i, d, r). Negative t is taken as 0.
+func (s *Scenario) RateAt(i int, d Direction, t time.Duration) float64 {
+	t = max(t, 0)
+	return s.rate(i, d, int(t/time.Duration(s.Round)), t.Seconds())
+}
+
+// ProjectIndex returns the index of the project called name.
+func (s *Scenario) ProjectIndex(name string) (int, bool) {
+	for i := range s.Projects {
+		if s.Projects[i].Name == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (s *Scenario) rate(i int, d Direction, r int, sec float64) float64 {
 	dem := s.Projects[i].DemandSpec(d)
 	if dem == nil {
 		return 0
 	}
 	round := time.Duration(s.Round).Seconds()
-	sec := float64(r) * round
 	v := float64(dem.Base)
 	for _, st := range dem.Steps {
 		if sec >= time.Duration(st.At).Seconds() {

@@ -143,7 +143,10 @@ func Parse(b []byte, dir string) (*Scenario, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("empty scenario")
 		}
-		return nil, fmt.Errorf("decode: %w", err)
+		return nil, fmt.Errorf("decode: %w", indexPaths(b).explain(err))
+	}
+	if err := dec.Decode(&yaml.Node{}); !errors.Is(err, io.EOF) {
+		return nil, errors.New("decode: a scenario file holds one YAML document, found more")
 	}
 	s.dir = dir
 	s.applyDefaults()

@@ -47,8 +47,9 @@ func TestBadScenarios(t *testing.T) {
 		file string
 		want []string
 	}{
-		{"unknown_field.yaml", []string{"field burst not found"}},
-		{"negative_capacity.yaml", []string{`invalid rate "-100MiB/s": must not be negative`}},
+		{"unknown_field.yaml", []string{"projects[0].produce.burst: unknown field (line 4)"}},
+		{"two_documents.yaml", []string{"one YAML document, found more"}},
+		{"negative_capacity.yaml", []string{`brokers.capacity.produce: invalid rate "-100MiB/s": must not be negative (line 2)`}},
 		{"missing_trace.yaml", []string{"projects[0].demand.produce.trace.file: open trace", "no-such-trace.csv"}},
 		{"malformed_trace.yaml", []string{"projects[0].demand.produce.trace.file: read trace", "line 3: value \"lots\" is not a number"}},
 		{"bad_values.yaml", []string{
@@ -264,4 +265,101 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestGoodFixtures(t *testing.T) {
+	files, err := filepath.Glob("testdata/good/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no good fixtures: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			s, err := Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var peak float64
+			for i := range s.Projects {
+				for r := 0; r < s.Rounds(); r++ {
+					peak = max(peak, s.Rate(i, Produce, r))
+				}
+			}
+			if peak <= 0 {
+				t.Fatal("no produce demand")
+			}
+		})
+	}
+}
+
+func TestSurgeFixture(t *testing.T) {
+	s, err := Load("testdata/good/surge.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const mib = 1 << 20
+	shop, ok := s.ProjectIndex("shop")
+	if !ok || s.Projects[shop].Produce.Weight != 2 || s.Projects[shop].Produce.Ceiling != 80*mib {
+		t.Fatalf("shop: %+v", s.Projects[shop])
+	}
+	if _, ok := s.ProjectIndex("nobody"); ok {
+		t.Fatal("found a project that does not exist")
+	}
+	// Noise is 5%: compare means over ten minutes around each phase.
+	mean := func(from time.Duration) float64 {
+		var sum float64
+		for k := range 60 {
+			sum += s.RateAt(shop, Produce, from+time.Duration(k)*10*time.Second)
+		}
+		return sum / 60
+	}
+	for _, tt := range []struct {
+		name string
+		at   time.Duration
+		want float64
+	}{
+		{"base", 10 * time.Minute, 30 * mib},
+		{"first step", 70 * time.Minute, 60 * mib},
+		{"flash crowd held", 2*time.Hour + 5*time.Minute, 210 * mib},
+		{"second step", 5 * time.Hour, 20 * mib},
+	} {
+		if got := mean(tt.at); math.Abs(got-tt.want) > 0.05*tt.want {
+			t.Errorf("%s: mean %.1f MiB/s, want about %.0f", tt.name, got/mib, tt.want/mib)
+		}
+	}
+	// The trace is scaled to a mean of 30MiB/s.
+	replay, _ := s.ProjectIndex("replay")
+	var sum float64
+	for r := range s.Rounds() {
+		sum += s.Rate(replay, Produce, r)
+	}
+	if got := sum / float64(s.Rounds()); math.Abs(got-30*mib) > 0.05*30*mib {
+		t.Errorf("replay mean %.1f MiB/s, want 30", got/mib)
+	}
+}
+
+func TestRateAtAgreesWithRateAndIsSmooth(t *testing.T) {
+	s, err := Load("../scenarios/vivo-two-projects.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	round := s.RoundInterval()
+	for _, r := range []int{0, 1, 777, 4320, s.Rounds() - 1} {
+		for i := range s.Projects {
+			if a, b := s.Rate(i, Produce, r), s.RateAt(i, Produce, time.Duration(r)*round); a != b {
+				t.Errorf("project %d round %d: Rate %v, RateAt %v", i, r, a, b)
+			}
+		}
+	}
+	// Within a round the noise draw is fixed and the wave moves smoothly:
+	// the value half a round in lies between the round's two ends' smooth
+	// values times the same noise factor, so it differs from the start by
+	// far less than the noise.
+	a := s.RateAt(0, Produce, 3*time.Hour)
+	b := s.RateAt(0, Produce, 3*time.Hour+round/2)
+	if a == b || math.Abs(a-b) > 1e-3*a {
+		t.Errorf("rate moves from %v to %v within half a round", a, b)
+	}
+	if s.RateAt(0, Produce, -time.Hour) != s.Rate(0, Produce, 0) {
+		t.Error("negative time is not the start")
+	}
 }
