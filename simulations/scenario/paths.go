@@ -14,7 +14,7 @@ import (
 // decoder message such as "line 4: field burst not found in type
 // scenario.Quota" can name projects[0].produce.burst.
 type yamlPaths struct {
-	keys   map[lineKey]string // mapping keys by line and name
+	keys   map[lineKey]string  // mapping keys by line and name
 	values map[int][]pathValue // scalar values on each line, in order
 }
 
