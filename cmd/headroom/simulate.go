@@ -32,7 +32,7 @@ func simulateCommand(app *kingpin.Application) (string, func() int) {
 	cmd := app.Command("simulate", "Replay scenarios against allocation policies and report throttled bytes, overload, churn and reclaim latency.")
 	files := cmd.Arg("scenario-files", "Scenario files (simulations/scenarios/*.yaml).").Strings()
 	more := cmd.Flag("scenario", "A scenario file; may be repeated, and adds to the arguments.").Strings()
-	cmd.Flag("policies", "Comma-separated policies to run. Default: every registered policy ("+strings.Join(sim.Policies(), ", ")+").").StringVar(&a.policies)
+	cmd.Flag("policies", "Comma-separated policies to run. Default: every registered policy ("+strings.Join(sim.DefaultPolicies(), ", ")+").").StringVar(&a.policies)
 	cmd.Flag("format", "Output format: table, markdown or json.").Default("table").EnumVar(&a.format, "table", "markdown", "json")
 	cmd.Flag("report.dir", "Also write report.md and SVG plots into this directory.").StringVar(&a.reportDir)
 	cmd.Flag("report.points", "Samples per series in the plots.").Default("2000").IntVar(&a.seriesPoints)

@@ -137,7 +137,7 @@ func drawSeries(c draw.Canvas, scenario string, pr PolicyResult) error {
 			dash  []vg.Length
 		}{
 			{"demand", se.Demand[i], demandColor, []vg.Length{vg.Points(4), vg.Points(2)}},
-			{"quota (per broker)", se.Quota[i], quotaColor, nil},
+			{"quota, as a total", se.Quota[i], quotaColor, nil},
 			{"served", se.Served[i], servedColor, nil},
 		} {
 			xys := make(plotter.XYs, len(se.Hours))
@@ -154,6 +154,7 @@ func drawSeries(c draw.Canvas, scenario string, pr PolicyResult) error {
 			p.Legend.Add(l.label, line)
 		}
 		p.Legend.Top = true
+		p.Legend.Left = true
 		plots[i] = []*plot.Plot{p}
 	}
 	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadY: vg.Points(10), PadTop: vg.Points(5), PadBottom: vg.Points(5), PadLeft: vg.Points(5), PadRight: vg.Points(5)}

@@ -125,7 +125,8 @@ type registered struct {
 	doc string
 }
 
-// Register makes a policy available under name. It is meant to be called
+// Register makes a policy available under name. Names starting with
+// "test-" are for tests and are left out of DefaultPolicies. It is meant to be called
 // from an init function, e.g. by the file that adapts Headroom's limiter.
 // doc is one line saying what the policy is and where it comes from.
 // Registering a name twice panics, as it is a programming error.

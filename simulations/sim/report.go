@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
 
@@ -302,8 +302,16 @@ func WriteTable(w io.Writer, results []*Result) error {
 	return WriteMarkdown(w, results)
 }
 
+// bytesString renders a byte count with a binary unit and four
+// significant digits, e.g. 21.32TiB.
 func bytesString(v float64) string {
-	return strings.TrimSuffix(config.Rate(v).String(), "/s")
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	u := 0
+	for math.Abs(v) >= 1024 && u < len(units)-1 {
+		v /= 1024
+		u++
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64) + units[u]
 }
 
 func ratioString(v float64) string {

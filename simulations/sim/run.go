@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/headroomhq/headroom/simulations/scenario"
@@ -100,7 +102,7 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 	}
 	names := opt.Policies
 	if len(names) == 0 {
-		names = Policies()
+		names = DefaultPolicies()
 	}
 	rounds := s.Rounds()
 	if opt.Rounds > 0 && opt.Rounds < rounds {
@@ -347,6 +349,35 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 	rn.plan = next
 	rn.pending[r%len(rn.pending)] = next
 	return overloaded, violated, nil
+}
+
+// DefaultPolicies lists every registered policy in report order: static
+// first, then the baselines, then the others by name, the oracle last.
+// Names starting with "test-" are left out.
+func DefaultPolicies() []string {
+	rank := func(n string) int {
+		switch n {
+		case "static":
+			return 0
+		case "doorman-fair":
+			return 1
+		case "doorman-proportional":
+			return 2
+		case "pulsar-rg":
+			return 3
+		case "oracle":
+			return 5
+		}
+		return 4
+	}
+	var names []string
+	for _, n := range Policies() {
+		if !strings.HasPrefix(n, "test-") {
+			names = append(names, n)
+		}
+	}
+	slices.SortStableFunc(names, func(a, b string) int { return rank(a) - rank(b) })
+	return names
 }
 
 // NewGroup builds the static view of the scenario's brokers and projects in

@@ -5,8 +5,10 @@ import (
 )
 
 // Series holds sampled per-project rates of the produce direction for the
-// plots: each project's total demand, its quota (bytes/s per broker) and
-// what it was served in total, all in bytes/s.
+// plots, all in bytes/s and comparable: each project's total demand, the
+// total its quota lets through (the per-broker quota divided by the traffic
+// fraction of its hottest broker: the demand at which it starts to be
+// throttled) and what it was served in total.
 type Series struct {
 	// Hours is the time of each sample since the start, in hours.
 	Hours []float64
@@ -45,7 +47,7 @@ func (se *Series) record(r int, demand []float64, rn *runner) {
 	se.Hours = append(se.Hours, float64(r)*rn.g.Round.Hours())
 	for i := range se.Projects {
 		se.Demand[i] = append(se.Demand[i], demand[i])
-		se.Quota[i] = append(se.Quota[i], rn.inForce[i])
+		se.Quota[i] = append(se.Quota[i], rn.inForce[i]/rn.g.Projects[i].Hottest)
 		se.Served[i] = append(se.Served[i], rn.served[i])
 	}
 }

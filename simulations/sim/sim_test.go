@@ -73,14 +73,18 @@ func (nanPolicy) Plan(_ *Observation, quotas []float64) error {
 }
 
 // realPolicies are the registered policies other than the test ones.
-func realPolicies() []string {
-	var out []string
-	for _, n := range Policies() {
-		if !strings.HasPrefix(n, "test-") {
-			out = append(out, n)
+func realPolicies() []string { return DefaultPolicies() }
+
+func TestDefaultPoliciesOrder(t *testing.T) {
+	got := DefaultPolicies()
+	if len(got) < 5 || got[0] != "static" || got[len(got)-1] != "oracle" || slices.Contains(got, "test-recorder") {
+		t.Errorf("default policies %v", got)
+	}
+	for _, want := range []string{"doorman-fair", "doorman-proportional", "pulsar-rg"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("default policies %v lack %s", got, want)
 		}
 	}
-	return out
 }
 
 func parse(t *testing.T, doc string) *scenario.Scenario {
@@ -431,7 +435,7 @@ func TestReportFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 5 || !strings.Contains(lines[2], "| twice | static | 1.171875GiB | 50.000% |") {
+	if len(lines) != 5 || !strings.Contains(lines[2], "| twice | static | 1.172GiB | 50.000% |") {
 		t.Errorf("markdown:\n%s", buf.String())
 	}
 	se := res.Policies[0].Series
