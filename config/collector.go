@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -20,6 +22,34 @@ type CollectorConfig struct {
 	// Profile is the exposition profile of broker targets: kafka-jmx,
 	// kafka-strimzi, kafka-confluent or redpanda. Default kafka-jmx.
 	Profile string `yaml:"profile"`
+	// StaticTargets are scrape targets listed in the file.
+	StaticTargets []StaticTargetConfig `yaml:"static_targets,omitempty"`
+	// FileSD lists Prometheus file_sd files (JSON or YAML, globs allowed),
+	// re-read every RefreshInterval and used when their content changes.
+	FileSD []FileSDConfig `yaml:"file_sd,omitempty"`
+}
+
+// StaticTargetConfig is one scrape target.
+type StaticTargetConfig struct {
+	// URL is the full metrics URL, http or https. Required.
+	URL string `yaml:"url"`
+	// Profile overrides the section's profile: any collector profile
+	// (kafka-jmx, kafka-strimzi, kafka-confluent, redpanda, node, kminion,
+	// kafka-exporter).
+	Profile string `yaml:"profile,omitempty"`
+	// Cluster and BrokerID identify the broker for broker profiles.
+	Cluster  string `yaml:"cluster,omitempty"`
+	BrokerID string `yaml:"broker_id,omitempty"`
+	// Host names the host for the node profile; default the URL's host.
+	Host string `yaml:"host,omitempty"`
+}
+
+// FileSDConfig is a set of file_sd files.
+type FileSDConfig struct {
+	// Files are paths or globs. At least one is required.
+	Files []string `yaml:"files"`
+	// RefreshInterval is how often the files are checked. Default 30s.
+	RefreshInterval model.Duration `yaml:"refresh_interval,omitempty"`
 }
 
 // Collector profiles.
@@ -60,5 +90,38 @@ func (c *CollectorConfig) Validate() []error {
 	default:
 		errs = append(errs, fieldErr("profile", "unknown broker profile %q (want kafka-jmx, kafka-strimzi, kafka-confluent or redpanda)", c.Profile))
 	}
+	for i, t := range c.StaticTargets {
+		p := indexPath("static_targets", i)
+		if err := checkHTTPURL(t.URL); err != nil {
+			errs = append(errs, fieldErr(p+".url", "%v", err))
+		}
+		if t.Profile != "" && !IsCollectorProfile(t.Profile) {
+			errs = append(errs, fieldErr(p+".profile", "unknown profile %q", t.Profile))
+		}
+	}
+	for i, f := range c.FileSD {
+		p := indexPath("file_sd", i)
+		if len(f.Files) == 0 {
+			errs = append(errs, fieldErr(p+".files", "at least one file or glob is required"))
+		}
+		for j, g := range f.Files {
+			if _, err := filepath.Match(g, ""); err != nil {
+				errs = append(errs, fieldErr(fmt.Sprintf("%s.files[%d]", p, j), "bad glob %q: %v", g, err))
+			}
+		}
+		if f.RefreshInterval < 0 {
+			errs = append(errs, fieldErr(p+".refresh_interval", "must not be negative"))
+		}
+	}
 	return errs
+}
+
+// IsCollectorProfile reports whether name is a collector profile.
+func IsCollectorProfile(name string) bool {
+	switch name {
+	case ProfileKafkaJMX, ProfileKafkaStrimzi, ProfileKafkaConfluent, ProfileRedpanda,
+		ProfileNode, ProfileKminion, ProfileKafkaExporter:
+		return true
+	}
+	return false
 }
