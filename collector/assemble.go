@@ -238,7 +238,9 @@ func cmpKey(a, b BrokerKey) int {
 
 func sortSnapshot(s *Snapshot) {
 	slices.SortFunc(s.Targets, func(a, b TargetStatus) int { return cmp.Compare(a.Target, b.Target) })
-	slices.SortFunc(s.Brokers, func(a, b BrokerStats) int { return cmp.Or(cmpKey(a.BrokerKey, b.BrokerKey), cmp.Compare(a.Target, b.Target)) })
+	slices.SortFunc(s.Brokers, func(a, b BrokerStats) int {
+		return cmp.Or(cmpKey(a.BrokerKey, b.BrokerKey), cmp.Compare(a.Target, b.Target))
+	})
 	slices.SortStableFunc(s.Projects, func(a, b ProjectRate) int {
 		return cmp.Or(cmpKey(a.BrokerKey, b.BrokerKey), cmp.Compare(a.Project, b.Project), cmp.Compare(a.Direction, b.Direction))
 	})
@@ -250,5 +252,7 @@ func sortSnapshot(s *Snapshot) {
 	slices.SortFunc(s.Lag, func(a, b PartitionLag) int {
 		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Target, b.Target))
 	})
-	slices.SortFunc(s.Unowned, func(a, b UnownedRate) int { return cmp.Or(cmpKey(a.BrokerKey, b.BrokerKey), cmp.Compare(a.Direction, b.Direction)) })
+	slices.SortFunc(s.Unowned, func(a, b UnownedRate) int {
+		return cmp.Or(cmpKey(a.BrokerKey, b.BrokerKey), cmp.Compare(a.Direction, b.Direction))
+	})
 }

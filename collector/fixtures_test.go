@@ -105,10 +105,10 @@ func TestFixturesMapToCanonicalValues(t *testing.T) {
 			}
 		}},
 		{"redpanda_public_metrics_SYNTHETIC.prom", "redpanda", map[string]float64{
-			"redpanda_kafka_request_bytes_total":                             150_000,
-			"redpanda_kafka_quotas_client_quota_throughput_by_entity":        30_000,
+			"redpanda_kafka_request_bytes_total":                            150_000,
+			"redpanda_kafka_quotas_client_quota_throughput_by_entity":       30_000,
 			"redpanda_kafka_quotas_client_quota_throttle_time_ms_by_entity": 150,
-			"redpanda_cpu_busy_seconds_total":                                7.5,
+			"redpanda_cpu_busy_seconds_total":                               7.5,
 		}, func(t *testing.T, s Snapshot) {
 			b, ok := findBroker(s)
 			if !ok {

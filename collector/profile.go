@@ -76,14 +76,14 @@ func each(fams Families, name string, dropped *int, fn func(m *dto.Metric, v flo
 
 // kafkaNames are the metric and label names of one jmx_exporter rule set.
 type kafkaNames struct {
-	name                        string
-	bytesIn, bytesOut           string // topic meters (Count); no topic label = broker total
-	quotaByteRate, quotaThrottle string // resource-labelled quota gauges (jmx_exporter rules)
-	produceRate, fetchRate       string // per-direction quota gauges (Confluent rules)
+	name                           string
+	bytesIn, bytesOut              string // topic meters (Count); no topic label = broker total
+	quotaByteRate, quotaThrottle   string // resource-labelled quota gauges (jmx_exporter rules)
+	produceRate, fetchRate         string // per-direction quota gauges (Confluent rules)
 	produceThrottle, fetchThrottle string
-	clientLabel                 string
-	handlerIdle                 []string
-	networkIdle                 []string
+	clientLabel                    string
+	handlerIdle                    []string
+	networkIdle                    []string
 }
 
 type kafkaProfile struct{ n kafkaNames }
