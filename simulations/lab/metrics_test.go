@@ -56,7 +56,7 @@ func TestMetricsFollowJMXExporterNames(t *testing.T) {
 	// same MBean type (BrokerTopicMetrics, ReplicaManager).
 	extra := map[string]bool{
 		"kafka_server_brokertopicmetrics_totalfetchrequests_total": true,
-		"kafka_server_replicamanager_leadercount":                   true,
+		"kafka_server_replicamanager_leadercount":                  true,
 	}
 	for id, url := range c.MetricsURLs() {
 		mfs := scrape(t, url)

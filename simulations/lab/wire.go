@@ -29,6 +29,11 @@ func (l *wireListener) Accept() (net.Conn, error) {
 	return &wireConn{Conn: conn, c: l.c, b: l.b, inflight: map[int32]requestKey{}, closed: make(chan struct{})}, nil
 }
 
+// maxResponseFrame bounds the response frames the lab follows; kfake never
+// writes more (a fetch is capped far lower by clients). Past it the lab stops
+// measuring the connection rather than buffer without bound.
+const maxResponseFrame = 128 << 20
+
 type wireConn struct {
 	net.Conn
 	c *Cluster
@@ -150,7 +155,7 @@ func (w *wireConn) scanResponses(p []byte) time.Duration {
 		}
 		w.wN = 0
 		size := int(int32(binary.BigEndian.Uint32(w.wHdr[0:4])))
-		if size < 4 {
+		if size < 4 || size > maxResponseFrame {
 			w.wBad = true
 			break
 		}
