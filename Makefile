@@ -20,6 +20,7 @@ vet:
 
 test: setup vet
 	$(GO) test $(GOTEST_FLAGS) ./...
+	cd plugin && npm run typecheck && npm test
 
 demo: build
 	bin/headroom demo

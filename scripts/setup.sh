@@ -3,14 +3,16 @@
 # Go. Safe to run again: it installs only what is missing.
 #
 #   Debian packages: prometheus, prometheus-alertmanager, prometheus-node-exporter
-#                    (promtool and amtool come with them), python3 (NAB scorer)
+#                    (promtool and amtool come with them), python3 (NAB scorer),
+#                    nodejs and npm (the Grafana plugin frontend)
+#   npm packages:    scripts/setup-plugin.sh (plugin/package-lock.json)
 #   Go modules:      go mod download
 set -eu
 
 cd "$(dirname "$0")/.."
 
 # binary:package pairs the tests start as real peers.
-NEEDED="prometheus:prometheus promtool:prometheus prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager prometheus-node-exporter:prometheus-node-exporter python3:python3"
+NEEDED="node:nodejs npm:npm prometheus:prometheus promtool:prometheus prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager prometheus-node-exporter:prometheus-node-exporter python3:python3"
 
 missing=""
 for pair in $NEEDED; do
