@@ -1,0 +1,95 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+)
+
+func TestCollectorConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(c *CollectorConfig)
+		want   string // "" means valid
+	}{
+		{"defaults", func(c *CollectorConfig) {}, ""},
+		{"zero timeout", func(c *CollectorConfig) { c.ScrapeTimeout = 0 }, "scrape_timeout: must be positive"},
+		{"tiny body limit", func(c *CollectorConfig) { c.BodySizeLimit = 10 }, "body_size_limit"},
+		{"zero stale_after", func(c *CollectorConfig) { c.StaleAfter = 0 }, "stale_after"},
+		{"node as broker profile", func(c *CollectorConfig) { c.Profile = ProfileNode }, "profile: unknown broker profile"},
+		{"static target ok", func(c *CollectorConfig) {
+			c.StaticTargets = []StaticTargetConfig{{URL: "http://h:9100/metrics", Profile: ProfileNode}}
+		}, ""},
+		{"static target without url", func(c *CollectorConfig) {
+			c.StaticTargets = []StaticTargetConfig{{Profile: ProfileNode}}
+		}, "static_targets[0].url: required"},
+		{"static target bad scheme", func(c *CollectorConfig) {
+			c.StaticTargets = []StaticTargetConfig{{URL: "http://ok:1/m"}, {URL: "ftp://h/m"}}
+		}, "static_targets[1].url: invalid URL"},
+		{"static target bad profile", func(c *CollectorConfig) {
+			c.StaticTargets = []StaticTargetConfig{{URL: "http://h:1/m", Profile: "jmx"}}
+		}, `static_targets[0].profile: unknown profile "jmx"`},
+		{"file_sd without files", func(c *CollectorConfig) { c.FileSD = []FileSDConfig{{}} }, "file_sd[0].files: at least one"},
+		{"file_sd bad glob", func(c *CollectorConfig) { c.FileSD = []FileSDConfig{{Files: []string{"a/[x"}}} }, "file_sd[0].files[0]: bad glob"},
+		{"file_sd negative refresh", func(c *CollectorConfig) {
+			c.FileSD = []FileSDConfig{{Files: []string{"sd/*.json"}, RefreshInterval: model.Duration(-time.Second)}}
+		}, "file_sd[0].refresh_interval"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultCollectorConfig()
+			tt.change(&c)
+			errs := c.Validate()
+			if tt.want == "" {
+				if len(errs) > 0 {
+					t.Fatalf("unexpected errors: %v", errs)
+				}
+				return
+			}
+			var all []string
+			for _, e := range errs {
+				all = append(all, e.Error())
+			}
+			if !strings.Contains(strings.Join(all, "\n"), tt.want) {
+				t.Fatalf("errors %q do not mention %q", all, tt.want)
+			}
+		})
+	}
+}
+
+func TestCollectorSectionLoads(t *testing.T) {
+	base, err := os.ReadFile("testdata/good/minimal.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := `collector:
+  scrape_timeout: 5s
+  profile: kafka-strimzi
+  static_targets:
+    - {url: "http://10.0.0.1:9100/metrics", profile: node, host: kafka-1}
+    - {url: "http://10.0.0.1:7071/metrics", cluster: lab, broker_id: "1"}
+  file_sd:
+    - files: ["/etc/headroom/sd/*.json"]
+      refresh_interval: 1m
+`
+	c, err := Load(append(append([]byte{}, base...), good...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := c.Collector
+	if col.Profile != ProfileKafkaStrimzi || len(col.StaticTargets) != 2 || col.StaticTargets[0].Host != "kafka-1" ||
+		col.StaticTargets[1].BrokerID != "1" || len(col.FileSD) != 1 || col.FileSD[0].RefreshInterval != model.Duration(time.Minute) {
+		t.Errorf("collector = %+v", col)
+	}
+	bad := `collector:
+  static_targets:
+    - {url: "http://h:1/m", profil: node}
+`
+	_, err = Load(append(append([]byte{}, base...), bad...))
+	if err == nil || !strings.Contains(err.Error(), "profil") {
+		t.Fatalf("unknown field: err = %v", err)
+	}
+}
