@@ -132,7 +132,9 @@ func (r *Reader) Placement(ctx context.Context) (Placement, error) {
 			p.Leaders[pd.Leader] = append(p.Leaders[pd.Leader], tp)
 		}
 	}
-	cmpTP := func(a, b TopicPartition) int { return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition)) }
+	cmpTP := func(a, b TopicPartition) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	}
 	for b := range p.Leaders {
 		slices.SortFunc(p.Leaders[b], cmpTP)
 	}
