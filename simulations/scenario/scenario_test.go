@@ -354,8 +354,8 @@ func TestRateAtAgreesWithRateAndIsSmooth(t *testing.T) {
 	// the value half a round in lies between the round's two ends' smooth
 	// values times the same noise factor, so it differs from the start by
 	// far less than the noise.
-	a := s.RateAt(0, Produce, 3*time.Hour)
-	b := s.RateAt(0, Produce, 3*time.Hour+round/2)
+	a := s.RateAt(0, Produce, 8*time.Hour) // during project a's rise
+	b := s.RateAt(0, Produce, 8*time.Hour+round/2)
 	if a == b || math.Abs(a-b) > 1e-3*a {
 		t.Errorf("rate moves from %v to %v within half a round", a, b)
 	}
