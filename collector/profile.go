@@ -24,6 +24,8 @@ type Profile interface {
 	// HasBrokerTotals reports whether the format exports topic-less broker
 	// totals; without them the total is the sum of the topic rates.
 	HasBrokerTotals() bool
+	// Families lists the metric families Map reads.
+	Families() []string
 }
 
 // ProfileByName returns the profile registered under name.
@@ -129,6 +131,17 @@ func (p kafkaProfile) HasClientQuotaMetrics() bool {
 }
 func (kafkaProfile) HasBrokerTotals() bool { return true }
 
+func (p kafkaProfile) Families() []string {
+	n := p.n
+	out := []string{n.bytesIn, n.bytesOut}
+	for _, f := range []string{n.quotaByteRate, n.quotaThrottle, n.produceRate, n.fetchRate, n.produceThrottle, n.fetchThrottle} {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return append(append(out, n.handlerIdle...), n.networkIdle...)
+}
+
 func direction(resource string) (Direction, bool) {
 	switch strings.ToLower(resource) {
 	case "produce":
@@ -200,6 +213,10 @@ type redpanda struct{}
 func (redpanda) Name() string                { return config.ProfileRedpanda }
 func (redpanda) HasClientQuotaMetrics() bool { return true }
 func (redpanda) HasBrokerTotals() bool       { return false }
+func (redpanda) Families() []string {
+	return []string{"redpanda_kafka_request_bytes_total", "redpanda_kafka_quotas_client_quota_throughput_by_entity",
+		"redpanda_kafka_quotas_client_quota_throttle_time_ms_by_entity", "redpanda_cpu_busy_seconds_total"}
+}
 
 func (redpanda) Map(dst []Point, fams Families) ([]Point, int) {
 	dropped := 0
@@ -244,6 +261,10 @@ type node struct{}
 func (node) Name() string                { return config.ProfileNode }
 func (node) HasClientQuotaMetrics() bool { return false }
 func (node) HasBrokerTotals() bool       { return false }
+func (node) Families() []string {
+	return []string{"node_cpu_seconds_total", "node_network_receive_bytes_total", "node_network_transmit_bytes_total",
+		"node_disk_read_bytes_total", "node_disk_written_bytes_total", "node_filesystem_size_bytes", "node_filesystem_avail_bytes"}
+}
 
 func (node) Map(dst []Point, fams Families) ([]Point, int) {
 	dropped := 0
@@ -291,6 +312,9 @@ type kminion struct{}
 func (kminion) Name() string                { return config.ProfileKminion }
 func (kminion) HasClientQuotaMetrics() bool { return false }
 func (kminion) HasBrokerTotals() bool       { return false }
+func (kminion) Families() []string {
+	return []string{"kminion_kafka_consumer_group_topic_partition_lag", "kminion_kafka_consumer_group_topic_lag"}
+}
 
 func (kminion) Map(dst []Point, fams Families) ([]Point, int) {
 	dropped := 0
@@ -322,6 +346,7 @@ type kafkaExporter struct{}
 func (kafkaExporter) Name() string                { return config.ProfileKafkaExporter }
 func (kafkaExporter) HasClientQuotaMetrics() bool { return false }
 func (kafkaExporter) HasBrokerTotals() bool       { return false }
+func (kafkaExporter) Families() []string        { return []string{"kafka_consumergroup_lag"} }
 
 func (kafkaExporter) Map(dst []Point, fams Families) ([]Point, int) {
 	dropped := 0

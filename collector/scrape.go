@@ -1,12 +1,14 @@
 package collector
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -79,14 +81,55 @@ func (f *Fetcher) Fetch(ctx context.Context, url string) (Page, error) {
 
 // MapPage parses a page and maps it with profile. It never panics on bad
 // input: every problem is an error.
+//
+// Only the families the profile reads are fully parsed; other lines get a
+// structural check. samples counts every sample line of the page.
 func MapPage(profile Profile, page Page) (pts []Point, samples, dropped int, err error) {
-	fams, err := ParsePage(page.Body, page.ContentType)
+	body := page.Body
+	if isOpenMetrics(page.ContentType) {
+		body = openMetricsToText(body)
+	}
+	samples = countSamples(body)
+	body, err = filterPage(body, wantedSet(profile))
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("parse exposition: %w", err)
+	}
+	fams, err := ParsePage(body, "")
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	for _, f := range fams {
-		samples += len(f.GetMetric())
-	}
 	pts, dropped = profile.Map(nil, fams)
 	return pts, samples, dropped, nil
+}
+
+var wantedSets sync.Map // profile name → map[string]bool
+
+func wantedSet(p Profile) map[string]bool {
+	if w, ok := wantedSets.Load(p.Name()); ok {
+		return w.(map[string]bool)
+	}
+	w := map[string]bool{}
+	for _, f := range p.Families() {
+		w[f] = true
+	}
+	wantedSets.Store(p.Name(), w)
+	return w
+}
+
+// countSamples counts non-empty, non-comment lines.
+func countSamples(b []byte) int {
+	n := 0
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		line := b
+		if i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		if len(line) > 0 && line[0] != '#' {
+			n++
+		}
+	}
+	return n
 }
