@@ -346,7 +346,7 @@ type kafkaExporter struct{}
 func (kafkaExporter) Name() string                { return config.ProfileKafkaExporter }
 func (kafkaExporter) HasClientQuotaMetrics() bool { return false }
 func (kafkaExporter) HasBrokerTotals() bool       { return false }
-func (kafkaExporter) Families() []string        { return []string{"kafka_consumergroup_lag"} }
+func (kafkaExporter) Families() []string          { return []string{"kafka_consumergroup_lag"} }
 
 func (kafkaExporter) Map(dst []Point, fams Families) ([]Point, int) {
 	dropped := 0
