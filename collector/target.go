@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -51,6 +52,38 @@ func (t Target) HostName() string {
 		return t.URL
 	}
 	return u.Hostname()
+}
+
+// ConfigTargets returns every target the whole configuration names: each
+// resource group broker's metrics_url (with the collector's broker profile,
+// the group's cluster and the broker id) and host_metrics_url (node
+// profile), then the collector's static targets. A URL listed twice is kept
+// once, the first listing winning. file_sd targets come from Discovery.
+func ConfigTargets(c *config.Config) []Target {
+	var out []Target
+	seen := map[string]bool{}
+	add := func(t Target) {
+		if t.URL == "" || seen[t.URL] {
+			return
+		}
+		seen[t.URL] = true
+		out = append(out, t)
+	}
+	for _, g := range c.ResourceGroups {
+		cluster := g.Cluster
+		if cluster == "" && len(c.Clusters) == 1 {
+			cluster = c.Clusters[0].Name
+		}
+		for _, b := range g.Brokers {
+			id := strconv.Itoa(int(b.ID))
+			add(Target{URL: b.MetricsURL, Profile: c.Collector.Profile, Cluster: cluster, BrokerID: id})
+			add(Target{URL: b.HostMetricsURL, Profile: config.ProfileNode, Cluster: cluster, BrokerID: id})
+		}
+	}
+	for _, t := range StaticTargets(c.Collector) {
+		add(t)
+	}
+	return out
 }
 
 // StaticTargets converts configured static targets.
@@ -148,7 +181,13 @@ type Discovery struct {
 // NewDiscovery returns a discovery over c's static targets and file_sd
 // globs. Call Reload before Targets.
 func NewDiscovery(c config.CollectorConfig) *Discovery {
-	d := &Discovery{static: StaticTargets(c), defaultProfile: c.Profile,
+	return NewDiscoveryFrom(StaticTargets(c), c)
+}
+
+// NewDiscoveryFrom is NewDiscovery with an explicit static list, e.g. from
+// ConfigTargets.
+func NewDiscoveryFrom(static []Target, c config.CollectorConfig) *Discovery {
+	d := &Discovery{static: static, defaultProfile: c.Profile,
 		last: map[string][]byte{}, byFile: map[string][]Target{}}
 	for _, f := range c.FileSD {
 		d.files = append(d.files, f.Files...)
