@@ -170,3 +170,49 @@ func TestEvaluate(t *testing.T) {
 		})
 	}
 }
+
+// TestStallWithAMember joins a real consumer group member (kgo) that
+// commits once and then keeps its offset: lag grows, the group is not
+// empty, so the status is STALL rather than STOP.
+func TestStallWithAMember(t *testing.T) {
+	cl, adm := cluster(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "pay"))
+	produce(t, cl, 5)
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(cl.OptValue(kgo.SeedBrokers).([]string)...),
+		kgo.ConsumerGroup("slow"), kgo.ConsumeTopics("pay"), kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got := 0
+	for got < 2 {
+		fs := consumer.PollRecords(ctx, 2)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+		got += fs.NumRecords()
+	}
+	if err := consumer.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_700_000_000, 0)
+	r := NewReader(adm, func() time.Time { return now }, 3)
+	var g GroupLag
+	for range 3 {
+		produce(t, cl, 1)
+		now = now.Add(15 * time.Second)
+		gs, err := r.Lag(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(gs) != 1 {
+			t.Fatalf("groups = %+v", gs)
+		}
+		g = gs[0]
+	}
+	if g.State != "Stable" || g.Status != StatusStall || g.TotalLag <= 0 {
+		t.Errorf("group = %+v, want Stable, STALL, positive lag", g)
+	}
+}
