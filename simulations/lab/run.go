@@ -101,7 +101,6 @@ func PrintAddresses(w io.Writer, a Addresses) error {
 	return nil
 }
 
-
 // WriteAddresses writes a as JSON to path, atomically (a reader never sees
 // a half-written file).
 func WriteAddresses(path string, a Addresses) error {
