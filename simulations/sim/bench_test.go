@@ -7,12 +7,14 @@ import (
 )
 
 // BenchmarkRound measures one round (both directions, demand included) per
-// op for each policy on the scale case and on the saturated group, where
-// the oracle has linear programs to solve. The scale case is also run with
-// its capacity cut to 40%, so that most brokers saturate and the oracle
-// solves one program per broker and direction every round.
+// op for each policy on the scale case and on the saturated group (whose
+// first rounds, before its peak, solve no LP). The scale case is also run
+// with its capacity cut to 40% as saturated-1000x100, so that every broker
+// saturates and the oracle solves one program per broker and direction
+// every round; that one takes about two seconds per round.
 //
-//	go test -run '^$' -bench Round -benchtime 200x ./simulations/sim/
+//	go test -run '^$' -bench 'Round/(scale-1000x100|saturated-group)/' -benchtime 200x ./simulations/sim/
+//	go test -run '^$' -bench 'Round/saturated-1000x100/' -benchtime 5x ./simulations/sim/
 func BenchmarkRound(b *testing.B) {
 	scale, err := scenario.Load("../scenarios/scale-1000x100.yaml")
 	if err != nil {
@@ -27,7 +29,7 @@ func BenchmarkRound(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	scaleCut.Name = "scale-1000x100-cut"
+	scaleCut.Name = "saturated-1000x100"
 	scaleCut.Brokers.Capacity.Produce *= 0.4
 	scaleCut.Brokers.Capacity.Fetch *= 0.4
 
