@@ -40,7 +40,8 @@ func TestLabRunsUntilInterrupted(t *testing.T) {
 	addrFile := filepath.Join(t.TempDir(), "addrs.json")
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, headroomBin, "lab", "--scenario", "../../simulations/scenarios/vivo-two-projects.yaml",
+	const scenarioFile = "../../simulations/scenarios/vivo-two-projects.yaml"
+	cmd := exec.CommandContext(ctx, headroomBin, "lab", "--scenario", scenarioFile,
 		"--addresses-file", addrFile, "--scale", "0.005", "--time-compression", "3600")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -91,7 +92,7 @@ func TestLabRunsUntilInterrupted(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exit after SIGINT: %v\n%s", err, stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "bootstrap servers: "+strings.Join(addrs.Bootstrap, ",")) || !strings.Contains(stdout.String(), addrs.Metrics["2"]) {
+	if !strings.Contains(stdout.String(), "bootstrap servers: "+strings.Join(addrs.Bootstrap, ",")) || !strings.Contains(stdout.String(), addrs.Metrics["0"]) {
 		t.Errorf("stdout does not list the addresses: %s", stdout.String())
 	}
 }

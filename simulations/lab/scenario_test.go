@@ -1,0 +1,85 @@
+package lab
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/headroomhq/headroom/simulations/scenario"
+)
+
+func TestFromScenarioPlacesLeadersAsTheScenario(t *testing.T) {
+	for _, file := range []string{"hot-broker.yaml", "vivo-two-projects.yaml", "diurnal-20-projects.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			s, err := scenario.Load("../scenarios/" + file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := FromScenario(s, 0.5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Brokers != s.Brokers.Count || cfg.Capacity.Produce != float64(s.Brokers.Capacity.Produce)*0.5 {
+				t.Errorf("brokers %d capacity %v", cfg.Brokers, cfg.Capacity)
+			}
+			for i, p := range cfg.Projects {
+				if p.Quota.Produce != float64(s.Projects[i].Produce.Share)*0.5 {
+					t.Errorf("%s: quota %v, share %v", p.Name, p.Quota.Produce, s.Projects[i].Produce.Share)
+				}
+				got := map[int]float64{}
+				var total float64
+				for k, l := range p.Leaders {
+					got[int(l)] += p.Weights[k]
+					total += p.Weights[k]
+				}
+				for _, bw := range s.Placement(i) {
+					if w := got[bw.Broker] / total; math.Abs(w-bw.Weight) > 1e-9 {
+						t.Errorf("%s broker %d: lab weight %v, scenario %v", p.Name, bw.Broker, w, bw.Weight)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestScenarioDemandCompressesTime(t *testing.T) {
+	s, err := scenario.Load("../scenarios/vivo-two-projects.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Unix(1_700_000_000, 0)
+	d := ScenarioDemand(s, start, 3600, 0.01) // an hour per second
+	first := s.Projects[0].Name
+	for _, sec := range []int{0, 1, 6, 12, 30} {
+		r := int(float64(sec)*3600/s.RoundInterval().Seconds()) % s.Rounds()
+		got := d[first](start.Add(time.Duration(sec) * time.Second))
+		if want := s.Rate(0, scenario.Produce, r) * 0.01; got.Produce != want {
+			t.Errorf("t=%ds: produce %v, want %v (round %d)", sec, got.Produce, want, r)
+		}
+		if want := s.Rate(0, scenario.Fetch, r) * 0.01; got.Fetch != want {
+			t.Errorf("t=%ds: fetch %v, want %v", sec, got.Fetch, want)
+		}
+	}
+}
+
+// TestLoadFollowsDemand: unthrottled, the producer is served what the
+// demand asks and the consumer reads it back.
+func TestLoadFollowsDemand(t *testing.T) {
+	c := startLab(t, Config{Brokers: 2, Projects: []Project{{Name: "a", Quota: Rates{Produce: 1 << 30, Fetch: 1 << 30}}}})
+	demand := Rates{Produce: 1 << 20, Fetch: 1 << 20}
+	load, err := StartLoad(t.Context(), c, map[string]DemandFunc{"a": func(time.Time) Rates { return demand }}, LoadOptions{RecordSize: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer load.Close()
+	eventually(t, 30*time.Second, "the load is served", func() error {
+		st := load.Stats()[0]
+		if st.Demanded < 2<<20 || st.Produced < 0.95*st.Demanded-(64<<10) || st.Consumed < 0.8*st.Produced || st.Dropped > 0 {
+			return errorf("stats %+v", st)
+		}
+		return nil
+	})
+}
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
