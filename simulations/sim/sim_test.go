@@ -354,6 +354,9 @@ func TestOracleLPMatchesItsClosedForm(t *testing.T) {
 			t.Fatalf("instance %d: LP served %v, want %v", n, got, min(sum, safe))
 		}
 	}
+	if o.restarts != 0 {
+		t.Errorf("%d of %d solves restarted from the slack basis: the crash basis should be feasible", o.restarts, o.solves)
+	}
 }
 
 func TestShareRules(t *testing.T) {
