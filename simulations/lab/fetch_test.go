@@ -13,6 +13,7 @@ import (
 // is above zero. Batches are small (32 KiB): a fetch returns whole batches,
 // and one response must be a small lump of a window's worth of quota.
 func TestFetchThrottling(t *testing.T) {
+	t.Parallel()
 	const quota = 1 << 20
 	w := Window{Samples: 11, SampleWindow: 400 * time.Millisecond}
 	window := time.Duration(w.Samples) * w.SampleWindow

@@ -234,6 +234,7 @@ func equalQuotas(a, b map[string]map[string]float64) bool {
 // its throttle time is above zero, and raising the quota through
 // AlterClientQuotas lifts its served rate within one window.
 func TestThrottlingMatchesQuota(t *testing.T) {
+	t.Parallel()
 	const quota = 1 << 20 // bytes/s per broker
 	// A longer sample window than the other tests: a produce request is a
 	// lump of a few hundred KiB, which must be small against a window's
@@ -376,6 +377,7 @@ func produceAndConsume(t *testing.T, c *Cluster, records int) *batchBytes {
 // bytes in and out match the batches the clients wrote and read to within
 // 2%, and that each broker's total is the sum of its topics.
 func TestMetricsMatchTraffic(t *testing.T) {
+	t.Parallel()
 	c := startLab(t, Config{
 		Brokers:  3,
 		Capacity: Rates{Produce: 8 << 20, Fetch: 16 << 20},

@@ -170,6 +170,7 @@ func TestPromtoolChecksMetrics(t *testing.T) {
 // TestPrometheusScrapesTheLab has a real Prometheus scrape every broker and
 // checks that it sees the per-topic byte counters.
 func TestPrometheusScrapesTheLab(t *testing.T) {
+	t.Parallel()
 	c := startLab(t, Config{Brokers: 2, Projects: []Project{{Name: "a", Quota: Rates{Produce: 1 << 30}}}})
 	produceAndConsume(t, c, 100)
 	var targets []string

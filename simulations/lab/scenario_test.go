@@ -66,6 +66,7 @@ func TestScenarioDemandCompressesTime(t *testing.T) {
 // TestLoadFollowsDemand: unthrottled, the producer is served what the
 // demand asks and the consumer reads it back.
 func TestLoadFollowsDemand(t *testing.T) {
+	t.Parallel()
 	c := startLab(t, Config{Brokers: 2, Projects: []Project{{Name: "a", Quota: Rates{Produce: 1 << 30, Fetch: 1 << 30}}}})
 	demand := Rates{Produce: 1 << 20, Fetch: 1 << 20}
 	load, err := StartLoad(t.Context(), c, map[string]DemandFunc{"a": func(time.Time) Rates { return demand }}, LoadOptions{RecordSize: 4 << 10})
