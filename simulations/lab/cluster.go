@@ -95,7 +95,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go func() {
 		defer c.wg.Done()
 		select {
@@ -103,6 +103,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 			c.stop()
 		case <-c.done:
 		}
+	}()
+	go func() {
+		defer c.wg.Done()
+		c.applyRetention()
 	}()
 	return c, nil
 }
@@ -129,7 +133,11 @@ func (c *Cluster) setup(ctx context.Context) error {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	for _, p := range c.cfg.Projects {
-		resp, err := adm.CreateTopic(ctx, int32(len(p.Leaders)), 1, nil, p.Topic)
+		var configs map[string]*string
+		if c.cfg.RetentionBytes > 0 {
+			configs = map[string]*string{"retention.bytes": kmsg.StringPtr(strconv.FormatInt(c.cfg.RetentionBytes, 10))}
+		}
+		resp, err := adm.CreateTopic(ctx, int32(len(p.Leaders)), 1, configs, p.Topic)
 		if err == nil {
 			err = resp.Err
 		}
@@ -315,6 +323,25 @@ func (c *Cluster) controlProduce(kreq kmsg.Request) (kmsg.Response, error, bool)
 		c.kf.SleepControl(func() { c.wait(throttle) })
 	}
 	return nil, nil, false
+}
+
+// retentionInterval is how often the lab trims logs to retention.bytes.
+const retentionInterval = time.Second
+
+func (c *Cluster) applyRetention() {
+	if c.cfg.RetentionBytes <= 0 {
+		return
+	}
+	t := time.NewTicker(retentionInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+			c.kf.ApplyRetention()
+		}
+	}
 }
 
 // wait blocks for d or until the cluster closes.

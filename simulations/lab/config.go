@@ -29,6 +29,10 @@ type Config struct {
 	// KafkaPorts optionally gives each broker's Kafka port; default free
 	// ports on 127.0.0.1.
 	KafkaPorts []int
+	// RetentionBytes bounds each partition's log (retention.bytes), so that
+	// a lab running for hours does not hold all it was sent in memory.
+	// Default 64 MiB; negative keeps everything.
+	RetentionBytes int64
 	// Now is the clock of the quota sensors. Default time.Now.
 	Now func() time.Time
 	// Logger defaults to slog.Default().
@@ -70,6 +74,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.RetentionBytes == 0 {
+		c.RetentionBytes = 64 << 20
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

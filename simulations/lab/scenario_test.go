@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
 
@@ -84,3 +87,32 @@ func TestLoadFollowsDemand(t *testing.T) {
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// TestRetentionBoundsMemory: with a small retention.bytes, old batches are
+// dropped, so the log start offset moves forward.
+func TestRetentionBoundsMemory(t *testing.T) {
+	c := startLab(t, Config{Brokers: 1, RetentionBytes: 256 << 10, Projects: []Project{{Name: "a"}}})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()...), kgo.DefaultProduceTopic("a.events"),
+		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerBatchMaxBytes(32<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for range 64 {
+		if err := cl.ProduceSync(t.Context(), &kgo.Record{Value: make([]byte, 16<<10)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	adm := kadm.NewClient(cl)
+	eventually(t, 20*time.Second, "the log start moves past the retained bytes", func() error {
+		starts, err := adm.ListStartOffsets(t.Context(), "a.events")
+		if err != nil {
+			return err
+		}
+		o, _ := starts.Lookup("a.events", 0)
+		if o.Offset < 32 {
+			return errorf("start offset %d", o.Offset)
+		}
+		return nil
+	})
+}
