@@ -19,8 +19,8 @@ func FuzzParseAndMap(f *testing.F) {
 		}
 		// Seeds are cut to a few lines: whole fixture pages make each
 		// mutation round far slower without finding more.
-		if len(b) > 1500 {
-			b = b[:1500]
+		if len(b) > 300 {
+			b = b[:300]
 			b = b[:bytes.LastIndexByte(b, '\n')+1]
 		}
 		f.Add(b, false)
