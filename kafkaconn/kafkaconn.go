@@ -1,0 +1,164 @@
+// Package kafkaconn opens Headroom's admin connections to the configured
+// Kafka-compatible clusters: seed brokers, client id, TLS and SASL (PLAIN,
+// SCRAM-SHA-256, SCRAM-SHA-512) as the clusters section of the
+// configuration describes them.
+//
+// It owns connection settings only. What is read or written over the
+// connection belongs to the collector (placement, lag) and the limiter's
+// applier (client quotas).
+package kafkaconn
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/headroomhq/headroom/config"
+)
+
+// Conn is one cluster's admin connection.
+type Conn struct {
+	Name string
+	// Client is the underlying franz-go client; Admin wraps it.
+	Client *kgo.Client
+	Admin  *kadm.Client
+	// Timeout bounds each admin request (clusters[].request_timeout).
+	Timeout time.Duration
+}
+
+// Close closes the connection.
+func (c *Conn) Close() { c.Client.Close() }
+
+// Options returns the franz-go options for a cluster: seeds, client id, TLS
+// and SASL. Secrets are read from their files here, so that a rotated
+// password file takes effect on the next connection.
+func Options(c config.ClusterConfig) ([]kgo.Opt, error) {
+	if len(c.BootstrapServers) == 0 {
+		return nil, fmt.Errorf("cluster %s: no bootstrap servers", c.Name)
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.BootstrapServers...),
+		kgo.ClientID(cmpOr(c.ClientID, config.DefaultAdminClientID)),
+		// Admin requests carry their own deadlines; keep the client from
+		// retrying a dead seed forever behind them.
+		kgo.RetryTimeout(time.Duration(c.RequestTimeout)),
+	}
+	if c.TLS != nil && c.TLS.Enabled {
+		tc, err := tlsConfig(*c.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: tls: %w", c.Name, err)
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if c.SASL != nil {
+		m, err := mechanism(*c.SASL)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: sasl: %w", c.Name, err)
+		}
+		opts = append(opts, kgo.SASL(m))
+	}
+	return opts, nil
+}
+
+// Open opens an admin connection to c. It does not dial: the first request
+// does, so a cluster that is down at start is an error of that request, not
+// of Open.
+func Open(c config.ClusterConfig) (*Conn, error) {
+	opts, err := Options(c)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: new client: %w", c.Name, err)
+	}
+	timeout := time.Duration(c.RequestTimeout)
+	if timeout <= 0 {
+		timeout = time.Duration(config.DefaultRequestTimeout)
+	}
+	return &Conn{Name: c.Name, Client: cl, Admin: kadm.NewClient(cl), Timeout: timeout}, nil
+}
+
+// OpenAll opens every configured cluster, keyed by name. On error the ones
+// already opened are closed.
+func OpenAll(cs []config.ClusterConfig) (map[string]*Conn, error) {
+	out := make(map[string]*Conn, len(cs))
+	for _, c := range cs {
+		conn, err := Open(c)
+		if err != nil {
+			CloseAll(out)
+			return nil, err
+		}
+		out[c.Name] = conn
+	}
+	return out, nil
+}
+
+// CloseAll closes every connection of m.
+func CloseAll(m map[string]*Conn) {
+	for _, c := range m {
+		c.Close()
+	}
+}
+
+func tlsConfig(c config.TLSConfig) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify} //nolint:gosec // an explicit operator choice
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("ca_file %s holds no PEM certificate", c.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" || c.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load cert_file and key_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func mechanism(c config.SASLConfig) (sasl.Mechanism, error) {
+	pass := string(c.Password)
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("read password_file: %w", err)
+		}
+		pass = strings.TrimRight(string(b), "\r\n")
+	}
+	if pass == "" {
+		return nil, fmt.Errorf("mechanism %s for user %q has an empty password", c.Mechanism, c.Username)
+	}
+	switch c.Mechanism {
+	case config.SASLPlain:
+		return plain.Auth{User: c.Username, Pass: pass}.AsMechanism(), nil
+	case config.SASLScramSHA256:
+		return scram.Auth{User: c.Username, Pass: pass}.AsSha256Mechanism(), nil
+	case config.SASLScramSHA512:
+		return scram.Auth{User: c.Username, Pass: pass}.AsSha512Mechanism(), nil
+	}
+	return nil, fmt.Errorf("unknown mechanism %q (want %s, %s or %s)", c.Mechanism, config.SASLPlain, config.SASLScramSHA256, config.SASLScramSHA512)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
