@@ -29,6 +29,9 @@ func (d direction) key() string {
 
 type topicCounters struct {
 	bytesIn, bytesOut, messagesIn, produceRequests, fetchRequests float64
+	// in and out are the topic's byte rates over the quota window, for
+	// Status; nil on the broker total.
+	in, out *sampledStat
 }
 
 type sensorKey struct {
@@ -47,6 +50,7 @@ const sensorIdleExpiry = time.Hour
 // brokerState is what one broker measured.
 type brokerState struct {
 	id int32
+	w  Window
 
 	mu       sync.Mutex
 	topics   map[string]*topicCounters
@@ -62,6 +66,7 @@ type brokerState struct {
 func newBrokerState(id int32, w Window, now time.Time) *brokerState {
 	return &brokerState{
 		id:       id,
+		w:        w,
 		topics:   map[string]*topicCounters{},
 		sensors:  map[sensorKey]*quotaSensor{},
 		requests: map[requestKey]float64{},
@@ -70,10 +75,10 @@ func newBrokerState(id int32, w Window, now time.Time) *brokerState {
 	}
 }
 
-func (b *brokerState) topic(name string) *topicCounters {
+func (b *brokerState) topic(name string, now time.Time) *topicCounters {
 	tc := b.topics[name]
 	if tc == nil {
-		tc = &topicCounters{}
+		tc = &topicCounters{in: newSampledStat(b.w, now), out: newSampledStat(b.w, now)}
 		b.topics[name] = tc
 	}
 	return tc

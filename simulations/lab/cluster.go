@@ -295,7 +295,7 @@ func (c *Cluster) controlProduce(kreq kmsg.Request) (kmsg.Response, error, bool)
 		if name == "" {
 			name = c.topicName(t.TopicID)
 		}
-		tc := b.topic(name)
+		tc := b.topic(name, now)
 		tc.produceRequests++
 		var tb, tm float64
 		for _, p := range t.Partitions {
@@ -303,6 +303,7 @@ func (c *Cluster) controlProduce(kreq kmsg.Request) (kmsg.Response, error, bool)
 			tm += float64(countRecords(p.Records))
 		}
 		tc.bytesIn += tb
+		tc.in.record(tb, now)
 		tc.messagesIn += tm
 		b.total.bytesIn += tb
 		b.total.messagesIn += tm

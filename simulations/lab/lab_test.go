@@ -294,6 +294,25 @@ func TestThrottlingMatchesQuota(t *testing.T) {
 	}
 	t.Logf("served at 2x demand: %.0f B/s per broker (quota %d)", served, quota)
 
+	// The live view a terminal demo reads shows the same: demand, quota,
+	// served near the quota on each broker, and throttling.
+	if got := load.Demand(time.Now())["a"]; got != demand {
+		t.Errorf("Load.Demand = %+v, want %+v", got, demand)
+	}
+	status := c.Status()
+	if len(status) != 1 || status[0].Project != "a" || status[0].Quota.Produce != quota || status[0].Quota.Fetch != 0 || len(status[0].Brokers) != 2 {
+		t.Fatalf("Status = %+v", status)
+	}
+	for _, bs := range status[0].Brokers {
+		if bs.Served.Produce < 0.75*quota || bs.Served.Produce > 1.25*quota || bs.ProduceThrottle <= 0 {
+			// One reading over one window, as the byte-rate gauge above.
+			t.Errorf("Status broker %d: served %.0f B/s (want %d ±25%%), throttle %s (want > 0)", bs.Broker, bs.Served.Produce, quota, bs.ProduceThrottle)
+		}
+	}
+	if st := status[0]; st.ProduceThrottle <= 0 || st.FetchThrottle != 0 {
+		t.Errorf("Status throttle: produce %s, fetch %s", st.ProduceThrottle, st.FetchThrottle)
+	}
+
 	adm := adminClient(t, c)
 	name := "a"
 	res, err := adm.AlterClientQuotas(t.Context(), []kadm.AlterClientQuotaEntry{{
@@ -310,6 +329,9 @@ func TestThrottlingMatchesQuota(t *testing.T) {
 		}
 	}
 	t.Logf("served after the raise: %.0f B/s per broker", lifted)
+	if got := c.Status()[0].Quota.Produce; got != 4*quota {
+		t.Errorf("Status quota after the raise: %v, want %d", got, 4*quota)
+	}
 }
 
 // batchBytes sums, per topic, the record batches a client wrote or read

@@ -202,9 +202,10 @@ func (w *wireConn) fetched(version int16, body []byte) time.Duration {
 		for _, p := range t.Partitions {
 			tb += float64(len(p.RecordBatches))
 		}
-		tc := b.topic(name)
+		tc := b.topic(name, now)
 		tc.fetchRequests++
 		tc.bytesOut += tb
+		tc.out.record(tb, now)
 		b.total.bytesOut += tb
 		total += tb
 		if owner := c.owners[name]; owner != nil && tb > 0 {
