@@ -295,7 +295,11 @@ func (a *Applier) Apply(ctx context.Context, changes []Change) ([]Result, error)
 			continue
 		}
 		seen[k] = true
-		q := max(c.Quota, a.cfg.MinQuota)
+		// Kafka stores producer_byte_rate and consumer_byte_rate as longs
+		// and rejects a fractional value, so a quota is written in whole
+		// bytes/s, rounded down so that no broker is promised more than
+		// the plan.
+		q := max(math.Floor(c.Quota), math.Ceil(a.cfg.MinQuota))
 		res[i].Change.Quota = q
 		cur := r.Before
 		switch {

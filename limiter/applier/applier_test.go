@@ -206,6 +206,31 @@ func TestApplyNeverWritesNonPositiveOrNaN(t *testing.T) {
 	}
 }
 
+// TestApplyWritesWholeBytes: Kafka keeps byte-rate quotas as longs and
+// rejects a fractional value (the lab enforces the same rule), so a planned
+// quota is written rounded down, never above the plan.
+func TestApplyWritesWholeBytes(t *testing.T) {
+	_, adm := cluster(t)
+	var s sleeps
+	a := newApplier(adm, Config{}, &s)
+	e := Entity{ClientID: "fraction"}
+	rs, err := a.Apply(context.Background(), []Change{{Project: "f", Entity: e, Quota: 209550.00000000003}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs[0].Outcome != Written || rs[0].Change.Quota != 209550 || rs[0].InForce != 209550 {
+		t.Fatalf("outcome %s (%v), written %v, in force %v; want 209550", rs[0].Outcome, rs[0].Err, rs[0].Change.Quota, rs[0].InForce)
+	}
+	// The same plan, fractional again, is unchanged against what Kafka has.
+	rs, err = a.Apply(context.Background(), []Change{{Project: "f", Entity: e, Quota: 209550.7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs[0].Outcome != Unchanged {
+		t.Fatalf("second round: %s, want unchanged", rs[0].Outcome)
+	}
+}
+
 func TestApplyWriteBudgetCutsFirst(t *testing.T) {
 	_, adm := cluster(t)
 	var s sleeps
