@@ -14,7 +14,12 @@ import (
 // BrokerTopicMetrics meters (of which Headroom maps two), per partition
 // log-size gauges, broker totals, quota sensors for a tenth of the topics
 // and the two idle ratios.
-func largeJMXPage(n int) []byte {
+func largeJMXPage(n int) []byte { return largeJMXPageAt(n, 0) }
+
+// largeJMXPageAt is largeJMXPage after tick seconds of traffic: every
+// counter has grown (by a different amount per series) and the gauges moved,
+// so that a scraper sees changing values as on a live broker.
+func largeJMXPageAt(n int, tick int64) []byte {
 	var b bytes.Buffer
 	topics := n / 20 // 8 meters + 12 partitions per topic
 	meters := []string{"bytesin", "bytesout", "messagesin", "bytesrejected", "totalproducerequests",
@@ -22,18 +27,18 @@ func largeJMXPage(n int) []byte {
 	for k, m := range meters {
 		name := "kafka_server_brokertopicmetrics_" + m + "_total"
 		fmt.Fprintf(&b, "# HELP %s Count attribute of BrokerTopicMetrics\n# TYPE %s counter\n", name, name)
-		fmt.Fprintf(&b, "%s %d\n", name, 1_000_000_000*(k+1))
+		fmt.Fprintf(&b, "%s %d\n", name, int64(1_000_000_000*(k+1))+tick*int64(topics)*1000)
 		for i := range topics {
-			fmt.Fprintf(&b, "%s{topic=\"project-%d.events\"} %d\n", name, i, 1000000*(k+1)+i)
+			fmt.Fprintf(&b, "%s{topic=\"project-%d.events\"} %d\n", name, i, int64(1000000*(k+1)+i)+tick*int64(1000+i))
 		}
 	}
 	b.WriteString("# TYPE kafka_server_quota_byte_rate gauge\n")
 	for i := range topics / 10 {
-		fmt.Fprintf(&b, "kafka_server_quota_byte_rate{clientId=\"c%d\",resource=\"Produce\",user=\"u%d\"} %d.5\n", i, i, 1000+i)
+		fmt.Fprintf(&b, "kafka_server_quota_byte_rate{clientId=\"c%d\",resource=\"Produce\",user=\"u%d\"} %d.5\n", i, i, int64(1000+i)+tick%7)
 	}
 	b.WriteString("# TYPE kafka_log_log_size gauge\n")
 	for i := range topics * 12 {
-		fmt.Fprintf(&b, "kafka_log_log_size{partition=\"%d\",topic=\"project-%d.events\"} %d\n", i%12, i/12, 123456789+i)
+		fmt.Fprintf(&b, "kafka_log_log_size{partition=\"%d\",topic=\"project-%d.events\"} %d\n", i%12, i/12, int64(123456789+i)+tick*int64(i%13))
 	}
 	b.WriteString("kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent 0.8\n")
 	b.WriteString("kafka_network_socketserver_networkprocessoravgidlepercent 0.9\n")

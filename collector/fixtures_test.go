@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -172,6 +173,19 @@ func TestFixturesMapToCanonicalValues(t *testing.T) {
 				t.Errorf("lag = %+v", s.Lag)
 			}
 		}},
+	}
+	covered := map[string]bool{}
+	for _, tc := range cases {
+		covered[tc.file] = true
+	}
+	files, err := filepath.Glob("testdata/*.prom")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("fixture pages: %v %v", files, err)
+	}
+	for _, f := range files {
+		if !covered[filepath.Base(f)] {
+			t.Errorf("fixture %s has no case in the table", f)
+		}
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {

@@ -89,7 +89,10 @@ func MapPage(profile Profile, page Page) (pts []Point, samples, dropped int, err
 	if isOpenMetrics(page.ContentType) {
 		body = openMetricsToText(body)
 	}
-	samples = countSamples(body)
+	samples, err = countSamples(body)
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("parse exposition: %w", err)
+	}
 	body, err = filterPage(body, wantedSet(profile))
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("parse exposition: %w", err)
@@ -99,7 +102,24 @@ func MapPage(profile Profile, page Page) (pts []Point, samples, dropped int, err
 		return nil, 0, 0, err
 	}
 	pts, dropped = profile.Map(nil, fams)
+	if err := checkDuplicates(pts); err != nil {
+		return nil, 0, 0, fmt.Errorf("parse exposition: %w", err)
+	}
 	return pts, samples, dropped, nil
+}
+
+// checkDuplicates rejects a page that gives one series twice (the
+// exposition formats forbid it): its two values, possibly out of order,
+// would be rated against each other.
+func checkDuplicates(pts []Point) error {
+	seen := make(map[PointKey]struct{}, len(pts))
+	for _, p := range pts {
+		if _, dup := seen[p.PointKey]; dup {
+			return fmt.Errorf("duplicate series on the page: %s %s %q", p.Kind, p.Dir, p.Name)
+		}
+		seen[p.PointKey] = struct{}{}
+	}
+	return nil
 }
 
 var wantedSets sync.Map // profile name → map[string]bool
@@ -116,9 +136,15 @@ func wantedSet(p Profile) map[string]bool {
 	return w
 }
 
-// countSamples counts non-empty, non-comment lines.
-func countSamples(b []byte) int {
-	n := 0
+// MaxLineBytes bounds one line of a page. The longest lines of real broker
+// and host pages are a few hundred bytes; a longer one is a huge label (or
+// garbage) and fails the scrape before any parsing.
+const MaxLineBytes = 64 << 10
+
+// countSamples counts non-empty, non-comment lines and checks each against
+// MaxLineBytes.
+func countSamples(b []byte) (int, error) {
+	n, line1 := 0, 1
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		line := b
@@ -127,9 +153,13 @@ func countSamples(b []byte) int {
 		} else {
 			b = nil
 		}
+		if len(line) > MaxLineBytes {
+			return 0, fmt.Errorf("line %d is longer than %d bytes", line1, MaxLineBytes)
+		}
 		if len(line) > 0 && line[0] != '#' {
 			n++
 		}
+		line1++
 	}
-	return n
+	return n, nil
 }

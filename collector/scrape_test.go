@@ -32,6 +32,7 @@ func (endlessZeros) Read(p []byte) (int, error) {
 func TestBadInputIsATargetError(t *testing.T) {
 	good := readFixture(t, jmxFixture)
 	huge := "kafka_server_brokertopicmetrics_bytesin_total{topic=\"" + strings.Repeat("x", 2<<20) + "\"} 1\n"
+	hugeUnder := "kafka_server_brokertopicmetrics_bytesin_total{topic=\"" + strings.Repeat("x", 200<<10) + "\"} 1\n"
 	cases := []struct {
 		name    string
 		handler http.HandlerFunc
@@ -46,6 +47,20 @@ func TestBadInputIsATargetError(t *testing.T) {
 		{"huge label over the body limit", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = io.WriteString(w, huge)
 		}, "size limit"},
+		{"huge label under the body limit", func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write(good)
+			_, _ = io.WriteString(w, hugeUnder)
+		}, "longer than"},
+		{"huge label name", func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, "kafka_server_brokertopicmetrics_bytesin_total{"+strings.Repeat("l", 100<<10)+"=\"a\"} 1\n")
+		}, "longer than"},
+		{"one series twice", func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write(good)
+			_, _ = io.WriteString(w, "kafka_server_brokertopicmetrics_bytesin_total{topic=\"orders\"} 5\n")
+		}, "duplicate series"},
+		{"out-of-order samples of one counter", func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = io.WriteString(w, "kafka_server_brokertopicmetrics_bytesin_total 900 2000\nkafka_server_brokertopicmetrics_bytesin_total 700 1000\n")
+		}, "duplicate series"},
 		{"10 GB body", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = io.Copy(w, io.LimitReader(endlessZeros{}, 10<<30))
 		}, "size limit"},

@@ -1,0 +1,144 @@
+package promapi
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/headroomhq/headroom/collector"
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/testpeer"
+	"github.com/headroomhq/headroom/simulations/lab"
+)
+
+// TestPromQLOverLabMatchesDirectScraping runs a real Prometheus (Debian)
+// scraping a running lab cluster under real franz-go load, and checks that
+// the Snapshot read through PromQL equals direct scraping within 5%:
+// broker totals and project rates through both mappings (per-client quota
+// sensors for a, per-topic series by ownership for b).
+func TestPromQLOverLabMatchesDirectScraping(t *testing.T) {
+	c, err := lab.Start(t.Context(), lab.Config{
+		Brokers: 2,
+		// Kafka's default quota window (11 × 1 s): the per-client byte-rate
+		// gauges are read at one instant, so they must not follow every
+		// lump of a loaded machine.
+		Window:   lab.DefaultWindow,
+		Capacity: lab.Rates{Produce: 32 << 20, Fetch: 32 << 20},
+		Projects: []lab.Project{
+			{Name: "a", Quota: lab.Rates{Produce: 256 << 20, Fetch: 256 << 20}},
+			{Name: "b", Leaders: []int32{0, 1, 1}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	load, err := lab.StartLoad(t.Context(), c, map[string]lab.DemandFunc{
+		"a": func(time.Time) lab.Rates { return lab.Rates{Produce: 1 << 20, Fetch: 1 << 20} },
+		"b": func(time.Time) lab.Rates { return lab.Rates{Produce: 768 << 10} },
+	}, lab.LoadOptions{RecordSize: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer load.Close()
+
+	var targets []collector.Target
+	var hosts []string
+	for id, u := range c.MetricsURLs() {
+		targets = append(targets, collector.Target{URL: u, Profile: config.ProfileKafkaJMX, Cluster: "lab", BrokerID: strconv.Itoa(int(id))})
+		pu, _ := url.Parse(u)
+		hosts = append(hosts, strconv.Quote(pu.Host))
+	}
+	prom := testpeer.Prometheus(t, fmt.Sprintf(`
+global: {scrape_interval: 1s, scrape_timeout: 1s}
+scrape_configs:
+  - job_name: lab
+    static_configs: [{targets: [%s]}]
+`, strings.Join(hosts, ", ")))
+	projects := []config.ProjectConfig{
+		{Name: "a", Entity: config.EntityConfig{ClientID: "a"}, Topics: config.TopicsConfig{Prefixes: []string{"a."}}},
+		{Name: "b", Entity: config.EntityConfig{ClientID: "b"}, Topics: config.TopicsConfig{Prefixes: []string{"b."}}},
+	}
+	const window = 6 * time.Second
+	direct, err := collector.New(collector.Options{Config: config.DefaultCollectorConfig(), Projects: projects, Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := New(Options{Address: prom.URL, Window: "6s", Projects: projects, Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	// Wait (with a deadline) until Prometheus holds a full rate window of
+	// both brokers and the lab's quota window (11 s) is full of load.
+	loadSince := time.Now()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		vec, qerr := src.query(ctx, `count(count_over_time(up[6s]) >= 6)`, time.Now())
+		if qerr == nil && len(vec) == 1 && vec[0].Value == 2 && time.Since(loadSince) > 12*time.Second-window {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus never had a full window of both brokers: %v %v\n%s", vec, qerr, prom.Logs())
+		}
+		select {
+		case <-time.After(250 * time.Millisecond):
+		case <-t.Context().Done():
+		}
+	}
+	direct.Round(ctx, targets) // first sight of the counters
+	select {
+	case <-time.After(window):
+	case <-t.Context().Done():
+	}
+	scraped := direct.Round(ctx, targets)
+	viaProm, err := src.Snapshot(ctx, targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range append(scraped.Targets, viaProm.Targets...) {
+		if !st.Up {
+			t.Errorf("target down: %+v", st)
+		}
+	}
+	if len(scraped.Brokers) != 2 || len(viaProm.Brokers) != 2 {
+		t.Fatalf("brokers: direct %+v, promql %+v", scraped.Brokers, viaProm.Brokers)
+	}
+	for i := range scraped.Brokers {
+		d, p := scraped.Brokers[i], viaProm.Brokers[i]
+		for _, v := range []struct {
+			what   string
+			d, p   collector.Value
+			minVal float64
+		}{
+			{"bytes_in", d.BytesIn, p.BytesIn, 100_000},
+			{"bytes_out", d.BytesOut, p.BytesOut, 100_000},
+			{"request_handler_idle", d.RequestHandlerIdle, p.RequestHandlerIdle, 0.5},
+		} {
+			if d.BrokerKey != p.BrokerKey || !v.d.OK() || !v.p.OK() || v.d.Value < v.minVal || !within(v.d.Value, v.p.Value, 0.05) {
+				t.Errorf("broker %s %s: direct %+v, promql %+v", d.Broker, v.what, v.d, v.p)
+			}
+		}
+	}
+	if len(scraped.Projects) != len(viaProm.Projects) || len(scraped.Projects) == 0 {
+		t.Fatalf("projects: direct %+v, promql %+v", scraped.Projects, viaProm.Projects)
+	}
+	sources := map[string]collector.Source{}
+	for i := range scraped.Projects {
+		d, p := scraped.Projects[i], viaProm.Projects[i]
+		sources[d.Project+"/"+string(d.Direction)] = d.Source
+		if d.BrokerKey != p.BrokerKey || d.Project != p.Project || d.Direction != p.Direction || d.Source != p.Source ||
+			!d.Rate.OK() || !p.Rate.OK() || !within(d.Rate.Value, p.Rate.Value, 0.05) {
+			t.Errorf("project rate: direct %+v, promql %+v", d, p)
+		}
+		t.Logf("%s broker %s %s (%s): direct %.0f, promql %.0f B/s", d.Project, d.Broker, d.Direction, d.Source, d.Rate.Value, p.Rate.Value)
+	}
+	if sources["a/produce"] != collector.FromClientQuota || sources["b/produce"] != collector.FromTopics {
+		t.Errorf("sources %v: want a from client quotas and b from topics", sources)
+	}
+}
