@@ -42,7 +42,7 @@ type env struct {
 	alert *alerting.Engine
 }
 
-func loadConfig(t *testing.T) *config.Config {
+func loadConfig(t testing.TB) *config.Config {
 	t.Helper()
 	c, err := config.LoadFile("../examples/headroom.yml")
 	if err != nil {
@@ -57,7 +57,7 @@ func loadConfig(t *testing.T) *config.Config {
 	return c
 }
 
-func newEnv(t *testing.T, path string, mutate func(*config.Config)) *env {
+func newEnv(t testing.TB, path string, mutate func(*config.Config)) *env {
 	t.Helper()
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "headroom.db")
@@ -132,7 +132,7 @@ func (e *env) do(t *testing.T, method, path, token, body string, hdr ...string) 
 	return resp{w.Code, w.Body.String(), w.Header()}
 }
 
-func (e *env) openIncident(t *testing.T) int64 {
+func (e *env) openIncident(t testing.TB) int64 {
 	t.Helper()
 	n := webhook.Notification{Fingerprint: "fp", Status: "firing", AlertName: "GroupSaturated",
 		Labels: map[string]string{"alertname": "GroupSaturated", "group": "events"}, StartsAt: e.now}
@@ -302,7 +302,11 @@ func TestOverrideLifecycleAndConcurrency(t *testing.T) {
 		t.Fatalf("stale delete: %d", r.code)
 	}
 
-	// A restart keeps the override and the audit trail.
+	// A restart keeps the override and the audit trail: the first process's
+	// store is closed, and the same SQLite file is opened afresh.
+	if err := e.db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	e2 := newEnv(t, e.path, nil)
 	r = e2.do(t, "GET", "/api/v1/overrides/project/search", viewerToken, "")
 	if r.code != 200 || r.hdr.Get("ETag") != `"v2"` {
@@ -313,8 +317,19 @@ func TestOverrideLifecycleAndConcurrency(t *testing.T) {
 	if r.code != 200 || json.Unmarshal([]byte(r.body), &audit) != nil || len(audit) != 2 {
 		t.Fatalf("audit after restart: %d %s", r.code, r.body)
 	}
-	if audit[0].Actor != "otto" || audit[0].Action != "put_override" || string(audit[0].Before) == "null" || audit[1].Before == nil {
+	// Newest first: the winning replace (v1 -> v2), then the create.
+	if audit[0].Actor != "otto" || audit[0].Action != "put_override" || audit[0].Target != "project/search" {
 		t.Fatalf("audit records %+v", audit)
+	}
+	if string(audit[1].Before) != "null" {
+		t.Fatalf("create has a before: %s", audit[1].Before)
+	}
+	var before, after store.Override
+	if json.Unmarshal(audit[0].Before, &before) != nil || json.Unmarshal(audit[0].After, &after) != nil {
+		t.Fatalf("audit before/after are not overrides: %s / %s", audit[0].Before, audit[0].After)
+	}
+	if before.Version != 1 || after.Version != 2 || !strings.Contains(string(before.Spec), "pin") || strings.Contains(string(after.Spec), "pin") {
+		t.Fatalf("audit before %+v after %+v", before, after)
 	}
 	if r := e2.do(t, "DELETE", "/api/v1/overrides/project/search", operatorToken, "", "If-Match", `"v2"`); r.code != 204 {
 		t.Fatalf("delete: %d %s", r.code, r.body)
@@ -529,6 +544,8 @@ func TestWhatIf(t *testing.T) {
 	}{
 		{`{"kind": "project", "name": "checkout", "spec": {"produce": {"floor": "80MiB/s"}}}`, 422, "spec.produce.floor"},
 		{`{"kind": "project", "name": "checkout", "spec": {"produce": {"weight": 2}}, "window": "soon"}`, 422, "window"},
+		{`{"kind": "project", "name": "checkout", "spec": {"produce": {"weight": 2}}, "window": "-1h"}`, 422, "window"},
+		{`{"kind": "project", "name": "checkout", "spec": {"produce": {"weight": 2}}, "window": "720h"}`, 422, "window"},
 		{`{"kind": "group", "name": "batch", "spec": {"margin": 0.8}, "window": "1h"}`, 409, ""},
 		{`{"kind": "project", "name": "checkout", "spec": {}, "extra": 1}`, 400, "extra"},
 	} {

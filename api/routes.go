@@ -692,8 +692,9 @@ func (a *API) whatIf(c *gin.Context) {
 	window := 24 * time.Hour
 	if body.Window != "" {
 		d, err := time.ParseDuration(body.Window)
-		if err != nil {
-			problem(c, http.StatusUnprocessableEntity, "invalid request body", "", overrides.FieldError{Path: "window", Message: "want a duration such as 6h"})
+		if err != nil || d < whatif.MinWindow || d > whatif.MaxWindow {
+			problem(c, http.StatusUnprocessableEntity, "invalid request body", "", overrides.FieldError{Path: "window",
+				Message: fmt.Sprintf("want a duration from %s to %s, such as 6h", whatif.MinWindow, whatif.MaxWindow)})
 			return
 		}
 		window = d

@@ -155,11 +155,15 @@ func (s *DB) DecisionHistory(ctx context.Context, project, direction string, fro
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.sql.QueryContext(ctx, `SELECT `+ledgerColumns+` FROM (
-		SELECT * FROM ledger_decisions
-		WHERE project = ? AND (? = '' OR direction = ?) AND at_ms BETWEEN ? AND ?
-		ORDER BY at_ms DESC, id DESC LIMIT ?) ORDER BY at_ms, id`,
-		project, direction, direction, from.UnixMilli(), to.UnixMilli(), limit)
+	// Both forms name the direction, so that the (project, direction,
+	// at_ms) index bounds the time range; "(? = '' OR direction = ?)"
+	// would make SQLite scan every decision the project ever had.
+	dirs := []any{direction}
+	if direction == "" {
+		dirs = []any{"fetch", "produce"}
+	}
+	rows, err := s.sql.QueryContext(ctx, historyQuery(len(dirs)),
+		append(append([]any{project}, dirs...), from.UnixMilli(), to.UnixMilli(), limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("decision history for %s: %w", project, err)
 	}
@@ -176,6 +180,18 @@ func (s *DB) DecisionHistory(ctx context.Context, project, direction string, fro
 		return nil, fmt.Errorf("decision history for %s: %w", project, err)
 	}
 	return out, nil
+}
+
+// historyQuery is DecisionHistory's query for n directions.
+func historyQuery(n int) string {
+	in := "?"
+	if n == 2 {
+		in = "?, ?"
+	}
+	return `SELECT ` + ledgerColumns + ` FROM (
+		SELECT * FROM ledger_decisions
+		WHERE project = ? AND direction IN (` + in + `) AND at_ms BETWEEN ? AND ?
+		ORDER BY at_ms DESC, id DESC LIMIT ?) ORDER BY at_ms, id`
 }
 
 // PruneLedger deletes decisions older than before and returns how many

@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -157,5 +158,38 @@ func TestLedgerRetentionAndReopen(t *testing.T) {
 	hist, err := db.DecisionHistory(ctx, "p", "produce", t0, t0.Add(30*24*time.Hour), 0)
 	if err != nil || len(hist) != 3 || hist[0].After != 8 {
 		t.Fatalf("after reopen: %d entries (%v)", len(hist), err)
+	}
+}
+
+// The ledger grows by every project and direction each round and is kept
+// for weeks; a history query must seek its time range in the index, not
+// scan the project's whole past.
+func TestDecisionHistoryUsesTheTimeIndex(t *testing.T) {
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, n := range []int{1, 2} {
+		args := []any{"p", "produce", "fetch"}[:1+n]
+		args = append(args, 0, 1, 10)
+		rows, err := db.SQL().Query("EXPLAIN QUERY PLAN "+historyQuery(n), args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, "\n")
+		if !strings.Contains(joined, "USING INDEX ledger_decisions_project (project=? AND direction=? AND at_ms>? AND at_ms<?)") {
+			t.Errorf("%d direction(s): the query does not seek the time range:\n%s", n, joined)
+		}
 	}
 }

@@ -56,13 +56,19 @@ type Answer struct {
 	Notes  []string `json:"notes"`
 }
 
+// The replay window's bounds.
+const (
+	MinWindow = time.Minute
+	MaxWindow = 7 * 24 * time.Hour
+)
+
 // ErrNoData means the ledger holds too little demand to replay.
 var ErrNoData = errors.New("no recorded demand to replay")
 
 // Run replays the last window of recorded demand.
 func Run(ctx context.Context, db *store.DB, cfg *config.Config, change Change, window time.Duration, now time.Time) (*Answer, error) {
-	if window < time.Minute || window > 7*24*time.Hour {
-		return nil, fmt.Errorf("window %s: want 1m to 7d", window)
+	if window < MinWindow || window > MaxWindow {
+		return nil, fmt.Errorf("window %s: want %s to %s", window, MinWindow, MaxWindow)
 	}
 	if errs := overrides.Validate(cfg, change.Kind, change.Name, change.Spec, now); len(errs) > 0 {
 		return nil, fmt.Errorf("invalid change: %s: %s", errs[0].Path, errs[0].Message)
