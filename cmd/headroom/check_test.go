@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +40,42 @@ func TestCheckConfig(t *testing.T) {
 			}
 			if !strings.Contains(string(out), tt.output) {
 				t.Fatalf("output lacks %q:\n%s", tt.output, out)
+			}
+		})
+	}
+}
+
+// Every bad fixture fails `headroom check config` with exit 1, and lists
+// exactly the errors its "# error: " header lines expect.
+func TestCheckConfigBadFixtures(t *testing.T) {
+	files, err := filepath.Glob("../../config/testdata/bad/*.yml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no bad fixtures: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, l := range strings.Split(string(b), "\n") {
+				if e, ok := strings.CutPrefix(l, "# error: "); ok {
+					want = append(want, e)
+				}
+			}
+			cmd := exec.Command(headroomBin, "check", "config", f)
+			out, _ := cmd.CombinedOutput()
+			if code := cmd.ProcessState.ExitCode(); code != 1 {
+				t.Fatalf("exit code %d, want 1\n%s", code, out)
+			}
+			if head := fmt.Sprintf("FAILED: %d problem(s)", len(want)); !strings.Contains(string(out), head) {
+				t.Errorf("output lacks %q:\n%s", head, out)
+			}
+			for _, w := range want {
+				if !strings.Contains(string(out), "  "+w+"\n") {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
 			}
 		})
 	}

@@ -2,15 +2,22 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/testpeer"
 	"github.com/headroomhq/headroom/store"
 )
 
@@ -61,4 +68,99 @@ func TestCtlAgainstAPI(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d with %q:\n%s", tt.args[3:], code, tt.code, tt.out, out)
 		}
 	}
+}
+
+// TestOverridesSurviveServeRestart sets an override through `headroom ctl`
+// against a real `headroom serve`, stops the process with SIGTERM, starts a
+// new one on the same SQLite file and finds the override and its audit
+// record still there.
+func TestOverridesSurviveServeRestart(t *testing.T) {
+	example, err := os.ReadFile("../../examples/headroom.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "headroom.db")
+	cfg := strings.Replace(string(example), "/var/lib/headroom/headroom.db", db, 1)
+	// The example's cluster credentials live in /etc; this test reaches no
+	// broker, so it drops them rather than fake them.
+	tlsAndSASL := regexp.MustCompile(`(?m)^    (tls|sasl):\n(      .*\n)+`)
+	if cfg = tlsAndSASL.ReplaceAllString(cfg, ""); strings.Contains(cfg, "/etc/headroom") {
+		t.Fatalf("the example's credentials were not removed:\n%s", cfg)
+	}
+	cfg = strings.Replace(cfg, "\nstore:\n", fmt.Sprintf("\napi:\n  tokens:\n    - {name: otto, role: operator, sha256: %s}\n    - {name: ada, role: admin, sha256: %s}\nstore:\n",
+		api.HashToken("op-token"), api.HashToken("admin-token")), 1)
+	cfgFile := filepath.Join(dir, "headroom.yml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	serve := func() *testpeer.Peer {
+		return testpeer.Start(t, testpeer.Spec{Name: "headroom serve", Binary: headroomBin, Args: func(addr string) []string {
+			return []string{"serve", "--config.file=" + cfgFile, "--web.listen-address=" + addr}
+		}})
+	}
+	ctlRun := func(url string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(headroomBin, append([]string{"ctl", "--api.url", url}, args...)...)
+		cmd.Env = append(os.Environ(), "HEADROOM_API_TOKEN=op-token")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("ctl %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	audit := func(url string) []store.AuditRecord {
+		t.Helper()
+		req, _ := http.NewRequest("GET", url+"/api/v1/audit", nil)
+		req.Header.Set("Authorization", "Bearer admin-token")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var rs []store.AuditRecord
+		if err := json.NewDecoder(resp.Body).Decode(&rs); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("audit: %d %v", resp.StatusCode, err)
+		}
+		return rs
+	}
+
+	first := serve()
+	ctlRun(first.URL, "override", "project", "search", "--share", "35MiB/s", "--reason", "launch")
+	if rs := audit(first.URL); len(rs) != 1 || rs[0].Actor != "otto" {
+		t.Fatalf("audit before restart: %+v", rs)
+	}
+	if err := first.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err, exited := first.Wait(15 * time.Second); !exited || err != nil {
+		t.Fatalf("serve did not exit cleanly on SIGTERM: exited %v, %v\n%s", exited, err, first.Logs())
+	}
+
+	second := serve()
+	var ovs []struct {
+		Kind, Name string
+		Version    int
+		Spec       struct {
+			Produce struct{ Share float64 }
+			Reason  string
+		}
+	}
+	if err := json.Unmarshal([]byte(ctlRun(second.URL, "-o", "json", "list", "overrides")), &ovs); err != nil {
+		t.Fatal(err)
+	}
+	if len(ovs) != 1 || ovs[0].Name != "search" || ovs[0].Version != 1 || ovs[0].Spec.Produce.Share != 35<<20 || ovs[0].Spec.Reason != "launch" {
+		t.Fatalf("overrides after restart: %+v", ovs)
+	}
+	if out := ctlRun(second.URL, "show", "project", "search"); !strings.Contains(out, "35MiB/s") {
+		t.Fatalf("effective project after restart lacks the override:\n%s", out)
+	}
+	// The next change continues from the stored version and is audited
+	// next to the first one.
+	ctlRun(second.URL, "override", "project", "search", "--weight", "2")
+	rs := audit(second.URL)
+	if len(rs) != 2 || rs[1].Actor != "otto" || rs[0].Target != "project/search" || string(rs[1].Before) != "null" || string(rs[0].Before) == "null" {
+		t.Fatalf("audit after restart: %+v", rs)
+	}
+	http.DefaultClient.CloseIdleConnections()
 }
