@@ -45,7 +45,7 @@ func TestSimulateVivoJSON(t *testing.T) {
 		}
 		got[p.Name] = p.ThrottledBytes
 	}
-	for _, name := range []string{"static", "doorman-fair", "doorman-proportional", "pulsar-rg", "oracle"} {
+	for _, name := range []string{"static", "doorman-fair", "doorman-proportional", "pulsar-rg", "headroom", "oracle"} {
 		if _, ok := got[name]; !ok {
 			t.Errorf("no figures for %s in %s", name, out)
 		}
@@ -69,6 +69,16 @@ func TestSimulateErrors(t *testing.T) {
 		{"no file", simulateArgs{format: "table"}, 2, "no scenario file given"},
 		{"missing file", simulateArgs{files: []string{"no-such.yaml"}, format: "table"}, 1, "read scenario no-such.yaml"},
 		{"bad file", simulateArgs{files: []string{bad}, format: "table"}, 1, "read scenario " + bad},
+		// The scenario package's bad fixtures, through the command: each
+		// error names the file and the field or trace at fault.
+		{"unknown field", simulateArgs{files: []string{testdataScenario("unknown_field.yaml")}, format: "json"}, 1,
+			"read scenario " + testdataScenario("unknown_field.yaml") + ": decode: projects[0].produce.burst: unknown field"},
+		{"negative capacity", simulateArgs{files: []string{testdataScenario("negative_capacity.yaml")}, format: "json"}, 1,
+			"brokers.capacity.produce: invalid rate \"-100MiB/s\": must not be negative"},
+		{"missing trace", simulateArgs{files: []string{testdataScenario("missing_trace.yaml")}, format: "json"}, 1,
+			"projects[0].demand.produce.trace.file: open trace: open " + testdataScenario("no-such-trace.csv")},
+		{"malformed trace", simulateArgs{files: []string{testdataScenario("malformed_trace.yaml")}, format: "json"}, 1,
+			"read trace " + testdataScenario("malformed.csv") + ": line 3: value \"lots\" is not a number"},
 		{"unknown policy", simulateArgs{files: []string{"../../simulations/scenarios/vivo-two-projects.yaml"}, policies: "static,nope", format: "table"}, 1, `unknown policy "nope"`},
 	}
 	for _, tt := range tests {
@@ -80,8 +90,15 @@ func TestSimulateErrors(t *testing.T) {
 			if !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("stderr %q lacks %q", stderr.String(), tt.want)
 			}
+			if stdout.Len() != 0 {
+				t.Errorf("a failed run printed figures: %s", stdout.String())
+			}
 		})
 	}
+}
+
+func testdataScenario(name string) string {
+	return filepath.Join("..", "..", "simulations", "scenario", "testdata", name)
 }
 
 func TestSimulateTableAndReport(t *testing.T) {

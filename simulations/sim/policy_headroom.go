@@ -13,25 +13,38 @@ import (
 // an exponentially weighted mean of each broker's demand estimate, quick to
 // follow a rise and slow to follow a fall, as the denoised rate, and mean +
 // k standard deviations as the forecast's upper bound.
-const (
-	headroomHysteresis  = 0.05
-	headroomSpare       = 0.10
-	headroomLenderSpare = 0.10
-	headroomAlphaUp     = 0.5 // the mean follows a rise quickly...
-	headroomAlphaDown   = 0.1 // ...and a fall slowly, so noise does not release quota
-	headroomAlphaVar    = 0.1
-	headroomSigmas      = 3.0
-)
+// headroomParams tune the adapter and the limiter's options.
+type headroomParams struct {
+	Hysteresis, Spare, LenderSpare float64
+	// AlphaUp and AlphaDown weigh a new estimate in the mean when it is
+	// above or below it: the mean follows a rise quickly and a fall
+	// slowly, so noise does not release quota. AlphaVar weighs the
+	// variance.
+	AlphaUp, AlphaDown, AlphaVar float64
+	// Sigmas is k in the forecast's upper bound, mean + k·σ.
+	Sigmas float64
+}
+
+var defaultHeadroomParams = headroomParams{
+	Hysteresis:  0.05,
+	Spare:       0.10,
+	LenderSpare: 0.10,
+	AlphaUp:     0.5,
+	AlphaDown:   0.1,
+	AlphaVar:    0.1,
+	Sigmas:      3.0,
+}
 
 func init() {
 	Register("headroom",
 		"Headroom's limiter: weighted max-min borrowing up to the forecast's upper bound, reclaim within one round, "+
 			"strict per-broker safety, hysteresis; demand estimated from throttle time.",
-		newHeadroomPolicy)
+		func(g *Group) (Policy, error) { return newHeadroomPolicy(g, defaultHeadroomParams) })
 }
 
 type headroomPolicy struct {
 	g     *Group
+	par   headroomParams
 	state limiter.State
 	// mean and variance of the demand estimate, per project and placement
 	// entry; seen is false until the first observation.
@@ -40,11 +53,11 @@ type headroomPolicy struct {
 	dem        []float64
 }
 
-func newHeadroomPolicy(g *Group) (Policy, error) {
+func newHeadroomPolicy(g *Group, par headroomParams) (*headroomPolicy, error) {
 	if g.Brokers < 1 {
 		return nil, fmt.Errorf("headroom policy: group %s has no brokers", g.Scenario)
 	}
-	p := &headroomPolicy{g: g}
+	p := &headroomPolicy{g: g, par: par}
 	dir := limiter.Produce
 	if g.Direction != 0 {
 		dir = limiter.Fetch
@@ -54,9 +67,9 @@ func newHeadroomPolicy(g *Group) (Policy, error) {
 		Direction: dir,
 		Margin:    1, // Capacity below is already margin × capacity
 		Options: limiter.Options{
-			Hysteresis:     headroomHysteresis,
-			Headroom:       headroomSpare,
-			LenderSpare:    headroomLenderSpare,
+			Hysteresis:     par.Hysteresis,
+			Headroom:       par.Spare,
+			LenderSpare:    par.LenderSpare,
 			ThrottleWindow: g.ThrottleWindow,
 			MinQuota:       MinQuota,
 		},
@@ -98,18 +111,18 @@ func (p *headroomPolicy) Plan(obs *Observation, quotas []float64) error {
 				*m, *v = est, 0
 			} else {
 				dev := est - *m
-				al := headroomAlphaDown
+				al := p.par.AlphaDown
 				if dev > 0 {
-					al = headroomAlphaUp
+					al = p.par.AlphaUp
 				}
 				*m += al * dev
-				*v = (1 - headroomAlphaVar) * (*v + headroomAlphaVar*dev*dev)
+				*v = (1 - p.par.AlphaVar) * (*v + p.par.AlphaVar*dev*dev)
 			}
 			l := &lp.Loads[k]
 			l.Observed = o.Rate[k]
 			l.Rate = *m
 			l.ThrottleMs = float64(o.Throttle[k].Milliseconds())
-			l.Forecast = *m + headroomSigmas*math.Sqrt(*v)
+			l.Forecast = *m + p.par.Sigmas*math.Sqrt(*v)
 		}
 	}
 	p.seen = true

@@ -1,55 +1,11 @@
 package sim
 
 import (
-	"bytes"
-	"math"
 	"path/filepath"
 	"testing"
 
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
-
-// TestHeadroomPolicyOnPublicSuite replays the small scenarios of the public
-// suite under static and headroom and holds headroom to what the limiter's
-// contract promises in the simulator. (diurnal-20-projects, saturated-group
-// and the oracle are left to the report: they take most of a minute under
-// the race detector.)
-func TestHeadroomPolicyOnPublicSuite(t *testing.T) {
-	files := []string{"vivo-two-projects", "flash-crowd", "lender-returns", "spike-noise", "hot-broker"}
-	var results []*Result
-	for _, f := range files {
-		t.Run(f, func(t *testing.T) {
-			s, err := scenario.Load(filepath.Join("..", "scenarios", f+".yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := Run(s, Options{Policies: []string{"static", "headroom"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			results = append(results, res)
-			fig := map[string]Figures{}
-			for _, p := range res.Policies {
-				fig[p.Name] = p.Figures
-			}
-			h, st := fig["headroom"], fig["static"]
-			if h.OverloadRounds != 0 {
-				t.Errorf("headroom overloaded a broker in %d rounds (strict mode allows none)", h.OverloadRounds)
-			}
-			if st.ThrottledBytes > 0 && !(h.ThrottledBytes < st.ThrottledBytes) {
-				t.Errorf("headroom throttled %.4g bytes, not less than static's %.4g", h.ThrottledBytes, st.ThrottledBytes)
-			}
-			if math.IsNaN(h.ThrottledPercent) {
-				t.Errorf("throttled percent is NaN")
-			}
-		})
-	}
-	var buf bytes.Buffer
-	if err := WriteMarkdown(&buf, results); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("\n%s", buf.String())
-}
 
 // TestHeadroomPolicyReclaimsInOneRound checks the lender scenario: the
 // lender's returning demand is served from the round after it returns.
@@ -73,14 +29,14 @@ func TestHeadroomPolicyReclaimsInOneRound(t *testing.T) {
 
 func TestHeadroomPolicyRejectsMismatchedObservation(t *testing.T) {
 	g := &Group{Scenario: "x", Brokers: 1, SafeCapacity: 100, ThrottleWindow: ThrottleWindow, Projects: []Project{{Name: "a", Share: 10, Ceiling: 100, Weight: 1}}}
-	p, err := newHeadroomPolicy(g)
+	p, err := newHeadroomPolicy(g, defaultHeadroomParams)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Plan(&Observation{}, make([]float64, 1)); err == nil {
 		t.Fatal("an observation without the group's projects was accepted")
 	}
-	if _, err := newHeadroomPolicy(&Group{Scenario: "empty"}); err == nil {
+	if _, err := newHeadroomPolicy(&Group{Scenario: "empty"}, defaultHeadroomParams); err == nil {
 		t.Fatal("a group without brokers was accepted")
 	}
 }
