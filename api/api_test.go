@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -553,5 +554,34 @@ func TestWhatIf(t *testing.T) {
 		if r.code != tt.code || (tt.field != "" && !strings.Contains(r.body, `"path":"`+tt.field+`"`)) {
 			t.Errorf("%s: %d %s", tt.body, r.code, r.body)
 		}
+	}
+}
+
+// The limiter records NaN for what it did not know in a round (a failed
+// read, stale demand); JSON has no NaN, so those come back as null, and
+// the answer is never an empty 200.
+func TestLedgerWithUnknownValues(t *testing.T) {
+	e := newEnv(t, "", nil)
+	if err := e.db.RecordDecisions(context.Background(), []store.LedgerEntry{{At: e.now.Add(-time.Minute), Group: "events", Direction: "produce",
+		Project: "checkout", Outcome: "failed", Before: math.NaN(), After: 30 << 20, Share: 30 << 20, Demand: math.NaN(), Forecast: math.Inf(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	var es []map[string]any
+	r := e.do(t, "GET", "/api/v1/ledger?project=checkout", viewerToken, "")
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &es) != nil || len(es) != 1 {
+		t.Fatalf("ledger: %d %q", r.code, r.body)
+	}
+	for k, want := range map[string]any{"Before": nil, "Demand": nil, "Forecast": nil, "After": float64(30 << 20), "Outcome": "failed"} {
+		if v, ok := es[0][k]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", k, v, ok, want)
+		}
+	}
+	var ex Explanation
+	r = e.do(t, "GET", "/api/v1/explain?project=checkout&direction=produce", viewerToken, "")
+	if r.code != 200 || json.Unmarshal([]byte(r.body), &ex) != nil {
+		t.Fatalf("explain: %d %q", r.code, r.body)
+	}
+	if ex.Decision.Before != nil || !strings.Contains(ex.Summary, "demand unknown") || !strings.Contains(ex.Summary, "quota of 30MiB/s per broker") {
+		t.Fatalf("explanation %+v", ex)
 	}
 }

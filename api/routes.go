@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -449,19 +450,48 @@ func (a *API) ledger(c *gin.Context) {
 		problem(c, http.StatusInternalServerError, "read ledger", err.Error())
 		return
 	}
-	if es == nil {
-		es = []store.LedgerEntry{}
+	out := make([]LedgerView, 0, len(es))
+	for _, e := range es {
+		out = append(out, ledgerView(e))
 	}
-	c.JSON(http.StatusOK, es)
+	c.JSON(http.StatusOK, out)
+}
+
+// LedgerView is a ledger entry in API answers: the store's fields under
+// the same names, with a rate the limiter did not know (NaN in the store)
+// as null, which JSON can carry.
+type LedgerView struct {
+	At                                                                                time.Time
+	Round                                                                             int64
+	Group, Direction, Project, Entity, Mode, Outcome                                  string
+	Before, After, Ideal, Target, Share, Observed, Rate, Demand, Forecast, ThrottleMs *float64
+	HotBroker                                                                         int32
+	Reasons                                                                           []string
+	BorrowedFrom, LentTo                                                              []store.LedgerTransfer
+	Note, Error                                                                       string
+}
+
+func ledgerView(e store.LedgerEntry) LedgerView {
+	f := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
+	}
+	return LedgerView{At: e.At, Round: e.Round, Group: e.Group, Direction: e.Direction, Project: e.Project, Entity: e.Entity,
+		Mode: e.Mode, Outcome: e.Outcome, Before: f(e.Before), After: f(e.After), Ideal: f(e.Ideal), Target: f(e.Target),
+		Share: f(e.Share), Observed: f(e.Observed), Rate: f(e.Rate), Demand: f(e.Demand), Forecast: f(e.Forecast),
+		ThrottleMs: f(e.ThrottleMs), HotBroker: e.HotBroker, Reasons: e.Reasons, BorrowedFrom: e.BorrowedFrom, LentTo: e.LentTo,
+		Note: e.Note, Error: e.Error}
 }
 
 // Explanation answers "why did project X have quota Y at time T".
 type Explanation struct {
-	Project   string            `json:"project"`
-	Direction string            `json:"direction"`
-	At        time.Time         `json:"at"`
-	Decision  store.LedgerEntry `json:"decision"`
-	Summary   string            `json:"summary"`
+	Project   string     `json:"project"`
+	Direction string     `json:"direction"`
+	At        time.Time  `json:"at"`
+	Decision  LedgerView `json:"decision"`
+	Summary   string     `json:"summary"`
 }
 
 func (a *API) explain(c *gin.Context) {
@@ -486,24 +516,24 @@ func (a *API) explain(c *gin.Context) {
 		problem(c, http.StatusInternalServerError, "read ledger", err.Error())
 		return
 	}
-	c.JSON(http.StatusOK, Explanation{Project: project, Direction: dir, At: at, Decision: e, Summary: summarize(e)})
+	c.JSON(http.StatusOK, Explanation{Project: project, Direction: dir, At: at, Decision: ledgerView(e), Summary: summarize(e)})
 }
 
 func summarize(e store.LedgerEntry) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s had a %s quota of %s/s per broker from %s (share %s/s, demand %s/s, outcome %s)",
+	fmt.Fprintf(&b, "%s had a %s quota of %s per broker from %s (share %s, demand %s, outcome %s)",
 		e.Project, e.Direction, human(e.After), e.At.UTC().Format(time.RFC3339), human(e.Share), human(e.Demand), e.Outcome)
 	if len(e.BorrowedFrom) > 0 {
 		var parts []string
 		for _, t := range e.BorrowedFrom {
-			parts = append(parts, fmt.Sprintf("%s/s from %s", human(t.Bytes), t.Project))
+			parts = append(parts, fmt.Sprintf("%s from %s", human(t.Bytes), t.Project))
 		}
 		b.WriteString("; borrowed " + strings.Join(parts, ", "))
 	}
 	if len(e.LentTo) > 0 {
 		var parts []string
 		for _, t := range e.LentTo {
-			parts = append(parts, fmt.Sprintf("%s/s to %s", human(t.Bytes), t.Project))
+			parts = append(parts, fmt.Sprintf("%s to %s", human(t.Bytes), t.Project))
 		}
 		b.WriteString("; lent " + strings.Join(parts, ", "))
 	}
@@ -513,7 +543,14 @@ func summarize(e store.LedgerEntry) string {
 	return b.String()
 }
 
-func human(v float64) string { return config.Rate(v).String()[:len(config.Rate(v).String())-2] }
+// human renders a rate for people; the ledger's NaN (not known that
+// round) reads "unknown".
+func human(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "unknown"
+	}
+	return config.Rate(v).String()
+}
 
 // IncidentView is an incident in API answers.
 type IncidentView struct {
