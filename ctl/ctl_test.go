@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/headroomhq/headroom/alerting"
+	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/store"
@@ -103,5 +106,121 @@ func TestJSONOutputAndErrors(t *testing.T) {
 	}
 	if err := c.Alert(ctx, "acknowledge", 42, ""); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("alerts without the alert loop: %v", err)
+	}
+}
+
+// noOverrides and noConditions complete the alert loop for these tests,
+// which check that ctl drives its lifecycle through the API; what the
+// playbooks do to quotas is tested in package alerting.
+type noOverrides struct{}
+
+func (noOverrides) ForceRound(context.Context, string, bool) error { return nil }
+func (noOverrides) RaiseMargin(_ context.Context, g string, m float64, u time.Time) (alerting.OverrideRef, error) {
+	return alerting.OverrideRef{Kind: "margin", Group: g, Value: m, Until: u}, nil
+}
+func (noOverrides) CapProject(_ context.Context, p string, c float64, u time.Time) (alerting.OverrideRef, error) {
+	return alerting.OverrideRef{Kind: "cap", Project: p, Value: c, Until: u}, nil
+}
+func (noOverrides) Lift(context.Context, alerting.OverrideRef) error { return nil }
+
+type noConditions struct{}
+
+func (noConditions) Active(context.Context, string, map[string]string) (bool, error) {
+	return true, nil
+}
+
+func TestAlertLifecycle(t *testing.T) {
+	cfg, err := config.LoadFile("../examples/headroom.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.API.Tokens = []config.APIToken{{Name: "otto", Role: config.RoleOperator, SHA256: api.HashToken("op")}}
+	cfg.Alerting.Playbooks = []config.PlaybookConfig{{Alert: "GroupSaturated", Action: config.ActionRaiseMargin, Mode: config.ModeApprove,
+		Margin: 0.95, Cooldown: config.DefaultPlaybookCooldown, MaxTargets: 1, VerifyWindow: config.DefaultPlaybookVerifyWindow, Duration: config.DefaultPlaybookDuration}}
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	engine, err := alerting.NewEngine(alerting.Options{Store: db, Config: cfg.Alerting, Overrides: noOverrides{}, Conditions: noConditions{}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ns []webhook.Notification
+	for _, g := range []string{"events", "batch", "other"} {
+		ns = append(ns, webhook.Notification{Fingerprint: "fp-" + g, Status: "firing", AlertName: "GroupSaturated",
+			Labels: map[string]string{"alertname": "GroupSaturated", "group": g}, StartsAt: now})
+	}
+	if err := engine.Notify(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := db.Incidents(ctx, "")
+	if err != nil || len(ins) != 3 {
+		t.Fatalf("incidents: %v %v", ins, err)
+	}
+	a, err := api.New(api.Options{Config: func() *config.Config { return cfg }, Store: db, Alerts: engine})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	var out bytes.Buffer
+	c := &Client{URL: srv.URL, Token: "op", Out: &out}
+	state := func(id int64) string {
+		in, err := db.Incident(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in.State
+	}
+	tests := []struct {
+		name   string
+		id     int64
+		action string
+		want   string
+	}{
+		{"ack", ins[0].ID, "acknowledge", "acknowledged"},
+		{"approve", ins[1].ID, "approve", "handling"},
+		// A rejection leaves the incident firing, with nothing pending.
+		{"reject", ins[2].ID, "reject", "firing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out.Reset()
+			before := state(tt.id)
+			if err := c.Alert(ctx, tt.action, tt.id, "not during the freeze"); err != nil {
+				t.Fatalf("%s in state %s: %v", tt.action, before, err)
+			}
+			if got := state(tt.id); got != tt.want {
+				t.Fatalf("state after %s: %s (was %s), want %s", tt.action, got, before, tt.want)
+			}
+			if !strings.Contains(out.String(), tt.want) || !strings.Contains(out.String(), fmt.Sprint(tt.id)) {
+				t.Fatalf("table lacks the new state:\n%s", out.String())
+			}
+		})
+	}
+	out.Reset()
+	if err := c.List(ctx, "alerts"); err != nil || !strings.Contains(out.String(), "GroupSaturated") {
+		t.Fatalf("list alerts: %v\n%s", err, out.String())
+	}
+	for _, tt := range []struct {
+		id   int64
+		want []string
+	}{{ins[1].ID, []string{`"otto"`, "raise_margin"}}, {ins[2].ID, []string{`"otto"`, "rejected", "not during the freeze"}}} {
+		out.Reset()
+		if err := c.Show(ctx, "alert", fmt.Sprint(tt.id)); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("show alert %d lacks %q:\n%s", tt.id, w, out.String())
+			}
+		}
+	}
+	// Acting twice on what is no longer pending is refused.
+	if err := c.Alert(ctx, "approve", ins[2].ID, ""); err == nil || !strings.Contains(err.Error(), "409") {
+		t.Fatalf("approve after reject: %v", err)
 	}
 }

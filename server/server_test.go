@@ -170,3 +170,42 @@ func TestServeShutsDownGracefully(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// Reloads log what happened, never the secrets in the file, whether the
+// file is good or bad; nor does /-/reload's error answer carry them.
+func TestReloadNeverLogsSecrets(t *testing.T) {
+	const secret = "hunter2-do-not-log"
+	withSecret := strings.Replace(goodConfig, `bootstrap_servers: ["127.0.0.1:9092"]`,
+		`bootstrap_servers: ["127.0.0.1:9092"]
+    sasl: {mechanism: PLAIN, username: headroom, password: `+secret+`}`, 1)
+	path := filepath.Join(t.TempDir(), "headroom.yml")
+	writeConfig(t, path, withSecret)
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	live, err := NewLiveConfig(path, logger, prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := live.Config().Clusters[0].SASL.Password; string(got) != secret {
+		t.Fatalf("password not loaded: %q", got)
+	}
+	srv := New(live, prometheus.NewRegistry(), logger)
+	if code, body := do(t, srv, "POST", "/-/reload"); code != 200 {
+		t.Fatalf("good reload: %d %s", code, body)
+	}
+	// Bad in several ways next to the secret, including the secret's own
+	// field given a value of the wrong shape.
+	writeConfig(t, path, withSecret+"limiter: {mode: yolo}\n"+strings.Replace(`clusters_typo: [{password: SECRET}]`, "SECRET", secret, 1)+"\n")
+	code, body := do(t, srv, "POST", "/-/reload")
+	if code < 300 {
+		t.Fatalf("bad reload answered %d", code)
+	}
+	if !strings.Contains(logs.String(), "reload config failed") || !strings.Contains(logs.String(), "configuration reloaded") {
+		t.Fatalf("reloads not logged:\n%s", logs.String())
+	}
+	for what, s := range map[string]string{"logs": logs.String(), "reload answer": body} {
+		if strings.Contains(s, secret) {
+			t.Errorf("%s contain the secret:\n%s", what, s)
+		}
+	}
+}
