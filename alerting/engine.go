@@ -373,7 +373,8 @@ func (e *Engine) Acknowledge(ctx context.Context, id int64, actor string) error 
 
 // Tick verifies incidents whose window has passed: resolved if the
 // condition cleared; otherwise the action is rolled back and the alert is
-// re-posted one severity higher. It also lifts overrides that expired.
+// re-posted one severity higher. Overrides that were not rolled back end
+// at their own expiry, and so do the silences posted with them.
 func (e *Engine) Tick(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
