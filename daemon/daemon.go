@@ -1,6 +1,6 @@
 // Package daemon assembles Headroom's components into the long-running
 // process behind `headroom serve`: the live configuration and its reloads,
-// the store, the quota tuning API, Alertmanager's webhook, the notifier and
+// the store, the control round loop, the quota tuning API, Alertmanager's webhook, the notifier and
 // the process endpoints, run together and stopped together.
 //
 // It owns wiring only; every behaviour lives in the package it wires.
@@ -28,6 +28,8 @@ import (
 	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/limiter/applier"
+	"github.com/headroomhq/headroom/round"
 	"github.com/headroomhq/headroom/server"
 	"github.com/headroomhq/headroom/store"
 )
@@ -42,13 +44,25 @@ type Options struct {
 	// Reload receives a value for each reload request (SIGHUP).
 	Reload <-chan struct{}
 	Now    func() time.Time
+	// Tick, when set, drives the control rounds instead of a ticker at
+	// global.round_interval (tests and the demo).
+	Tick <-chan time.Time
+	// OnRound, when set, receives every round's outcome.
+	OnRound func(round.Outcome)
 }
 
 // WebhookPath is where Alertmanager's webhook is served.
 const WebhookPath = "/webhook/alertmanager"
 
 // Run runs Headroom until ctx is done or a component fails.
-func Run(ctx context.Context, o Options) error {
+func Run(ctx context.Context, o Options) (err error) {
+	defer func() {
+		if err != nil {
+			// Nobody serves the listener any more: close it so that
+			// clients are refused rather than left waiting.
+			_ = o.Listener.Close()
+		}
+	}()
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -69,14 +83,55 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer db.Close()
 
+	loop, err := round.New(round.Options{Config: live.Config, Store: db, Now: o.Now, Registerer: reg,
+		Logger: o.Logger.With("component", "round"), OnRound: o.OnRound})
+	if err != nil {
+		return err
+	}
+	defer loop.Close()
+
 	srv := server.New(live, reg, o.Logger)
-	apiHandler, err := api.New(api.Options{Config: live.Config, Store: db, Now: o.Now, Logger: o.Logger.With("component", "api")})
+	apiHandler, err := api.New(api.Options{Config: live.Config, Store: db, Now: o.Now, Logger: o.Logger.With("component", "api"),
+		Quotas: clusterQuotas{loop}, OnOverride: func() { _ = loop.ForceRound(ctx, "", false) }})
 	if err != nil {
 		return err
 	}
 	srv.Handle("/api/v1/", apiHandler)
 
 	var g run.Group
+	{
+		// The round loop. Its ticker follows round_interval across
+		// reloads; a round in progress always finishes with the
+		// configuration it started with.
+		lctx, cancel := context.WithCancel(ctx)
+		intervals := make(chan time.Duration, 1)
+		live.Subscribe(func(c *config.Config) {
+			select {
+			case <-intervals:
+			default:
+			}
+			intervals <- time.Duration(c.Global.RoundInterval)
+		})
+		g.Add(func() error {
+			tick := o.Tick
+			if tick == nil {
+				t := time.NewTicker(time.Duration(cfg.Global.RoundInterval))
+				defer t.Stop()
+				tick = t.C
+				go func() {
+					for {
+						select {
+						case <-lctx.Done():
+							return
+						case d := <-intervals:
+							t.Reset(d)
+						}
+					}
+				}()
+			}
+			return loop.Run(lctx, tick)
+		}, func(error) { cancel() })
+	}
 	if len(cfg.Alerting.Alertmanagers) > 0 {
 		n, err := notifier.New(notifier.Options{
 			Alertmanagers: cfg.Alerting.Alertmanagers, QueueCapacity: cfg.Alerting.QueueCapacity,
@@ -166,4 +221,26 @@ func readSecret(path string) (string, error) {
 		return "", fmt.Errorf("read secret %s: the file is empty", path)
 	}
 	return s, nil
+}
+
+// clusterQuotas serves the API's view of what the clusters hold.
+type clusterQuotas struct{ loop *round.Loop }
+
+func (c clusterQuotas) ClusterQuotas(ctx context.Context, cluster string) (map[string]api.EntityQuota, error) {
+	held, err := c.loop.Held(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]api.EntityQuota, len(held))
+	for e, kv := range held {
+		var q api.EntityQuota
+		if v, ok := kv[applier.ProducerByteRate]; ok {
+			q.Produce = &v
+		}
+		if v, ok := kv[applier.ConsumerByteRate]; ok {
+			q.Fetch = &v
+		}
+		out[e.String()] = q
+	}
+	return out, nil
 }

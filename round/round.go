@@ -1,0 +1,484 @@
+package round
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"reflect"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/headroomhq/headroom/collector"
+	"github.com/headroomhq/headroom/collector/kafkaadmin"
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/detector"
+	"github.com/headroomhq/headroom/kafkaconn"
+	"github.com/headroomhq/headroom/limiter"
+	"github.com/headroomhq/headroom/limiter/applier"
+	"github.com/headroomhq/headroom/limiter/control"
+	"github.com/headroomhq/headroom/overrides"
+	"github.com/headroomhq/headroom/store"
+)
+
+// ConfirmRounds is how many rounds in a row an estimate above both the
+// share and the forecast's upper bound must be seen before the allocator
+// acts on it.
+const ConfirmRounds = 2
+
+// LagWindow is the number of admin-API lag readings the Burrow-style status
+// is evaluated over.
+const LagWindow = 10
+
+// Options configure a Loop.
+type Options struct {
+	// Config returns the configuration in force. It is read once at the
+	// start of each round, and the whole round works from that value, so
+	// a reload never half-applies a plan.
+	Config func() *config.Config
+	// Store holds the ledger and the overrides. Required.
+	Store *store.DB
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// HTTPClient scrapes the targets. Default http.DefaultClient.
+	HTTPClient *http.Client
+	// Registerer receives the loop's and the collector's metrics.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	// OnRound is called after every round with its outcome, from the
+	// round's goroutine.
+	OnRound func(Outcome)
+	// Sleep is the applier's wait between retries. Default a real sleep.
+	Sleep applier.Sleeper
+}
+
+// Outcome is what one round saw and did.
+type Outcome struct {
+	Index    int64
+	Time     time.Time
+	Duration time.Duration
+	Mode     string
+	Snapshot collector.Snapshot
+	Signals  detector.Signals
+	Events   []detector.Event
+	Lag      []kafkaadmin.GroupLag
+	Plans    []limiter.Plan
+	Results  []applier.Result
+	// Frozen lists the groups an override froze: nothing was planned
+	// for them.
+	Frozen []string
+	// Problems lists what went wrong without stopping the round, e.g. a
+	// cluster whose placement could not be read.
+	Problems []string
+}
+
+// Loop runs rounds. Round may be called from several goroutines; rounds
+// never overlap.
+type Loop struct {
+	opts    Options
+	metrics *metrics
+
+	mu      sync.Mutex // one round at a time; guards everything below
+	cfg     *config.Config
+	coll    *collector.Collector
+	own     *collector.Ownership
+	mon     *detector.Monitor
+	conns   map[string]*cluster
+	broken  map[string]brokenCluster
+	ctl     *control.Controller
+	writer  *multiWriter
+	above   map[loadKey]int
+	index   int64
+	burst   bool
+	last    Outcome
+	hasLast bool
+
+	force chan struct{}
+}
+
+type cluster struct {
+	conf    config.ClusterConfig
+	conn    *kafkaconn.Conn
+	reader  *kafkaadmin.Reader
+	applier *applier.Applier
+	// placement is the last placement read; ok says it was read at all.
+	placement kafkaadmin.Placement
+	ok        bool
+}
+
+type brokenCluster struct {
+	conf config.ClusterConfig
+	err  error
+}
+
+type loadKey struct {
+	project string
+	dir     limiter.Direction
+	broker  int32
+}
+
+// New returns a Loop for the configuration opts.Config returns. It opens
+// the clusters' admin connections; Close closes them.
+func New(o Options) (*Loop, error) {
+	if o.Config == nil || o.Store == nil {
+		return nil, errors.New("round: Options.Config and Options.Store are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = http.DefaultClient
+	}
+	l := &Loop{opts: o, metrics: newMetrics(o.Registerer), conns: map[string]*cluster{}, broken: map[string]brokenCluster{}, above: map[loadKey]int{}, force: make(chan struct{}, 1)}
+	next, err := o.Store.NextRound(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	l.index = next
+	if err := l.prepare(o.Config()); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Close closes the admin connections.
+func (l *Loop) Close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.conn.Close()
+	}
+	l.conns = map[string]*cluster{}
+}
+
+// Last returns the last round's outcome; ok is false before the first.
+func (l *Loop) Last() (Outcome, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last, l.hasLast
+}
+
+// ForceRound asks Run for a round now instead of at the next tick. With
+// burst, that round writes every change, however small. It implements the
+// reallocate-now action of the alert playbooks.
+func (l *Loop) ForceRound(_ context.Context, _ string, burst bool) error {
+	if burst {
+		l.mu.Lock()
+		l.burst = true
+		l.mu.Unlock()
+	}
+	select {
+	case l.force <- struct{}{}:
+	default: // a forced round is already pending
+	}
+	return nil
+}
+
+// Run runs a round on every tick and on every ForceRound until ctx is done.
+// The ticker is injected, so tests drive rounds without sleeping.
+func (l *Loop) Run(ctx context.Context, tick <-chan time.Time) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick:
+		case <-l.force:
+		}
+		if _, err := l.Round(ctx); err != nil && ctx.Err() == nil {
+			l.opts.Logger.Error("round failed", "err", err)
+		}
+	}
+}
+
+// prepare (re)builds what depends on the configuration when it changed:
+// the collector when the projects or the collector section changed, the
+// detector when its section changed, the admin connections when a
+// cluster's settings changed, and the controller when the projects or
+// the limiter section changed. What did not change keeps its state, so a
+// reload neither forgets learnt baselines nor drops quotas.
+func (l *Loop) prepare(cfg *config.Config) error {
+	old := l.cfg
+	if old == cfg {
+		return nil
+	}
+	if old == nil || !reflect.DeepEqual(old.Projects, cfg.Projects) || !reflect.DeepEqual(old.Collector, cfg.Collector) {
+		coll, err := collector.New(collector.Options{Config: cfg.Collector, Projects: cfg.Projects, Now: l.opts.Now,
+			Client: l.opts.HTTPClient, Registerer: l.metrics.collectorRegisterer(), Logger: l.opts.Logger.With("component", "collector")})
+		if err != nil {
+			return fmt.Errorf("round: %w", err)
+		}
+		own, err := collector.NewOwnership(cfg.Projects)
+		if err != nil {
+			return fmt.Errorf("round: %w", err)
+		}
+		l.coll, l.own = coll, own
+	}
+	if old == nil || !reflect.DeepEqual(old.Detector, cfg.Detector) {
+		mon, err := detector.NewMonitor(cfg.Detector)
+		if err != nil {
+			return fmt.Errorf("round: %w", err)
+		}
+		l.mon = mon
+	}
+	keep := map[string]bool{}
+	for _, cc := range cfg.Clusters {
+		keep[cc.Name] = true
+		if c, ok := l.conns[cc.Name]; ok && reflect.DeepEqual(c.conf, cc) {
+			continue
+		}
+		if c, ok := l.conns[cc.Name]; ok {
+			c.conn.Close()
+			delete(l.conns, cc.Name)
+		}
+		l.open(cc)
+	}
+	for name, c := range l.conns {
+		if !keep[name] {
+			c.conn.Close()
+			delete(l.conns, name)
+		}
+	}
+	for name := range l.broken {
+		if !keep[name] {
+			delete(l.broken, name)
+		}
+	}
+	for _, c := range l.conns {
+		l.newApplier(c, cfg.Limiter)
+	}
+	if old == nil || !reflect.DeepEqual(old.Projects, cfg.Projects) || !reflect.DeepEqual(old.Limiter, cfg.Limiter) || !reflect.DeepEqual(old.ResourceGroups, cfg.ResourceGroups) {
+		sk, err := control.NewSkeleton(cfg)
+		if err != nil {
+			return fmt.Errorf("round: %w", err)
+		}
+		l.writer = &multiWriter{loop: l}
+		l.ctl = control.New(l.writer, l.opts.Store, cfg.Limiter.Mode, sk.Entities)
+		l.ctl.SetNextRound(l.index)
+	}
+	l.writer.route = projectClusters(cfg)
+	l.cfg = cfg
+	return nil
+}
+
+// open opens a cluster's connection. A cluster that cannot be opened (a
+// missing CA file, say) is remembered as broken: every round reports it and
+// tries again, and its projects are held, while the other clusters go on.
+func (l *Loop) open(cc config.ClusterConfig) {
+	conn, err := kafkaconn.Open(cc)
+	if err != nil {
+		l.broken[cc.Name] = brokenCluster{conf: cc, err: err}
+		return
+	}
+	delete(l.broken, cc.Name)
+	c := &cluster{conf: cc, conn: conn, reader: kafkaadmin.NewReader(conn.Admin, l.opts.Now, LagWindow)}
+	if l.cfg != nil {
+		l.newApplier(c, l.cfg.Limiter)
+	}
+	l.conns[cc.Name] = c
+}
+
+func (l *Loop) newApplier(c *cluster, lc config.LimiterConfig) {
+	ac := control.ApplierConfig(lc)
+	ac.Sleep = l.opts.Sleep
+	ac.Logger = l.opts.Logger.With("component", "applier", "cluster", c.conf.Name)
+	c.applier = applier.New(c.conn.Admin, ac)
+}
+
+// Round runs one round now.
+func (l *Loop) Round(ctx context.Context) (Outcome, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	began := time.Now() // wall time, for the duration metric only
+	cfg := l.opts.Config()
+	if err := l.prepare(cfg); err != nil {
+		l.metrics.rounds.WithLabelValues("error").Inc()
+		return Outcome{}, err
+	}
+	now := l.opts.Now()
+	out := Outcome{Index: l.index, Time: now, Mode: cfg.Limiter.Mode}
+	for _, name := range sortedKeys(l.broken) {
+		l.open(l.broken[name].conf)
+		if b, still := l.broken[name]; still {
+			out.Problems = append(out.Problems, "cluster "+name+": "+b.err.Error())
+		}
+	}
+
+	// 1. Scrape.
+	disc := collector.NewDiscoveryFrom(collector.ConfigTargets(cfg), cfg.Collector)
+	if _, errs := disc.Reload(); len(errs) > 0 {
+		for _, err := range errs {
+			out.Problems = append(out.Problems, "target discovery: "+err.Error())
+		}
+	}
+	out.Snapshot = l.coll.Round(ctx, disc.Targets())
+
+	// 2. Placement and lag.
+	for _, name := range sortedKeys(l.conns) {
+		c := l.conns[name]
+		actx, cancel := context.WithTimeout(ctx, c.conn.Timeout)
+		p, err := c.reader.Placement(actx)
+		if err != nil {
+			out.Problems = append(out.Problems, fmt.Sprintf("cluster %s: read placement: %v", name, err))
+		} else {
+			c.placement, c.ok = p, true
+		}
+		lag, err := c.reader.Lag(actx)
+		cancel()
+		if err != nil {
+			out.Problems = append(out.Problems, fmt.Sprintf("cluster %s: read lag: %v", name, err))
+		}
+		out.Lag = append(out.Lag, lag...)
+	}
+
+	// 3. The policy in force, and the quotas the clusters hold.
+	ovs, err := l.opts.Store.Overrides(ctx, now)
+	if err != nil {
+		out.Problems = append(out.Problems, "read overrides: "+err.Error())
+	}
+	eff, errs := overrides.Apply(cfg, ovs, now)
+	for _, err := range errs {
+		out.Problems = append(out.Problems, "override: "+err.Error())
+	}
+	held := map[string]map[applier.Entity]map[string]float64{}
+	for _, name := range sortedKeys(l.conns) {
+		c := l.conns[name]
+		actx, cancel := context.WithTimeout(ctx, c.conn.Timeout)
+		q, err := c.applier.Describe(actx)
+		cancel()
+		if err != nil {
+			out.Problems = append(out.Problems, fmt.Sprintf("cluster %s: describe client quotas: %v", name, err))
+			continue
+		}
+		held[name] = q
+	}
+
+	// 4. Estimates, denoising and the states.
+	sk, err := control.NewSkeleton(eff.Config)
+	if err != nil {
+		l.metrics.rounds.WithLabelValues("error").Inc()
+		return out, fmt.Errorf("round %d: %w", out.Index, err)
+	}
+	b := builder{loop: l, cfg: eff.Config, eff: eff, snap: &out.Snapshot, held: held, sk: sk}
+	b.index()
+	est := b.estimates()
+	in := detectorInput(now, &out.Snapshot, est, out.Lag)
+	out.Signals, out.Events = l.mon.Observe(in)
+	states := b.states(est, out.Signals)
+	var active []*limiter.State
+	for _, s := range states {
+		if eff.Frozen[s.Group] {
+			if s.Direction == limiter.Produce {
+				out.Frozen = append(out.Frozen, s.Group)
+			}
+			continue
+		}
+		if l.burst {
+			s.Options.Hysteresis = 0
+		}
+		active = append(active, s)
+	}
+	l.burst = false
+
+	// 5. Plan, write, record.
+	r, err := l.ctl.Step(ctx, now, active)
+	l.index++
+	out.Plans, out.Results = r.Plans, r.Results
+	out.Duration = time.Since(began)
+	l.metrics.observe(&out, err)
+	l.last, l.hasLast = out, true
+	if l.opts.OnRound != nil {
+		l.opts.OnRound(out)
+	}
+	if err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// multiWriter routes each change to the applier of its project's cluster.
+type multiWriter struct {
+	loop  *Loop
+	route map[string]string // project -> cluster
+}
+
+// Apply implements control.Writer. Changes of one cluster are written
+// together; a cluster that cannot be written fails its own changes only.
+func (w *multiWriter) Apply(ctx context.Context, changes []applier.Change) ([]applier.Result, error) {
+	byCluster := map[string][]applier.Change{}
+	for _, ch := range changes {
+		byCluster[w.route[ch.Project]] = append(byCluster[w.route[ch.Project]], ch)
+	}
+	var out []applier.Result
+	for _, name := range sortedKeys(byCluster) {
+		chs := byCluster[name]
+		c, ok := w.loop.conns[name]
+		var res []applier.Result
+		var err error
+		if ok {
+			res, err = c.applier.Apply(ctx, chs)
+		} else {
+			err = fmt.Errorf("no connection to cluster %q", name)
+		}
+		if err != nil {
+			// Nothing of this cluster was written: every change is
+			// recorded as failed, with the value in force kept.
+			err = fmt.Errorf("cluster %s: %w", name, err)
+			for _, ch := range chs {
+				res = append(res, applier.Result{Change: ch, Outcome: applier.Failed, Before: math.NaN(), InForce: math.NaN(), Err: err})
+			}
+		}
+		out = append(out, res...)
+	}
+	return out, nil
+}
+
+func projectClusters(cfg *config.Config) map[string]string {
+	groups := map[string]string{}
+	for _, g := range cfg.ResourceGroups {
+		groups[g.Name] = g.Cluster
+	}
+	out := make(map[string]string, len(cfg.Projects))
+	for _, p := range cfg.Projects {
+		out[p.Name] = groups[p.Group]
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func brokerID(id int32) string { return strconv.Itoa(int(id)) }
+
+// Held reads the client quotas a cluster holds now.
+func (l *Loop) Held(ctx context.Context, cluster string) (map[applier.Entity]map[string]float64, error) {
+	l.mu.Lock()
+	c, ok := l.conns[cluster]
+	var a *applier.Applier
+	var timeout time.Duration
+	if ok {
+		a, timeout = c.applier, c.conn.Timeout
+	}
+	l.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown cluster %q", cluster)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return a.Describe(ctx)
+}
