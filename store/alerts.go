@@ -104,7 +104,7 @@ func (s *DB) AlertNotifications(ctx context.Context, fingerprint string) ([]Aler
 		args = append(args, fingerprint)
 	}
 	q += ` ORDER BY received_at, key`
-	rows, err := s.sql.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query alert notifications: %w", err)
 	}

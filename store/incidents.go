@@ -188,7 +188,7 @@ func scanIncident(row interface{ Scan(...any) error }) (Incident, error) {
 
 // Incident returns one incident.
 func (s *DB) Incident(ctx context.Context, id int64) (Incident, error) {
-	in, err := scanIncident(s.sql.QueryRowContext(ctx, `SELECT `+incidentColumns+` FROM alert_incidents WHERE id = ?`, id))
+	in, err := scanIncident(s.queryRow(ctx, `SELECT `+incidentColumns+` FROM alert_incidents WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Incident{}, fmt.Errorf("incident %d: %w", id, ErrNotFound)
 	}
@@ -214,7 +214,7 @@ func (s *DB) Incidents(ctx context.Context, fingerprint string, states ...string
 		}
 	}
 	q += ` ORDER BY id DESC`
-	rows, err := s.sql.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query incidents: %w", err)
 	}
@@ -235,7 +235,7 @@ func (s *DB) Incidents(ctx context.Context, fingerprint string, states ...string
 
 // IncidentSteps returns an incident's steps in order.
 func (s *DB) IncidentSteps(ctx context.Context, id int64) ([]IncidentStep, error) {
-	rows, err := s.sql.QueryContext(ctx, `SELECT id, incident_id, at, from_state, to_state, actor, action, result
+	rows, err := s.query(ctx, `SELECT id, incident_id, at, from_state, to_state, actor, action, result
 		FROM alert_steps WHERE incident_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("query steps of incident %d: %w", id, err)

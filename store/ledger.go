@@ -135,7 +135,7 @@ const ledgerColumns = `at, round, grp, direction, project, entity, mode, outcome
 // before at: the one that set the quota it had then. It wraps ErrNotFound
 // when there is none.
 func (s *DB) DecisionAt(ctx context.Context, project, direction string, at time.Time) (LedgerEntry, error) {
-	row := s.sql.QueryRowContext(ctx, `SELECT `+ledgerColumns+` FROM ledger_decisions
+	row := s.queryRow(ctx, `SELECT `+ledgerColumns+` FROM ledger_decisions
 		WHERE project = ? AND direction = ? AND at_ms <= ?
 		ORDER BY at_ms DESC, id DESC LIMIT 1`, project, direction, at.UnixMilli())
 	e, err := scanEntry(row)
@@ -162,7 +162,7 @@ func (s *DB) DecisionHistory(ctx context.Context, project, direction string, fro
 	if direction == "" {
 		dirs = []any{"fetch", "produce"}
 	}
-	rows, err := s.sql.QueryContext(ctx, historyQuery(len(dirs)),
+	rows, err := s.query(ctx, historyQuery(len(dirs)),
 		append(append([]any{project}, dirs...), from.UnixMilli(), to.UnixMilli(), limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("decision history for %s: %w", project, err)

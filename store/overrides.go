@@ -204,7 +204,7 @@ func overrideTx(ctx context.Context, tx *sql.Tx, kind, name string) (Override, e
 
 // GetOverride returns one override.
 func (s *DB) GetOverride(ctx context.Context, kind, name string) (Override, error) {
-	o, err := scanOverride(s.sql.QueryRowContext(ctx, `SELECT `+overrideColumns+` FROM overrides WHERE kind = ? AND name = ?`, kind, name))
+	o, err := scanOverride(s.queryRow(ctx, `SELECT `+overrideColumns+` FROM overrides WHERE kind = ? AND name = ?`, kind, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Override{}, fmt.Errorf("override %s/%s: %w", kind, name, ErrNotFound)
 	}
@@ -217,7 +217,7 @@ func (s *DB) GetOverride(ctx context.Context, kind, name string) (Override, erro
 // Overrides returns the overrides in force at now (expired ones are left
 // out but kept on record until they are deleted).
 func (s *DB) Overrides(ctx context.Context, now time.Time) ([]Override, error) {
-	rows, err := s.sql.QueryContext(ctx, `SELECT `+overrideColumns+` FROM overrides
+	rows, err := s.query(ctx, `SELECT `+overrideColumns+` FROM overrides
 		WHERE expires_at IS NULL OR expires_at > ? ORDER BY kind, name`, now.UTC().Format(timeFormat))
 	if err != nil {
 		return nil, fmt.Errorf("query overrides: %w", err)
@@ -239,7 +239,7 @@ func (s *DB) Audit(ctx context.Context, limit int) ([]AuditRecord, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.sql.QueryContext(ctx, `SELECT id, at, actor, action, target, before, after FROM audit ORDER BY id DESC LIMIT ?`, limit)
+	rows, err := s.query(ctx, `SELECT id, at, actor, action, target, before, after FROM audit ORDER BY id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("query audit: %w", err)
 	}

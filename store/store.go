@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -42,6 +43,9 @@ func registerMigration(name, sql string) {
 type DB struct {
 	sql  *sql.DB
 	path string
+
+	mu    sync.Mutex // guards stmts
+	stmts map[string]*sql.Stmt
 }
 
 // Open opens (creating if needed) the store at path and brings its schema up
@@ -63,7 +67,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// One writer at a time is SQLite's model; a single connection also keeps
 	// transactions simple and avoids SQLITE_BUSY between our own goroutines.
 	db.SetMaxOpenConns(1)
-	s := &DB{sql: db, path: path}
+	s := &DB{sql: db, path: path, stmts: map[string]*sql.Stmt{}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -72,7 +76,54 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 // Close closes the store.
-func (s *DB) Close() error { return s.sql.Close() }
+func (s *DB) Close() error {
+	s.mu.Lock()
+	for q, st := range s.stmts {
+		st.Close()
+		delete(s.stmts, q)
+	}
+	s.mu.Unlock()
+	return s.sql.Close()
+}
+
+// prepared returns the statement for q, preparing it on first use. The
+// API reads the same few queries many times a second; parsing each one
+// again would cost more than running it.
+func (s *DB) prepared(q string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.stmts[q]; ok {
+		return st, nil
+	}
+	// Not the caller's context: a cancelled request must not leave a
+	// statement behind that later callers would find closed.
+	st, err := s.sql.PrepareContext(context.Background(), q)
+	if err != nil {
+		return nil, err
+	}
+	s.stmts[q] = st
+	return st, nil
+}
+
+// query runs a read through a prepared statement.
+func (s *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepared(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow runs a one-row read through a prepared statement. A statement
+// that does not prepare is run directly, which reports the same error
+// through Scan.
+func (s *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := s.prepared(q)
+	if err != nil {
+		return s.sql.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
 
 // Path returns the file the store lives in.
 func (s *DB) Path() string { return s.path }
