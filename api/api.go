@@ -97,9 +97,8 @@ func New(opts Options) (*API, error) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	a := &API{opts: opts, engine: gin.New()}
-	cfg := opts.Config().API
-	a.limiter = newRateLimiter(cfg.RateLimit, cfg.RateBurst, opts.Now)
-	a.SetTokens(cfg.Tokens)
+	a.limiter = newRateLimiter(opts.Now)
+	a.SetTokens(opts.Config().API.Tokens)
 	a.engine.Use(a.recover, a.logRequests)
 	a.engine.NoRoute(func(c *gin.Context) { problem(c, http.StatusNotFound, "no such route", "") })
 	a.engine.HandleMethodNotAllowed = true
@@ -200,7 +199,8 @@ func (a *API) rateLimit(c *gin.Context) {
 	if p, ok := a.authenticate(c.Request); ok {
 		key = "token:" + p.Name
 	}
-	if wait, ok := a.limiter.allow(key); !ok {
+	cfg := a.opts.Config().API
+	if wait, ok := a.limiter.allow(key, cfg.RateLimit, cfg.RateBurst); !ok {
 		c.Header("Retry-After", retryAfter(wait))
 		problem(c, http.StatusTooManyRequests, "rate limited", "too many requests; retry after "+retryAfter(wait)+"s")
 		c.Abort()

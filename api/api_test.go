@@ -457,6 +457,22 @@ func TestRateLimit(t *testing.T) {
 	if r := e.do(t, "GET", "/api/v1/groups", viewerToken, ""); r.code != 200 {
 		t.Fatalf("after refill: %d", r.code)
 	}
+	// Before a token, the caller's address is the key.
+	for i := range 4 {
+		want := 401
+		if i == 3 {
+			want = http.StatusTooManyRequests
+		}
+		if r := e.do(t, "GET", "/api/v1/groups", "", ""); r.code != want {
+			t.Fatalf("anonymous request %d: %d, want %d", i, r.code, want)
+		}
+	}
+	// A reloaded configuration's limits apply at once.
+	e.cfg.API.RateLimit = 10
+	e.now = e.now.Add(100 * time.Millisecond)
+	if r := e.do(t, "GET", "/api/v1/groups", viewerToken, ""); r.code != 200 {
+		t.Fatalf("after raising the rate: %d", r.code)
+	}
 }
 
 func TestSecretsNeverLogged(t *testing.T) {

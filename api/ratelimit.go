@@ -7,11 +7,10 @@ import (
 	"time"
 )
 
-// rateLimiter is a token bucket per client key.
+// rateLimiter is a token bucket per client key. The rate and burst come
+// with each call, so that a reloaded configuration applies at once.
 type rateLimiter struct {
 	mu      sync.Mutex
-	rate    float64
-	burst   float64
 	now     func() time.Time
 	buckets map[string]*bucket
 }
@@ -21,36 +20,38 @@ type bucket struct {
 	last   time.Time
 }
 
-func newRateLimiter(rate float64, burst int, now func() time.Time) *rateLimiter {
-	return &rateLimiter{rate: rate, burst: float64(burst), now: now, buckets: map[string]*bucket{}}
+func newRateLimiter(now func() time.Time) *rateLimiter {
+	return &rateLimiter{now: now, buckets: map[string]*bucket{}}
 }
 
-// allow takes one token for key, or says how long until one is free.
-func (l *rateLimiter) allow(key string) (time.Duration, bool) {
+// allow takes one token for key from a bucket refilled at rate per second
+// up to burst, or says how long until one is free.
+func (l *rateLimiter) allow(key string, rate float64, burst int) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	full := float64(burst)
 	b, ok := l.buckets[key]
 	if !ok {
 		if len(l.buckets) > 100000 {
-			l.evict(now)
+			l.evict(now, rate, full)
 		}
-		b = &bucket{tokens: l.burst, last: now}
+		b = &bucket{tokens: full, last: now}
 		l.buckets[key] = b
 	}
-	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.tokens = math.Min(full, b.tokens+now.Sub(b.last).Seconds()*rate)
 	b.last = now
 	if b.tokens >= 1 {
 		b.tokens--
 		return 0, true
 	}
-	return time.Duration((1 - b.tokens) / l.rate * float64(time.Second)), false
+	return time.Duration((1 - b.tokens) / rate * float64(time.Second)), false
 }
 
 // evict drops full buckets, which hold no state worth keeping.
-func (l *rateLimiter) evict(now time.Time) {
+func (l *rateLimiter) evict(now time.Time, rate, full float64) {
 	for k, b := range l.buckets {
-		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
+		if b.tokens+now.Sub(b.last).Seconds()*rate >= full {
 			delete(l.buckets, k)
 		}
 	}
