@@ -161,6 +161,31 @@ func checkStatic(t *testing.T, g *group, pl Plan) {
 			load[l.Broker] += after
 		}
 	}
+	// Safety in overcommit mode: a project counts on each broker in
+	// proportion to its expected load there relative to its hottest
+	// broker, and those loads fit.
+	if s.Options.Overcommit {
+		over := make([]float64, len(s.Brokers))
+		for i, d := range pl.Decisions {
+			p := &s.Projects[i]
+			var top float64
+			for _, l := range p.Loads {
+				top = max(top, max(l.Rate, l.Forecast))
+			}
+			for _, l := range p.Loads {
+				c := 1.0
+				if top > 0 {
+					c = max(l.Rate, l.Forecast) / top
+				}
+				over[l.Broker] += d.After * c
+			}
+		}
+		for b, br := range s.Brokers {
+			if safe := br.Capacity * s.Margin; over[b] > safe*(1+1e-6) && !pl.Brokers[b].Infeasible {
+				t.Fatalf("overcommit broker %d: expected load %.0f above margin × capacity %.0f", br.ID, over[b], safe)
+			}
+		}
+	}
 	// Safety (strict mode).
 	if !s.Options.Overcommit {
 		for b, br := range s.Brokers {
@@ -310,6 +335,7 @@ func TestAllocateProperties(t *testing.T) {
 		{"no hysteresis", Options{}},
 		{"hysteresis and headroom", Options{Hysteresis: 0.05, Headroom: 0.1}},
 		{"lender spare, no hysteresis", Options{Headroom: 0.1, LenderSpare: 0.05}},
+		{"overcommit", Options{Overcommit: true, Headroom: 0.1, LenderSpare: 0.05}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
