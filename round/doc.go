@@ -21,8 +21,12 @@
 // Kafka caps what a throttled client is served at its quota, so the served
 // rate understates demand. On each broker the estimate is the larger of the
 // served rate and quota × (1 + throttle/window), Kafka's throttle formula
-// solved for demand. The detector sees the sum of those estimates per
-// project and direction.
+// solved for demand. That formula holds at the onset of throttling only: a
+// muted client sends at about its quota, so its throttle time stays small
+// however much more it wants. Any throttling therefore also credits a
+// lender below its share with its whole share, and a borrower with
+// ProbeStep more than its quota. The detector sees the sum of the
+// estimates per project and direction.
 //
 // The allocator trusts an estimate at once up to the larger of the project's
 // share and the detector's upper bound: a lender reclaiming its share is

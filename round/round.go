@@ -32,6 +32,10 @@ import (
 // acts on it.
 const ConfirmRounds = 2
 
+// ProbeStep is the least relative rise in demand a throttled borrower is
+// credited with per round (see throttledDemand).
+const ProbeStep = 0.25
+
 // LagWindow is the number of admin-API lag readings the Burrow-style status
 // is evaluated over.
 const LagWindow = 10

@@ -142,10 +142,7 @@ func (b *builder) estimates() map[pdKey]*projectEstimate {
 				v, seen := b.rates[k]
 				be := brokerEstimate{id: br.ID, index: brokerIdx[br.ID], partitions: n, observed: v.Value,
 					throttleMs: b.throttle[k], fresh: seen && v.State == collector.Fresh && b.up[br.MetricsURL]}
-				be.estimate = be.observed
-				if pe.quota > 0 && be.throttleMs > 0 {
-					be.estimate = max(be.estimate, pe.quota*(1+be.throttleMs/window))
-				}
+				be.estimate = throttledDemand(be.observed, be.throttleMs, pe.quota, pe.share, window)
 				if !be.fresh {
 					pe.fresh = false
 				}
@@ -156,6 +153,28 @@ func (b *builder) estimates() map[pdKey]*projectEstimate {
 		}
 	}
 	return out
+}
+
+// throttledDemand estimates a project's demand on one broker from its
+// served rate, the throttle time Kafka reports and its quota there.
+//
+// Kafka's formula solved for demand, quota × (1 + throttle/window), holds
+// at the onset of throttling. Once a client is muted it sends at about its
+// quota, so the windowed rate, and with it each request's throttle time,
+// stays just above the quota however much more the client wants. So any
+// throttling also means "at least the share" for a lender below its share,
+// which is then returned in full, and "at least ProbeStep more" for a
+// borrower, so that a sustained surge grows its quota geometrically until
+// throttling stops.
+func throttledDemand(observed, throttleMs, quota, share, windowMs float64) float64 {
+	est := observed
+	if quota > 0 && throttleMs > 0 {
+		est = max(est, quota*(1+throttleMs/windowMs), quota*(1+ProbeStep))
+		if quota < share {
+			est = max(est, share)
+		}
+	}
+	return est
 }
 
 // states fills the skeleton's states with this round's signals.

@@ -1,0 +1,148 @@
+package demo
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/simulations/lab"
+	"github.com/headroomhq/headroom/simulations/scenario"
+)
+
+// ConfigOptions shape the configuration written for a lab cluster.
+type ConfigOptions struct {
+	// RoundInterval is global.round_interval. Default 2s.
+	RoundInterval time.Duration
+	// StorePath is store.path. Required.
+	StorePath string
+	// Mode is limiter.mode. Default enforce.
+	Mode string
+	// OperatorTokenSHA256, when set, adds an operator API token.
+	OperatorTokenSHA256 string
+	// Alertmanagers and WebhookTokenFile wire the alert loop when set.
+	Alertmanagers    []string
+	WebhookTokenFile string
+	ExternalURL      string
+}
+
+// Config returns a Headroom configuration file for a lab cluster started
+// from s at scale: one cluster, one resource group with the lab's brokers
+// and the scenario's capacity and margin, and one project per scenario
+// project with its lab quota entity (client-id) and topic. The result is
+// checked with config.Load, so it is exactly what `headroom serve` accepts.
+func Config(s *scenario.Scenario, c *lab.Cluster, scale float64, o ConfigOptions) (string, error) {
+	if o.RoundInterval <= 0 {
+		o.RoundInterval = 2 * time.Second
+	}
+	if o.Mode == "" {
+		o.Mode = config.ModeEnforce
+	}
+	if o.StorePath == "" {
+		return "", fmt.Errorf("demo config: store path is required")
+	}
+	rate := func(r config.Rate) string { return fmt.Sprintf("%.0fB/s", float64(r)*scale) }
+	margin := s.Brokers.Margin
+	if margin == 0 {
+		margin = config.DefaultMargin
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by headroom demo for scenario %s at scale %g.\n", s.Name, scale)
+	fmt.Fprintf(&b, "global:\n  round_interval: %s\n", model(o.RoundInterval))
+	if o.ExternalURL != "" {
+		fmt.Fprintf(&b, "  external_url: %s\n", o.ExternalURL)
+	}
+	fmt.Fprintf(&b, "clusters:\n  - name: lab\n    bootstrap_servers: [%s]\n", strings.Join(c.Bootstrap(), ", "))
+	fmt.Fprintf(&b, "resource_groups:\n  - name: %s\n    cluster: lab\n    margin: %g\n", groupName(s), margin)
+	fmt.Fprintf(&b, "    capacity: {produce: %s, fetch: %s}\n    brokers:\n", rate(s.Brokers.Capacity.Produce), rate(s.Brokers.Capacity.Fetch))
+	urls := c.MetricsURLs()
+	ids := make([]int, 0, len(urls))
+	for id := range urls {
+		ids = append(ids, int(id))
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		fmt.Fprintf(&b, "      - {id: %d, metrics_url: %q}\n", id, urls[int32(id)])
+	}
+	b.WriteString("projects:\n")
+	byName := map[string]lab.Project{}
+	for _, p := range c.Projects() {
+		byName[p.Name] = p
+	}
+	for _, sp := range s.Projects {
+		lp := byName[sp.Name]
+		fmt.Fprintf(&b, "  - name: %s\n    group: %s\n", sp.Name, groupName(s))
+		if lp.User != "" {
+			fmt.Fprintf(&b, "    entity: {user: %q, client_id: %q}\n", lp.User, lp.ClientID)
+		} else {
+			fmt.Fprintf(&b, "    entity: {client_id: %q}\n", lp.ClientID)
+		}
+		fmt.Fprintf(&b, "    topics: {prefixes: [%q]}\n", lp.Topic)
+		for _, d := range []struct {
+			name string
+			q    scenario.Quota
+		}{{"produce", sp.Produce}, {"fetch", sp.Fetch}} {
+			fmt.Fprintf(&b, "    %s: {share: %s", d.name, rate(d.q.Share))
+			if d.q.Floor > 0 {
+				fmt.Fprintf(&b, ", floor: %s", rate(d.q.Floor))
+			}
+			if d.q.Ceiling > 0 {
+				fmt.Fprintf(&b, ", ceiling: %s", rate(d.q.Ceiling))
+			}
+			if d.q.Weight > 0 {
+				fmt.Fprintf(&b, ", weight: %g", d.q.Weight)
+			}
+			b.WriteString("}\n")
+		}
+	}
+	// Scrapes must finish inside a round.
+	fmt.Fprintf(&b, "collector:\n  scrape_timeout: %s\n", model(max(o.RoundInterval/2, 500*time.Millisecond)))
+	fmt.Fprintf(&b, "limiter:\n  mode: %s\n", o.Mode)
+	if len(o.Alertmanagers) > 0 || o.WebhookTokenFile != "" {
+		b.WriteString("alerting:\n")
+		if len(o.Alertmanagers) > 0 {
+			fmt.Fprintf(&b, "  alertmanagers: [%s]\n", strings.Join(quoteAll(o.Alertmanagers), ", "))
+		}
+		if o.WebhookTokenFile != "" {
+			fmt.Fprintf(&b, "  webhook: {bearer_token_file: %q}\n", o.WebhookTokenFile)
+		}
+	}
+	if o.OperatorTokenSHA256 != "" {
+		fmt.Fprintf(&b, "api:\n  tokens: [{name: demo, role: operator, sha256: %s}]\n", o.OperatorTokenSHA256)
+	}
+	fmt.Fprintf(&b, "store:\n  path: %q\n", o.StorePath)
+	out := b.String()
+	if _, err := config.Load([]byte(out)); err != nil {
+		return "", fmt.Errorf("demo config for scenario %s: %w", s.Name, err)
+	}
+	return out, nil
+}
+
+func groupName(s *scenario.Scenario) string {
+	n := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(s.Name))
+	if n == "" {
+		return "lab"
+	}
+	return n
+}
+
+func model(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	}
+	return fmt.Sprintf("%dms", d.Milliseconds())
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
+}
