@@ -62,8 +62,13 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 // Datasource is one configured Headroom datasource.
 type Datasource struct {
 	settings Settings
-	client   *http.Client
-	now      func() time.Time
+	// settingsErr is why the settings are unusable; health checks and
+	// queries report it rather than Grafana's generic instance error.
+	settingsErr error
+	client      *http.Client
+	now         func() time.Time
+	// ticker paces the plan stream; tests replace it.
+	ticker func(time.Duration) (<-chan time.Time, func())
 }
 
 var (
@@ -74,13 +79,15 @@ var (
 	_ instancemgmt.InstanceDisposer = (*Datasource)(nil)
 )
 
-// NewDatasource is the instance factory Grafana calls.
+// NewDatasource is the instance factory Grafana calls. Bad settings do not
+// fail it: the instance then answers every call with what is wrong.
 func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
 	settings, err := LoadSettings(s)
-	if err != nil {
-		return nil, err
-	}
-	return &Datasource{settings: settings, client: &http.Client{Timeout: 15 * time.Second}, now: time.Now}, nil
+	return &Datasource{settings: settings, settingsErr: err, client: &http.Client{Timeout: 15 * time.Second}, now: time.Now,
+		ticker: func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		}}, nil
 }
 
 // Dispose closes idle connections when Grafana replaces the instance.
@@ -91,6 +98,8 @@ type apiError struct {
 	Status int
 	Title  string
 	Detail string
+	// Errors are the API's field errors.
+	Errors []struct{ Path, Message string }
 }
 
 func (e *apiError) Error() string {
@@ -101,11 +110,17 @@ func (e *apiError) Error() string {
 	if e.Detail != "" {
 		msg += " (" + e.Detail + ")"
 	}
+	for _, f := range e.Errors {
+		msg += "; " + strings.TrimPrefix(f.Path+": ", ": ") + f.Message
+	}
 	return msg
 }
 
 // get fetches an API path into v.
 func (d *Datasource) get(ctx context.Context, path string, v any) error {
+	if d.settingsErr != nil {
+		return d.settingsErr
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.settings.URL+path, nil)
 	if err != nil {
 		return err
@@ -123,24 +138,57 @@ func (d *Datasource) get(ctx context.Context, path string, v any) error {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var p struct{ Title, Detail string }
-		_ = json.Unmarshal(body, &p)
-		return &apiError{Status: resp.StatusCode, Title: p.Title, Detail: p.Detail}
+		ae := &apiError{Status: resp.StatusCode}
+		_ = json.Unmarshal(body, ae)
+		ae.Status = resp.StatusCode
+		return ae
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("decode %s: %w", path, err)
+		return &contentError{Path: path, ContentType: resp.Header.Get("Content-Type"), Err: err}
 	}
 	return nil
 }
 
-// CheckHealth reaches the API with the token and says what is wrong.
+// contentError is a 2xx answer that is not the JSON the API gives.
+type contentError struct {
+	Path, ContentType string
+	Err               error
+}
+
+func (e *contentError) Error() string {
+	return fmt.Sprintf("decode %s (Content-Type %q): %v", e.Path, e.ContentType, e.Err)
+}
+
+// CheckHealth reaches the API with the token and says what is wrong: bad
+// settings, an unreachable address, an address that is not Headroom's API,
+// a store that is down, a missing, unknown (401) or underprivileged (403)
+// token.
 func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequest) (*backend.CheckHealthResult, error) {
-	fail := func(msg string) *backend.CheckHealthResult {
-		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: msg}
+	fail := func(format string, a ...any) *backend.CheckHealthResult {
+		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: fmt.Sprintf(format, a...)}
 	}
-	var health map[string]any
-	if err := d.get(ctx, "/api/v1/health", &health); err != nil {
-		return fail(fmt.Sprintf("Cannot reach the Headroom API at %s: %v", d.settings.URL, err)), nil
+	if d.settingsErr != nil {
+		return fail("Bad datasource settings: %v.", d.settingsErr), nil
+	}
+	u := d.settings.URL
+	var health struct {
+		Status string `json:"status"`
+	}
+	var ae *apiError
+	var ce *contentError
+	switch err := d.get(ctx, "/api/v1/health", &health); {
+	case errors.As(err, &ae) && ae.Status == http.StatusServiceUnavailable:
+		return fail("Headroom at %s is up but its store is not: %v.", u, err), nil
+	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+		return fail("%s has no /api/v1/health (404): this is not Headroom's API; set the URL to the address of headroom serve, without a path.", u), nil
+	case errors.As(err, &ae):
+		return fail("Headroom's health check at %s failed: %v.", u, err), nil
+	case errors.As(err, &ce):
+		return fail("%s answered /api/v1/health with something that is not Headroom's API (%v); set the URL to the address of headroom serve.", u, ce.Err), nil
+	case err != nil:
+		return fail("Cannot reach the Headroom API at %s: %v.", u, err), nil
+	case health.Status != "ok":
+		return fail("%s answered /api/v1/health without status ok: this is not Headroom's API, or it is unwell.", u), nil
 	}
 	if d.settings.Token == "" {
 		return fail("No API token is set: add a viewer (or operator, for tuning) token in the datasource's secure settings."), nil
@@ -150,7 +198,6 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		Projects []string `json:"projects"`
 	}
 	if err := d.get(ctx, "/api/v1/groups", &groups); err != nil {
-		var ae *apiError
 		if errors.As(err, &ae) {
 			switch ae.Status {
 			case http.StatusUnauthorized:
@@ -159,12 +206,12 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 				return fail("The token's role may not read groups (403): give it the viewer role or higher."), nil
 			}
 		}
-		return fail(fmt.Sprintf("Reading resource groups failed: %v", err)), nil
+		return fail("Reading resource groups failed: %v.", err), nil
 	}
 	projects := 0
 	for _, g := range groups {
 		projects += len(g.Projects)
 	}
 	return &backend.CheckHealthResult{Status: backend.HealthStatusOk,
-		Message: fmt.Sprintf("Headroom API reachable at %s: %d resource group(s), %d project(s).", d.settings.URL, len(groups), projects)}, nil
+		Message: fmt.Sprintf("Headroom API reachable at %s: %d resource group(s), %d project(s).", u, len(groups), projects)}, nil
 }

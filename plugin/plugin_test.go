@@ -2,26 +2,29 @@ package plugin
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
-	"github.com/grafana/grafana-plugin-sdk-go/backend/grpcplugin"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
 	"github.com/grafana/grafana-plugin-sdk-go/experimental/datasourcetest"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
-	goplugin "github.com/hashicorp/go-plugin"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/headroomhq/headroom/alerting"
+	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/internal/testpeer"
 	"github.com/headroomhq/headroom/store"
 )
 
@@ -30,9 +33,39 @@ const (
 	operatorToken = "grafana-operator-token"
 )
 
-// headroomAPI serves Headroom's real API over loopback, on a real store
-// holding a few ledger decisions and an incident.
-func headroomAPI(t *testing.T) (*httptest.Server, time.Time) {
+const mib = 1 << 20
+
+// seed records ten rounds of decisions ending at now: checkout borrows
+// from search and is throttled, search lends.
+func seed(t testing.TB, db *store.DB, now time.Time) {
+	t.Helper()
+	var es []store.LedgerEntry
+	for i := range 10 {
+		at := now.Add(time.Duration(i-10) * time.Minute)
+		es = append(es,
+			store.LedgerEntry{At: at, Round: int64(i + 1), Group: "events", Direction: "produce", Project: "checkout", Outcome: "written",
+				Before: float64(30+i) * mib, After: float64(31+i) * mib, Share: 30 * mib, Demand: float64(35+i) * mib,
+				Observed: float64(30+i) * mib, Rate: float64(29+i) * mib, Forecast: float64(36+i) * mib, ThrottleMs: 100,
+				BorrowedFrom: []store.LedgerTransfer{{Project: "search", Bytes: float64(i) * mib}}, Reasons: []string{"borrowed_from"}},
+			store.LedgerEntry{At: at, Round: int64(i + 1), Group: "events", Direction: "produce", Project: "search", Outcome: "written",
+				Before: 20 * mib, After: 20 * mib, Share: 30 * mib, Demand: 10 * mib, Observed: 10 * mib, Rate: 10 * mib, Forecast: 12 * mib,
+				LentTo: []store.LedgerTransfer{{Project: "checkout", Bytes: float64(i) * mib}}, Reasons: []string{"lent_to"}})
+	}
+	if err := db.RecordDecisions(context.Background(), es); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// headroom is Headroom's real API on loopback over a real SQLite store,
+// with the real alerting engine behind approvals.
+type headroom struct {
+	srv   *httptest.Server
+	db    *store.DB
+	now   time.Time
+	alert *alerting.Engine
+}
+
+func newHeadroom(t *testing.T) *headroom {
 	t.Helper()
 	cfg, err := config.LoadFile("../examples/headroom.yml")
 	if err != nil {
@@ -42,32 +75,64 @@ func headroomAPI(t *testing.T) (*httptest.Server, time.Time) {
 		{Name: "grafana", Role: config.RoleViewer, SHA256: api.HashToken(viewerToken)},
 		{Name: "grafana-ops", Role: config.RoleOperator, SHA256: api.HashToken(operatorToken)},
 	}
+	cfg.API.RateLimit, cfg.API.RateBurst = 1e6, 1e6
+	cfg.Alerting.Playbooks = []config.PlaybookConfig{{Alert: "GroupSaturated", Action: config.ActionRaiseMargin, Mode: config.ModeApprove,
+		Margin: 0.95, Cooldown: config.DefaultPlaybookCooldown, MaxTargets: 1, VerifyWindow: config.DefaultPlaybookVerifyWindow, Duration: config.DefaultPlaybookDuration}}
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "h.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	now := time.Now().UTC().Truncate(time.Second)
-	var es []store.LedgerEntry
-	for i := range 10 {
-		at := now.Add(time.Duration(i-10) * time.Minute)
-		es = append(es,
-			store.LedgerEntry{At: at, Group: "events", Direction: "produce", Project: "checkout", Outcome: "written",
-				Before: float64(30+i) * (1 << 20), After: float64(31+i) * (1 << 20), Share: 30 << 20, Demand: float64(35+i) * (1 << 20),
-				BorrowedFrom: []store.LedgerTransfer{{Project: "search", Bytes: float64(i) * (1 << 20)}}, Reasons: []string{"borrowed_from"}},
-			store.LedgerEntry{At: at, Group: "events", Direction: "produce", Project: "search", Outcome: "written",
-				Before: 20 << 20, After: 20 << 20, Share: 30 << 20, Demand: 10 << 20, Reasons: []string{"lent_to"}})
-	}
-	if err := db.RecordDecisions(context.Background(), es); err != nil {
-		t.Fatal(err)
-	}
-	a, err := api.New(api.Options{Config: func() *config.Config { return cfg }, Store: db})
+	h := &headroom{db: db, now: time.Now().UTC().Truncate(time.Second)}
+	seed(t, db, h.now)
+	h.alert, err = alerting.NewEngine(alerting.Options{Store: db, Config: cfg.Alerting, Overrides: noOverrides{}, Conditions: noConditions{},
+		Now: func() time.Time { return h.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a)
-	t.Cleanup(srv.Close)
-	return srv, now
+	a, err := api.New(api.Options{Config: func() *config.Config { return cfg }, Store: db, Alerts: h.alert, Now: func() time.Time { return h.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv = httptest.NewServer(a)
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// openIncident fires GroupSaturated through the engine, as Alertmanager's
+// webhook would; its raise_margin playbook then waits for approval.
+func (h *headroom) openIncident(t *testing.T) int64 {
+	t.Helper()
+	n := webhook.Notification{Fingerprint: "fp", Status: "firing", AlertName: "GroupSaturated",
+		Labels: map[string]string{"alertname": "GroupSaturated", "group": "events"}, StartsAt: h.now.Add(-5 * time.Minute)}
+	if err := h.alert.Notify(context.Background(), []webhook.Notification{n}); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := h.db.Incidents(context.Background(), "")
+	if err != nil || len(ins) == 0 {
+		t.Fatalf("no incident: %v", err)
+	}
+	return ins[0].ID
+}
+
+// noOverrides and noConditions stand in for the limiter and the signal
+// conditions behind the alerting engine: the plugin only proxies approval
+// bookkeeping, and the playbooks' effects are tested in package alerting.
+type noOverrides struct{}
+
+func (noOverrides) ForceRound(context.Context, string, bool) error { return nil }
+func (noOverrides) RaiseMargin(_ context.Context, g string, m float64, u time.Time) (alerting.OverrideRef, error) {
+	return alerting.OverrideRef{Kind: "margin", Group: g, Value: m, Until: u}, nil
+}
+func (noOverrides) CapProject(_ context.Context, p string, c float64, u time.Time) (alerting.OverrideRef, error) {
+	return alerting.OverrideRef{Kind: "cap", Project: p, Value: c, Until: u}, nil
+}
+func (noOverrides) Lift(context.Context, alerting.OverrideRef) error { return nil }
+
+type noConditions struct{}
+
+func (noConditions) Active(context.Context, string, map[string]string) (bool, error) {
+	return false, nil
 }
 
 // settingsIDs gives each distinct url and token its own datasource id, as
@@ -83,7 +148,7 @@ func settings(url, token string) *backend.DataSourceInstanceSettings {
 	}
 	return &backend.DataSourceInstanceSettings{
 		ID: id, UID: fmt.Sprintf("headroom-%d", id), Name: "Headroom",
-		JSONData:                []byte(fmt.Sprintf(`{"url": %q}`, url)),
+		JSONData:                fmt.Appendf(nil, `{"url": %q, "streamInterval": 1}`, url),
 		DecryptedSecureJSONData: map[string]string{"token": token},
 		Updated:                 time.Unix(1, 0),
 	}
@@ -93,163 +158,365 @@ func pctx(s *backend.DataSourceInstanceSettings) backend.PluginContext {
 	return backend.PluginContext{OrgID: 1, PluginID: ID, DataSourceInstanceSettings: s}
 }
 
-// TestOverGRPC runs the datasource behind the SDK's own gRPC server and
-// talks to it as Grafana does.
-func TestOverGRPC(t *testing.T) {
-	srv, now := headroomAPI(t)
-	addr := testpeer.FreeAddr(t)
-	tp, err := datasourcetest.Manage(NewDatasource, datasourcetest.ManageOpts{Address: addr})
+// manualTicks replaces the plan stream's ticker: each send is one poll.
+type manualTicks chan time.Time
+
+func (m manualTicks) factory(ctx context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
+	inst, err := NewDatasource(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	inst.(*Datasource).ticker = func(time.Duration) (<-chan time.Time, func()) { return m, func() {} }
+	return inst, nil
+}
+
+// The SDK's in-process gRPC server (experimental/datasourcetest) can be
+// started once per process: it registers its metrics globally. TestMain
+// starts it; every in-process test talks to it.
+var (
+	inproc     *datasourcetest.TestPluginClient
+	inprocAddr string
+	// ticks paces every in-process plan stream.
+	ticks = make(manualTicks)
+)
+
+func TestMain(m *testing.M) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	inprocAddr = l.Addr().String()
+	l.Close()
+	tp, err := datasourcetest.Manage(ticks.factory, datasourcetest.ManageOpts{Address: inprocAddr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start the in-process plugin server:", err)
+		os.Exit(1)
+	}
+	inproc = tp.Client
+	code := m.Run()
+	if err := tp.Shutdown(); err != nil {
+		fmt.Fprintln(os.Stderr, "shut down the in-process plugin server:", err)
+		code = 1
+	}
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/hashicorp/go-plugin.(*Client).logStderr")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// inProcess returns the in-process plugin's client and a stream client
+// (datasourcetest has none) on the same server.
+func inProcess(t *testing.T) (*datasourcetest.TestPluginClient, pluginv2.StreamClient) {
+	t.Helper()
+	conn, err := grpc.NewClient(inprocAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		if err := tp.Shutdown(); err != nil {
-			t.Log(err)
-		}
-	}()
-	ctx := context.Background()
+	t.Cleanup(func() { conn.Close() })
+	return inproc, pluginv2.NewStreamClient(conn)
+}
 
-	t.Run("health", func(t *testing.T) {
-		tests := []struct {
-			name, url, token string
-			status           backend.HealthStatus
-			message          string
-		}{
-			{"ok", srv.URL, viewerToken, backend.HealthStatusOk, "2 resource group(s), 6 project(s)"},
-			{"bad token", srv.URL, "nope", backend.HealthStatusError, "rejected the token (401)"},
-			{"no token", srv.URL, "", backend.HealthStatusError, "No API token"},
-			{"unreachable", "http://" + testpeer.FreeAddr(t), viewerToken, backend.HealthStatusError, "Cannot reach the Headroom API"},
+func TestCheckHealth(t *testing.T) {
+	h := newHeadroom(t)
+	client, _ := inProcess(t)
+	// notHeadroom is some other web server at the configured URL (say,
+	// Grafana itself): a stand-in, since any server but Headroom will do.
+	notHeadroom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, "<!doctype html><title>Welcome</title>")
+	}))
+	defer notHeadroom.Close()
+	// forbidding answers 403 as a token below viewer would: the API has
+	// no such role today, so the fault cannot be caused on the real one.
+	forbidding := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		if r.URL.Path == "/api/v1/health" {
+			fmt.Fprint(w, `{"status": "ok"}`)
+			return
 		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				s := settings(tt.url, tt.token)
-				res, err := tp.Client.CheckHealth(ctx, &backend.CheckHealthRequest{PluginContext: pctx(s)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if res.Status != tt.status || !strings.Contains(res.Message, tt.message) {
-					t.Fatalf("got %v %q, want %v containing %q", res.Status, res.Message, tt.status, tt.message)
-				}
-			})
-		}
-	})
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"title": "forbidden"}`)
+	}))
+	defer forbidding.Close()
+	// A dead port: listen, take the address, close.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
 
-	t.Run("queries", func(t *testing.T) {
-		tr := backend.TimeRange{From: now.Add(-time.Hour), To: now}
-		q := func(ref, js string) backend.DataQuery {
-			return backend.DataQuery{RefID: ref, JSON: []byte(js), TimeRange: tr, Interval: time.Minute, MaxDataPoints: 100}
-		}
-		res, err := tp.Client.QueryData(ctx, &backend.QueryDataRequest{PluginContext: pctx(settings(srv.URL, viewerToken)), Queries: []backend.DataQuery{
-			q("A", `{"queryType": "quotas", "project": "checkout"}`),
-			q("B", `{"queryType": "topn", "metric": "borrowed", "n": 2}`),
-			q("C", `{"queryType": "ledger", "project": "search"}`),
-			q("D", `{"queryType": "throttled", "project": "checkout"}`),
-			q("E", `{"queryType": "nonsense"}`),
-			q("F", `{"queryType": "quotas", "direction": "sideways"}`),
-			q("G", `{"queryType": "alerts"}`),
-		}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := res.Responses["A"]
-		if a.Error != nil || len(a.Frames) != 1 || a.Frames[0].Rows() != 10 {
-			t.Fatalf("quotas: %v %v", a.Error, a.Frames)
-		}
-		quota, _ := a.Frames[0].FieldByName("quota")
-		if v, _ := quota.ConcreteAt(9); v.(float64) != 40<<20 {
-			t.Fatalf("last quota %v, want 40MiB/s", v)
-		}
-		b := res.Responses["B"]
-		if b.Error != nil {
-			t.Fatal(b.Error)
-		}
-		names := b.Frames[0].Fields[0]
-		if names.Len() != 2 || names.At(0).(string) != "checkout" {
-			t.Fatalf("top borrowers: %v", names)
-		}
-		c := res.Responses["C"]
-		if f, _ := c.Frames[0].FieldByName("reasons"); c.Error != nil || f == nil || f.At(0).(string) != "lent_to" {
-			t.Fatalf("ledger: %v %v", c.Error, c.Frames)
-		}
-		d := res.Responses["D"]
-		thr, _ := d.Frames[0].FieldByName("throttled")
-		if v := thr.At(0).(float64); v != 5<<20 {
-			t.Fatalf("throttled %v, want 5MiB/s (demand 35 over quota 30)", v)
-		}
-		for _, ref := range []string{"E", "F"} {
-			if r := res.Responses[ref]; r.Error == nil || r.Status != backend.StatusBadRequest {
-				t.Fatalf("%s: want a 400 error, got %v", ref, r.Error)
-			}
-		}
-		if g := res.Responses["G"]; g.Error != nil || g.Frames[0].Meta.DataTopic != data.DataTopicAnnotations {
-			t.Fatalf("alerts: %v", g.Error)
-		}
-	})
-
-	t.Run("resources", func(t *testing.T) {
-		call := func(token, method, path, body string, hdr map[string][]string) *backend.CallResourceResponse {
-			var got *backend.CallResourceResponse
-			err := tp.Client.CallResource(ctx, &backend.CallResourceRequest{PluginContext: pctx(settings(srv.URL, token)),
-				Method: method, Path: path, URL: path, Body: []byte(body), Headers: hdr},
-				backend.CallResourceResponseSenderFunc(func(r *backend.CallResourceResponse) error { got = r; return nil }))
+	tests := []struct {
+		name, url, token string
+		status           backend.HealthStatus
+		message          string
+	}{
+		{"ok", h.srv.URL, viewerToken, backend.HealthStatusOk, "2 resource group(s), 6 project(s)"},
+		{"bad url", "headroom:9644", viewerToken, backend.HealthStatusError, `Bad datasource settings: read datasource settings: the Headroom URL "headroom:9644" must be http(s)://host:port`},
+		{"unreachable", dead, viewerToken, backend.HealthStatusError, "Cannot reach the Headroom API at " + dead},
+		{"bad token", h.srv.URL, "nope", backend.HealthStatusError, "Headroom rejected the token (401)"},
+		{"no token", h.srv.URL, "", backend.HealthStatusError, "No API token is set"},
+		{"forbidden", forbidding.URL, viewerToken, backend.HealthStatusError, "may not read groups (403)"},
+		{"not headroom", notHeadroom.URL, viewerToken, backend.HealthStatusError, "answered /api/v1/health with something that is not Headroom's API"},
+		{"url with a path", h.srv.URL + "/api/v1", viewerToken, backend.HealthStatusError, "has no /api/v1/health (404)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := client.CheckHealth(context.Background(), &backend.CheckHealthRequest{PluginContext: pctx(settings(tt.url, tt.token))})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return got
+			if res.Status != tt.status || !strings.Contains(res.Message, tt.message) {
+				t.Fatalf("got %v %q, want %v containing %q", res.Status, res.Message, tt.status, tt.message)
+			}
+		})
+	}
+	// The store going away is a fault the real API reports (503).
+	t.Run("store down", func(t *testing.T) {
+		h.db.Close()
+		res, err := client.CheckHealth(context.Background(), &backend.CheckHealthRequest{PluginContext: pctx(settings(h.srv.URL, viewerToken))})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if r := call(operatorToken, "PUT", "overrides/project/checkout", `{"produce": {"weight": 2}}`, nil); r.Status != 200 {
-			t.Fatalf("tune through Grafana: %d %s", r.Status, r.Body)
-		} else if r.Headers["ETag"][0] != `"v1"` {
-			t.Fatalf("ETag not passed back: %v", r.Headers)
-		}
-		if r := call(operatorToken, "PUT", "overrides/project/checkout", `{"produce": {"weight": 3}}`, map[string][]string{"If-Match": {`"v9"`}}); r.Status != 412 {
-			t.Fatalf("stale If-Match: %d", r.Status)
-		}
-		if r := call(viewerToken, "PUT", "overrides/project/checkout", `{"produce": {"weight": 3}}`, map[string][]string{"If-Match": {`"v1"`}}); r.Status != 403 {
-			t.Fatalf("viewer token tuning: %d", r.Status)
-		}
-		if r := call(operatorToken, "GET", "audit", "", nil); r.Status != 403 || !strings.Contains(string(r.Body), "not proxied") {
-			t.Fatalf("audit through the proxy: %d %s", r.Status, r.Body)
-		}
-		if r := call(operatorToken, "DELETE", "overrides/../audit", "", nil); r.Status != 403 {
-			t.Fatalf("path traversal: %d", r.Status)
+		if res.Status != backend.HealthStatusError || !strings.Contains(res.Message, "is up but its store is not") {
+			t.Fatalf("got %v %q", res.Status, res.Message)
 		}
 	})
 }
 
-func TestStreamSendsChangedPlans(t *testing.T) {
-	first := []quotaState{{Project: "a", Direction: "produce", Planned: ptr(1.0), PlannedAt: "t1"}, {Project: "b", Direction: "produce"}}
-	last := map[string]string{}
-	now := time.Unix(100, 0)
-	f := changed(first, last, now)
-	if f == nil || f.Rows() != 1 {
-		t.Fatalf("first poll: %v", f)
+func field(t *testing.T, f *data.Frame, name string, i int) any {
+	t.Helper()
+	fd, _ := f.FieldByName(name)
+	if fd == nil {
+		t.Fatalf("frame %s has no field %s", f.Name, name)
 	}
-	if f := changed(first, last, now); f != nil {
-		t.Fatalf("unchanged plans sent again: %v", f)
+	return fd.At(i)
+}
+
+func TestQueryData(t *testing.T) {
+	h := newHeadroom(t)
+	client, _ := inProcess(t)
+	h.openIncident(t)
+	tr := backend.TimeRange{From: h.now.Add(-time.Hour), To: h.now}
+	q := func(ref, js string) backend.DataQuery {
+		return backend.DataQuery{RefID: ref, JSON: []byte(js), TimeRange: tr, Interval: time.Minute, MaxDataPoints: 100}
 	}
-	first[0].Planned, first[0].PlannedAt = ptr(2.0), "t2"
-	if f := changed(first, last, now); f == nil || f.Fields[3].At(0).(float64) != 2 {
-		t.Fatalf("changed plan not sent: %v", f)
+	res, err := client.QueryData(context.Background(), &backend.QueryDataRequest{PluginContext: pctx(settings(h.srv.URL, viewerToken)), Queries: []backend.DataQuery{
+		q("quotas", `{"queryType": "quotas", "project": "checkout"}`),
+		q("all", `{"queryType": "quotas"}`),
+		q("ledger", `{"queryType": "ledger", "project": "checkout"}`),
+		q("throttled", `{"queryType": "throttled", "project": "checkout"}`),
+		q("detector", `{"queryType": "detector", "project": "checkout"}`),
+		q("alerts", `{"queryType": "alerts"}`),
+		q("top borrowed", `{"queryType": "topn", "metric": "borrowed", "n": 2}`),
+		q("top lent", `{"queryType": "topn", "metric": "lent", "n": 1}`),
+		q("top throttled", `{"queryType": "topn"}`),
+		q("fetch", `{"queryType": "quotas", "project": "checkout", "direction": "fetch"}`),
+		q("unknown type", `{"queryType": "nonsense"}`),
+		q("bad direction", `{"queryType": "quotas", "direction": "sideways"}`),
+		q("bad metric", `{"queryType": "topn", "metric": "vibes"}`),
+		q("bad json", `{"queryType": `),
+		q("unknown project", `{"queryType": "quotas", "project": "nope"}`),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := func(ref string) data.Frames {
+		t.Helper()
+		r := res.Responses[ref]
+		if r.Error != nil || len(r.Frames) == 0 {
+			t.Fatalf("%s: %v %v", ref, r.Error, r.Frames)
+		}
+		return r.Frames
+	}
+	f := ok("quotas")[0]
+	if f.Rows() != 10 || field(t, f, "quota", 9).(float64) != 40*mib || field(t, f, "demand", 9).(float64) != 44*mib || field(t, f, "share", 0).(float64) != 30*mib {
+		t.Fatalf("quotas: %d rows", f.Rows())
+	}
+	if fs := ok("all"); len(fs) != 6 {
+		t.Fatalf("quotas of every project: %d frames, want 6", len(fs))
+	}
+	f = ok("ledger")[0]
+	if got := field(t, f, "borrowed_from", 3).(string); got != "search:3145728" {
+		t.Fatalf("ledger borrowed_from %q", got)
+	}
+	if field(t, f, "reasons", 0).(string) != "borrowed_from" || field(t, f, "outcome", 0).(string) != "written" {
+		t.Fatal("ledger reasons/outcome")
+	}
+	f = ok("throttled")[0]
+	if v := field(t, f, "throttled", 0).(float64); v != 5*mib {
+		t.Fatalf("throttled %v, want 5MiB/s (demand 35 over the quota in force, 30)", v)
+	}
+	if v := field(t, f, "throttle_ms", 0).(float64); v != 100 {
+		t.Fatalf("throttle_ms %v", v)
+	}
+	f = ok("detector")[0]
+	if field(t, f, "forecast_upper", 9).(float64) != 45*mib || field(t, f, "denoised", 9).(float64) != 38*mib || field(t, f, "observed", 9).(float64) != 39*mib {
+		t.Fatal("detector fields")
+	}
+	f = ok("alerts")[0]
+	if f.Meta == nil || f.Meta.DataTopic != data.DataTopicAnnotations || f.Rows() != 1 || !strings.HasPrefix(field(t, f, "title", 0).(string), "GroupSaturated #") {
+		t.Fatalf("alerts as annotations: %v", f)
+	}
+	f = ok("top borrowed")[0]
+	if f.Rows() != 2 || f.Fields[0].At(0).(string) != "checkout" || f.Fields[1].At(0).(float64) != 4.5*mib {
+		t.Fatalf("top borrowers: %v %v", f.Fields[0], f.Fields[1])
+	}
+	if f := ok("top lent")[0]; f.Rows() != 1 || f.Fields[0].At(0).(string) != "search" {
+		t.Fatalf("top lender: %v", f.Fields[0])
+	}
+	if f := ok("top throttled")[0]; f.Rows() != 6 || f.Fields[0].At(0).(string) != "checkout" || f.Fields[1].At(1).(float64) != 0 {
+		t.Fatalf("top throttled: %v", f.Fields)
+	}
+	if f := ok("fetch")[0]; f.Rows() != 0 {
+		t.Fatalf("fetch has no decisions but %d rows", f.Rows())
+	}
+	for ref, status := range map[string]backend.Status{"unknown type": 400, "bad direction": 400, "bad metric": 400, "bad json": 400, "unknown project": 400} {
+		if r := res.Responses[ref]; r.Error == nil || r.Status != status {
+			t.Errorf("%s: want status %d, got %d %v", ref, status, r.Status, r.Error)
+		}
+	}
+	if r := res.Responses["unknown project"]; !strings.Contains(r.Error.Error(), `project: unknown project "nope"`) {
+		t.Errorf("unknown project error does not say which: %v", r.Error)
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
+func TestCallResource(t *testing.T) {
+	h := newHeadroom(t)
+	client, _ := inProcess(t)
+	id := h.openIncident(t)
+	call := func(token, method, path, body string, hdr map[string][]string) *backend.CallResourceResponse {
+		t.Helper()
+		var got *backend.CallResourceResponse
+		err := client.CallResource(context.Background(), &backend.CallResourceRequest{PluginContext: pctx(settings(h.srv.URL, token)),
+			Method: method, Path: strings.Split(path, "?")[0], URL: "/api/plugins/" + ID + "/resources/" + path, Body: []byte(body), Headers: hdr},
+			backend.CallResourceResponseSenderFunc(func(r *backend.CallResourceResponse) error { got = r; return nil }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	json := map[string][]string{"Content-Type": {"application/json"}}
+	tests := []struct {
+		name, token, method, path, body string
+		hdr                             map[string][]string
+		status                          int
+		contains                        string
+	}{
+		{"tune", operatorToken, "PUT", "overrides/project/checkout", `{"produce": {"weight": 2}}`, json, 200, `"weight":2`},
+		{"stale If-Match", operatorToken, "PUT", "overrides/project/checkout", `{"produce": {"weight": 3}}`, map[string][]string{"If-Match": {`"v9"`}}, 412, "precondition failed"},
+		{"retune", operatorToken, "PUT", "overrides/project/checkout", `{"produce": {"weight": 3}}`, map[string][]string{"If-Match": {`"v1"`}}, 200, `"version":2`},
+		{"invalid tuning", operatorToken, "PUT", "overrides/project/checkout", `{"produce": {"weight": -1}}`, map[string][]string{"If-Match": {`"v2"`}}, 422, "weight"},
+		{"viewer may not tune", viewerToken, "PUT", "overrides/project/checkout", `{"produce": {"weight": 4}}`, map[string][]string{"If-Match": {`"v2"`}}, 403, ""},
+		{"read overrides", viewerToken, "GET", "overrides", "", nil, 200, `"checkout"`},
+		{"explain", viewerToken, "GET", "explain?project=checkout&direction=produce", "", nil, 200, "borrowed"},
+		{"approve", operatorToken, "POST", fmt.Sprintf("alerts/%d/approve", id), "", nil, 200, `"state":"handling"`},
+		{"approve twice", operatorToken, "POST", fmt.Sprintf("alerts/%d/approve", id), "", nil, 409, "approve refused"},
+		{"viewer may not approve", viewerToken, "POST", fmt.Sprintf("alerts/%d/acknowledge", id), "", nil, 403, ""},
+		{"untune", operatorToken, "DELETE", "overrides/project/checkout", "", map[string][]string{"If-Match": {`"v2"`}}, 204, ""},
+		{"audit is not proxied", operatorToken, "GET", "audit", "", nil, 403, "not proxied"},
+		{"path traversal", operatorToken, "DELETE", "overrides/../audit", "", nil, 403, "not proxied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := call(tt.token, tt.method, tt.path, tt.body, tt.hdr)
+			if r.Status != tt.status || !strings.Contains(string(r.Body), tt.contains) {
+				t.Fatalf("%d %s, want %d containing %q", r.Status, r.Body, tt.status, tt.contains)
+			}
+		})
+	}
+	if r := call(operatorToken, "PUT", "overrides/project/search", `{"produce": {"weight": 2}}`, json); r.Headers["ETag"][0] != `"v1"` {
+		t.Fatalf("ETag not passed back: %v", r.Headers)
+	}
+	steps, err := h.db.IncidentSteps(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approved := false
+	for _, s := range steps {
+		approved = approved || s.Actor == "grafana-ops"
+	}
+	if !approved {
+		t.Fatalf("the approval through Grafana is not recorded as the operator token's: %+v", steps)
+	}
+}
+
+func recvFrame(t *testing.T, s pluginv2.Stream_RunStreamClient) *data.Frame {
+	t.Helper()
+	p, err := s.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f data.Frame
+	if err := f.UnmarshalJSON(p.Data); err != nil {
+		t.Fatal(err)
+	}
+	return &f
+}
+
+func TestRunStream(t *testing.T) {
+	h := newHeadroom(t)
+	_, streams := inProcess(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pc := backend.ToProto().PluginContext(pctx(settings(h.srv.URL, viewerToken)))
+
+	sub, err := streams.SubscribeStream(ctx, &pluginv2.SubscribeStreamRequest{PluginContext: pc, Path: "elsewhere"})
+	if err != nil || sub.Status != pluginv2.SubscribeStreamResponse_NOT_FOUND {
+		t.Fatalf("subscribe to an unknown path: %v %v", sub, err)
+	}
+	sub, err = streams.SubscribeStream(ctx, &pluginv2.SubscribeStreamRequest{PluginContext: pc, Path: StreamPath})
+	if err != nil || sub.Status != pluginv2.SubscribeStreamResponse_OK {
+		t.Fatalf("subscribe: %v %v", sub, err)
+	}
+	pub, err := streams.PublishStream(ctx, &pluginv2.PublishStreamRequest{PluginContext: pc, Path: StreamPath, Data: []byte(`{}`)})
+	if err != nil || pub.Status != pluginv2.PublishStreamResponse_PERMISSION_DENIED {
+		t.Fatalf("publish: %v %v", pub, err)
+	}
+	s, err := streams.RunStream(ctx, &pluginv2.RunStreamRequest{PluginContext: pc, Path: StreamPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := recvFrame(t, s)
+	if f.Rows() != 2 {
+		t.Fatalf("first frame: %d rows, want checkout and search", f.Rows())
+	}
+	// A new round changes checkout's plan only.
+	next := h.now.Add(time.Second)
+	if err := h.db.RecordDecisions(context.Background(), []store.LedgerEntry{{At: next, Round: 11, Group: "events", Direction: "produce",
+		Project: "checkout", Outcome: "written", Before: 40 * mib, After: 50 * mib, Share: 30 * mib, Demand: 48 * mib}}); err != nil {
+		t.Fatal(err)
+	}
+	h.now = next
+	ticks <- next
+	f = recvFrame(t, s)
+	if f.Rows() != 1 || field(t, f, "project", 0).(string) != "checkout" || field(t, f, "planned", 0).(float64) != 50*mib {
+		t.Fatalf("update: %d rows", f.Rows())
+	}
+}
 
 func TestLoadSettings(t *testing.T) {
 	tests := []struct {
-		json string
-		err  string
+		json, url string
+		token     string
+		err       string
 	}{
-		{`{"url": "http://headroom:9644/"}`, ""},
-		{`{"url": "headroom:9644"}`, "must be http(s)://host:port"},
-		{`{"url": 5}`, "read datasource settings"},
-		{`{}`, "must be http(s)://host:port"},
+		{`{"url": "http://headroom:9644/"}`, "", "t", ""},
+		{`{}`, "https://headroom:9644", "t", ""}, // Grafana's own URL field
+		{`{"url": "headroom:9644"}`, "", "", "must be http(s)://host:port"},
+		{`{"url": "ftp://headroom"}`, "", "", "must be http(s)://host:port"},
+		{`{"url": 5}`, "", "", "read datasource settings"},
+		{`{}`, "", "", "must be http(s)://host:port"},
 	}
 	for _, tt := range tests {
-		s, err := LoadSettings(backend.DataSourceInstanceSettings{JSONData: []byte(tt.json)})
+		s, err := LoadSettings(backend.DataSourceInstanceSettings{JSONData: []byte(tt.json), URL: tt.url,
+			DecryptedSecureJSONData: map[string]string{"token": tt.token}})
 		if tt.err == "" {
-			if err != nil || s.URL != "http://headroom:9644" || s.StreamInterval != 5 {
+			if err != nil || !strings.HasSuffix(s.URL, "://headroom:9644") || s.StreamInterval != 5 || s.Token != tt.token {
 				t.Errorf("%s: %+v %v", tt.json, s, err)
 			}
 			continue
@@ -257,63 +524,5 @@ func TestLoadSettings(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("%s: want %q, got %v", tt.json, tt.err, err)
 		}
-	}
-}
-
-// TestBinaryOverGoPlugin builds gpx_headroom and launches it exactly as
-// Grafana does: hashicorp go-plugin with Grafana's handshake, over gRPC.
-func TestBinaryOverGoPlugin(t *testing.T) {
-	srv, _ := headroomAPI(t)
-	bin := filepath.Join(t.TempDir(), "gpx_headroom_linux_amd64")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gpx_headroom").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "GF_PLUGIN_GRPC_ADDRESS_HEADROOMHQ_HEADROOM_DATASOURCE=")
-	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig: goplugin.HandshakeConfig{
-			ProtocolVersion: grpcplugin.ProtocolVersion, MagicCookieKey: grpcplugin.MagicCookieKey, MagicCookieValue: grpcplugin.MagicCookieValue,
-		},
-		Plugins: map[string]goplugin.Plugin{
-			"diagnostics": &grpcplugin.DiagnosticsGRPCPlugin{},
-			"data":        &grpcplugin.DataGRPCPlugin{},
-		},
-		Cmd:              cmd,
-		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-	})
-	defer client.Kill()
-	rpc, err := client.Client()
-	if err != nil {
-		t.Fatalf("start plugin: %v", err)
-	}
-	raw, err := rpc.Dispense("diagnostics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	diag := raw.(grpcplugin.DiagnosticsClient)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	resp, err := diag.CheckHealth(ctx, &pluginv2.CheckHealthRequest{PluginContext: backend.ToProto().PluginContext(pctx(settings(srv.URL, viewerToken)))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := backend.FromProto().CheckHealthResponse(resp)
-	if res.Status != backend.HealthStatusOk || !strings.Contains(res.Message, "6 project(s)") {
-		t.Fatalf("health over go-plugin: %v %q", res.Status, res.Message)
-	}
-	raw, err = rpc.Dispense("data")
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := backend.ToProto().QueryDataRequest(&backend.QueryDataRequest{PluginContext: pctx(settings(srv.URL, viewerToken)),
-		Queries: []backend.DataQuery{{RefID: "A", JSON: json.RawMessage(`{"queryType": "topn"}`),
-			TimeRange: backend.TimeRange{From: time.Now().Add(-time.Hour), To: time.Now()}}}})
-	qr, err := raw.(grpcplugin.DataClient).QueryData(ctx, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := backend.FromProto().QueryDataResponse(qr)
-	if err != nil || out.Responses["A"].Error != nil || out.Responses["A"].Frames[0].Rows() != 6 {
-		t.Fatalf("query over go-plugin: %v %+v", err, out.Responses["A"])
 	}
 }

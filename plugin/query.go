@@ -3,8 +3,11 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -18,9 +21,14 @@ const (
 	QueryQuotas    = "quotas"    // quota, demand and share over time per project
 	QueryLedger    = "ledger"    // the borrowing ledger: decisions with lenders and borrowers
 	QueryThrottled = "throttled" // demand above quota over time
+	QueryDetector  = "detector"  // the detector's view: raw and denoised rate, forecast upper bound, demand
 	QueryAlerts    = "alerts"    // incidents as annotations
-	QueryTopN      = "topn"      // the top N projects by throttled, borrowed or demand
+	QueryTopN      = "topn"      // the top N projects by one of TopNMetrics
 )
+
+// TopNMetrics are what top N ranks by, each the mean over the time
+// range's decisions in bytes/s per broker (throttle_ms in milliseconds).
+var TopNMetrics = []string{"throttled", "borrowed", "lent", "demand", "quota", "forecast", "throttle_ms"}
 
 // Query is the JSON model of one panel query.
 type Query struct {
@@ -29,7 +37,7 @@ type Query struct {
 	Project string `json:"project"`
 	// Direction is produce or fetch. Default produce.
 	Direction string `json:"direction"`
-	// Metric ranks top N: throttled, borrowed or demand. Default throttled.
+	// Metric ranks top N: one of TopNMetrics. Default throttled.
 	Metric string `json:"metric"`
 	// N is how many projects top N keeps. Default 10.
 	N int `json:"n"`
@@ -37,11 +45,11 @@ type Query struct {
 
 // ledgerEntry is the part of the API's ledger entries the plugin reads.
 type ledgerEntry struct {
-	At                                time.Time
-	Project, Direction, Outcome, Note string
-	Before, After, Share, Demand      float64
-	Reasons                           []string
-	BorrowedFrom, LentTo              []struct {
+	At                                                                 time.Time
+	Project, Direction, Outcome, Note                                  string
+	Before, After, Share, Demand, Observed, Rate, Forecast, ThrottleMs float64
+	Reasons                                                            []string
+	BorrowedFrom, LentTo                                               []struct {
 		Project string  `json:"project"`
 		Bytes   float64 `json:"bytes"`
 	}
@@ -73,7 +81,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 	var frames data.Frames
 	var err error
 	switch q.QueryType {
-	case QueryQuotas, QueryThrottled, QueryLedger:
+	case QueryQuotas, QueryThrottled, QueryLedger, QueryDetector:
 		frames, err = d.perProject(ctx, q, dq.TimeRange)
 	case QueryAlerts:
 		frames, err = d.alerts(ctx, dq.TimeRange)
@@ -81,13 +89,23 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 		frames, err = d.topN(ctx, q, dq.TimeRange)
 	default:
 		return backend.ErrDataResponse(backend.StatusBadRequest,
-			fmt.Sprintf("unknown query type %q (want quotas, ledger, throttled, alerts or topn)", q.QueryType))
+			fmt.Sprintf("unknown query type %q (want quotas, ledger, throttled, detector, alerts or topn)", q.QueryType))
 	}
-	if err != nil {
+	var bq *badQuery
+	var ae *apiError
+	switch {
+	case errors.As(err, &bq), errors.As(err, &ae) && ae.Status == http.StatusBadRequest:
+		return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
+	case err != nil:
 		return backend.ErrDataResponse(backend.StatusBadGateway, err.Error())
 	}
 	return backend.DataResponse{Frames: frames}
 }
+
+// badQuery is a query the panel got wrong, as opposed to an API failure.
+type badQuery struct{ msg string }
+
+func (e *badQuery) Error() string { return e.msg }
 
 func (d *Datasource) projects(ctx context.Context, only string) ([]string, error) {
 	if only != "" {
@@ -156,11 +174,22 @@ func (d *Datasource) perProject(ctx context.Context, q Query, tr backend.TimeRan
 				data.NewField("demand", labels, demand).SetConfig(&data.FieldConfig{Unit: "Bps"}),
 				data.NewField("share", labels, share).SetConfig(&data.FieldConfig{Unit: "Bps"}))
 		case QueryThrottled:
-			thr := make([]float64, n)
+			thr, ms := make([]float64, n), make([]float64, n)
 			for i, e := range es {
-				thr[i] = max(0, e.Demand-e.Before)
+				thr[i], ms[i] = throttled(e), e.ThrottleMs
 			}
-			f.Fields = append(f.Fields, data.NewField("throttled", labels, thr).SetConfig(&data.FieldConfig{Unit: "Bps"}))
+			f.Fields = append(f.Fields, data.NewField("throttled", labels, thr).SetConfig(&data.FieldConfig{Unit: "Bps"}),
+				data.NewField("throttle_ms", labels, ms).SetConfig(&data.FieldConfig{Unit: "ms"}))
+		case QueryDetector:
+			obs, rate, fc, demand := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+			for i, e := range es {
+				obs[i], rate[i], fc[i], demand[i] = e.Observed, e.Rate, e.Forecast, e.Demand
+			}
+			f.Fields = append(f.Fields,
+				data.NewField("observed", labels, obs).SetConfig(&data.FieldConfig{Unit: "Bps"}),
+				data.NewField("denoised", labels, rate).SetConfig(&data.FieldConfig{Unit: "Bps"}),
+				data.NewField("forecast_upper", labels, fc).SetConfig(&data.FieldConfig{Unit: "Bps"}),
+				data.NewField("demand", labels, demand).SetConfig(&data.FieldConfig{Unit: "Bps"}))
 		case QueryLedger:
 			before, after := make([]float64, n), make([]float64, n)
 			outcome, reasons, from, to := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -179,6 +208,40 @@ func (d *Datasource) perProject(ctx context.Context, q Query, tr backend.TimeRan
 		frames = append(frames, f)
 	}
 	return frames, nil
+}
+
+// throttled is the demand the quota in force did not serve, bytes/s per
+// broker.
+func throttled(e ledgerEntry) float64 { return max(0, e.Demand-e.Before) }
+
+// value is one decision's contribution to a top N metric.
+func value(e ledgerEntry, metric string) float64 {
+	sum := func(ts []struct {
+		Project string  `json:"project"`
+		Bytes   float64 `json:"bytes"`
+	}) (s float64) {
+		for _, t := range ts {
+			s += t.Bytes
+		}
+		return s
+	}
+	switch metric {
+	case "throttled":
+		return throttled(e)
+	case "borrowed":
+		return sum(e.BorrowedFrom)
+	case "lent":
+		return sum(e.LentTo)
+	case "demand":
+		return e.Demand
+	case "quota":
+		return e.After
+	case "forecast":
+		return e.Forecast
+	case "throttle_ms":
+		return e.ThrottleMs
+	}
+	return 0
 }
 
 func repeat(s string, n int) []string {
@@ -231,8 +294,8 @@ func (d *Datasource) topN(ctx context.Context, q Query, tr backend.TimeRange) (d
 	if q.Metric == "" {
 		q.Metric = "throttled"
 	}
-	if q.Metric != "throttled" && q.Metric != "borrowed" && q.Metric != "demand" {
-		return nil, fmt.Errorf("metric %q: want throttled, borrowed or demand", q.Metric)
+	if !slices.Contains(TopNMetrics, q.Metric) {
+		return nil, &badQuery{fmt.Sprintf("metric %q: want one of %s", q.Metric, strings.Join(TopNMetrics, ", "))}
 	}
 	projects, err := d.projects(ctx, "")
 	if err != nil {
@@ -248,19 +311,10 @@ func (d *Datasource) topN(ctx context.Context, q Query, tr backend.TimeRange) (d
 		if err != nil {
 			return nil, err
 		}
-		// Mean over the range's decisions, bytes/s per broker.
+		// Mean over the range's decisions.
 		var sum float64
 		for _, e := range es {
-			switch q.Metric {
-			case "throttled":
-				sum += max(0, e.Demand-e.Before)
-			case "borrowed":
-				for _, t := range e.BorrowedFrom {
-					sum += t.Bytes
-				}
-			case "demand":
-				sum += e.Demand
-			}
+			sum += value(e, q.Metric)
 		}
 		if len(es) > 0 {
 			sum /= float64(len(es))
@@ -268,6 +322,10 @@ func (d *Datasource) topN(ctx context.Context, q Query, tr backend.TimeRange) (d
 		rows = append(rows, row{p, sum})
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].value > rows[j].value })
+	unit := "Bps"
+	if q.Metric == "throttle_ms" {
+		unit = "ms"
+	}
 	rows = rows[:min(q.N, len(rows))]
 	names, values := make([]string, len(rows)), make([]float64, len(rows))
 	for i, r := range rows {
@@ -275,5 +333,5 @@ func (d *Datasource) topN(ctx context.Context, q Query, tr backend.TimeRange) (d
 	}
 	return data.Frames{data.NewFrame("top "+q.Metric,
 		data.NewField("project", nil, names),
-		data.NewField(q.Metric, nil, values).SetConfig(&data.FieldConfig{Unit: "Bps"}))}, nil
+		data.NewField(q.Metric, nil, values).SetConfig(&data.FieldConfig{Unit: unit}))}, nil
 }

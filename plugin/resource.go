@@ -20,7 +20,8 @@ var proxied = []struct {
 	method, prefix string
 }{
 	{"GET", "projects"}, {"GET", "groups"}, {"GET", "quotas"}, {"GET", "overrides"}, {"GET", "explain"}, {"GET", "alerts"},
-	{"PUT", "overrides/"}, {"DELETE", "overrides/"},
+	{"GET", "ledger"},
+	{"PUT", "overrides/"}, {"DELETE", "overrides/"}, {"POST", "whatif"},
 	{"POST", "alerts/"},
 }
 
@@ -30,7 +31,10 @@ const maxResourceBody = 1 << 20
 // CallResource proxies allowed calls to /api/v1 with the datasource's
 // token, passing the status, body and ETag back.
 func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
-	path := strings.TrimPrefix(req.Path, "/")
+	if d.settingsErr != nil {
+		return sendJSON(sender, http.StatusBadGateway, map[string]string{"title": "bad datasource settings", "detail": d.settingsErr.Error()})
+	}
+	path, _, _ := strings.Cut(strings.TrimPrefix(req.Path, "/"), "?")
 	allowed := false
 	for _, p := range proxied {
 		if req.Method == p.method && (path == strings.TrimSuffix(p.prefix, "/") || strings.HasPrefix(path, p.prefix)) &&
@@ -106,14 +110,18 @@ type quotaState struct {
 }
 
 // RunStream polls the effective quotas and sends a frame with the rows
-// whose plan changed since the last poll (all rows on the first).
+// whose planned quota changed since the last poll (all rows on the
+// first). A round that re-plans the same quota is not a change.
 func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamRequest, sender *backend.StreamSender) error {
 	if req.Path != StreamPath {
 		return fmt.Errorf("unknown stream %q", req.Path)
 	}
+	if d.settingsErr != nil {
+		return d.settingsErr
+	}
 	last := map[string]string{}
-	tick := time.NewTicker(time.Duration(d.settings.StreamInterval) * time.Second)
-	defer tick.Stop()
+	tick, stop := d.ticker(time.Duration(d.settings.StreamInterval) * time.Second)
+	defer stop()
 	for {
 		var qs []quotaState
 		if err := d.get(ctx, "/api/v1/quotas", &qs); err != nil {
@@ -129,7 +137,7 @@ func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamReques
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
+		case <-tick:
 		}
 	}
 }
@@ -143,7 +151,7 @@ func changed(qs []quotaState, last map[string]string, now time.Time) *data.Frame
 			continue
 		}
 		key := q.Project + "/" + q.Direction
-		sig := fmt.Sprintf("%s %v", q.PlannedAt, *q.Planned)
+		sig := fmt.Sprint(*q.Planned)
 		if last[key] == sig {
 			continue
 		}
