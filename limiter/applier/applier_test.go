@@ -3,6 +3,7 @@ package applier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -228,6 +229,77 @@ func TestApplyWritesWholeBytes(t *testing.T) {
 	}
 	if rs[0].Outcome != Unchanged {
 		t.Fatalf("second round: %s, want unchanged", rs[0].Outcome)
+	}
+}
+
+// TestApplyValidatesThenAltersInBatches watches the requests on the wire:
+// each batch is first sent with validateOnly, then for real, and no request
+// carries more than BatchSize entities; cuts go before increases.
+func TestApplyValidatesThenAltersInBatches(t *testing.T) {
+	c, adm := cluster(t)
+	var s sleeps
+	ctx := context.Background()
+	var init []Change
+	for i := range 5 {
+		u := fmt.Sprintf("u%d", i)
+		init = append(init, Change{Project: u, Entity: Entity{User: u}, Quota: 1e6})
+	}
+	if _, err := New(adm, Config{Sleep: s.sleep}).Apply(ctx, init); err != nil {
+		t.Fatal(err)
+	}
+	type req struct {
+		validate bool
+		users    []string
+	}
+	var mu sync.Mutex
+	var seen []req
+	c.ControlKey(int16(kmsg.AlterClientQuotas), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := kreq.(*kmsg.AlterClientQuotasRequest)
+		var users []string
+		for _, e := range r.Entries {
+			for _, part := range e.Entity {
+				if part.Name != nil {
+					users = append(users, *part.Name)
+				}
+			}
+		}
+		mu.Lock()
+		seen = append(seen, req{r.ValidateOnly, users})
+		mu.Unlock()
+		return nil, nil, false // kfake handles it
+	})
+	a := New(adm, Config{BatchSize: 2, Sleep: s.sleep})
+	rs, err := a.Apply(ctx, []Change{
+		{Project: "u0", Entity: Entity{User: "u0"}, Quota: 2e6},
+		{Project: "u1", Entity: Entity{User: "u1"}, Quota: 0.5e6}, // a cut
+		{Project: "u2", Entity: Entity{User: "u2"}, Quota: 3e6},
+		{Project: "u3", Entity: Entity{User: "u3"}, Quota: 4e6},
+		{Project: "u4", Entity: Entity{User: "u4"}, Quota: 5e6},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if r.Outcome != Written {
+			t.Fatalf("%s: %s (%v)", r.Project, r.Outcome, r.Err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// One batch of cuts (u1), then the four increases in batches of two:
+	// three batches, each validated then altered.
+	if len(seen) != 6 {
+		t.Fatalf("%d AlterClientQuotas requests, want 6: %+v", len(seen), seen)
+	}
+	for k := 0; k < len(seen); k += 2 {
+		v, w := seen[k], seen[k+1]
+		if !v.validate || w.validate || !slices.Equal(v.users, w.users) || len(v.users) > 2 {
+			t.Fatalf("requests %d and %d: %+v then %+v; want a validateOnly request of at most 2 entities, then the same for real", k, k+1, v, w)
+		}
+	}
+	if !slices.Equal(seen[0].users, []string{"u1"}) {
+		t.Fatalf("first batch %v; the cut goes first", seen[0].users)
 	}
 }
 
