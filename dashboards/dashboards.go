@@ -67,7 +67,7 @@ func (HeadroomQuery) DataqueryType() string { return PluginID }
 // Validate implements variants.Dataquery.
 func (q HeadroomQuery) Validate() error {
 	switch q.QueryType {
-	case "quotas", "ledger", "throttled", "alerts", "topn":
+	case "quotas", "ledger", "throttled", "detector", "alerts", "topn":
 		return nil
 	}
 	return fmt.Errorf("unknown Headroom query type %q", q.QueryType)
@@ -122,15 +122,17 @@ func Overview() *dashboard.DashboardBuilder {
 		WithPanel(ts("Top 10 topics by bytes out", "Bps", 8, 12).WithTarget(
 			prom("A", `topk(10, sum by (topic) (rate(kafka_server_brokertopicmetrics_bytesout_total{topic!=""}[$__rate_interval])))`, "{{topic}}"))).
 		WithRow(dashboard.NewRowBuilder("Brokers")).
-		WithPanel(ts("Request handler busy", "percentunit", 8, 12).Max(1).WithTarget(
-			prom("A", `1 - avg by (instance) (kafka_server_kafkarequesthandlerpool_requesthandleravgidlepercent_total)`, "{{instance}}"))).
-		WithPanel(ts("Load per broker (share of safe capacity)", "percentunit", 8, 12).WithTarget(
-			prom("A", `headroom_broker_load_ratio`, "broker {{broker}} {{direction}}"))).
+		WithPanel(ts("Request handler busy (broker saturation)", "percentunit", 8, 8).Max(1).WithTarget(
+			prom("A", `1 - avg by (instance) (kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent)`, "{{instance}}"))).
+		WithPanel(ts("Network processor busy", "percentunit", 8, 8).Max(1).WithTarget(
+			prom("A", `1 - avg by (instance) (kafka_network_socketserver_networkprocessoravgidlepercent)`, "{{instance}}"))).
+		WithPanel(ts("Host CPU busy (node_exporter)", "percentunit", 8, 8).Max(1).WithTarget(
+			prom("A", `1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[$__rate_interval]))`, "{{instance}}"))).
 		WithRow(dashboard.NewRowBuilder("Consumers")).
-		WithPanel(ts("Consumer lag", "short", 8, 12).WithTarget(
-			prom("A", `sum by (consumergroup) (kafka_consumergroup_lag)`, "{{consumergroup}}"))).
-		WithPanel(ts("Lag status (0 ok, 1 warning, 2 error)", "short", 8, 12).WithTarget(
-			prom("A", `headroom_consumer_lag_status`, "{{consumer_group}}")))
+		WithPanel(ts("Consumer lag (kafka_exporter)", "short", 8, 12).WithTarget(
+			prom("A", `sum by (consumergroup, topic) (kafka_consumergroup_lag)`, "{{consumergroup}} {{topic}}"))).
+		WithPanel(ts("Lag and saturation events (detector)", "short", 8, 12).WithTarget(
+			prom("A", `sum by (kind) (increase(headroom_detector_events_total{kind=~"lag_growing|broker_saturation"}[$__rate_interval]))`, "{{kind}}")))
 }
 
 // Quotas shows each project's quota, demand and share, and who borrows.
@@ -143,7 +145,13 @@ func Quotas() *dashboard.DashboardBuilder {
 		WithPanel(barchart.NewPanelBuilder().Title("Top 10 by demand").Height(8).Span(12).Datasource(headroomDS()).
 			WithTarget(hq("A", "topn").metric("demand", 10).allProjects())).
 		WithPanel(table.NewPanelBuilder().Title("Borrowing ledger").Height(10).Span(24).Datasource(headroomDS()).
-			WithTarget(hq("A", "ledger")))
+			WithTarget(hq("A", "ledger"))).
+		WithPanel(ts("Detector: observed, denoised, forecast upper bound, demand", "Bps", 10, 24).Datasource(headroomDS()).
+			WithTarget(hq("A", "detector"))).
+		WithPanel(ts("Quota writes by outcome", "short", 8, 12).WithTarget(
+			prom("A", `sum by (outcome) (rate(headroom_quota_writes_total[$__rate_interval]))`, "{{outcome}}"))).
+		WithPanel(ts("Decisions by reason", "short", 8, 12).WithTarget(
+			prom("A", `sum by (reason) (rate(headroom_decisions_total{direction="$direction"}[$__rate_interval]))`, "{{reason}}")))
 }
 
 // Throttling shows the damage: bytes clients wanted but were not served.
@@ -154,7 +162,9 @@ func Throttling() *dashboard.DashboardBuilder {
 		WithPanel(barchart.NewPanelBuilder().Title("Top 10 throttled projects").Height(8).Span(12).Datasource(headroomDS()).
 			WithTarget(hq("A", "topn").metric("throttled", 10).allProjects())).
 		WithPanel(ts("Kafka throttle time per entity", "ms", 8, 12).WithTarget(
-			prom("A", `max by (user, clientId, resource) (kafka_server_quota_throttle_time)`, "{{resource}} {{user}}{{clientId}}")))
+			prom("A", `max by (user, clientId, resource) (kafka_server_quota_throttle_time)`, "{{resource}} {{user}}{{clientId}}"))).
+		WithPanel(barchart.NewPanelBuilder().Title("Top 10 by Kafka throttle time").Height(8).Span(12).Datasource(headroomDS()).
+			WithTarget(hq("A", "topn").metric("throttle_ms", 10).allProjects()))
 }
 
 // AlertLoop shows the alert loop: incidents, delivery and webhooks.
@@ -170,7 +180,12 @@ func AlertLoop() *dashboard.DashboardBuilder {
 		WithPanel(ts("Webhook alert states received", "short", 8, 12).WithTarget(
 			prom("A", `sum by (result) (rate(headroom_webhook_alerts_total[$__rate_interval]))`, "{{result}}"))).
 		WithPanel(ts("Webhook requests by status", "short", 8, 12).WithTarget(
-			prom("A", `sum by (code) (rate(headroom_webhook_requests_total[$__rate_interval]))`, "{{code}}")))
+			prom("A", `sum by (code) (rate(headroom_webhook_requests_total[$__rate_interval]))`, "{{code}}"))).
+		WithPanel(ts("Detector events by kind", "short", 8, 12).WithTarget(
+			prom("A", `sum by (kind) (increase(headroom_detector_events_total[$__rate_interval]))`, "{{kind}}"))).
+		WithPanel(ts("Round duration (p50, p99)", "s", 8, 12).
+			WithTarget(prom("A", `histogram_quantile(0.5, sum by (le) (rate(headroom_round_duration_seconds_bucket[$__rate_interval])))`, "p50")).
+			WithTarget(prom("B", `histogram_quantile(0.99, sum by (le) (rate(headroom_round_duration_seconds_bucket[$__rate_interval])))`, "p99")))
 }
 
 // All returns every dashboard by file name.
