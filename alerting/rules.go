@@ -41,7 +41,8 @@ type Observation struct {
 // ProjectObservation is one project and direction after the limiter's
 // round. Demand is the detector's estimate of true demand (under
 // throttling, quota × (1 + throttle/window)); Served what the cluster let
-// through; Quota what the limiter gave it, borrowing included.
+// through; Quota what the limiter gave it, borrowing included. The
+// throttled share is (Demand − min(Served, Quota)) / Demand.
 type ProjectObservation struct {
 	Group, Project, Direction string
 	Demand, Served, Quota     float64
@@ -221,7 +222,13 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 		if p.Demand <= 0 {
 			continue
 		}
-		ratio := max(0, p.Demand-p.Served) / p.Demand
+		// Throttling lets through at most the quota; a served rate above
+		// it is the lag of Kafka's quota window, not service.
+		allowed := p.Served
+		if p.Quota > 0 && allowed > p.Quota {
+			allowed = p.Quota
+		}
+		ratio := max(0, p.Demand-allowed) / p.Demand
 		if ratio <= o.ThrottledRatio {
 			continue
 		}
