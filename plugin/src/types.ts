@@ -1,10 +1,10 @@
 import { DataQuery, DataSourceJsonData } from '@grafana/data';
 
 /** Query types the backend serves (plugin/query.go). */
-export const QUERY_TYPES = ['quotas', 'ledger', 'throttled', 'alerts', 'topn'] as const;
+export const QUERY_TYPES = ['quotas', 'ledger', 'throttled', 'detector', 'alerts', 'topn'] as const;
 export type QueryType = (typeof QUERY_TYPES)[number];
 
-export const TOPN_METRICS = ['throttled', 'borrowed', 'demand'] as const;
+export const TOPN_METRICS = ['throttled', 'borrowed', 'lent', 'demand', 'quota', 'forecast', 'throttle_ms'] as const;
 
 export interface HeadroomQuery extends DataQuery {
   queryType: QueryType;

@@ -8,6 +8,7 @@ describe('usesProject', () => {
   it('is true only for per-project queries', () => {
     expect(usesProject('quotas')).toBe(true);
     expect(usesProject('throttled')).toBe(true);
+    expect(usesProject('detector')).toBe(true);
     expect(usesProject('alerts')).toBe(false);
     expect(usesProject('topn')).toBe(false);
   });

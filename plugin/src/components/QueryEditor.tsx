@@ -16,7 +16,7 @@ const metricOptions = TOPN_METRICS.map((m) => ({ label: m, value: m }));
 
 /** usesProject says whether a query type reads the project field. */
 export function usesProject(t: QueryType): boolean {
-  return t === 'quotas' || t === 'ledger' || t === 'throttled';
+  return t === 'quotas' || t === 'ledger' || t === 'throttled' || t === 'detector';
 }
 
 export function QueryEditor({ query, onChange, onRunQuery }: Props) {
