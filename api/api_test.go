@@ -601,3 +601,39 @@ func TestLedgerWithUnknownValues(t *testing.T) {
 		t.Fatalf("explanation %+v", ex)
 	}
 }
+
+// Whatever the body, an override write answers 200 or a 4xx problem
+// document, never a server error or an empty answer.
+func FuzzPutOverride(f *testing.F) {
+	for _, s := range []string{
+		`{"produce": {"share": "35MiB/s"}, "reason": "test"}`,
+		`{"produce": {"shares": 1}}`, `{"produce": {"share": -5}}`, `{"fetch": {"ceiling": "9 parsecs"}}`,
+		`{"produce": {"floor": "50MiB/s", "ceiling": "40MiB/s"}}`, `{"freeze": true} {"freeze": false}`,
+		`{"expires_at": "2000-01-01T00:00:00Z", "produce": {"pin": 1e400}}`, `[]`, `null`, ``,
+	} {
+		f.Add("project", "checkout", s)
+		f.Add("group", "events", s)
+	}
+	e := newEnv(f, "", nil)
+	f.Fuzz(func(t *testing.T, kind, name, body string) {
+		r := httptest.NewRequest("PUT", "/api/v1/overrides/x/y", strings.NewReader(body))
+		r.URL.Path = "/api/v1/overrides/" + kind + "/" + name
+		r.Header.Set("Authorization", "Bearer "+operatorToken)
+		w := httptest.NewRecorder()
+		e.api.ServeHTTP(w, r)
+		switch {
+		case w.Code == 200:
+			var v OverrideView
+			if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+				t.Fatalf("200 without an override: %q", w.Body)
+			}
+		case w.Code >= 400 && w.Code < 500:
+			var p Problem
+			if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Status != w.Code || w.Header().Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("%d without a problem document: %q", w.Code, w.Body)
+			}
+		default:
+			t.Fatalf("answered %d: %s", w.Code, w.Body)
+		}
+	})
+}
