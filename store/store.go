@@ -41,7 +41,11 @@ func registerMigration(name, sql string) {
 
 // DB is an open store.
 type DB struct {
-	sql  *sql.DB
+	sql *sql.DB // the one writer connection
+	// read is a pool of query-only connections for the store's reads: in
+	// WAL mode they run beside each other and beside the writer, so one
+	// long read does not queue every other request behind it.
+	read *sql.DB
 	path string
 
 	mu    sync.Mutex // guards stmts
@@ -72,6 +76,19 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	read, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s for reading: %w", path, err)
+	}
+	read.SetMaxOpenConns(readConns)
+	read.SetMaxIdleConns(readConns)
+	if err := read.PingContext(ctx); err != nil {
+		read.Close()
+		db.Close()
+		return nil, fmt.Errorf("open store %s for reading: %w", path, err)
+	}
+	s.read = read
 	return s, nil
 }
 
@@ -83,8 +100,11 @@ func (s *DB) Close() error {
 		delete(s.stmts, q)
 	}
 	s.mu.Unlock()
-	return s.sql.Close()
+	return errors.Join(s.read.Close(), s.sql.Close())
 }
+
+// readConns bounds the read pool.
+const readConns = 4
 
 // prepared returns the statement for q, preparing it on first use. The
 // API reads the same few queries many times a second; parsing each one
@@ -97,7 +117,7 @@ func (s *DB) prepared(q string) (*sql.Stmt, error) {
 	}
 	// Not the caller's context: a cancelled request must not leave a
 	// statement behind that later callers would find closed.
-	st, err := s.sql.PrepareContext(context.Background(), q)
+	st, err := s.read.PrepareContext(context.Background(), q)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +125,7 @@ func (s *DB) prepared(q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// query runs a read through a prepared statement.
+// query runs a read through a prepared statement on the read pool.
 func (s *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	st, err := s.prepared(q)
 	if err != nil {
@@ -120,7 +140,7 @@ func (s *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 func (s *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	st, err := s.prepared(q)
 	if err != nil {
-		return s.sql.QueryRowContext(ctx, q, args...)
+		return s.read.QueryRowContext(ctx, q, args...)
 	}
 	return st.QueryRowContext(ctx, args...)
 }
