@@ -36,6 +36,12 @@ const ConfirmRounds = 2
 // credited with per round (see throttledDemand).
 const ProbeStep = 0.25
 
+// ForecastSpread caps the forecast's upper bound the allocator sizes a
+// project by at this much above the larger of the expected and the current
+// demand, so that a bound widened by a past burst does not hold borrowed
+// quota long after demand fell.
+const ForecastSpread = 0.5
+
 // LagWindow is the number of admin-API lag readings the Burrow-style status
 // is evaluated over.
 const LagWindow = 10

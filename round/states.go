@@ -183,9 +183,10 @@ func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) [
 	if window <= 0 {
 		window = float64(limiter.DefaultThrottleWindow.Milliseconds())
 	}
-	upper := map[pdKey]float64{}
+	upper, expected := map[pdKey]float64{}, map[pdKey]float64{}
 	for _, f := range sig.Forecasts {
-		upper[pdKey{f.Project, limiterDir(f.Direction)}] = f.Upper
+		k := pdKey{f.Project, limiterDir(f.Direction)}
+		upper[k], expected[k] = f.Upper, f.Expected
 	}
 	for _, s := range b.sk.States {
 		g := b.groups[s.Group]
@@ -213,8 +214,12 @@ func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) [
 				if pe.total > 0 {
 					f = be.estimate / pe.total
 				}
-				load := limiter.Load{Broker: be.index, Observed: be.observed, Rate: be.observed, ThrottleMs: be.throttleMs,
-					Forecast: upper[k] * f}
+				// The upper bound widens with past volatility; it sizes
+				// room for a rise, never more than ForecastSpread above
+				// what is expected or seen now.
+				fc := min(upper[k], max(expected[k], pe.total)*(1+ForecastSpread)) * f
+				load := limiter.Load{Broker: be.index, Observed: be.observed, Rate: be.estimate, ThrottleMs: be.throttleMs,
+					Forecast: fc}
 				// Trust the estimate at once up to the share or the
 				// forecast's bound; above both, only once confirmed.
 				bound := max(lp.Share, load.Forecast)
