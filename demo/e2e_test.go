@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/detector"
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/round"
 	"github.com/headroomhq/headroom/simulations/lab"
@@ -333,6 +335,32 @@ func TestRestartKeepsQuotasAndResumes(t *testing.T) {
 	r.stopDaemon()
 	if q := r.quota("hot"); q != hot {
 		t.Fatalf("stopping Headroom changed hot's quota from %.0f to %.0f", hot, q)
+	}
+	// What the detector learnt was saved on the way down, and a detector
+	// with the same configuration takes it up again.
+	{
+		db := r.store()
+		saved, _, err := db.State(context.Background(), "detector")
+		db.Close()
+		if err != nil {
+			t.Fatalf("no detector state saved at shutdown: %v", err)
+		}
+		cfg, err := config.LoadFile(r.cfgFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := detector.NewMonitor(cfg.Detector)
+		if err != nil {
+			t.Fatal(err)
+		}
+		empty, _ := m.MarshalBinary()
+		if err := m.UnmarshalBinary(saved); err != nil {
+			t.Fatalf("saved detector state refused: %v", err)
+		}
+		again, _ := m.MarshalBinary()
+		if len(again) <= len(empty)+1000 {
+			t.Fatalf("saved detector state holds almost nothing (%d bytes, empty %d)", len(again), len(empty))
+		}
 	}
 	r.startDaemon()
 	o := r.step(round1s)

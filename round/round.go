@@ -42,6 +42,13 @@ const ProbeStep = 0.25
 // quota long after demand fell.
 const ForecastSpread = 0.5
 
+// StateSaveInterval is how often the detector's learnt state is saved to
+// the store (and always on Close), so that a restart resumes it.
+const StateSaveInterval = time.Minute
+
+// detectorState names the detector's state in the store.
+const detectorState = "detector"
+
 // LagWindow is the number of admin-API lag readings the Burrow-style status
 // is evaluated over.
 const LagWindow = 10
@@ -108,6 +115,7 @@ type Loop struct {
 	burst   bool
 	last    Outcome
 	hasLast bool
+	saved   time.Time // when the detector's state was last saved
 
 	force chan struct{}
 }
@@ -158,13 +166,49 @@ func New(o Options) (*Loop, error) {
 		l.Close()
 		return nil, err
 	}
+	l.restore()
 	return l, nil
 }
 
-// Close closes the admin connections.
+// restore resumes the detector from the state a previous process saved. A
+// state learnt with another detector configuration is dropped: the
+// detector starts afresh, and the log says why.
+func (l *Loop) restore() {
+	b, at, err := l.opts.Store.State(context.Background(), detectorState)
+	if errors.Is(err, store.ErrNoState) {
+		return
+	}
+	if err == nil {
+		err = l.mon.UnmarshalBinary(b)
+	}
+	if err != nil {
+		l.opts.Logger.Warn("detector starts afresh", "err", err)
+		return
+	}
+	l.saved = l.opts.Now()
+	l.opts.Logger.Info("detector resumed from the store", "saved_at", at)
+}
+
+// save writes the detector's state to the store.
+func (l *Loop) save(ctx context.Context, now time.Time) {
+	b, err := l.mon.MarshalBinary()
+	if err == nil {
+		err = l.opts.Store.PutState(ctx, detectorState, b, now)
+	}
+	if err != nil {
+		l.opts.Logger.Error("save detector state", "err", err)
+		return
+	}
+	l.saved = now
+}
+
+// Close saves the detector's state and closes the admin connections.
 func (l *Loop) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.mon != nil && l.hasLast {
+		l.save(context.Background(), l.opts.Now())
+	}
 	for _, c := range l.conns {
 		c.conn.Close()
 	}
@@ -383,6 +427,10 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	est := b.estimates()
 	in := detectorInput(now, &out.Snapshot, est, out.Lag)
 	out.Signals, out.Events = l.mon.Observe(in)
+	l.recordSignals(ctx, &out)
+	if now.Sub(l.saved) >= StateSaveInterval {
+		l.save(ctx, now)
+	}
 	states := b.states(est, out.Signals)
 	var active []*limiter.State
 	for _, s := range states {
@@ -413,6 +461,22 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 		return out, err
 	}
 	return out, nil
+}
+
+// recordSignals stores the round's forecasts, which the API and the Grafana
+// plugin serve as the detector's baseline, bound and score.
+func (l *Loop) recordSignals(ctx context.Context, o *Outcome) {
+	if len(o.Signals.Forecasts) == 0 {
+		return
+	}
+	es := make([]store.SignalEntry, 0, len(o.Signals.Forecasts))
+	for _, f := range o.Signals.Forecasts {
+		es = append(es, store.SignalEntry{At: o.Time, Project: f.Project, Direction: string(f.Direction),
+			Rate: f.Rate, Expected: f.Expected, Upper: f.Upper, Score: f.Score, State: f.State.String()})
+	}
+	if err := l.opts.Store.RecordSignals(ctx, es); err != nil {
+		o.Problems = append(o.Problems, "record signals: "+err.Error())
+	}
 }
 
 // multiWriter routes each change to the applier of its project's cluster.
