@@ -24,7 +24,7 @@ func feed(m *Monitor, from, to int) (sig []Signals, ev []Event) {
 			a *= 1.6
 		}
 		in := Input{Time: t,
-			Traffic: []TrafficSample{{Project: "a", Direction: Produce, Rate: a}, {Project: "b", Direction: Fetch, Rate: 5e5 * (1 + 0.05*r.NormFloat64())}},
+			Traffic:  []TrafficSample{{Project: "a", Direction: Produce, Rate: a}, {Project: "b", Direction: Fetch, Rate: 5e5 * (1 + 0.05*r.NormFloat64())}},
 			Throttle: []ThrottleSample{{Project: "a", Direction: Produce, Time: time.Duration(i%7) * 100 * time.Millisecond}},
 			Targets:  []TargetSample{{Target: "t", Up: i%5 != 0}},
 		}
