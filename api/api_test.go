@@ -150,7 +150,7 @@ func (e *env) openIncident(t testing.TB) int64 {
 // concrete fills a route's parameters with values that exist.
 func concrete(path string, incident int64) string {
 	switch path {
-	case "/api/v1/ledger":
+	case "/api/v1/ledger", "/api/v1/signals":
 		return path + "?project=checkout"
 	case "/api/v1/explain":
 		return path + "?project=checkout&direction=produce"
@@ -189,6 +189,10 @@ func TestEveryRouteWithEveryRole(t *testing.T) {
 				if err := e.db.RecordDecisions(context.Background(), []store.LedgerEntry{{At: e.now.Add(-2 * time.Minute), Group: "events",
 					Direction: "produce", Project: "checkout", Outcome: "written", After: 1 << 20, Demand: 1 << 20}, {At: e.now.Add(-time.Minute), Group: "events",
 					Direction: "produce", Project: "checkout", Outcome: "written", After: 1 << 20, Demand: 1 << 20}}); err != nil {
+					t.Fatal(err)
+				}
+				if err := e.db.RecordSignals(context.Background(), []store.SignalEntry{{At: e.now.Add(-time.Minute), Project: "checkout",
+					Direction: "produce", Rate: 1 << 20, Expected: 1 << 20, Upper: 2 << 20, Score: 0.1, State: "normal"}}); err != nil {
 					t.Fatal(err)
 				}
 				var hdr []string
@@ -636,4 +640,78 @@ func FuzzPutOverride(f *testing.F) {
 			t.Fatalf("answered %d: %s", w.Code, w.Body)
 		}
 	})
+}
+
+func TestSignals(t *testing.T) {
+	e := newEnv(t, "", nil)
+	ctx := context.Background()
+	var es []store.SignalEntry
+	for i := range 4 {
+		at := e.now.Add(time.Duration(i-4) * time.Minute)
+		es = append(es,
+			store.SignalEntry{At: at, Project: "checkout", Direction: "produce", Rate: float64(10+i) * (1 << 20), Expected: 10 << 20, Upper: 14 << 20, Score: float64(i) / 4, State: "normal"},
+			store.SignalEntry{At: at, Project: "search", Direction: "fetch", Rate: 5 << 20, Expected: math.NaN(), Upper: math.NaN(), Score: math.NaN(), State: "warming"})
+	}
+	if err := e.db.RecordSignals(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		query    string
+		wantN    int
+		wantLast map[string]any
+	}{
+		{"?project=checkout&direction=produce", 4, map[string]any{"project": "checkout", "rate": float64(13 << 20), "expected": float64(10 << 20), "upper": float64(14 << 20), "score": 0.75, "state": "normal"}},
+		{"?project=search", 4, map[string]any{"direction": "fetch", "expected": nil, "upper": nil, "score": nil, "state": "warming"}},
+		{"", 8, map[string]any{"project": "search"}},
+		{"?direction=produce&limit=2", 2, map[string]any{"project": "checkout", "score": 0.75}},
+		{"?project=checkout&from=" + e.now.Add(-150*time.Second).Format(time.RFC3339), 2, map[string]any{"score": 0.75}},
+		{"?project=checkout&to=" + e.now.Add(-4*time.Minute).Format(time.RFC3339), 1, map[string]any{"score": 0.0}},
+		{"?project=checkout&direction=fetch", 0, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.query, func(t *testing.T) {
+			r := e.do(t, "GET", "/api/v1/signals"+tc.query, viewerToken, "")
+			var got []map[string]any
+			if r.code != 200 || json.Unmarshal([]byte(r.body), &got) != nil {
+				t.Fatalf("%d %s", r.code, r.body)
+			}
+			if len(got) != tc.wantN {
+				t.Fatalf("%d signals, want %d: %s", len(got), tc.wantN, r.body)
+			}
+			if tc.wantN == 0 {
+				if r.body != "[]" {
+					t.Fatalf("empty answer %q, want []", r.body)
+				}
+				return
+			}
+			last := got[len(got)-1]
+			for k, want := range tc.wantLast {
+				if v, ok := last[k]; !ok || v != want {
+					t.Errorf("%s = %v (present %v), want %v", k, v, ok, want)
+				}
+			}
+		})
+	}
+	bad := []struct{ query, path string }{
+		{"?project=nope", "project"},
+		{"?direction=sideways", "direction"},
+		{"?from=yesterday", "from"},
+		{"?to=2026-13-01T00:00:00Z", "to"},
+		{"?from=" + e.now.Format(time.RFC3339) + "&to=" + e.now.Add(-time.Hour).Format(time.RFC3339), "from"},
+		{"?limit=0", "limit"},
+		{"?limit=10001", "limit"},
+		{"?limit=ten", "limit"},
+	}
+	for _, tc := range bad {
+		t.Run("bad "+tc.query, func(t *testing.T) {
+			r := e.do(t, "GET", "/api/v1/signals"+tc.query, viewerToken, "")
+			var p Problem
+			if r.code != 400 || r.hdr.Get("Content-Type") != "application/problem+json" || json.Unmarshal([]byte(r.body), &p) != nil {
+				t.Fatalf("%d %s %s", r.code, r.hdr.Get("Content-Type"), r.body)
+			}
+			if len(p.Errors) != 1 || p.Errors[0].Path != tc.path {
+				t.Fatalf("errors %+v, want one at %q", p.Errors, tc.path)
+			}
+		})
+	}
 }

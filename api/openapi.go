@@ -43,7 +43,11 @@ func (a *API) Document() map[string]any {
 		responses := map[string]any{}
 		okResp := map[string]any{"description": "success"}
 		if r.ok != http.StatusNoContent {
-			okResp["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{}}}
+			schema := map[string]any{}
+			if r.resp != "" {
+				schema["$ref"] = "#/components/schemas/" + r.resp
+			}
+			okResp["content"] = map[string]any{"application/json": map[string]any{"schema": schema}}
 		}
 		responses[itoa(r.ok)] = okResp
 		withDesc := func(desc string) map[string]any {
@@ -110,11 +114,26 @@ func (a *API) Document() map[string]any {
 						"spec":   map[string]any{"$ref": "#/components/schemas/OverrideSpec"},
 						"window": map[string]any{"type": "string", "example": "6h"},
 					}},
+				"Signals": map[string]any{"type": "array", "items": map[string]any{"type": "object",
+					"required": []string{"at", "project", "direction", "rate", "expected", "upper", "score", "state"},
+					"properties": map[string]any{
+						"at": map[string]any{"type": "string", "format": "date-time"}, "project": map[string]any{"type": "string"},
+						"direction": map[string]any{"type": "string", "enum": []string{"produce", "fetch"}},
+						"rate":      nullableRate("the rate seen, bytes/s per broker"),
+						"expected":  nullableRate("the baseline: the rate forecast one horizon ahead"),
+						"upper":     nullableRate("the forecast's upper bound, which the limiter takes as demand"),
+						"score":     map[string]any{"type": "number", "nullable": true, "minimum": 0, "maximum": 1, "description": "anomaly score"},
+						"state":     map[string]any{"type": "string", "description": "the detector's shift state"},
+					}}},
 				"Reject": map[string]any{"type": "object", "required": []string{"reason"}, "additionalProperties": false,
 					"properties": map[string]any{"reason": map[string]any{"type": "string"}}},
 			},
 		},
 	}
+}
+
+func nullableRate(desc string) map[string]any {
+	return map[string]any{"type": "number", "nullable": true, "description": desc}
 }
 
 func itoa(n int) string {

@@ -27,6 +27,7 @@ type route struct {
 	summary string
 	query   []string
 	body    string // request schema name, empty for none
+	resp    string // success schema name, empty for an undescribed one
 	ok      int    // success status
 	handler gin.HandlerFunc
 }
@@ -47,6 +48,7 @@ func (a *API) routes() []route {
 		{method: "PUT", path: "/api/v1/overrides/:kind/:name", role: op, summary: "Create or replace an override (If-Match to replace)", body: "OverrideSpec", ok: 200, handler: a.putOverride},
 		{method: "DELETE", path: "/api/v1/overrides/:kind/:name", role: op, summary: "Remove an override (If-Match required)", ok: 204, handler: a.deleteOverride},
 		{method: "GET", path: "/api/v1/ledger", role: v, summary: "A project's decisions over time", query: []string{"project", "direction", "from", "to", "limit"}, ok: 200, handler: a.ledger},
+		{method: "GET", path: "/api/v1/signals", role: v, summary: "The detector's forecasts over time: rate, baseline (expected), upper bound, anomaly score, state", query: []string{"project", "direction", "from", "to", "limit"}, resp: "Signals", ok: 200, handler: a.signals},
 		{method: "GET", path: "/api/v1/explain", role: v, summary: "Why a project had its quota at a time, and from whom it borrowed", query: []string{"project", "direction", "at"}, ok: 200, handler: a.explain},
 		{method: "GET", path: "/api/v1/alerts", role: v, summary: "Incidents of the alert loop", query: []string{"state"}, ok: 200, handler: a.listAlerts},
 		{method: "GET", path: "/api/v1/alerts/:id", role: v, summary: "One incident with its steps", ok: 200, handler: a.getAlert},
@@ -436,14 +438,9 @@ func (a *API) ledger(c *gin.Context) {
 	if !ok {
 		return
 	}
-	limit := 1000
-	if s := c.Query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 10000 {
-			problem(c, http.StatusBadRequest, "invalid query parameter", "", overrides.FieldError{Path: "limit", Message: "want 1 to 10000"})
-			return
-		}
-		limit = n
+	limit, ok := parseLimit(c)
+	if !ok {
+		return
 	}
 	es, err := a.opts.Store.DecisionHistory(c.Request.Context(), project, dir, from, to, limit)
 	if err != nil {
@@ -455,6 +452,88 @@ func (a *API) ledger(c *gin.Context) {
 		out = append(out, ledgerView(e))
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+// signals answers the detector's forecasts. Unlike the ledger, project is
+// optional: empty means every project.
+func (a *API) signals(c *gin.Context) {
+	project := ""
+	if c.Query("project") != "" {
+		p, ok := a.requireProject(c)
+		if !ok {
+			return
+		}
+		project = p
+	}
+	dir, ok := checkDirection(c, true)
+	if !ok {
+		return
+	}
+	now := a.opts.Now()
+	from, ok := parseTimeParam(c, "from", now.Add(-time.Hour))
+	if !ok {
+		return
+	}
+	to, ok := parseTimeParam(c, "to", now)
+	if !ok {
+		return
+	}
+	if from.After(to) {
+		problem(c, http.StatusBadRequest, "invalid query parameter", "", overrides.FieldError{Path: "from", Message: "after to"})
+		return
+	}
+	limit, ok := parseLimit(c)
+	if !ok {
+		return
+	}
+	es, err := a.opts.Store.Signals(c.Request.Context(), project, dir, from, to, limit)
+	if err != nil {
+		problem(c, http.StatusInternalServerError, "read signals", err.Error())
+		return
+	}
+	out := make([]SignalView, 0, len(es))
+	for _, e := range es {
+		out = append(out, SignalView{At: e.At, Project: e.Project, Direction: e.Direction,
+			Rate: finite(e.Rate), Expected: finite(e.Expected), Upper: finite(e.Upper), Score: finite(e.Score), State: e.State})
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// parseLimit reads the limit parameter: 1 to 10000, 1000 when absent.
+func parseLimit(c *gin.Context) (int, bool) {
+	s := c.Query("limit")
+	if s == "" {
+		return 1000, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 10000 {
+		problem(c, http.StatusBadRequest, "invalid query parameter", "", overrides.FieldError{Path: "limit", Message: "want 1 to 10000"})
+		return 0, false
+	}
+	return n, true
+}
+
+// SignalView is one detector forecast in API answers. Rates are bytes/s
+// per broker; expected is the baseline the detector forecast one horizon
+// ahead, upper its upper bound (the limiter's demand), score the anomaly
+// score in [0,1]. A value the detector did not know is null.
+type SignalView struct {
+	At        time.Time `json:"at"`
+	Project   string    `json:"project"`
+	Direction string    `json:"direction"`
+	Rate      *float64  `json:"rate"`
+	Expected  *float64  `json:"expected"`
+	Upper     *float64  `json:"upper"`
+	Score     *float64  `json:"score"`
+	State     string    `json:"state"`
+}
+
+// finite is v, or nil for NaN and infinities, which JSON cannot carry.
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
 }
 
 // LedgerView is a ledger entry in API answers: the store's fields under
