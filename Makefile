@@ -38,8 +38,11 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# The Grafana datasource: backend binary and plugin.json in plugin/dist.
+# The Grafana datasource in plugin/dist: backend binary, plugin.json and
+# the frontend bundle (module.js, esbuild through npm run build).
 plugin:
+	scripts/setup-plugin.sh
 	mkdir -p plugin/dist
 	CGO_ENABLED=0 $(GO) build -o plugin/dist/gpx_headroom_linux_amd64 ./plugin/cmd/gpx_headroom
 	cp plugin/src/plugin.json plugin/dist/plugin.json
+	cd plugin && npm run build
