@@ -31,9 +31,10 @@
 // The allocator trusts an estimate at once up to the larger of the project's
 // share and the detector's upper bound: a lender reclaiming its share is
 // served in the very next round, and an expected rise is met at once. An
-// estimate above both must be seen in ConfirmRounds rounds in a row before
-// it counts, so a one-round burst never moves a quota, while a sustained
-// surge does from its second round.
+// unthrottled estimate above both must be seen in ConfirmRounds rounds in a
+// row before it counts, so a one-round burst that fits the quota never
+// moves it. Throttling needs no confirming: Kafka measures it over its
+// quota window, which already smooths a burst shorter than the window.
 //
 // # Missing data
 //

@@ -33,8 +33,11 @@ import (
 const ConfirmRounds = 2
 
 // ProbeStep is the least relative rise in demand a throttled borrower is
-// credited with per round (see throttledDemand).
-const ProbeStep = 0.25
+// credited with per round (see throttledDemand): its quota doubles while it
+// stays throttled, so a surge is met within a few rounds. An overshoot only
+// lends capacity nobody asked for; lenders reclaim it in the next round,
+// and it is given back once the served rate shows the real demand.
+const ProbeStep = 1.0
 
 // ForecastSpread caps the forecast's upper bound the allocator sizes a
 // project by at this much above the larger of the expected and the current

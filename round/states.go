@@ -224,7 +224,10 @@ func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) [
 				// forecast's bound; above both, only once confirmed.
 				bound := max(lp.Share, load.Forecast)
 				ak := loadKey{lp.Name, s.Direction, be.id}
-				if be.estimate > bound {
+				// Throttling is Kafka's own evidence, averaged over its
+				// quota window, that the client wants more: it needs no
+				// confirming.
+				if be.estimate > bound && be.throttleMs == 0 {
 					b.loop.above[ak]++
 				} else {
 					delete(b.loop.above, ak)

@@ -20,9 +20,9 @@ func TestThrottledDemand(t *testing.T) {
 		{"not throttled: the served rate", 300, 0, 1000, 2000, 300},
 		{"no quota known: the served rate", 300, 50, 0, 2000, 300},
 		{"lender throttled below its share gets the share", 900, 10, 1000, 2000, 2000},
-		{"borrower throttled at onset: Kafka's formula", 3000, 11000, 2500, 2000, 5000},
+		{"borrower throttled at onset: Kafka's formula", 3000, 22000, 2500, 2000, 7500},
 		{"borrower muted: at least a probe step", 2500, 10, 2500, 2000, 2500 * (1 + ProbeStep)},
-		{"served above the estimate wins", 4000, 10, 2500, 2000, 4000},
+		{"served above the estimate wins", 6000, 10, 2500, 2000, 6000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := throttledDemand(tc.observed, tc.throttle, tc.quota, tc.share, window); got != tc.want {
