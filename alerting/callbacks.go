@@ -142,8 +142,13 @@ func (c *Callbacks) Pending() map[string]int {
 	return out
 }
 
-// Run delivers until ctx is done.
+// Run delivers until ctx is done, also with no URL configured, so that it
+// can run beside the other components of a process.
 func (c *Callbacks) Run(ctx context.Context) {
+	if len(c.targets) == 0 {
+		<-ctx.Done()
+		return
+	}
 	var wg sync.WaitGroup
 	for _, t := range c.targets {
 		wg.Add(1)

@@ -55,7 +55,10 @@ type OverrideRef struct {
 	Project string    `json:"project,omitempty"`
 	Value   float64   `json:"value,omitempty"`
 	Until   time.Time `json:"until"`
-	ID      string    `json:"id,omitempty"`
+	// ID is the override's kind/name in the store, Version the version
+	// the playbook wrote; lifting checks that nobody changed it since.
+	ID      string `json:"id,omitempty"`
+	Version int    `json:"version,omitempty"`
 }
 
 // Overrides is the limiter's public override interface, as playbooks use it.
@@ -262,6 +265,7 @@ func (e *Engine) runPlaybook(ctx context.Context, in store.Incident, actor strin
 
 // act performs the playbook's action and moves the incident to handling.
 func (e *Engine) act(ctx context.Context, in store.Incident, h handling, pb config.PlaybookConfig, actor string) error {
+	ctx = withPlaybook(ctx, pb.Alert)
 	now := e.opts.Now()
 	until := now.Add(time.Duration(pb.Duration))
 	group, project := in.Labels["group"], in.Labels["project"]
@@ -386,6 +390,7 @@ func (e *Engine) Tick(ctx context.Context) error {
 	var errs []error
 	for _, in := range handlingNow {
 		h := decodeHandling(in)
+		ctx := withPlaybook(ctx, h.Playbook)
 		if now.Before(h.VerifyAt) {
 			continue
 		}

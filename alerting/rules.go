@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/alerting/notifier"
+	"github.com/headroomhq/headroom/config"
 )
 
 // Alert names Headroom raises itself.
@@ -27,6 +28,11 @@ const (
 // state after its round (demand, quota, capacity, apply results). The
 // wiring builds it; this package imports neither the detector nor the
 // limiter.
+//
+// Cluster labels every alert; an item whose own Cluster is set uses that
+// instead, so that one Observation covers every cluster of a round (the
+// rules must see the whole round at once: a condition missing from an
+// evaluation stops holding).
 type Observation struct {
 	Time     time.Time
 	Cluster  string
@@ -44,6 +50,7 @@ type Observation struct {
 // through; Quota what the limiter gave it, borrowing included. The
 // throttled share is (Demand − min(Served, Quota)) / Demand.
 type ProjectObservation struct {
+	Cluster                   string
 	Group, Project, Direction string
 	Demand, Served, Quota     float64
 	// Share is the static entitlement, to say how much was borrowed.
@@ -53,6 +60,7 @@ type ProjectObservation struct {
 // GroupObservation is one resource group and direction: total demand
 // against the group's safe capacity (margin × capacity × brokers).
 type GroupObservation struct {
+	Cluster              string
 	Group, Direction     string
 	Demand, SafeCapacity float64
 }
@@ -60,6 +68,7 @@ type GroupObservation struct {
 // BrokerObservation is one broker: its lower idle ratio (network processor
 // or request handler) and served bytes against its safe capacity.
 type BrokerObservation struct {
+	Cluster                  string
 	Group, Broker, Direction string
 	Idle                     float64
 	Served, SafeCapacity     float64
@@ -68,6 +77,7 @@ type BrokerObservation struct {
 // LagObservation is one consumer group's Burrow-style status on a topic.
 // Growing is true for WARN, ERR, STALL and STOP.
 type LagObservation struct {
+	Cluster                               string
 	ConsumerGroup, Topic, Project, Status string
 	Growing                               bool
 	Lag                                   int64
@@ -75,6 +85,7 @@ type LagObservation struct {
 
 // TargetObservation is one scrape target's health.
 type TargetObservation struct {
+	Cluster               string
 	Target, Group, Broker string
 	Up                    bool
 	Err                   string
@@ -83,9 +94,10 @@ type TargetObservation struct {
 // ApplyObservation is the outcome of the limiter's quota writes for one
 // group this round.
 type ApplyObservation struct {
-	Group  string
-	Failed bool // every write of the round failed
-	Err    string
+	Cluster string
+	Group   string
+	Failed  bool // every write of the round failed
+	Err     string
 }
 
 // RuleOptions are the thresholds and durations of the rules. The zero
@@ -122,19 +134,8 @@ type RuleOptions struct {
 
 // DefaultRuleOptions returns the defaults of RuleOptions.
 func DefaultRuleOptions() RuleOptions {
-	return RuleOptions{
-		ExternalURL:     "http://localhost:9644",
-		RunbookURL:      "https://github.com/headroomhq/headroom/blob/main/docs/runbooks.md",
-		ThrottledRatio:  0.05,
-		ThrottledFor:    time.Minute,
-		SaturatedRatio:  0.95,
-		SaturatedFor:    5 * time.Minute,
-		OverloadIdle:    0.1,
-		OverloadFor:     2 * time.Minute,
-		LagFor:          5 * time.Minute,
-		TargetDownFor:   time.Minute,
-		ApplyFailingFor: 5 * time.Minute,
-	}
+	c := config.DefaultConfig()
+	return RuleOptionsFrom(&c)
 }
 
 func (o RuleOptions) withDefaults() RuleOptions {
@@ -187,6 +188,36 @@ func NewRules(opts RuleOptions) *Rules {
 	return &Rules{opts: opts.withDefaults(), since: map[string]time.Time{}, holding: map[string]bool{}}
 }
 
+// SetOptions swaps the thresholds (on reload). What has held since when is
+// kept, so a reload neither restarts nor skips a rule's duration.
+func (r *Rules) SetOptions(opts RuleOptions) {
+	opts = opts.withDefaults()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.opts = opts
+}
+
+// RuleOptionsFrom maps the configuration's alerting.rules,
+// alerting.runbook_url, alerting.dashboard_url and global.external_url onto
+// RuleOptions.
+func RuleOptionsFrom(c *config.Config) RuleOptions {
+	r := c.Alerting.Rules
+	return RuleOptions{
+		ExternalURL:     c.Global.ExternalURL,
+		DashboardURL:    c.Alerting.DashboardURL,
+		RunbookURL:      c.Alerting.RunbookURL,
+		ThrottledRatio:  r.ThrottledRatio,
+		ThrottledFor:    time.Duration(r.ThrottledFor),
+		SaturatedRatio:  r.SaturatedRatio,
+		SaturatedFor:    time.Duration(r.SaturatedFor),
+		OverloadIdle:    r.OverloadIdle,
+		OverloadFor:     time.Duration(r.OverloadFor),
+		LagFor:          time.Duration(r.LagFor),
+		TargetDownFor:   time.Duration(r.TargetDownFor),
+		ApplyFailingFor: time.Duration(r.ApplyFailingFor),
+	}
+}
+
 // candidate is a condition that holds this round.
 type candidate struct {
 	alert notifier.Alert
@@ -196,11 +227,21 @@ type candidate struct {
 // Evaluate runs the rules over one round and returns the alerts firing
 // now. Feed them to a notifier.Keeper, which refreshes and resolves them.
 func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
+	r.mu.Lock()
 	o := r.opts
+	r.mu.Unlock()
 	at := obs.Time.UTC().Format(time.RFC3339)
 	var cands []candidate
+	cluster := func(c string) string {
+		if c != "" {
+			return c
+		}
+		return obs.Cluster
+	}
 	add := func(dur time.Duration, labels map[string]string, summary, description, dashboard, generator string) {
-		labels["cluster"] = obs.Cluster
+		if labels["cluster"] == "" {
+			labels["cluster"] = obs.Cluster
+		}
 		for k, v := range labels {
 			if v == "" {
 				delete(labels, k)
@@ -234,8 +275,8 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 		}
 		q := url.Values{"project": {p.Project}, "direction": {p.Direction}, "at": {at}}
 		add(o.ThrottledFor,
-			map[string]string{"alertname": AlertProjectThrottled, "group": p.Group, "project": p.Project, "direction": p.Direction, "severity": "warning"},
-			fmt.Sprintf("Project %s is throttled on %s", p.Project, obs.Cluster),
+			map[string]string{"alertname": AlertProjectThrottled, "cluster": p.Cluster, "group": p.Group, "project": p.Project, "direction": p.Direction, "severity": "warning"},
+			fmt.Sprintf("Project %s is throttled on %s", p.Project, cluster(p.Cluster)),
 			fmt.Sprintf("%s (%s) has %.0f%% of its demand throttled (demand %s, served %s, quota %s of which %s borrowed) in group %s.",
 				p.Project, p.Direction, 100*ratio, rate(p.Demand), rate(p.Served), rate(p.Quota), rate(max(0, p.Quota-p.Share)), p.Group),
 			"/d/headroom-throttling", "/api/v1/explain?"+q.Encode())
@@ -245,7 +286,7 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 			continue
 		}
 		add(o.SaturatedFor,
-			map[string]string{"alertname": AlertGroupSaturated, "group": g.Group, "direction": g.Direction, "severity": "warning"},
+			map[string]string{"alertname": AlertGroupSaturated, "cluster": g.Cluster, "group": g.Group, "direction": g.Direction, "severity": "warning"},
 			fmt.Sprintf("Resource group %s has no headroom left", g.Group),
 			fmt.Sprintf("Demand in %s (%s) is %s, %.0f%% of its safe capacity %s: nothing is left to lend.",
 				g.Group, g.Direction, rate(g.Demand), 100*g.Demand/g.SafeCapacity, rate(g.SafeCapacity)),
@@ -257,7 +298,7 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 			continue
 		}
 		add(o.OverloadFor,
-			map[string]string{"alertname": AlertBrokerOverloaded, "group": b.Group, "broker": b.Broker, "direction": b.Direction, "severity": "critical"},
+			map[string]string{"alertname": AlertBrokerOverloaded, "cluster": b.Cluster, "group": b.Group, "broker": b.Broker, "direction": b.Direction, "severity": "critical"},
 			fmt.Sprintf("Broker %s is overloaded", b.Broker),
 			fmt.Sprintf("Broker %s in %s serves %s (%s) against a safe capacity of %s; idle ratio %.2f.",
 				b.Broker, b.Group, rate(b.Served), b.Direction, rate(b.SafeCapacity), b.Idle),
@@ -272,7 +313,7 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 			gen = "/api/v1/projects/" + url.PathEscape(l.Project)
 		}
 		add(o.LagFor,
-			map[string]string{"alertname": AlertConsumerLagGrowing, "consumer_group": l.ConsumerGroup, "topic": l.Topic, "project": l.Project, "severity": "warning"},
+			map[string]string{"alertname": AlertConsumerLagGrowing, "cluster": l.Cluster, "consumer_group": l.ConsumerGroup, "topic": l.Topic, "project": l.Project, "severity": "warning"},
 			fmt.Sprintf("Consumer group %s is falling behind on %s", l.ConsumerGroup, l.Topic),
 			fmt.Sprintf("Lag of %s on %s is %d messages, status %s, for at least %s.", l.ConsumerGroup, l.Topic, l.Lag, l.Status, o.LagFor),
 			"/d/headroom-overview", gen)
@@ -283,7 +324,7 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 		}
 		desc := fmt.Sprintf("Scrapes of %s fail (%s); the quotas of the brokers it covers are held at their last good value.", t.Target, t.Err)
 		add(o.TargetDownFor,
-			map[string]string{"alertname": AlertCollectorTargetDown, "target": t.Target, "group": t.Group, "broker": t.Broker, "severity": "warning"},
+			map[string]string{"alertname": AlertCollectorTargetDown, "cluster": t.Cluster, "target": t.Target, "group": t.Group, "broker": t.Broker, "severity": "warning"},
 			"Headroom cannot scrape "+t.Target, desc, "/d/headroom-overview", "/api/v1/alerts?state=firing")
 	}
 	for _, a := range obs.Applies {
@@ -291,8 +332,8 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 			continue
 		}
 		add(o.ApplyFailingFor,
-			map[string]string{"alertname": AlertQuotaApplyFailing, "group": a.Group, "severity": "critical"},
-			"Headroom cannot write quotas to "+obs.Cluster,
+			map[string]string{"alertname": AlertQuotaApplyFailing, "cluster": a.Cluster, "group": a.Group, "severity": "critical"},
+			"Headroom cannot write quotas to "+cluster(a.Cluster),
 			fmt.Sprintf("Every quota write for group %s has failed for %s (%s); the cluster keeps its last quotas.", a.Group, o.ApplyFailingFor, a.Err),
 			"/d/headroom-alerts", "/api/v1/quotas")
 	}

@@ -28,6 +28,16 @@ type AlertingConfig struct {
 	Playbooks []PlaybookConfig `yaml:"playbooks"`
 	// Callbacks are URLs that get a JSON POST on every lifecycle change.
 	Callbacks []string `yaml:"callbacks"`
+	// Rules sets the thresholds and durations of Headroom's own alert
+	// rules.
+	Rules AlertRulesConfig `yaml:"rules"`
+	// RunbookURL is the runbook document alerts link to; the lower-cased
+	// alert name is its anchor. Default the project's docs/runbooks.md.
+	RunbookURL string `yaml:"runbook_url"`
+	// DashboardURL is the Grafana base URL that alerts' dashboard
+	// annotations start with (e.g. https://grafana.example). Empty leaves
+	// the dashboard links relative.
+	DashboardURL string `yaml:"dashboard_url,omitempty"`
 }
 
 // WebhookConfig configures the Alertmanager webhook receiver.
@@ -99,6 +109,8 @@ func DefaultAlertingConfig() AlertingConfig {
 		ResendInterval: model.Duration(time.Minute),
 		QueueCapacity:  10000,
 		Webhook:        WebhookConfig{MaxBodyBytes: 1 << 20},
+		Rules:          DefaultAlertRulesConfig(),
+		RunbookURL:     DefaultRunbookURL,
 	}
 }
 
@@ -206,6 +218,22 @@ func (c *AlertingConfig) Validate() []error {
 	for i, u := range c.Callbacks {
 		if err := checkHTTPURL(u); err != nil {
 			errs = append(errs, fieldErr(indexPath("callbacks", i), "%v", err))
+		}
+	}
+	for _, e := range c.Rules.Validate() {
+		var fe FieldError
+		if asFieldError(e, &fe) {
+			fe.Path = joinPath("rules", fe.Path)
+			e = fe
+		}
+		errs = append(errs, e)
+	}
+	if err := checkHTTPURL(c.RunbookURL); err != nil {
+		errs = append(errs, fieldErr("runbook_url", "%v", err))
+	}
+	if c.DashboardURL != "" {
+		if err := checkHTTPURL(c.DashboardURL); err != nil {
+			errs = append(errs, fieldErr("dashboard_url", "%v", err))
 		}
 	}
 	return errs

@@ -1,7 +1,9 @@
 // Package daemon assembles Headroom's components into the long-running
 // process behind `headroom serve`: the live configuration and its reloads,
-// the store, the control round loop, the quota tuning API, Alertmanager's webhook, the notifier and
-// the process endpoints, run together and stopped together.
+// the store, the control round loop, the alert loop (rules after every
+// round, the notifier to every Alertmanager, Alertmanager's webhook, the
+// playbook engine and its outbound callbacks), the quota tuning API and the
+// process endpoints, run together and stopped together.
 //
 // It owns wiring only; every behaviour lives in the package it wires.
 package daemon
@@ -83,16 +85,41 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	defer db.Close()
 
+	// The alert loop follows every round; the caller's hook too.
+	var alerts *alertLoop
+	onRound := func(out round.Outcome) {
+		alerts.offer(out)
+		if o.OnRound != nil {
+			o.OnRound(out)
+		}
+	}
 	loop, err := round.New(round.Options{Config: live.Config, Store: db, Now: o.Now, Registerer: reg,
-		Logger: o.Logger.With("component", "round"), OnRound: o.OnRound})
+		Logger: o.Logger.With("component", "round"), OnRound: onRound})
 	if err != nil {
 		return err
 	}
 	defer loop.Close()
 
+	var n *notifier.Notifier
+	if len(cfg.Alerting.Alertmanagers) > 0 {
+		n, err = notifier.New(notifier.Options{
+			Alertmanagers: cfg.Alerting.Alertmanagers, QueueCapacity: cfg.Alerting.QueueCapacity,
+			Logger: o.Logger.With("component", "notifier"), Registerer: reg,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	parts, err := newAlertParts(live.Config, db, n, loop, o.Now, o.Logger)
+	if err != nil {
+		return err
+	}
+	alerts = parts.loop
+	live.Subscribe(parts.reload)
+
 	srv := server.New(live, reg, o.Logger)
 	apiHandler, err := api.New(api.Options{Config: live.Config, Store: db, Now: o.Now, Logger: o.Logger.With("component", "api"),
-		Quotas: clusterQuotas{loop}, OnOverride: func() { _ = loop.ForceRound(ctx, "", false) }})
+		Quotas: clusterQuotas{loop}, Alerts: parts.engine, OnOverride: func() { _ = loop.ForceRound(ctx, "", false) }})
 	if err != nil {
 		return err
 	}
@@ -132,18 +159,27 @@ func Run(ctx context.Context, o Options) (err error) {
 			return loop.Run(lctx, tick)
 		}, func(error) { cancel() })
 	}
-	if len(cfg.Alerting.Alertmanagers) > 0 {
-		n, err := notifier.New(notifier.Options{
-			Alertmanagers: cfg.Alerting.Alertmanagers, QueueCapacity: cfg.Alerting.QueueCapacity,
-			Logger: o.Logger.With("component", "notifier"), Registerer: reg,
-		})
-		if err != nil {
-			return err
-		}
+	if n != nil {
 		nctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error { n.Run(nctx); return nil }, func(error) { cancel() })
 	}
-	hook, err := newWebhook(cfg.Alerting.Webhook, db, reg, o.Logger.With("component", "webhook"), o.Now)
+	{
+		// Rules, the keeper and verification after every round; the
+		// outbound callbacks of every lifecycle step.
+		actx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { parts.loop.run(actx); return nil }, func(error) { cancel() })
+		cctx, ccancel := context.WithCancel(ctx)
+		g.Add(func() error { parts.callbacks.Run(cctx); return nil }, func(error) { ccancel() })
+	}
+	// Fresh notifications from Alertmanager open and close incidents and
+	// run their playbooks. They act under the daemon's context, not the
+	// request's: a playbook is not cut short because Alertmanager hung up.
+	hookLogger := o.Logger.With("component", "webhook")
+	hook, err := newWebhook(cfg.Alerting.Webhook, db, reg, hookLogger, o.Now, func(ns []webhook.Notification) {
+		if err := parts.engine.Notify(ctx, ns); err != nil {
+			hookLogger.Error("handle notifications", "err", err)
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -183,7 +219,7 @@ func Run(ctx context.Context, o Options) (err error) {
 // newWebhook builds the Alertmanager receiver from its configuration. With
 // no credentials configured (and not marked insecure) it refuses every
 // delivery rather than accept unauthenticated ones.
-func newWebhook(c config.WebhookConfig, db *store.DB, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time) (http.Handler, error) {
+func newWebhook(c config.WebhookConfig, db *store.DB, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time, onFresh func([]webhook.Notification)) (http.Handler, error) {
 	var auth webhook.Auth
 	switch {
 	case c.BearerTokenFile != "":
@@ -208,7 +244,7 @@ func newWebhook(c config.WebhookConfig, db *store.DB, reg prometheus.Registerer,
 		logger.Warn("alerting.webhook has no credentials; refusing every delivery (set bearer_token_file, basic_auth or insecure)")
 	}
 	return webhook.New(webhook.Options{Recorder: webhook.StoreRecorder{DB: db}, Auth: auth, MaxBodyBytes: c.MaxBodyBytes,
-		Now: now, Logger: logger, Registerer: reg})
+		Now: now, Logger: logger, Registerer: reg, OnFresh: onFresh})
 }
 
 func readSecret(path string) (string, error) {

@@ -1,0 +1,141 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/headroomhq/headroom/alerting"
+	"github.com/headroomhq/headroom/alerting/notifier"
+	"github.com/headroomhq/headroom/collector"
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/round"
+	"github.com/headroomhq/headroom/store"
+)
+
+// alertLoop is the alert loop inside serve: after every round it builds the
+// rules' observation from the round's outcome, evaluates the rules, keeps
+// the firing alerts posted to every Alertmanager (refreshed, then
+// resolved) and lets the engine verify what its playbooks did.
+//
+// It runs on its own goroutine, fed by the round loop's OnRound through a
+// mailbox that holds the newest outcome: a slow Alertmanager never holds up
+// a round, and the round's lock is never held while the engine acts (a
+// playbook's forced round would otherwise wait on the round that waits on
+// the engine).
+type alertLoop struct {
+	config func() *config.Config
+	rules  *alerting.Rules
+	keeper *notifier.Keeper // nil without Alertmanagers
+	engine *alerting.Engine
+	logger *slog.Logger
+
+	outcomes chan round.Outcome
+
+	mu      sync.Mutex
+	ownFor  *config.Config
+	own     *collector.Ownership
+	evalled func(round.Outcome, []notifier.Alert) // tests
+}
+
+func newAlertLoop(cfg func() *config.Config, rules *alerting.Rules, keeper *notifier.Keeper, engine *alerting.Engine, logger *slog.Logger) *alertLoop {
+	return &alertLoop{config: cfg, rules: rules, keeper: keeper, engine: engine, logger: logger, outcomes: make(chan round.Outcome, 1)}
+}
+
+// offer hands a round's outcome to the loop without blocking; an outcome
+// the loop has not taken yet is replaced by the newer one. The round loop
+// is the only sender.
+func (a *alertLoop) offer(o round.Outcome) {
+	for {
+		select {
+		case a.outcomes <- o:
+			return
+		default:
+		}
+		select {
+		case old := <-a.outcomes:
+			a.logger.Warn("alert loop behind; skipped a round's evaluation", "round", old.Index)
+		default:
+		}
+	}
+}
+
+// run evaluates every outcome offered until ctx is done.
+func (a *alertLoop) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case o := <-a.outcomes:
+			a.evaluate(ctx, o)
+		}
+	}
+}
+
+func (a *alertLoop) evaluate(ctx context.Context, o round.Outcome) {
+	cfg := a.config()
+	if a.ownFor != cfg {
+		own, err := collector.NewOwnership(cfg.Projects)
+		if err != nil { // the configuration was validated: cannot happen
+			a.logger.Error("topic ownership", "err", err)
+		}
+		a.ownFor, a.own = cfg, own
+	}
+	firing := a.rules.Evaluate(observe(cfg, a.own, o))
+	if a.keeper != nil {
+		a.keeper.Update(o.Time, firing)
+	}
+	if err := a.engine.Tick(ctx); err != nil && ctx.Err() == nil {
+		a.logger.Error("verify incidents", "err", err)
+	}
+	a.mu.Lock()
+	f := a.evalled
+	a.mu.Unlock()
+	if f != nil {
+		f(o, firing)
+	}
+}
+
+// alertParts are the alert loop's parts for the configuration: the rules,
+// the engine with its store-backed overrides, the outbound callbacks and,
+// when Alertmanagers are configured, the keeper over the notifier.
+type alertParts struct {
+	loop      *alertLoop
+	engine    *alerting.Engine
+	callbacks *alerting.Callbacks
+}
+
+func newAlertParts(live func() *config.Config, db *store.DB, n *notifier.Notifier, loop *round.Loop, now func() time.Time, logger *slog.Logger) (*alertParts, error) {
+	cfg := live()
+	rules := alerting.NewRules(alerting.RuleOptionsFrom(cfg))
+	callbacks := alerting.NewCallbacks(alerting.CallbackOptions{URLs: cfg.Alerting.Callbacks, Logger: logger.With("component", "callbacks")})
+	opts := alerting.Options{
+		Store:  db,
+		Config: cfg.Alerting,
+		Overrides: &alerting.StoreOverrides{Store: db, Config: live, Now: now,
+			Force: loop.ForceRound},
+		Conditions: rules,
+		OnStep:     callbacks.Step,
+		Now:        now,
+		Logger:     logger.With("component", "playbooks"),
+	}
+	var keeper *notifier.Keeper
+	if n != nil {
+		opts.Sender, opts.Silencer = n, n
+		keeper = notifier.NewKeeper(n, time.Duration(cfg.Alerting.ResendInterval))
+	}
+	eng, err := alerting.NewEngine(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &alertParts{loop: newAlertLoop(live, rules, keeper, eng, logger.With("component", "alerts")), engine: eng, callbacks: callbacks}, nil
+}
+
+// reload applies a new configuration's thresholds and playbooks. The
+// Alertmanagers, the resend interval and the callback URLs take effect on
+// restart.
+func (p *alertParts) reload(c *config.Config) {
+	p.loop.rules.SetOptions(alerting.RuleOptionsFrom(c))
+	p.engine.SetConfig(c.Alerting)
+}
