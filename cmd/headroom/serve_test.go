@@ -16,6 +16,7 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/internal/testpeer"
 )
 
@@ -99,6 +100,20 @@ scrape_configs:
 
 func TestServeReloadAndSignals(t *testing.T) {
 	path := copyExample(t)
+	const viewerToken = "reload-test-viewer"
+	{
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		withToken := strings.Replace(string(b), "\nstore:\n", fmt.Sprintf("\napi:\n  tokens: [{name: vera, role: viewer, sha256: %s}]\nstore:\n", api.HashToken(viewerToken)), 1)
+		if withToken == string(b) {
+			t.Fatal("could not add an API token to the example")
+		}
+		if err := os.WriteFile(path, []byte(withToken), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	hr := startServe(t, path)
 
 	post := func() (int, string) {
@@ -129,8 +144,37 @@ func TestServeReloadAndSignals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, append(good, []byte("\nnot_a_field: true\n")...), 0o600); err != nil {
+	// The bad file is invalid (an unknown field) and also different
+	// (checkout's share), so that serving the old configuration shows.
+	const oldShare, newShare = "share: 30MiB/s, floor: 5MiB/s", "share: 31MiB/s, floor: 5MiB/s"
+	if !strings.Contains(string(good), oldShare) {
+		t.Fatalf("the example no longer has checkout's %q", oldShare)
+	}
+	bad := strings.Replace(string(good), oldShare, newShare, 1) + "\nnot_a_field: true\n"
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	checkoutShare := func() string {
+		req, _ := http.NewRequest("GET", hr.URL+"/api/v1/projects/checkout", nil)
+		req.Header.Set("Authorization", "Bearer "+viewerToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		switch {
+		case resp.StatusCode != 200:
+			return fmt.Sprintf("status %d: %s", resp.StatusCode, b)
+		case strings.Contains(string(b), "31457280"): // 30MiB/s in bytes
+			return "30MiB/s"
+		case strings.Contains(string(b), "32505856"):
+			return "31MiB/s"
+		}
+		return string(b)
+	}
+	if got := checkoutShare(); got != "30MiB/s" {
+		t.Fatalf("before the reload checkout's share reads %s", got)
 	}
 	code, body := post()
 	if code < 300 || !strings.Contains(body, `unknown field "not_a_field"`) {
@@ -144,6 +188,23 @@ func TestServeReloadAndSignals(t *testing.T) {
 		t.Fatalf("not ready after a bad reload: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	if got := checkoutShare(); got != "30MiB/s" {
+		t.Fatalf("after a refused reload checkout's share reads %s, want the old 30MiB/s", got)
+	}
+
+	// SIGHUP with the bad file still there is refused the same way.
+	if err := hr.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(t, 10*time.Second, func() (bool, string) {
+		v := metric(`headroom_config_reloads_total{result="failure"}`)
+		return v == "2", v
+	}) {
+		t.Fatal("SIGHUP with a bad file was not counted as a failed reload")
+	}
+	if got := checkoutShare(); got != "30MiB/s" {
+		t.Fatalf("after a refused SIGHUP checkout's share reads %s, want the old 30MiB/s", got)
+	}
 
 	// SIGHUP with the file fixed reloads it.
 	if err := os.WriteFile(path, good, 0o600); err != nil {
