@@ -146,8 +146,12 @@ func Quotas() *dashboard.DashboardBuilder {
 			WithTarget(hq("A", "topn").metric("demand", 10).allProjects())).
 		WithPanel(table.NewPanelBuilder().Title("Borrowing ledger").Height(10).Span(24).Datasource(headroomDS()).
 			WithTarget(hq("A", "ledger"))).
-		WithPanel(ts("Detector: observed, denoised, forecast upper bound, demand", "Bps", 10, 24).Datasource(headroomDS()).
-			WithTarget(hq("A", "detector"))).
+		WithPanel(ts("Detector: rate, baseline, forecast upper bound; anomaly score (right)", "Bps", 10, 16).Datasource(headroomDS()).
+			WithTarget(hq("A", "detector")).
+			WithOverride(dashboard.MatcherConfig{Id: "byRegexp", Options: "^score.*"}, []dashboard.DynamicConfigValue{
+				{Id: "unit", Value: "percentunit"}, {Id: "max", Value: 1}, {Id: "custom.axisPlacement", Value: "right"}})).
+		WithPanel(barchart.NewPanelBuilder().Title("Top 10 by anomaly score (mean)").Height(10).Span(8).Datasource(headroomDS()).
+			WithTarget(hq("A", "topn").metric("score", 10).allProjects())).
 		WithPanel(ts("Quota writes by outcome", "short", 8, 12).WithTarget(
 			prom("A", `sum by (outcome) (rate(headroom_quota_writes_total[$__rate_interval]))`, "{{outcome}}"))).
 		WithPanel(ts("Decisions by reason", "short", 8, 12).WithTarget(

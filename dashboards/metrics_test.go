@@ -154,7 +154,7 @@ func TestPanelsUseRealMetrics(t *testing.T) {
 					if !queryTypes[tg.QueryType] {
 						t.Errorf("%s / %s: query type %q is not the plugin's", file, p.Title, tg.QueryType)
 					}
-					if tg.QueryType == "topn" && !strings.Contains(" throttled borrowed lent demand quota forecast throttle_ms ", " "+tg.Metric+" ") {
+					if tg.QueryType == "topn" && !strings.Contains(" throttled borrowed lent demand quota forecast throttle_ms score ", " "+tg.Metric+" ") {
 						t.Errorf("%s / %s: top N by %q is not one the plugin ranks by", file, p.Title, tg.Metric)
 					}
 				default:

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -52,6 +53,24 @@ func seed(t testing.TB, db *store.DB, now time.Time) {
 				LentTo: []store.LedgerTransfer{{Project: "checkout", Bytes: float64(i) * mib}}, Reasons: []string{"lent_to"}})
 	}
 	if err := db.RecordDecisions(context.Background(), es); err != nil {
+		t.Fatal(err)
+	}
+	// The detector's forecasts in the same rounds: checkout surges (its
+	// score climbs), search is steady and its first score not yet known.
+	var ss []store.SignalEntry
+	for i := range 10 {
+		at := now.Add(time.Duration(i-10) * time.Minute)
+		searchScore := 0.05
+		if i == 0 {
+			searchScore = math.NaN()
+		}
+		ss = append(ss,
+			store.SignalEntry{At: at, Project: "checkout", Direction: "produce", Rate: float64(29+i) * mib, Expected: float64(28+i) * mib,
+				Upper: float64(36+i) * mib, Score: float64(i) / 10, State: "normal"},
+			store.SignalEntry{At: at, Project: "search", Direction: "produce", Rate: 10 * mib, Expected: 10 * mib, Upper: 12 * mib, Score: searchScore, State: "normal"})
+	}
+	ss[len(ss)-2].State = "sustained"
+	if err := db.RecordSignals(context.Background(), ss); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -315,6 +334,8 @@ func TestQueryData(t *testing.T) {
 		q("top borrowed", `{"queryType": "topn", "metric": "borrowed", "n": 2}`),
 		q("top lent", `{"queryType": "topn", "metric": "lent", "n": 1}`),
 		q("top throttled", `{"queryType": "topn"}`),
+		q("top score", `{"queryType": "topn", "metric": "score", "n": 2}`),
+		q("detector search", `{"queryType": "detector", "project": "search"}`),
 		q("fetch", `{"queryType": "quotas", "project": "checkout", "direction": "fetch"}`),
 		q("unknown type", `{"queryType": "nonsense"}`),
 		q("bad direction", `{"queryType": "quotas", "direction": "sideways"}`),
@@ -355,8 +376,27 @@ func TestQueryData(t *testing.T) {
 		t.Fatalf("throttle_ms %v", v)
 	}
 	f = ok("detector")[0]
-	if field(t, f, "forecast_upper", 9).(float64) != 45*mib || field(t, f, "denoised", 9).(float64) != 38*mib || field(t, f, "observed", 9).(float64) != 39*mib {
-		t.Fatal("detector fields")
+	if f.Rows() != 10 {
+		t.Fatalf("detector: %d rows, want 10", f.Rows())
+	}
+	for name, want := range map[string]float64{"rate": 38 * mib, "baseline": 37 * mib, "forecast_upper": 45 * mib, "score": 0.9} {
+		if got := field(t, f, name, 9).(*float64); got == nil || *got != want {
+			t.Errorf("detector %s = %v, want %v", name, got, want)
+		}
+	}
+	if got := field(t, f, "state", 9).(string); got != "sustained" {
+		t.Errorf("detector state %q, want sustained", got)
+	}
+	f = ok("detector search")[0]
+	if got := field(t, f, "score", 0).(*float64); got != nil {
+		t.Errorf("an unknown score should stay null, got %v", *got)
+	}
+	if got := field(t, f, "baseline", 0).(*float64); got == nil || *got != 10*mib {
+		t.Errorf("search baseline %v", got)
+	}
+	f = ok("top score")[0]
+	if f.Rows() != 2 || f.Fields[0].At(0).(string) != "checkout" || math.Abs(f.Fields[1].At(0).(float64)-0.45) > 1e-9 || math.Abs(f.Fields[1].At(1).(float64)-0.05) > 1e-9 {
+		t.Fatalf("top by anomaly score: %v %v", f.Fields[0], f.Fields[1])
 	}
 	f = ok("alerts")[0]
 	if f.Meta == nil || f.Meta.DataTopic != data.DataTopicAnnotations || f.Rows() != 1 || !strings.HasPrefix(field(t, f, "title", 0).(string), "GroupSaturated #") {

@@ -21,14 +21,15 @@ const (
 	QueryQuotas    = "quotas"    // quota, demand and share over time per project
 	QueryLedger    = "ledger"    // the borrowing ledger: decisions with lenders and borrowers
 	QueryThrottled = "throttled" // demand above quota over time
-	QueryDetector  = "detector"  // the detector's view: raw and denoised rate, forecast upper bound, demand
+	QueryDetector  = "detector"  // the detector's forecasts: rate, baseline, forecast upper bound, anomaly score, state
 	QueryAlerts    = "alerts"    // incidents as annotations
 	QueryTopN      = "topn"      // the top N projects by one of TopNMetrics
 )
 
 // TopNMetrics are what top N ranks by, each the mean over the time
-// range's decisions in bytes/s per broker (throttle_ms in milliseconds).
-var TopNMetrics = []string{"throttled", "borrowed", "lent", "demand", "quota", "forecast", "throttle_ms"}
+// range's decisions in bytes/s per broker (throttle_ms in milliseconds),
+// or over its detector signals (score, the anomaly score in [0,1]).
+var TopNMetrics = []string{"throttled", "borrowed", "lent", "demand", "quota", "forecast", "throttle_ms", "score"}
 
 // Query is the JSON model of one panel query.
 type Query struct {
@@ -53,6 +54,19 @@ type ledgerEntry struct {
 		Project string  `json:"project"`
 		Bytes   float64 `json:"bytes"`
 	}
+}
+
+// signal is one detector forecast as GET /api/v1/signals answers it; a
+// value the detector did not know is null.
+type signal struct {
+	At        time.Time `json:"at"`
+	Project   string    `json:"project"`
+	Direction string    `json:"direction"`
+	Rate      *float64  `json:"rate"`
+	Expected  *float64  `json:"expected"`
+	Upper     *float64  `json:"upper"`
+	Score     *float64  `json:"score"`
+	State     string    `json:"state"`
 }
 
 // QueryData answers every query; one bad query does not fail the others.
@@ -81,8 +95,10 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 	var frames data.Frames
 	var err error
 	switch q.QueryType {
-	case QueryQuotas, QueryThrottled, QueryLedger, QueryDetector:
+	case QueryQuotas, QueryThrottled, QueryLedger:
 		frames, err = d.perProject(ctx, q, dq.TimeRange)
+	case QueryDetector:
+		frames, err = d.detector(ctx, q, dq.TimeRange)
 	case QueryAlerts:
 		frames, err = d.alerts(ctx, dq.TimeRange)
 	case QueryTopN:
@@ -180,16 +196,6 @@ func (d *Datasource) perProject(ctx context.Context, q Query, tr backend.TimeRan
 			}
 			f.Fields = append(f.Fields, data.NewField("throttled", labels, thr).SetConfig(&data.FieldConfig{Unit: "Bps"}),
 				data.NewField("throttle_ms", labels, ms).SetConfig(&data.FieldConfig{Unit: "ms"}))
-		case QueryDetector:
-			obs, rate, fc, demand := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
-			for i, e := range es {
-				obs[i], rate[i], fc[i], demand[i] = e.Observed, e.Rate, e.Forecast, e.Demand
-			}
-			f.Fields = append(f.Fields,
-				data.NewField("observed", labels, obs).SetConfig(&data.FieldConfig{Unit: "Bps"}),
-				data.NewField("denoised", labels, rate).SetConfig(&data.FieldConfig{Unit: "Bps"}),
-				data.NewField("forecast_upper", labels, fc).SetConfig(&data.FieldConfig{Unit: "Bps"}),
-				data.NewField("demand", labels, demand).SetConfig(&data.FieldConfig{Unit: "Bps"}))
 		case QueryLedger:
 			before, after := make([]float64, n), make([]float64, n)
 			outcome, reasons, from, to := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -209,6 +215,53 @@ func (d *Datasource) perProject(ctx context.Context, q Query, tr backend.TimeRan
 	}
 	return frames, nil
 }
+
+func (d *Datasource) signals(ctx context.Context, project, direction string, tr backend.TimeRange) ([]signal, error) {
+	v := url.Values{"project": {project}, "direction": {direction},
+		"from": {tr.From.UTC().Format(time.RFC3339)}, "to": {tr.To.UTC().Format(time.RFC3339)}, "limit": {"10000"}}
+	var ss []signal
+	if err := d.get(ctx, "/api/v1/signals?"+v.Encode(), &ss); err != nil {
+		return nil, fmt.Errorf("detector signals of %s: %w", project, err)
+	}
+	return ss, nil
+}
+
+// detector answers the detector's forecasts, one frame per project:
+// the rate it saw, its baseline (the rate it expected one horizon ahead),
+// the forecast's upper bound (the limiter's demand), the anomaly score
+// and the shift state.
+func (d *Datasource) detector(ctx context.Context, q Query, tr backend.TimeRange) (data.Frames, error) {
+	projects, err := d.projects(ctx, q.Project)
+	if err != nil {
+		return nil, err
+	}
+	var frames data.Frames
+	for _, p := range projects {
+		ss, err := d.signals(ctx, p, q.Direction, tr)
+		if err != nil {
+			return nil, err
+		}
+		labels := data.Labels{"project": p, "direction": q.Direction}
+		n := len(ss)
+		times, states := make([]time.Time, n), make([]string, n)
+		rate, baseline, upper, score := make([]*float64, n), make([]*float64, n), make([]*float64, n), make([]*float64, n)
+		for i, s := range ss {
+			times[i], states[i] = s.At, s.State
+			rate[i], baseline[i], upper[i], score[i] = s.Rate, s.Expected, s.Upper, s.Score
+		}
+		frames = append(frames, data.NewFrame(p,
+			data.NewField("time", nil, times),
+			data.NewField("rate", labels, rate).SetConfig(&data.FieldConfig{Unit: "Bps"}),
+			data.NewField("baseline", labels, baseline).SetConfig(&data.FieldConfig{Unit: "Bps"}),
+			data.NewField("forecast_upper", labels, upper).SetConfig(&data.FieldConfig{Unit: "Bps"}),
+			data.NewField("score", labels, score).SetConfig(&data.FieldConfig{Unit: "percentunit", Min: &scoreMin, Max: &scoreMax}),
+			data.NewField("state", labels, states)))
+	}
+	return frames, nil
+}
+
+// The anomaly score's axis.
+var scoreMin, scoreMax = data.ConfFloat64(0), data.ConfFloat64(1)
 
 // throttled is the demand the quota in force did not serve, bytes/s per
 // broker.
@@ -307,24 +360,42 @@ func (d *Datasource) topN(ctx context.Context, q Query, tr backend.TimeRange) (d
 	}
 	var rows []row
 	for _, p := range projects {
-		es, err := d.history(ctx, p, q.Direction, tr)
-		if err != nil {
-			return nil, err
-		}
-		// Mean over the range's decisions.
+		// Mean over the range's decisions or signals.
 		var sum float64
-		for _, e := range es {
-			sum += value(e, q.Metric)
+		var n int
+		if q.Metric == "score" {
+			ss, err := d.signals(ctx, p, q.Direction, tr)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range ss {
+				if s.Score != nil {
+					sum += *s.Score
+					n++
+				}
+			}
+		} else {
+			es, err := d.history(ctx, p, q.Direction, tr)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range es {
+				sum += value(e, q.Metric)
+			}
+			n = len(es)
 		}
-		if len(es) > 0 {
-			sum /= float64(len(es))
+		if n > 0 {
+			sum /= float64(n)
 		}
 		rows = append(rows, row{p, sum})
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].value > rows[j].value })
 	unit := "Bps"
-	if q.Metric == "throttle_ms" {
+	switch q.Metric {
+	case "throttle_ms":
 		unit = "ms"
+	case "score":
+		unit = "percentunit"
 	}
 	rows = rows[:min(q.N, len(rows))]
 	names, values := make([]string, len(rows)), make([]float64, len(rows))

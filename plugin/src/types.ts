@@ -4,7 +4,7 @@ import { DataQuery, DataSourceJsonData } from '@grafana/data';
 export const QUERY_TYPES = ['quotas', 'ledger', 'throttled', 'detector', 'alerts', 'topn'] as const;
 export type QueryType = (typeof QUERY_TYPES)[number];
 
-export const TOPN_METRICS = ['throttled', 'borrowed', 'lent', 'demand', 'quota', 'forecast', 'throttle_ms'] as const;
+export const TOPN_METRICS = ['throttled', 'borrowed', 'lent', 'demand', 'quota', 'forecast', 'throttle_ms', 'score'] as const;
 
 export interface HeadroomQuery extends DataQuery {
   queryType: QueryType;
