@@ -715,3 +715,40 @@ func TestSignals(t *testing.T) {
 		})
 	}
 }
+
+// Whatever the query string, a signals read answers 200 with a JSON array
+// or 400 with a problem document naming the parameter, never a 5xx.
+func FuzzSignalsQuery(f *testing.F) {
+	for _, s := range []string{
+		"project=checkout&direction=produce", "", "direction=sideways", "from=yesterday", "limit=0", "limit=99999999999999999999",
+		"from=2026-11-23T03:00:00Z&to=2026-11-23T02:00:00Z", "project=%00", "to=2026-11-23T03:00:00%2B14:00&limit=1", "project=checkout&project=nope",
+	} {
+		f.Add(s)
+	}
+	e := newEnv(f, "", nil)
+	if err := e.db.RecordSignals(context.Background(), []store.SignalEntry{{At: e.now.Add(-time.Minute), Project: "checkout", Direction: "produce",
+		Rate: 1, Expected: math.NaN(), Upper: 2, Score: 0.5, State: "normal"}}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		r := httptest.NewRequest("GET", "/api/v1/signals", nil)
+		r.URL.RawQuery = query
+		r.Header.Set("Authorization", "Bearer "+viewerToken)
+		w := httptest.NewRecorder()
+		e.api.ServeHTTP(w, r)
+		switch w.Code {
+		case 200:
+			var v []SignalView
+			if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+				t.Fatalf("200 without signals: %q", w.Body)
+			}
+		case 400:
+			var p Problem
+			if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil || p.Status != 400 || len(p.Errors) != 1 || p.Errors[0].Path == "" {
+				t.Fatalf("400 without a field path: %q", w.Body)
+			}
+		default:
+			t.Fatalf("answered %d: %s", w.Code, w.Body)
+		}
+	})
+}
