@@ -24,8 +24,11 @@ const maxTransfers = 5
 //     weighted max-min, up to each project's base min(target, share):
 //     lenders get back what they need before anyone borrows.
 //  3. What is left is water-filled, weighted max-min, from the base up to
-//     the target: the borrowing. A quota costs capacity on every broker the
-//     project is placed on, so the broker that fills first stops it.
+//     the target: the borrowing. Projects whose demand exceeds their base
+//     are filled first, to their demand and then to their target; only
+//     then do lenders take spare above their base. A quota costs capacity
+//     on every broker the project is placed on, so the broker that fills
+//     first stops it.
 //  4. Hysteresis keeps the quota in force when the change is small and no
 //     cut below demand is needed, as long as every broker still fits.
 func Allocate(s *State) Plan {
@@ -291,6 +294,17 @@ func (a *allocator) allocate(s *State) Plan {
 	a.fill(nP, nB, owner)
 	for i := range infos {
 		a.goal[i] = infos[i].mid
+	}
+	a.fill(nP, nB, owner)
+	// Borrowers (demand above their base) are filled to their targets
+	// before a lender takes spare above its base: under contention what a
+	// lender keeps beyond its base and LenderSpare would only sit unused
+	// while a borrower is throttled.
+	for i := range infos {
+		a.goal[i] = infos[i].mid
+		if infos[i].need > infos[i].base {
+			a.goal[i] = infos[i].target
+		}
 	}
 	a.fill(nP, nB, owner)
 	for i := range infos {

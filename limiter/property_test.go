@@ -211,10 +211,10 @@ func checkReclaim(t *testing.T, g *group, pl Plan) {
 	}
 }
 
-// checkMaxMin asserts the weighted max-min fairness of the three fills
+// checkMaxMin asserts the weighted max-min fairness of the fills
 // with hysteresis off. A project's position is its fill level (up to its
-// base, up to its demand, up to its target) and its progress in that level
-// per unit of weight. Every project short of its target has a full broker
+// base, up to its demand, up to its target for a borrower, then up to its
+// target for a lender) and its progress in that level per unit of weight. Every project short of its target has a full broker
 // on which no other project is further along.
 func checkMaxMin(t *testing.T, g *group, pl Plan) {
 	t.Helper()
@@ -240,10 +240,17 @@ func checkMaxMin(t *testing.T, g *group, pl Plan) {
 		base := min(max(min(d.Demand*(1+o.LenderSpare), d.Target, p.Share), fl), p.Ceiling)
 		mid := max(base, min(d.Demand, d.Target))
 		w := weightOf(p)
+		// Above mid, projects whose demand exceeds their base fill
+		// first (level 3); lenders take spare above their base after
+		// them (level 4).
+		top := 3
+		if !(d.Demand > base) {
+			top = 4
+		}
 		if !atEnd {
 			switch {
 			case d.After >= mid*(1-1e-7):
-				return pos{3, max(0, d.After-mid) / w}
+				return pos{top, max(0, d.After-mid) / w}
 			case d.After >= base*(1-1e-7):
 				return pos{2, max(0, d.After-base) / w}
 			}
@@ -259,7 +266,7 @@ func checkMaxMin(t *testing.T, g *group, pl Plan) {
 		case d.After <= mid*(1+1e-7):
 			return pos{2, (mid - base) / w}
 		default:
-			return pos{3, (d.After - mid) / w}
+			return pos{top, (d.After - mid) / w}
 		}
 	}
 	position := func(i int) pos { return positionOf(i, true) }

@@ -13,6 +13,15 @@ import (
 // an exponentially weighted mean of each broker's demand estimate, quick to
 // follow a rise and slow to follow a fall, as the denoised rate, and mean +
 // k standard deviations as the forecast's upper bound.
+//
+// The live round (package round) also credits a throttled lender below its
+// share with its whole share, and a throttled borrower with ProbeStep more
+// than its quota, because a muted Kafka client's throttle time stays small
+// however much more it wants. The simulator computes throttle time from
+// the demand offered, so quota × (1 + throttle/window) is exact here and
+// those two rules would only hand out capacity nobody asked for; they are
+// left out. The round's other two rules, Confirm and Spread, are kept.
+//
 // headroomParams tune the adapter and the limiter's options.
 type headroomParams struct {
 	Hysteresis, Spare, LenderSpare float64
@@ -23,6 +32,13 @@ type headroomParams struct {
 	AlphaUp, AlphaDown, AlphaVar float64
 	// Sigmas is k in the forecast's upper bound, mean + k·σ.
 	Sigmas float64
+	// Confirm and Spread are the live round's rules (package round's
+	// ConfirmRounds and ForecastSpread): an estimate above both the share
+	// and the forecast's bound counts only once seen Confirm rounds in a
+	// row, and the bound sizes a project by at most Spread above the
+	// larger of its mean and its current estimate.
+	Confirm int
+	Spread  float64
 }
 
 var defaultHeadroomParams = headroomParams{
@@ -33,6 +49,8 @@ var defaultHeadroomParams = headroomParams{
 	AlphaDown:   0.1,
 	AlphaVar:    0.1,
 	Sigmas:      3.0,
+	Confirm:     2,
+	Spread:      0.5,
 }
 
 func init() {
@@ -51,6 +69,7 @@ type headroomPolicy struct {
 	mean, vari [][]float64
 	seen       bool
 	dem        []float64
+	above      [][]int
 }
 
 func newHeadroomPolicy(g *Group, par headroomParams) (*headroomPolicy, error) {
@@ -88,6 +107,10 @@ func newHeadroomPolicy(g *Group, par headroomParams) (*headroomPolicy, error) {
 		p.mean[i] = make([]float64, len(pr.Placement))
 		p.vari[i] = make([]float64, len(pr.Placement))
 	}
+	p.above = make([][]int, len(g.Projects))
+	for i, pr := range g.Projects {
+		p.above[i] = make([]int, len(pr.Placement))
+	}
 	return p, nil
 }
 
@@ -104,8 +127,10 @@ func (p *headroomPolicy) Plan(obs *Observation, quotas []float64) error {
 			p.dem = make([]float64, len(o.Rate))
 		}
 		o.Demand(p.g.ThrottleWindow, p.dem[:len(o.Rate)])
+		window := p.g.ThrottleWindow.Seconds() * 1000
 		for k := range lp.Loads {
 			est := p.dem[k]
+			th := float64(o.Throttle[k].Milliseconds())
 			m, v := &p.mean[i][k], &p.vari[i][k]
 			if !p.seen {
 				*m, *v = est, 0
@@ -121,8 +146,25 @@ func (p *headroomPolicy) Plan(obs *Observation, quotas []float64) error {
 			l := &lp.Loads[k]
 			l.Observed = o.Rate[k]
 			l.Rate = *m
-			l.ThrottleMs = float64(o.Throttle[k].Milliseconds())
+			l.ThrottleMs = th
 			l.Forecast = *m + p.par.Sigmas*math.Sqrt(*v)
+			if p.par.Spread > 0 {
+				l.Forecast = min(l.Forecast, max(*m, est)*(1+p.par.Spread))
+			}
+			if p.par.Confirm > 1 {
+				bound := max(lp.Share, l.Forecast)
+				if est > bound {
+					p.above[i][k]++
+				} else {
+					p.above[i][k] = 0
+				}
+				if a := p.above[i][k]; a > 0 && a < p.par.Confirm {
+					l.Rate = min(l.Rate, bound)
+					if o.Quota > 0 && th > 0 && o.Quota*(1+th/window) > bound {
+						l.ThrottleMs = max(0, (bound/o.Quota-1)*window)
+					}
+				}
+			}
 		}
 	}
 	p.seen = true
