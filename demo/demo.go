@@ -21,6 +21,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -61,7 +62,9 @@ type Options struct {
 	// Redraw redraws the view in place (a terminal); otherwise a table is
 	// printed every ten seconds.
 	Redraw bool
-	Logger *slog.Logger
+	// NoPeers skips Alertmanager and Prometheus even when installed.
+	NoPeers bool
+	Logger  *slog.Logger
 }
 
 // ProjectSummary is one project's totals, in bytes.
@@ -178,16 +181,6 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	defer slab.Close()
 
-	token := randomToken()
-	cfgText, err := Config(s, hlab, o.Scale, ConfigOptions{RoundInterval: o.RoundInterval,
-		StorePath: filepath.Join(dir, "headroom.db"), OperatorTokenSHA256: api.HashToken(token)})
-	if err != nil {
-		return Summary{}, err
-	}
-	cfgFile := filepath.Join(dir, "headroom.yml")
-	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o600); err != nil {
-		return Summary{}, fmt.Errorf("demo: write config: %w", err)
-	}
 	ln, err := net.Listen("tcp", o.ListenAddress)
 	if err != nil {
 		ln, err = net.Listen("tcp", "127.0.0.1:0")
@@ -196,8 +189,37 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		}
 	}
 	base := "http://" + ln.Addr().String()
+	var peers alertPeers
+	defer peers.stop()
+	if !o.NoPeers {
+		am, tokenFile, err := startAlertmanager(ctx, dir, base, o.Logger)
+		if err != nil {
+			ln.Close()
+			return Summary{}, err
+		}
+		peers.alertmanager, peers.webhookTokenFile = am, tokenFile
+		peers.prometheus = startPrometheus(ctx, dir, base, urlList(hlab.MetricsURLs()), urlList(slab.MetricsURLs()), o.Logger)
+	}
+
+	token := randomToken()
+	co := ConfigOptions{RoundInterval: o.RoundInterval, StorePath: filepath.Join(dir, "headroom.db"),
+		OperatorTokenSHA256: api.HashToken(token), ExternalURL: base}
+	if peers.alertmanager != nil {
+		co.Alertmanagers, co.WebhookTokenFile = []string{peers.alertmanager.url}, peers.webhookTokenFile
+	}
+	cfgText, err := Config(s, hlab, o.Scale, co)
+	if err != nil {
+		ln.Close()
+		return Summary{}, err
+	}
+	cfgFile := filepath.Join(dir, "headroom.yml")
+	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o600); err != nil {
+		ln.Close()
+		return Summary{}, fmt.Errorf("demo: write config: %w", err)
+	}
 
 	v := newView(s, o, hlab, slab, base, token, cfgFile)
+	v.peers = &peers
 	dctx, stopDaemon := context.WithCancel(context.WithoutCancel(ctx))
 	daemonErr := make(chan error, 1)
 	go func() {
@@ -254,6 +276,15 @@ loop:
 	return sum, runErr
 }
 
+func urlList(m map[int32]string) []string {
+	out := make([]string, 0, len(m))
+	for _, u := range m {
+		out = append(out, u)
+	}
+	sort.Strings(out)
+	return out
+}
+
 func randomToken() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
@@ -268,6 +299,7 @@ type view struct {
 	base       string
 	token      string
 	cfgFile    string
+	peers      *alertPeers
 
 	mu      sync.Mutex
 	last    round.Outcome
@@ -350,7 +382,14 @@ func (v *view) header() {
 	fmt.Fprintf(v.o.Out, "  API      %s/api/v1   (operator token %s)\n", v.base, v.token)
 	fmt.Fprintf(v.o.Out, "  metrics  %s/metrics\n", v.base)
 	fmt.Fprintf(v.o.Out, "  config   %s\n", v.cfgFile)
-	fmt.Fprintf(v.o.Out, "  Kafka    %v (under Headroom)   %v (static quotas)\n\n", v.hlab.Bootstrap(), v.slab.Bootstrap())
+	fmt.Fprintf(v.o.Out, "  Kafka    %v (under Headroom)   %v (static quotas)\n", v.hlab.Bootstrap(), v.slab.Bootstrap())
+	if v.peers != nil && v.peers.alertmanager != nil {
+		fmt.Fprintf(v.o.Out, "  Alertmanager %s (routes to Headroom's webhook)\n", v.peers.alertmanager.url)
+	}
+	if v.peers != nil && v.peers.prometheus != nil {
+		fmt.Fprintf(v.o.Out, "  Prometheus   %s (scrapes Headroom and both labs)\n", v.peers.prometheus.url)
+	}
+	fmt.Fprintln(v.o.Out)
 }
 
 func (v *view) render(elapsed time.Duration) {
