@@ -20,6 +20,7 @@ import (
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/round"
 	"github.com/headroomhq/headroom/simulations/lab"
+	"github.com/headroomhq/headroom/store"
 )
 
 // The end-to-end tests run Headroom's daemon on a lab cluster: real Kafka
@@ -489,5 +490,38 @@ func TestReloadDuringRoundsNeverMixesConfigs(t *testing.T) {
 	}
 	if len(versions) < 2 {
 		t.Fatalf("every round saw the same configuration (%v): the reloads did not take effect", versions)
+	}
+}
+
+func TestRoundsPruneBeyondRetention(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, threeBrokers, round1s)
+	r.set("hot", 0.3e6)
+	old := time.Now().Add(-40 * 24 * time.Hour) // retention is 30 days by default
+	db := r.store()
+	ctx := context.Background()
+	if err := db.RecordDecisions(ctx, []store.LedgerEntry{{At: old, Group: "e2e", Direction: "produce", Project: "hot",
+		Entity: "client-id=hot", Mode: "enforce", Outcome: "written", Before: 1, After: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.RecordSignals(ctx, []store.SignalEntry{{At: old, Project: "hot", Direction: "produce", Rate: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	r.startDaemon()
+	r.step(round1s)
+	r.stopDaemon()
+	db = r.store()
+	defer db.Close()
+	from, to := old.Add(-time.Hour), old.Add(time.Hour)
+	if h, err := db.DecisionHistory(ctx, "hot", "produce", from, to, 10); err != nil || len(h) != 0 {
+		t.Fatalf("ledger rows beyond retention: %d (%v)", len(h), err)
+	}
+	if s, err := db.Signals(ctx, "hot", "produce", from, to, 10); err != nil || len(s) != 0 {
+		t.Fatalf("signal rows beyond retention: %d (%v)", len(s), err)
+	}
+	// The round's own rows are kept.
+	if h, err := db.DecisionHistory(ctx, "hot", "produce", time.Now().Add(-time.Hour), time.Now().Add(time.Hour), 10); err != nil || len(h) == 0 {
+		t.Fatalf("the round's own ledger rows: %d (%v)", len(h), err)
 	}
 }

@@ -49,6 +49,10 @@ const ForecastSpread = 0.5
 // the store (and always on Close), so that a restart resumes it.
 const StateSaveInterval = time.Minute
 
+// PruneInterval is how often rows older than store.retention are deleted
+// from the ledger and the signals.
+const PruneInterval = time.Hour
+
 // detectorState names the detector's state in the store.
 const detectorState = "detector"
 
@@ -119,6 +123,7 @@ type Loop struct {
 	last    Outcome
 	hasLast bool
 	saved   time.Time // when the detector's state was last saved
+	pruned  time.Time // when old ledger and signal rows were last deleted
 
 	force chan struct{}
 }
@@ -431,6 +436,9 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	in := detectorInput(now, &out.Snapshot, est, out.Lag)
 	out.Signals, out.Events = l.mon.Observe(in)
 	l.recordSignals(ctx, &out)
+	if now.Sub(l.pruned) >= PruneInterval {
+		l.prune(ctx, now, time.Duration(cfg.Store.Retention), &out)
+	}
 	if now.Sub(l.saved) >= StateSaveInterval {
 		l.save(ctx, now)
 	}
@@ -464,6 +472,23 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 		return out, err
 	}
 	return out, nil
+}
+
+// prune deletes ledger and signal rows older than the retention.
+func (l *Loop) prune(ctx context.Context, now time.Time, retention time.Duration, o *Outcome) {
+	if retention <= 0 {
+		return
+	}
+	before := now.Add(-retention)
+	if _, err := l.opts.Store.PruneLedger(ctx, before); err != nil {
+		o.Problems = append(o.Problems, "prune ledger: "+err.Error())
+		return
+	}
+	if _, err := l.opts.Store.PruneSignals(ctx, before); err != nil {
+		o.Problems = append(o.Problems, "prune signals: "+err.Error())
+		return
+	}
+	l.pruned = now
 }
 
 // recordSignals stores the round's forecasts, which the API and the Grafana
