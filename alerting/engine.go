@@ -420,7 +420,8 @@ func (e *Engine) Tick(ctx context.Context) error {
 				labels[k] = v
 			}
 			labels["severity"] = h.Severity
-			e.opts.Sender.Send(notifier.Alert{Labels: labels, Annotations: in.Annotations, StartsAt: in.OpenedAt, EndsAt: now.Add(time.Hour)})
+			e.opts.Sender.Send(notifier.Alert{Labels: labels, Annotations: in.Annotations, StartsAt: in.OpenedAt, EndsAt: now.Add(time.Hour),
+				GeneratorURL: e.generatorURL(ctx, in.Fingerprint)})
 			result += "; re-posted with severity " + h.Severity
 		}
 		if _, err := e.record(ctx, in, h, StateEscalated, "headroom", "verification_failed", result); err != nil {
@@ -428,6 +429,21 @@ func (e *Engine) Tick(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// generatorURL is the link the alert last came with from Alertmanager, so
+// that the escalated copy points at the same explanation.
+func (e *Engine) generatorURL(ctx context.Context, fingerprint string) string {
+	ns, err := e.opts.Store.AlertNotifications(ctx, fingerprint)
+	if err != nil {
+		return ""
+	}
+	for i := len(ns) - 1; i >= 0; i-- {
+		if ns[i].GeneratorURL != "" {
+			return ns[i].GeneratorURL
+		}
+	}
+	return ""
 }
 
 func (e *Engine) rollback(ctx context.Context, h *handling) error {

@@ -216,6 +216,7 @@ func Apply(cfg *config.Config, ovs []store.Override, now time.Time) (Effective, 
 					continue
 				}
 				if spec.Margin != nil {
+					raiseDefaultCeilings(out.Config, g, *spec.Margin)
 					g.Margin = *spec.Margin
 				}
 				if spec.Freeze != nil && *spec.Freeze {
@@ -225,6 +226,28 @@ func Apply(cfg *config.Config, ovs []store.Override, now time.Time) (Effective, 
 		}
 	}
 	return out, errs
+}
+
+// raiseDefaultCeilings moves the ceilings that stand at the group's safe
+// capacity (the default ceiling, margin × capacity) to the safe capacity
+// under the new margin, so that a raised margin reaches the projects that
+// were only bounded by the old one. A ceiling set below the safe capacity
+// stays where it is.
+func raiseDefaultCeilings(c *config.Config, g *config.GroupConfig, margin float64) {
+	for i := range c.Projects {
+		p := &c.Projects[i]
+		if p.Group != g.Name {
+			continue
+		}
+		for _, d := range []struct {
+			q   *config.QuotaConfig
+			cap config.Rate
+		}{{&p.Produce, g.Capacity.Produce}, {&p.Fetch, g.Capacity.Fetch}} {
+			if d.q.Ceiling == config.Rate(float64(d.cap)*g.Margin) {
+				d.q.Ceiling = config.Rate(float64(d.cap) * margin)
+			}
+		}
+	}
 }
 
 // clone deep-copies the parts of the configuration overrides change.

@@ -53,8 +53,17 @@ func TestApply(t *testing.T) {
 	if !eff.Frozen["batch"] || g.Margin != 0.95 {
 		t.Errorf("group override: frozen %v margin %v", eff.Frozen, g.Margin)
 	}
+	// A raised margin reaches the projects bounded only by the default
+	// ceiling (the old safe capacity, 0.85 × 80MiB/s); a ceiling set below
+	// it stays.
+	if got, want := byName["reporting"].Produce.Ceiling, config.Rate(0.95*80*(1<<20)); got != want {
+		t.Errorf("reporting's default ceiling %v under the raised margin, want %v", got, want)
+	}
+	if got := byName["ml-features"].Produce.Ceiling; got != 50<<20 {
+		t.Errorf("ml-features' own ceiling moved to %v", got)
+	}
 	// The input configuration is untouched.
-	if cfg.Projects[0].Produce.Share != 30<<20 || cfg.ResourceGroups[1].Margin != 0.85 {
+	if cfg.Projects[0].Produce.Share != 30<<20 || cfg.ResourceGroups[1].Margin != 0.85 || cfg.Projects[3].Produce.Ceiling != config.Rate(0.85*80*(1<<20)) {
 		t.Error("Apply modified its input")
 	}
 }
