@@ -4,10 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 func TestRulesFireAfterTheirDurationAndStop(t *testing.T) {
@@ -99,5 +104,90 @@ func TestRuleAlertContents(t *testing.T) {
 	u, err := url.Parse(a.GeneratorURL)
 	if err != nil || u.Host != "headroom:9644" || u.Path != "/api/v1/explain" || u.Query().Get("project") != "checkout" || u.Query().Get("direction") != "fetch" || u.Query().Get("at") != "2026-11-23T03:00:01Z" {
 		t.Fatalf("generatorURL %q (%v)", a.GeneratorURL, err)
+	}
+}
+
+// Every alert Headroom raises, and every alert the example Prometheus rules
+// raise, has its section in docs/runbooks.md, which their runbook_url
+// annotations link to.
+func TestEveryAlertHasARunbook(t *testing.T) {
+	doc, err := os.ReadFile("../docs/runbooks.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := os.ReadFile("../deploy/prometheus/rules/headroom.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var promRules []string
+	for _, l := range strings.Split(string(rules), "\n") {
+		if n, ok := strings.CutPrefix(strings.TrimSpace(l), "- alert: "); ok {
+			promRules = append(promRules, n)
+			if !strings.Contains(string(rules), "docs/runbooks.md#"+strings.ToLower(n)+`"`) {
+				t.Errorf("the Prometheus rule %s links no runbook", n)
+			}
+		}
+	}
+	if len(promRules) == 0 {
+		t.Fatal("found no alert in deploy/prometheus/rules/headroom.yml")
+	}
+	own := []string{AlertProjectThrottled, AlertGroupSaturated, AlertBrokerOverloaded, AlertConsumerLagGrowing, AlertCollectorTargetDown, AlertQuotaApplyFailing}
+	for _, n := range append(own, promRules...) {
+		if !strings.Contains(string(doc), "\n## "+n+"\n") {
+			t.Errorf("docs/runbooks.md has no section for %s", n)
+		}
+	}
+	r := NewRules(RuleOptions{})
+	if got := r.opts.RunbookURL; got != "https://github.com/headroomhq/headroom/blob/main/docs/runbooks.md" {
+		t.Errorf("default runbook URL %q", got)
+	}
+}
+
+func TestRulesPerItemClusterAndReload(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
+	r := NewRules(RuleOptions{ThrottledFor: 30 * time.Second})
+	obs := func(at time.Time) Observation {
+		return Observation{Time: at, Cluster: "main", Projects: []ProjectObservation{
+			{Cluster: "eu", Group: "g", Project: "a", Direction: "produce", Demand: 10, Served: 5, Quota: 5},
+			{Group: "g", Project: "b", Direction: "produce", Demand: 10, Served: 5, Quota: 5},
+		}}
+	}
+	if got := r.Evaluate(obs(t0)); len(got) != 0 {
+		t.Fatalf("fired before its duration: %v", got)
+	}
+	// A reload that lengthens the duration keeps when the condition began.
+	r.SetOptions(RuleOptions{ThrottledFor: time.Minute})
+	if got := r.Evaluate(obs(t0.Add(45 * time.Second))); len(got) != 0 {
+		t.Fatalf("fired before the reloaded duration: %v", got)
+	}
+	got := r.Evaluate(obs(t0.Add(time.Minute)))
+	if len(got) != 2 || !got[0].StartsAt.Equal(t0) {
+		t.Fatalf("want both firing since t0 after the reload, got %+v", got)
+	}
+	clusters := map[string]string{}
+	for _, a := range got {
+		clusters[a.Labels["project"]] = a.Labels["cluster"]
+	}
+	if clusters["a"] != "eu" || clusters["b"] != "main" {
+		t.Fatalf("cluster labels %v: want the item's own, else the observation's", clusters)
+	}
+	if !strings.Contains(got[0].Annotations["summary"], "on eu") && !strings.Contains(got[1].Annotations["summary"], "on eu") {
+		t.Fatalf("summaries name the wrong cluster: %q, %q", got[0].Annotations["summary"], got[1].Annotations["summary"])
+	}
+}
+
+func TestRuleOptionsFromConfig(t *testing.T) {
+	c := config.DefaultConfig()
+	c.Global.ExternalURL = "https://headroom.example/"
+	c.Alerting.DashboardURL = "https://grafana.example"
+	c.Alerting.Rules.ThrottledRatio = 0.2
+	c.Alerting.Rules.LagFor = model.Duration(time.Hour)
+	o := RuleOptionsFrom(&c)
+	if o.ExternalURL != "https://headroom.example/" || o.DashboardURL != "https://grafana.example" || o.ThrottledRatio != 0.2 ||
+		o.LagFor != time.Hour || o.ThrottledFor != time.Minute || o.RunbookURL != config.DefaultRunbookURL {
+		t.Fatalf("options %+v", o)
+	}
+	if got := NewRules(o).opts.ExternalURL; got != "https://headroom.example" {
+		t.Fatalf("external URL %q, want its trailing slash trimmed", got)
 	}
 }
