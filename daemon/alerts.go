@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/headroomhq/headroom/alerting"
@@ -33,10 +32,10 @@ type alertLoop struct {
 
 	outcomes chan round.Outcome
 
-	mu      sync.Mutex
-	ownFor  *config.Config
-	own     *collector.Ownership
-	evalled func(round.Outcome, []notifier.Alert) // tests
+	// ownFor is the configuration own was built for; both are the run
+	// goroutine's.
+	ownFor *config.Config
+	own    *collector.Ownership
 }
 
 func newAlertLoop(cfg func() *config.Config, rules *alerting.Rules, keeper *notifier.Keeper, engine *alerting.Engine, logger *slog.Logger) *alertLoop {
@@ -88,12 +87,6 @@ func (a *alertLoop) evaluate(ctx context.Context, o round.Outcome) {
 	}
 	if err := a.engine.Tick(ctx); err != nil && ctx.Err() == nil {
 		a.logger.Error("verify incidents", "err", err)
-	}
-	a.mu.Lock()
-	f := a.evalled
-	a.mu.Unlock()
-	if f != nil {
-		f(o, firing)
 	}
 }
 

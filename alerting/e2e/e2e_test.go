@@ -64,12 +64,15 @@ func round(t *testing.T) time.Duration {
 // the throttle time (an average over the window) has settled.
 const verifyAtLeast = 22 * time.Second
 
-// labLimiter is the playbooks' override interface over the lab. The
-// daemon connects the real limiter round here; this adapter plans the
-// burst itself from the round's demand estimate (the same estimate the
+// labLimiter is the playbooks' override interface over the lab. This test
+// runs the alerting parts without the round loop, so there is no limiter
+// round to force: this adapter (a stand-in, and the test's only one) plans
+// the burst itself from the round's demand estimate (the same estimate the
 // rules saw) and writes it with the real applier through Kafka's
 // AlterClientQuotas, so what the playbook does reaches the cluster the way
-// a limiter round would.
+// a limiter round would. `headroom serve` gives the engine the real
+// alerting.StoreOverrides over its round loop; daemon/alertloop_test.go
+// runs that end to end.
 type labLimiter struct {
 	app *applier.Applier
 
