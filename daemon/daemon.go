@@ -84,6 +84,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	defer db.Close()
+	reg.MustRegister(newAlertsCollector(db))
 
 	// The alert loop follows every round; the caller's hook too.
 	var alerts *alertLoop
