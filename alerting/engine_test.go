@@ -179,7 +179,7 @@ func TestAutoPlaybookActsAndVerifies(t *testing.T) {
 	if in.State != StateHandling || !slices.Equal(f.lim.calls, []string{"force_round events"}) {
 		t.Fatalf("state %s, limiter calls %v", in.State, f.lim.calls)
 	}
-	f.clock.advance(time.Minute) // inside the verify window: nothing yet
+	f.clock.advance(time.Duration(config.DefaultPlaybookVerifyWindow) / 2) // inside the verify window: nothing yet
 	if err := f.eng.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,8 @@ import (
 
 func TestRulesFireAfterTheirDurationAndStop(t *testing.T) {
 	t0 := time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
-	r := NewRules(RuleOptions{ExternalURL: "http://headroom:9644/", DashboardURL: "http://grafana:3000"})
+	// ThrottledFor is set: the steps below are timed against one minute.
+	r := NewRules(RuleOptions{ExternalURL: "http://headroom:9644/", DashboardURL: "http://grafana:3000", ThrottledFor: time.Minute})
 	throttled := ProjectObservation{Group: "events", Project: "checkout", Direction: "produce", Demand: 10 << 20, Served: 8 << 20, Quota: 8 << 20, Share: 5 << 20}
 	bad := Observation{
 		Cluster:  "main",
@@ -184,7 +185,7 @@ func TestRuleOptionsFromConfig(t *testing.T) {
 	c.Alerting.Rules.LagFor = model.Duration(time.Hour)
 	o := RuleOptionsFrom(&c)
 	if o.ExternalURL != "https://headroom.example/" || o.DashboardURL != "https://grafana.example" || o.ThrottledRatio != 0.2 ||
-		o.LagFor != time.Hour || o.ThrottledFor != time.Minute || o.RunbookURL != config.DefaultRunbookURL {
+		o.LagFor != time.Hour || o.ThrottledFor != time.Duration(config.DefaultThrottledFor) || o.RunbookURL != config.DefaultRunbookURL {
 		t.Fatalf("options %+v", o)
 	}
 	if got := NewRules(o).opts.ExternalURL; got != "https://headroom.example" {

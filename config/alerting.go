@@ -91,7 +91,8 @@ type PlaybookConfig struct {
 	// one action may touch. Default 1.
 	MaxTargets int `yaml:"max_targets"`
 	// VerifyWindow is how long after acting Headroom waits before checking
-	// that the condition cleared. Default 2m.
+	// that the condition cleared. Default 45s: the action, one round to
+	// apply it and Kafka's 11 s quota window, with a round to spare.
 	VerifyWindow model.Duration `yaml:"verify_window"`
 	// Duration is how long a temporary override (raised margin, cap) lasts.
 	// Default 30m.
@@ -117,7 +118,7 @@ func DefaultAlertingConfig() AlertingConfig {
 // Defaults for playbook fields.
 const (
 	DefaultPlaybookCooldown     = model.Duration(10 * time.Minute)
-	DefaultPlaybookVerifyWindow = model.Duration(2 * time.Minute)
+	DefaultPlaybookVerifyWindow = model.Duration(45 * time.Second)
 	DefaultPlaybookDuration     = model.Duration(30 * time.Minute)
 	DefaultPlaybookMargin       = 0.95
 )

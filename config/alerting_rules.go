@@ -16,7 +16,9 @@ type AlertRulesConfig struct {
 	// a project's demand is throttled, borrowing included, in (0, 1).
 	// Default 0.05.
 	ThrottledRatio float64 `yaml:"throttled_ratio"`
-	// ThrottledFor is how long the throttling must last. Default 1m.
+	// ThrottledFor is how long the throttling must last. Default 30s: two
+	// rounds at the default interval, long enough that a surge Headroom
+	// can meet by borrowing (within two rounds) never pages.
 	ThrottledFor model.Duration `yaml:"throttled_for"`
 	// SaturatedRatio: GroupSaturated fires when a group's demand exceeds
 	// this share of its safe capacity, in (0, 10]. Default 0.95.
@@ -44,7 +46,7 @@ type AlertRulesConfig struct {
 // Defaults of alerting.rules, alerting.runbook_url and alerting.dashboard_url.
 const (
 	DefaultThrottledRatio  = 0.05
-	DefaultThrottledFor    = model.Duration(time.Minute)
+	DefaultThrottledFor    = model.Duration(30 * time.Second)
 	DefaultSaturatedRatio  = 0.95
 	DefaultSaturatedFor    = model.Duration(5 * time.Minute)
 	DefaultOverloadIdle    = 0.1
