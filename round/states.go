@@ -179,10 +179,6 @@ func throttledDemand(observed, throttleMs, quota, share, windowMs float64) float
 
 // states fills the skeleton's states with this round's signals.
 func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) []*limiter.State {
-	window := time.Duration(b.cfg.Limiter.ThrottleWindow).Seconds() * 1000
-	if window <= 0 {
-		window = float64(limiter.DefaultThrottleWindow.Milliseconds())
-	}
 	upper, expected := map[pdKey]float64{}, map[pdKey]float64{}
 	for _, f := range sig.Forecasts {
 		k := pdKey{f.Project, limiterDir(f.Direction)}
@@ -233,10 +229,7 @@ func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) [
 					delete(b.loop.above, ak)
 				}
 				if b.loop.above[ak] > 0 && b.loop.above[ak] < ConfirmRounds {
-					load.Rate = min(load.Rate, bound)
-					if pe.quota > 0 && load.ThrottleMs > 0 && pe.quota*(1+load.ThrottleMs/window) > bound {
-						load.ThrottleMs = max(0, (bound/pe.quota-1)*window)
-					}
+					load.Rate = min(load.Rate, bound) // unthrottled, so the rate is the served rate
 				}
 				lp.Loads = append(lp.Loads, load)
 			}
