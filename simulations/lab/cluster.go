@@ -39,6 +39,14 @@ type Cluster struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+
+	// sleepMu guards closing and the sleepers' count: a request kfake is
+	// holding for its throttle time must be let go, and kfake must have
+	// resumed it, before kfake itself is closed. Closing kfake under a
+	// sleeping request leaves kfake's own loop blocked for good.
+	sleepMu  sync.Mutex
+	closing  bool
+	sleepers sync.WaitGroup
 }
 
 // Start starts a lab cluster: the brokers, each project's topic with its
@@ -267,9 +275,18 @@ func (c *Cluster) Close() {
 
 func (c *Cluster) stop() {
 	c.closeOnce.Do(func() {
-		close(c.done)
+		c.sleepMu.Lock()
+		c.closing = true
+		c.sleepMu.Unlock()
+		close(c.done) // wakes every sleeping request
 		for _, s := range c.servers {
 			_ = s.Close()
+		}
+		woken := make(chan struct{})
+		go func() { c.sleepers.Wait(); close(woken) }()
+		select {
+		case <-woken:
+		case <-time.After(10 * time.Second): // kfake did not resume them; close anyway
 		}
 		c.kf.Close()
 	})
@@ -321,7 +338,16 @@ func (c *Cluster) controlProduce(kreq kmsg.Request) (kmsg.Response, error, bool)
 		throttle = max(throttle, c.charge(b, p, dirProduce, bytes, now))
 	}
 	if throttle > 0 {
-		c.kf.SleepControl(func() { c.wait(throttle) })
+		c.sleepMu.Lock()
+		closing := c.closing
+		if !closing {
+			c.sleepers.Add(1)
+		}
+		c.sleepMu.Unlock()
+		if !closing {
+			c.kf.SleepControl(func() { c.wait(throttle) })
+			c.sleepers.Done()
+		}
 	}
 	return nil, nil, false
 }
