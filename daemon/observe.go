@@ -202,56 +202,20 @@ func observe(cfg *config.Config, own *collector.Ownership, o round.Outcome) aler
 	return obs
 }
 
-// lagObservations folds the admin API's per-partition lag into one
-// observation per consumer group and topic: the summed lag and the worst
-// status. Groups whose lag window is not yet complete are left out.
+// lagObservations turns the admin API's lag, folded per consumer group and
+// topic, into the rules' observations.
 func lagObservations(lags []kafkaadmin.GroupLag, own *collector.Ownership, clusterOf func(project string) string) []alerting.LagObservation {
-	type key struct{ group, topic string }
-	agg := map[key]*alerting.LagObservation{}
-	var order []key
-	for _, g := range lags {
-		if !g.Complete {
-			continue
+	topics := kafkaadmin.ByTopic(lags)
+	out := make([]alerting.LagObservation, 0, len(topics))
+	for _, l := range topics {
+		project := ""
+		if own != nil {
+			project = own.TopicOwner(l.Topic)
 		}
-		for _, p := range g.Partitions {
-			k := key{g.Group, p.Topic}
-			l := agg[k]
-			if l == nil {
-				project := ""
-				if own != nil {
-					project = own.TopicOwner(p.Topic)
-				}
-				l = &alerting.LagObservation{Cluster: clusterOf(project), ConsumerGroup: g.Group, Topic: p.Topic, Project: project, Status: string(kafkaadmin.StatusOK)}
-				agg[k] = l
-				order = append(order, k)
-			}
-			l.Lag += p.Lag
-			if lagRank(p.Status) > lagRank(kafkaadmin.Status(l.Status)) {
-				l.Status = string(p.Status)
-			}
-		}
-	}
-	out := make([]alerting.LagObservation, 0, len(order))
-	for _, k := range order {
-		l := agg[k]
-		l.Growing = l.Status != string(kafkaadmin.StatusOK)
-		out = append(out, *l)
+		out = append(out, alerting.LagObservation{Cluster: clusterOf(project), ConsumerGroup: l.Group, Topic: l.Topic, Project: project,
+			Lag: l.Lag, Status: string(l.Status), Growing: l.Status != kafkaadmin.StatusOK})
 	}
 	return out
-}
-
-func lagRank(s kafkaadmin.Status) int {
-	switch s {
-	case kafkaadmin.StatusWarn:
-		return 1
-	case kafkaadmin.StatusStall:
-		return 2
-	case kafkaadmin.StatusStop:
-		return 3
-	case kafkaadmin.StatusErr:
-		return 4
-	}
-	return 0
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -296,43 +296,8 @@ func detectorInput(now time.Time, snap *collector.Snapshot, est map[pdKey]*proje
 	for _, t := range snap.Targets {
 		in.Targets = append(in.Targets, detector.TargetSample{Target: t.Target, Up: t.Up, Err: t.Error})
 	}
-	type gt struct{ group, topic string }
-	agg := map[gt]*detector.LagSample{}
-	var order []gt
-	for _, g := range lags {
-		if !g.Complete {
-			continue
-		}
-		for _, p := range g.Partitions {
-			k := gt{g.Group, p.Topic}
-			s := agg[k]
-			if s == nil {
-				s = &detector.LagSample{Group: g.Group, Topic: p.Topic, Status: detector.LagOK}
-				agg[k] = s
-				order = append(order, k)
-			}
-			s.Lag += p.Lag
-			if rank(detector.LagStatus(p.Status)) > rank(s.Status) {
-				s.Status = detector.LagStatus(p.Status)
-			}
-		}
-	}
-	for _, k := range order {
-		in.Lag = append(in.Lag, *agg[k])
+	for _, l := range kafkaadmin.ByTopic(lags) {
+		in.Lag = append(in.Lag, detector.LagSample{Group: l.Group, Topic: l.Topic, Status: detector.LagStatus(l.Status), Lag: l.Lag})
 	}
 	return in
-}
-
-func rank(s detector.LagStatus) int {
-	switch s {
-	case detector.LagWarn:
-		return 1
-	case detector.LagStall:
-		return 2
-	case detector.LagStop:
-		return 3
-	case detector.LagError:
-		return 4
-	}
-	return 0
 }
