@@ -111,6 +111,7 @@ type Loop struct {
 	mu      sync.Mutex // one round at a time; guards everything below
 	cfg     *config.Config
 	coll    *collector.Collector
+	disc    *collector.Discovery
 	own     *collector.Ownership
 	mon     *detector.Monitor
 	conns   map[string]*cluster
@@ -285,6 +286,13 @@ func (l *Loop) prepare(cfg *config.Config) error {
 		}
 		l.coll, l.own = coll, own
 	}
+	// Discovery keeps what each file_sd file last listed, so a file that
+	// turns unreadable keeps its targets (and reports the error) instead of
+	// dropping them; it is rebuilt only when the targets' sources change.
+	if old == nil || !reflect.DeepEqual(old.Collector, cfg.Collector) || !reflect.DeepEqual(old.ResourceGroups, cfg.ResourceGroups) ||
+		!reflect.DeepEqual(old.Clusters, cfg.Clusters) {
+		l.disc = collector.NewDiscoveryFrom(collector.ConfigTargets(cfg), cfg.Collector)
+	}
 	if old == nil || !reflect.DeepEqual(old.Detector, cfg.Detector) {
 		mon, err := detector.NewMonitor(cfg.Detector)
 		if err != nil {
@@ -376,13 +384,12 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	}
 
 	// 1. Scrape.
-	disc := collector.NewDiscoveryFrom(collector.ConfigTargets(cfg), cfg.Collector)
-	if _, errs := disc.Reload(); len(errs) > 0 {
+	if _, errs := l.disc.Reload(); len(errs) > 0 {
 		for _, err := range errs {
 			out.Problems = append(out.Problems, "target discovery: "+err.Error())
 		}
 	}
-	out.Snapshot = l.coll.Round(ctx, disc.Targets())
+	out.Snapshot = l.coll.Round(ctx, l.disc.Targets())
 
 	// 2. Placement and lag.
 	for _, name := range sortedKeys(l.conns) {

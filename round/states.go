@@ -184,6 +184,7 @@ func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) [
 		k := pdKey{f.Project, limiterDir(f.Direction)}
 		upper[k], expected[k] = f.Upper, f.Expected
 	}
+	seen := make(map[loadKey]bool, len(b.loop.above))
 	for _, s := range b.sk.States {
 		g := b.groups[s.Group]
 		for i, br := range g.Brokers {
@@ -220,6 +221,7 @@ func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) [
 				// forecast's bound; above both, only once confirmed.
 				bound := max(lp.Share, load.Forecast)
 				ak := loadKey{lp.Name, s.Direction, be.id}
+				seen[ak] = true
 				// Throttling is Kafka's own evidence, averaged over its
 				// quota window, that the client wants more: it needs no
 				// confirming.
@@ -233,6 +235,13 @@ func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) [
 				}
 				lp.Loads = append(lp.Loads, load)
 			}
+		}
+	}
+	// Forget loads that no longer exist (a project removed, a partition
+	// moved), so that the counter does not grow with churn.
+	for k := range b.loop.above {
+		if !seen[k] {
+			delete(b.loop.above, k)
 		}
 	}
 	return b.sk.States
