@@ -23,9 +23,13 @@
 // served rate and quota × (1 + throttle/window), Kafka's throttle formula
 // solved for demand. That formula holds at the onset of throttling only: a
 // muted client sends at about its quota, so its throttle time stays small
-// however much more it wants. Any throttling therefore also credits a
-// lender below its share with its whole share, and a borrower with
-// ProbeStep more than its quota. The detector sees the sum of the
+// however much more it wants. A muted client (served at about its quota, or
+// throttled for a large part of the window) is therefore also credited: a
+// lender below its share with its whole share, a borrower with ProbeStep
+// more than its quota. A client that only grazed its quota (a small throttle
+// time while served well below the quota: one burst crossed it) gets
+// Kafka's formula alone, so that a lender's burst does not take back its
+// whole share from a borrower using it. The detector sees the sum of the
 // estimates per project and direction.
 //
 // The allocator trusts an estimate at once up to the larger of the project's

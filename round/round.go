@@ -39,6 +39,17 @@ const ConfirmRounds = 2
 // and it is given back once the served rate shows the real demand.
 const ProbeStep = 1.0
 
+// GrazeSlack and GrazeThrottle tell a client that grazed its quota from one
+// that is muted by it (see throttledDemand). A throttled client whose served
+// rate is more than GrazeSlack below its quota, and whose throttle time is
+// under GrazeThrottle of Kafka's quota window, grazed it: a burst crossed
+// the quota once. A muted client is served at about its quota, or, right
+// after its quota was cut, throttled for a large part of the window.
+const (
+	GrazeSlack    = 0.1
+	GrazeThrottle = 0.02
+)
+
 // ForecastSpread caps the forecast's upper bound the allocator sizes a
 // project by at this much above the larger of the expected and the current
 // demand, so that a bound widened by a past burst does not hold borrowed

@@ -161,18 +161,31 @@ func (b *builder) estimates() map[pdKey]*projectEstimate {
 // Kafka's formula solved for demand, quota × (1 + throttle/window), holds
 // at the onset of throttling. Once a client is muted it sends at about its
 // quota, so the windowed rate, and with it each request's throttle time,
-// stays just above the quota however much more the client wants. So any
-// throttling also means "at least the share" for a lender below its share,
-// which is then returned in full, and "at least ProbeStep more" for a
-// borrower, so that a sustained surge grows its quota geometrically until
-// throttling stops.
+// stays just above the quota however much more the client wants. So a
+// muted client is credited with "at least the share" if it is a lender
+// below its share, which is then returned in full, and with "at least
+// ProbeStep more" if it is a borrower, so that a sustained surge grows its
+// quota geometrically until throttling stops.
+//
+// A client that merely grazed its quota is not muted: one burst crossed the
+// quota, and Kafka's throttle-time average keeps saying so for a whole
+// window while the served rate is back well below the quota. Its throttle
+// time is small and its served rate is under (1 − GrazeSlack) × quota; it
+// is credited with Kafka's formula only. Treating a graze as a comeback
+// would hand a lender its whole share back and cut, in the same round, the
+// borrower that was using it.
 func throttledDemand(observed, throttleMs, quota, share, windowMs float64) float64 {
 	est := observed
-	if quota > 0 && throttleMs > 0 {
-		est = max(est, quota*(1+throttleMs/windowMs), quota*(1+ProbeStep))
-		if quota < share {
-			est = max(est, share)
-		}
+	if quota <= 0 || throttleMs <= 0 {
+		return est
+	}
+	est = max(est, quota*(1+throttleMs/windowMs))
+	if throttleMs/windowMs < GrazeThrottle && observed < (1-GrazeSlack)*quota {
+		return est
+	}
+	est = max(est, quota*(1+ProbeStep))
+	if quota < share {
+		est = max(est, share)
 	}
 	return est
 }

@@ -14,8 +14,8 @@ import (
 // follow a rise and slow to follow a fall, as the denoised rate, and mean +
 // k standard deviations as the forecast's upper bound.
 //
-// The live round (package round) also credits a throttled lender below its
-// share with its whole share, and a throttled borrower with ProbeStep more
+// The live round (package round) also credits a muted lender below its
+// share with its whole share, and a muted borrower with ProbeStep more
 // than its quota, because a muted Kafka client's throttle time stays small
 // however much more it wants. The simulator computes throttle time from
 // the demand offered, so quota × (1 + throttle/window) is exact here and
