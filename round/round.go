@@ -40,14 +40,17 @@ const ConfirmRounds = 2
 const ProbeStep = 1.0
 
 // GrazeSlack and GrazeThrottle tell a client that grazed its quota from one
-// that is muted by it (see throttledDemand). A throttled client whose served
-// rate is more than GrazeSlack below its quota, and whose throttle time is
-// under GrazeThrottle of Kafka's quota window, grazed it: a burst crossed
-// the quota once. A muted client is served at about its quota, or, right
-// after its quota was cut, throttled for a large part of the window.
+// muted by it (see throttledDemand). A throttled client whose served rate is
+// more than GrazeSlack below its quota, and whose throttle time is under
+// GrazeThrottle of Kafka's quota window, grazed it: a burst crossed the
+// quota, and Kafka's throttle-time average still says so. A muted client is
+// served at about its quota or, right after its quota was cut below what it
+// sends, throttled for a large part of the window (a tenth of an 11 s
+// window is 1.1 s; a client muted at its quota is throttled for about one
+// request's bytes over the quota, tens of milliseconds).
 const (
 	GrazeSlack    = 0.1
-	GrazeThrottle = 0.02
+	GrazeThrottle = 0.1
 )
 
 // ForecastSpread caps the forecast's upper bound the allocator sizes a
@@ -119,23 +122,25 @@ type Loop struct {
 	opts    Options
 	metrics *metrics
 
-	mu      sync.Mutex // one round at a time; guards everything below
-	cfg     *config.Config
-	coll    *collector.Collector
-	disc    *collector.Discovery
-	own     *collector.Ownership
-	mon     *detector.Monitor
-	conns   map[string]*cluster
-	broken  map[string]brokenCluster
-	ctl     *control.Controller
-	writer  *multiWriter
-	above   map[loadKey]int
-	index   int64
-	burst   bool
-	last    Outcome
-	hasLast bool
-	saved   time.Time // when the detector's state was last saved
-	pruned  time.Time // when old ledger and signal rows were last deleted
+	mu     sync.Mutex // one round at a time; guards everything below
+	cfg    *config.Config
+	coll   *collector.Collector
+	disc   *collector.Discovery
+	own    *collector.Ownership
+	mon    *detector.Monitor
+	conns  map[string]*cluster
+	broken map[string]brokenCluster
+	ctl    *control.Controller
+	writer *multiWriter
+	above  map[loadKey]int
+	// problems are the last round's, logged when they appear and clear.
+	problems map[string]bool
+	index    int64
+	burst    bool
+	last     Outcome
+	hasLast  bool
+	saved    time.Time // when the detector's state was last saved
+	pruned   time.Time // when old ledger and signal rows were last deleted
 
 	force chan struct{}
 }
@@ -482,6 +487,9 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	out.Plans, out.Results = r.Plans, r.Results
 	out.Duration = time.Since(began)
 	l.metrics.observe(&out, err)
+	if ctx.Err() == nil { // a round cut short by shutdown has nothing to report
+		l.logProblems(&out)
+	}
 	l.last, l.hasLast = out, true
 	if l.opts.OnRound != nil {
 		l.opts.OnRound(out)
@@ -601,4 +609,26 @@ func (l *Loop) Held(ctx context.Context, cluster string) (map[applier.Entity]map
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return a.Describe(ctx)
+}
+
+// logProblems logs each of a round's problems when it appears and once
+// more when it clears, so that a problem that lasts does not repeat in the
+// log every round while the metric headroom_round_problems_total counts it.
+func (l *Loop) logProblems(o *Outcome) {
+	now := make(map[string]bool, len(o.Problems))
+	for _, p := range o.Problems {
+		if now[p] {
+			continue
+		}
+		now[p] = true
+		if !l.problems[p] {
+			l.opts.Logger.Warn("round problem", "round", o.Index, "problem", p)
+		}
+	}
+	for _, p := range sortedKeys(l.problems) {
+		if !now[p] {
+			l.opts.Logger.Info("round problem cleared", "round", o.Index, "problem", p)
+		}
+	}
+	l.problems = now
 }

@@ -14,12 +14,12 @@ import (
 // follow a rise and slow to follow a fall, as the denoised rate, and mean +
 // k standard deviations as the forecast's upper bound.
 //
-// The live round (package round) also credits a muted lender below its
-// share with its whole share, and a muted borrower with ProbeStep more
-// than its quota, because a muted Kafka client's throttle time stays small
-// however much more it wants. The simulator computes throttle time from
-// the demand offered, so quota × (1 + throttle/window) is exact here and
-// those two rules would only hand out capacity nobody asked for; they are
+// The live round (package round) also credits a client muted by its quota
+// (a lender below its share with its whole share, a borrower with ProbeStep
+// more than its quota), because a muted Kafka client's throttle time stays
+// small however much more it wants. The simulator computes throttle time
+// from the demand offered, so quota × (1 + throttle/window) is exact here
+// and those rules would only hand out capacity nobody asked for; they are
 // left out. The round's other two rules, Confirm and Spread, are kept.
 //
 // headroomParams tune the adapter and the limiter's options.
