@@ -48,8 +48,12 @@ const ProbeStep = 1.0
 // sends, throttled for a large part of the window (a tenth of an 11 s
 // window is 1.1 s; a client muted at its quota is throttled for about one
 // request's bytes over the quota, tens of milliseconds).
+//
+// GrazeSlack is below the limiter's default lender_spare (0.1): a lender
+// lent down to its demand plus that spare is served at 1/1.1 ≈ 0.91 of its
+// quota, and a burst of it must read as a graze.
 const (
-	GrazeSlack    = 0.1
+	GrazeSlack    = 0.05
 	GrazeThrottle = 0.1
 )
 

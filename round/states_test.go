@@ -23,6 +23,8 @@ func TestThrottledDemand(t *testing.T) {
 		{"lender muted below its share gets the share", 990, 10, 1000, 2000, 2000},
 		{"lender over its quota by a burst: muted, the share", 1030, 370, 1000, 2500, 2500},
 		{"lender grazed its quota: served plus Kafka's excess", 850, 20, 1000, 2000, 850 * (1 + 20.0/window)},
+		{"lender lent down to demand + 10% bursts: a graze", 909, 150, 1000, 2000, 909 * (1 + 150.0/window)},
+		{"lender served within GrazeSlack of its quota: muted", 960, 150, 1000, 2000, 2000},
 		{"lender grazed a quota raised since: not the new quota", 470, 370, 1000, 2000, 470 * (1 + 370.0/window)},
 		{"lender cut hard, served far below: muted, the share", 400, 3500, 1000, 2000, 2000},
 		{"borrower throttled at onset: Kafka's formula", 3000, 22000, 2500, 2000, 7500},
