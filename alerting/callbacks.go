@@ -53,10 +53,15 @@ type CallbackOptions struct {
 
 // Callbacks posts lifecycle changes to the configured URLs. Each URL has
 // its own bounded queue and delivery loop, retried with backoff until a 2xx
-// answer, in order. Use Step as the engine's OnStep, and Run to deliver.
+// answer, in order. Use Step as the engine's OnStep, and Run to deliver;
+// SetURLs changes the URLs while it runs.
 type Callbacks struct {
-	opts    CallbackOptions
-	targets []*callbackTarget
+	opts CallbackOptions
+
+	mu      sync.Mutex
+	targets []*callbackTarget // in configuration order
+	runCtx  context.Context   // Run's context while it runs, else nil
+	loops   sync.WaitGroup    // the targets' loops started by Run
 }
 
 type callbackTarget struct {
@@ -64,9 +69,15 @@ type callbackTarget struct {
 	mu   sync.Mutex
 	q    [][]byte
 	wake chan struct{}
+
+	// cancel and done, set under Callbacks.mu while Run runs, stop the
+	// loop and tell when it stopped.
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-// NewCallbacks returns the callbacks for opts.
+// NewCallbacks returns the callbacks for opts. A URL listed twice gets
+// each step once.
 func NewCallbacks(opts CallbackOptions) *Callbacks {
 	if opts.QueueCapacity <= 0 {
 		opts.QueueCapacity = 1000
@@ -99,10 +110,96 @@ func NewCallbacks(opts CallbackOptions) *Callbacks {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Callbacks{opts: opts}
+	seen := map[string]bool{}
 	for _, u := range opts.URLs {
-		c.targets = append(c.targets, &callbackTarget{url: u, wake: make(chan struct{}, 1)})
+		if !seen[u] {
+			seen[u] = true
+			c.targets = append(c.targets, newCallbackTarget(u))
+		}
 	}
 	return c
+}
+
+func newCallbackTarget(url string) *callbackTarget {
+	return &callbackTarget{url: url, wake: make(chan struct{}, 1)}
+}
+
+// SetURLs replaces the URLs (a configuration reload). A URL in both sets
+// keeps its queue, with the steps not yet delivered, and its loop; a new
+// URL starts with an empty queue and gets the steps from now on; a removed
+// URL's loop is stopped before SetURLs returns, and the steps it had not
+// delivered are dropped and their number logged.
+func (c *Callbacks) SetURLs(urls []string) {
+	c.mu.Lock()
+	old := make(map[string]*callbackTarget, len(c.targets))
+	for _, t := range c.targets {
+		old[t.url] = t
+	}
+	next := make([]*callbackTarget, 0, len(urls))
+	seen := map[string]bool{}
+	for _, u := range urls {
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
+		t, ok := old[u]
+		if !ok {
+			t = newCallbackTarget(u)
+			if c.runCtx != nil {
+				c.start(t)
+			}
+			c.opts.Logger.Info("callback URL added", "url", u)
+		}
+		next = append(next, t)
+	}
+	var removed []*callbackTarget
+	var stops []func()
+	for _, t := range c.targets {
+		if !seen[t.url] {
+			removed = append(removed, t)
+			stops = append(stops, t.stopFunc())
+		}
+	}
+	c.targets = next
+	c.mu.Unlock()
+
+	for i, t := range removed {
+		stops[i]()
+		t.mu.Lock()
+		dropped := len(t.q)
+		t.q = nil
+		t.mu.Unlock()
+		if dropped > 0 {
+			c.opts.Logger.Warn("callback URL removed; dropped the steps not delivered to it", "url", t.url, "dropped", dropped)
+		} else {
+			c.opts.Logger.Info("callback URL removed", "url", t.url, "dropped", 0)
+		}
+	}
+}
+
+// start runs t's loop under Run's context. c.mu must be held and Run
+// running.
+func (c *Callbacks) start(t *callbackTarget) {
+	ctx, cancel := context.WithCancel(c.runCtx)
+	done := make(chan struct{})
+	t.cancel, t.done = cancel, done
+	c.loops.Add(1)
+	go func() {
+		defer c.loops.Done()
+		defer close(done)
+		c.run(ctx, t)
+	}()
+}
+
+// stopFunc returns what stops t's loop and waits until it has stopped; a
+// no-op when it is not running. Callbacks.mu must be held.
+func (t *callbackTarget) stopFunc() func() {
+	cancel, done := t.cancel, t.done
+	t.cancel, t.done = nil, nil
+	if cancel == nil {
+		return func() {}
+	}
+	return func() { cancel(); <-done }
 }
 
 // Step queues one lifecycle change for every URL. It never blocks on the
@@ -116,6 +213,8 @@ func (c *Callbacks) Step(in store.Incident, st store.IncidentStep) {
 		c.opts.Logger.Error("encode callback", "err", err)
 		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, t := range c.targets {
 		t.mu.Lock()
 		if len(t.q) >= c.opts.QueueCapacity {
@@ -133,7 +232,9 @@ func (c *Callbacks) Step(in store.Incident, st store.IncidentStep) {
 
 // Pending returns the queued steps per URL.
 func (c *Callbacks) Pending() map[string]int {
-	out := map[string]int{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.targets))
 	for _, t := range c.targets {
 		t.mu.Lock()
 		out[t.url] = len(t.q)
@@ -142,22 +243,27 @@ func (c *Callbacks) Pending() map[string]int {
 	return out
 }
 
-// Run delivers until ctx is done, also with no URL configured, so that it
-// can run beside the other components of a process.
+// Run delivers until ctx is done, also while there is no URL, so that it
+// can run beside the other components of a process, and to the URLs that
+// SetURLs adds meanwhile. Call it once.
 func (c *Callbacks) Run(ctx context.Context) {
-	if len(c.targets) == 0 {
-		<-ctx.Done()
-		return
-	}
-	var wg sync.WaitGroup
+	c.mu.Lock()
+	c.runCtx = ctx
 	for _, t := range c.targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.run(ctx, t)
-		}()
+		c.start(t)
 	}
-	wg.Wait()
+	c.mu.Unlock()
+	<-ctx.Done()
+	c.mu.Lock()
+	c.runCtx = nil // no loop starts after this, so the wait below is final
+	for _, t := range c.targets {
+		if t.cancel != nil {
+			t.cancel()
+		}
+		t.cancel, t.done = nil, nil
+	}
+	c.mu.Unlock()
+	c.loops.Wait()
 }
 
 func (c *Callbacks) run(ctx context.Context, t *callbackTarget) {

@@ -97,6 +97,8 @@ type alertParts struct {
 	loop      *alertLoop
 	engine    *alerting.Engine
 	callbacks *alerting.Callbacks
+	notifier  *notifier.Notifier // nil without Alertmanagers at start
+	logger    *slog.Logger
 }
 
 func newAlertParts(live func() *config.Config, db *store.DB, n *notifier.Notifier, loop *round.Loop, now func() time.Time, logger *slog.Logger) (*alertParts, error) {
@@ -122,13 +124,31 @@ func newAlertParts(live func() *config.Config, db *store.DB, n *notifier.Notifie
 	if err != nil {
 		return nil, err
 	}
-	return &alertParts{loop: newAlertLoop(live, rules, keeper, eng, logger.With("component", "alerts")), engine: eng, callbacks: callbacks}, nil
+	return &alertParts{loop: newAlertLoop(live, rules, keeper, eng, logger.With("component", "alerts")), engine: eng, callbacks: callbacks,
+		notifier: n, logger: logger.With("component", "alerts")}, nil
 }
 
-// reload applies a new configuration's thresholds and playbooks. The
-// Alertmanagers, the resend interval and the callback URLs take effect on
-// restart.
+// reload applies a new configuration's rule thresholds, playbooks, callback
+// URLs, resend interval and Alertmanagers. A kept Alertmanager or callback
+// URL keeps what is queued for it; a new one starts empty; a removed one
+// stops and what was queued for it is dropped (and logged).
+//
+// A serve started without Alertmanagers has no notifier, keeper or silences
+// wired into the engine, so its first Alertmanagers need a restart; a
+// non-empty list can be changed, or emptied, by a reload. queue_capacity
+// also takes effect on restart.
 func (p *alertParts) reload(c *config.Config) {
 	p.loop.rules.SetOptions(alerting.RuleOptionsFrom(c))
 	p.engine.SetConfig(c.Alerting)
+	p.callbacks.SetURLs(c.Alerting.Callbacks)
+	if p.notifier == nil {
+		if len(c.Alerting.Alertmanagers) > 0 {
+			p.logger.Warn("alerting.alertmanagers: serve started without Alertmanagers; adding them needs a restart")
+		}
+		return
+	}
+	p.loop.keeper.SetResendEvery(time.Duration(c.Alerting.ResendInterval))
+	if err := p.notifier.SetAlertmanagers(c.Alerting.Alertmanagers); err != nil { // validated: cannot happen
+		p.logger.Error("reload alertmanagers failed; keeping the previous ones", "err", err)
+	}
 }

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -185,6 +184,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	srv.Handle(WebhookPath, hook)
+	live.Subscribe(func(c *config.Config) { reloadWebhookAuth(hook, c.Alerting.Webhook, hookLogger) })
 
 	live.Subscribe(func(c *config.Config) { apiHandler.SetTokens(c.API.Tokens) })
 
@@ -217,35 +217,57 @@ func Run(ctx context.Context, o Options) (err error) {
 	return err
 }
 
-// newWebhook builds the Alertmanager receiver from its configuration. With
-// no credentials configured (and not marked insecure) it refuses every
+// newWebhook builds the Alertmanager receiver from its configuration.
+func newWebhook(c config.WebhookConfig, db *store.DB, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time, onFresh func([]webhook.Notification)) (*webhook.Receiver, error) {
+	auth, err := webhookAuth(c, logger)
+	if err != nil {
+		return nil, err
+	}
+	return webhook.New(webhook.Options{Recorder: webhook.StoreRecorder{DB: db}, Auth: auth, MaxBodyBytes: c.MaxBodyBytes,
+		Now: now, Logger: logger, Registerer: reg, OnFresh: onFresh})
+}
+
+// webhookAuth reads the receiver's credentials from their files. With no
+// credentials configured (and not marked insecure) they refuse every
 // delivery rather than accept unauthenticated ones.
-func newWebhook(c config.WebhookConfig, db *store.DB, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time, onFresh func([]webhook.Notification)) (http.Handler, error) {
+func webhookAuth(c config.WebhookConfig, logger *slog.Logger) (webhook.Auth, error) {
 	var auth webhook.Auth
 	switch {
 	case c.BearerTokenFile != "":
 		tok, err := readSecret(c.BearerTokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("alerting.webhook.bearer_token_file: %w", err)
+			return webhook.Auth{}, fmt.Errorf("alerting.webhook.bearer_token_file: %w", err)
 		}
 		auth.BearerToken = tok
 	case c.BasicAuth != nil:
 		pw, err := readSecret(c.BasicAuth.PasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("alerting.webhook.basic_auth.password_file: %w", err)
+			return webhook.Auth{}, fmt.Errorf("alerting.webhook.basic_auth.password_file: %w", err)
 		}
 		auth.Username, auth.Password = c.BasicAuth.Username, pw
 	case c.Insecure:
 	default:
 		// Unreachable credentials: every request is refused with 401 and
-		// the log says why, once.
+		// the log says why, once per load.
 		b := make([]byte, 32)
 		_, _ = rand.Read(b)
 		auth.BearerToken = hex.EncodeToString(b)
 		logger.Warn("alerting.webhook has no credentials; refusing every delivery (set bearer_token_file, basic_auth or insecure)")
 	}
-	return webhook.New(webhook.Options{Recorder: webhook.StoreRecorder{DB: db}, Auth: auth, MaxBodyBytes: c.MaxBodyBytes,
-		Now: now, Logger: logger, Registerer: reg, OnFresh: onFresh})
+	return auth, nil
+}
+
+// reloadWebhookAuth re-reads the receiver's credentials from their files.
+// If a file cannot be read the receiver keeps the credentials it has: a
+// reload never opens the webhook to unauthenticated deliveries.
+func reloadWebhookAuth(hook *webhook.Receiver, c config.WebhookConfig, logger *slog.Logger) {
+	auth, err := webhookAuth(c, logger)
+	if err == nil {
+		err = hook.SetAuth(auth)
+	}
+	if err != nil {
+		logger.Error("reload webhook credentials failed; keeping the previous ones", "err", err)
+	}
 }
 
 func readSecret(path string) (string, error) {

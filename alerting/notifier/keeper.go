@@ -19,11 +19,11 @@ type Sender interface {
 // keeps them open but resolves them by itself if Headroom goes away; alerts
 // no longer firing are sent once as resolved.
 type Keeper struct {
-	sender      Sender
-	resendEvery time.Duration
+	sender Sender
 
-	mu     sync.Mutex
-	active map[model.Fingerprint]*kept
+	mu          sync.Mutex
+	resendEvery time.Duration
+	active      map[model.Fingerprint]*kept
 }
 
 type kept struct {
@@ -37,6 +37,19 @@ func NewKeeper(s Sender, resendEvery time.Duration) *Keeper {
 		resendEvery = time.Minute
 	}
 	return &Keeper{sender: s, resendEvery: resendEvery, active: map[model.Fingerprint]*kept{}}
+}
+
+// SetResendEvery changes the resend interval (a configuration reload); d
+// defaults to 1m. It applies from the next Update: a firing alert is re-sent
+// once d has passed since it was last sent, and from then on its EndsAt is 4d
+// ahead.
+func (k *Keeper) SetResendEvery(d time.Duration) {
+	if d <= 0 {
+		d = time.Minute
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.resendEvery = d
 }
 
 // Update records the alerts firing at now and sends what changed. An

@@ -7,6 +7,12 @@
 // with backoff; nothing is lost within the queue's bound. Newer states of an
 // alert replace older queued ones, so the bound counts distinct alerts.
 //
+// SetAlertmanagers changes the set at runtime (a configuration reload): an
+// Alertmanager kept keeps its queue, a new one starts with an empty queue
+// and gets every alert sent from then on (each member of an HA pair gets
+// every alert; the firing ones reach a new member at their next resend), and
+// a removed one's loop stops and its queue is dropped.
+//
 // It must not import the limiter, detector or collector.
 package notifier
 
@@ -17,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -115,8 +122,12 @@ func sleepContext(ctx context.Context, d time.Duration) error {
 // Notifier fans alerts out to every configured Alertmanager.
 type Notifier struct {
 	opts    Options
-	targets []*target
 	metrics *metrics
+
+	mu      sync.Mutex
+	targets []*target       // in configuration order
+	runCtx  context.Context // Run's context while it runs, else nil
+	loops   sync.WaitGroup  // the targets' loops started by Run
 }
 
 type metrics struct {
@@ -157,21 +168,133 @@ func New(opts Options) (*Notifier, error) {
 		return nil, err
 	}
 	n := &Notifier{opts: opts, metrics: m}
+	seen := map[string]bool{}
 	for _, raw := range opts.Alertmanagers {
-		api, err := newAPI(raw, opts.HTTPClient)
+		if seen[raw] {
+			continue
+		}
+		seen[raw] = true
+		t, err := n.newTarget(raw)
 		if err != nil {
 			return nil, err
 		}
-		n.targets = append(n.targets, &target{
-			url:    raw,
-			api:    api,
-			queue:  newQueue(opts.QueueCapacity),
-			wake:   make(chan struct{}, 1),
-			n:      n,
-			logger: opts.Logger.With("alertmanager", raw),
-		})
+		n.targets = append(n.targets, t)
 	}
 	return n, nil
+}
+
+func (n *Notifier) newTarget(raw string) (*target, error) {
+	api, err := newAPI(raw, n.opts.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	return &target{
+		url:    raw,
+		api:    api,
+		queue:  newQueue(n.opts.QueueCapacity),
+		wake:   make(chan struct{}, 1),
+		n:      n,
+		logger: n.opts.Logger.With("alertmanager", raw),
+	}, nil
+}
+
+// SetAlertmanagers replaces the set of Alertmanagers. An Alertmanager in
+// both sets keeps its queue and its loop; a new one starts with an empty
+// queue; a removed one's loop is stopped before SetAlertmanagers returns,
+// and the alerts still queued for it are dropped and logged. A URL listed
+// twice counts once. If any URL is invalid nothing changes.
+//
+// Queue capacity and the HTTP client stay those New was given.
+func (n *Notifier) SetAlertmanagers(urls []string) error {
+	n.mu.Lock()
+	old := make(map[string]*target, len(n.targets))
+	for _, t := range n.targets {
+		old[t.url] = t
+	}
+	next := make([]*target, 0, len(urls))
+	var added []*target
+	seen := map[string]bool{}
+	for _, raw := range urls {
+		if seen[raw] {
+			continue
+		}
+		seen[raw] = true
+		if t, ok := old[raw]; ok {
+			next = append(next, t)
+			continue
+		}
+		t, err := n.newTarget(raw)
+		if err != nil {
+			n.mu.Unlock()
+			return fmt.Errorf("set alertmanagers: %w", err)
+		}
+		next = append(next, t)
+		added = append(added, t)
+	}
+	var removed []*target
+	for _, t := range n.targets {
+		if !seen[t.url] {
+			removed = append(removed, t)
+		}
+	}
+	n.targets = next
+	for _, t := range added {
+		if n.runCtx != nil {
+			n.start(t)
+		}
+		t.logger.Info("alertmanager added")
+	}
+	// Take the removed loops' handles under the lock that start and Run
+	// set them under.
+	stops := make([]func(), len(removed))
+	for i, t := range removed {
+		stops[i] = t.stopFunc()
+	}
+	n.mu.Unlock()
+
+	for i, t := range removed {
+		stops[i]()
+		dropped := t.queue.len()
+		n.metrics.queued.DeleteLabelValues(t.url)
+		if dropped > 0 {
+			t.logger.Warn("alertmanager removed; dropped the alerts queued for it", "dropped", dropped)
+		} else {
+			t.logger.Info("alertmanager removed", "dropped", 0)
+		}
+	}
+	return nil
+}
+
+// start runs t's loop under Run's context. n.mu must be held and Run
+// running.
+func (n *Notifier) start(t *target) {
+	ctx, cancel := context.WithCancel(n.runCtx)
+	done := make(chan struct{})
+	t.cancel, t.done = cancel, done
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		defer close(done)
+		t.run(ctx)
+	}()
+}
+
+// Alertmanagers returns the URLs alerts are sent to, in order.
+func (n *Notifier) Alertmanagers() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]string, len(n.targets))
+	for i, t := range n.targets {
+		out[i] = t.url
+	}
+	return out
+}
+
+// snapshot returns the current targets.
+func (n *Notifier) snapshot() []*target {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.targets)
 }
 
 func newAPI(raw string, hc *http.Client) (*amclient.AlertmanagerAPI, error) {
@@ -196,6 +319,8 @@ func joinURLPath(base, p string) string {
 // Send queues alerts for every Alertmanager. It never blocks on the
 // network.
 func (n *Notifier) Send(alerts ...Alert) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	for _, t := range n.targets {
 		dropped := t.queue.push(alerts)
 		if dropped > 0 {
@@ -212,6 +337,8 @@ func (n *Notifier) Send(alerts ...Alert) {
 
 // Pending returns the number of queued alerts per Alertmanager URL.
 func (n *Notifier) Pending() map[string]int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	out := make(map[string]int, len(n.targets))
 	for _, t := range n.targets {
 		out[t.url] = t.queue.len()
@@ -219,17 +346,26 @@ func (n *Notifier) Pending() map[string]int {
 	return out
 }
 
-// Run delivers queued alerts until ctx is done.
+// Run delivers queued alerts until ctx is done, also while there is no
+// Alertmanager, and to those SetAlertmanagers adds meanwhile. Call it once.
 func (n *Notifier) Run(ctx context.Context) {
-	var wg sync.WaitGroup
+	n.mu.Lock()
+	n.runCtx = ctx
 	for _, t := range n.targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t.run(ctx)
-		}()
+		n.start(t)
 	}
-	wg.Wait()
+	n.mu.Unlock()
+	<-ctx.Done()
+	n.mu.Lock()
+	n.runCtx = nil // no loop starts after this, so the wait below is final
+	for _, t := range n.targets {
+		if t.cancel != nil {
+			t.cancel()
+		}
+		t.cancel, t.done = nil, nil
+	}
+	n.mu.Unlock()
+	n.loops.Wait()
 }
 
 type target struct {
@@ -239,6 +375,22 @@ type target struct {
 	wake   chan struct{}
 	n      *Notifier
 	logger *slog.Logger
+
+	// cancel and done, set under n.mu while Run runs, stop the loop and
+	// tell when it stopped.
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// stopFunc returns what stops t's loop and waits until it has stopped; a
+// no-op when it is not running. n.mu must be held.
+func (t *target) stopFunc() func() {
+	cancel, done := t.cancel, t.done
+	t.cancel, t.done = nil, nil
+	if cancel == nil {
+		return func() {}
+	}
+	return func() { cancel(); <-done }
 }
 
 func (t *target) run(ctx context.Context) {

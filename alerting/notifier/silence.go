@@ -45,7 +45,7 @@ func (n *Notifier) CreateSilence(ctx context.Context, s Silence) (SilenceIDs, er
 	}}
 	ids := SilenceIDs{}
 	var errs []error
-	for _, t := range n.targets {
+	for _, t := range n.snapshot() {
 		cctx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
 		resp, err := t.api.Silence.PostSilences(silence.NewPostSilencesParamsWithContext(cctx).WithSilence(body))
 		cancel()
@@ -62,7 +62,7 @@ func (n *Notifier) CreateSilence(ctx context.Context, s Silence) (SilenceIDs, er
 // counts as deleted.
 func (n *Notifier) ExpireSilence(ctx context.Context, ids SilenceIDs) error {
 	var errs []error
-	for _, t := range n.targets {
+	for _, t := range n.snapshot() {
 		id, ok := ids[t.url]
 		if !ok {
 			continue

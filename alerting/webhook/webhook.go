@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
@@ -84,7 +85,8 @@ type Options struct {
 
 // Receiver is the webhook's http.Handler.
 type Receiver struct {
-	opts     Options
+	opts     Options // opts.Auth is only New's; auth is in force
+	auth     atomic.Pointer[Auth]
 	requests *prometheus.CounterVec
 	alerts   *prometheus.CounterVec
 }
@@ -94,8 +96,8 @@ func New(opts Options) (*Receiver, error) {
 	if opts.Recorder == nil {
 		return nil, errors.New("webhook receiver: a recorder is required")
 	}
-	if opts.Auth.BearerToken != "" && opts.Auth.Username != "" {
-		return nil, errors.New("webhook receiver: configure a bearer token or basic auth, not both")
+	if err := opts.Auth.check(); err != nil {
+		return nil, fmt.Errorf("webhook receiver: %w", err)
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
@@ -115,6 +117,7 @@ func New(opts Options) (*Receiver, error) {
 			Name: "headroom_webhook_alerts_total", Help: "Alert states received, by whether they were new or duplicates.",
 		}, []string{"result"}),
 	}
+	r.auth.Store(&opts.Auth)
 	if opts.Registerer != nil {
 		for _, c := range []prometheus.Collector{r.requests, r.alerts} {
 			if err := opts.Registerer.Register(c); err != nil {
@@ -125,6 +128,24 @@ func New(opts Options) (*Receiver, error) {
 	return r, nil
 }
 
+func (a Auth) check() error {
+	if a.BearerToken != "" && a.Username != "" {
+		return errors.New("configure a bearer token or basic auth, not both")
+	}
+	return nil
+}
+
+// SetAuth replaces the credentials (a configuration reload), atomically for
+// requests in flight: each request is checked against either the old or the
+// new credentials. Invalid credentials are refused and the old ones stay.
+func (r *Receiver) SetAuth(a Auth) error {
+	if err := a.check(); err != nil {
+		return fmt.Errorf("webhook receiver: %w", err)
+	}
+	r.auth.Store(&a)
+	return nil
+}
+
 type statusError struct {
 	code int
 	msg  string
@@ -133,10 +154,11 @@ type statusError struct {
 func (e *statusError) Error() string { return e.msg }
 
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	code, msg := r.handle(w, req)
+	auth := r.auth.Load()
+	code, msg := r.handle(w, req, auth)
 	r.requests.WithLabelValues(fmt.Sprint(code)).Inc()
 	if code == http.StatusUnauthorized {
-		if r.opts.Auth.Username != "" {
+		if auth.Username != "" {
 			w.Header().Set("WWW-Authenticate", `Basic realm="headroom"`)
 		} else {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="headroom"`)
@@ -147,12 +169,12 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"status": http.StatusText(code), "message": msg})
 }
 
-func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) (int, string) {
+func (r *Receiver) handle(w http.ResponseWriter, req *http.Request, auth *Auth) (int, string) {
 	if req.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return http.StatusMethodNotAllowed, "use POST"
 	}
-	if !r.authorized(req) {
+	if !authorized(req, auth) {
 		return http.StatusUnauthorized, "missing or bad credentials"
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, r.opts.MaxBodyBytes))
@@ -181,8 +203,7 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) (int, string
 	return http.StatusOK, fmt.Sprintf("recorded %d new of %d alert states", len(fresh), len(ns))
 }
 
-func (r *Receiver) authorized(req *http.Request) bool {
-	a := r.opts.Auth
+func authorized(req *http.Request, a *Auth) bool {
 	switch {
 	case a.BearerToken != "":
 		tok, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")

@@ -272,3 +272,93 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// acceptingRecorder records nothing and reports every notification as a
+// duplicate: for tests about authentication only.
+type acceptingRecorder struct{}
+
+func (acceptingRecorder) Record(context.Context, []Notification) ([]Notification, error) {
+	return nil, nil
+}
+
+func TestSetAuth(t *testing.T) {
+	r, err := New(Options{Recorder: acceptingRecorder{}, Auth: Auth{BearerToken: "old"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bearer := func(tok string) func(*http.Request) {
+		return func(req *http.Request) { req.Header.Set("Authorization", "Bearer "+tok) }
+	}
+	basic := func(u, p string) func(*http.Request) {
+		return func(req *http.Request) { req.SetBasicAuth(u, p) }
+	}
+	none := func(*http.Request) {}
+	tests := []struct {
+		name      string
+		set       *Auth // nil: keep
+		wantErr   bool
+		cred      func(*http.Request)
+		code      int
+		challenge string
+	}{
+		{"initial token", nil, false, bearer("old"), 200, ""},
+		{"rotated: new token", &Auth{BearerToken: "new"}, false, bearer("new"), 200, ""},
+		{"rotated: old token refused", nil, false, bearer("old"), 401, "Bearer"},
+		{"both refused, token stays", &Auth{BearerToken: "x", Username: "am"}, true, bearer("new"), 200, ""},
+		{"to basic", &Auth{Username: "am", Password: "pw"}, false, basic("am", "pw"), 200, ""},
+		{"basic: token refused", nil, false, bearer("new"), 401, "Basic"},
+		{"basic: no credentials", nil, false, none, 401, "Basic"},
+		{"to open", &Auth{}, false, none, 200, ""},
+	}
+	for _, tt := range tests {
+		if tt.set != nil {
+			if err := r.SetAuth(*tt.set); (err != nil) != tt.wantErr {
+				t.Fatalf("%s: SetAuth error %v, want error %v", tt.name, err, tt.wantErr)
+			}
+		}
+		req := httptest.NewRequest("POST", "/", strings.NewReader(samplePayload))
+		tt.cred(req)
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		if rec.Code != tt.code {
+			t.Errorf("%s: code %d, want %d", tt.name, rec.Code, tt.code)
+		}
+		if got := rec.Header().Get("WWW-Authenticate"); !strings.HasPrefix(got, tt.challenge) || (tt.challenge == "") != (got == "") {
+			t.Errorf("%s: challenge %q, want %q", tt.name, got, tt.challenge)
+		}
+	}
+}
+
+// TestSetAuthConcurrent rotates between two tokens while requests run: each
+// request is admitted only with one of them, never without a token.
+func TestSetAuthConcurrent(t *testing.T) {
+	r, err := New(Options{Recorder: acceptingRecorder{}, Auth: Auth{BearerToken: "a"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, tok := range []string{"a", "b", ""} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				req := httptest.NewRequest("POST", "/", strings.NewReader(samplePayload))
+				if tok != "" {
+					req.Header.Set("Authorization", "Bearer "+tok)
+				}
+				rec := httptest.NewRecorder()
+				r.ServeHTTP(rec, req)
+				if rec.Code != 200 && rec.Code != 401 || tok == "" && rec.Code != 401 {
+					t.Errorf("token %q: code %d", tok, rec.Code)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		if err := r.SetAuth(Auth{BearerToken: []string{"a", "b"}[i%2]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+}
