@@ -5,13 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,10 +16,10 @@ import (
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/daemon"
 	"github.com/headroomhq/headroom/demo"
+	"github.com/headroomhq/headroom/internal/labrig"
 	"github.com/headroomhq/headroom/internal/testpeer"
 	"github.com/headroomhq/headroom/round"
 	"github.com/headroomhq/headroom/simulations/lab"
-	"github.com/headroomhq/headroom/simulations/scenario"
 	"github.com/headroomhq/headroom/store"
 )
 
@@ -80,20 +77,10 @@ func verifyWindow(rnd time.Duration) time.Duration { return max(2*rnd, 22*time.S
 // own ticker at global.round_interval, and Alertmanager on wall time; the
 // test only reads what they produce.
 type serve struct {
+	*labrig.Rig
 	t      *testing.T
-	lab    *lab.Cluster
-	load   *lab.Load
 	am     *testpeer.Peer
-	base   string
-	dbPath string
 	client *http.Client
-
-	mu     sync.Mutex
-	demand map[string]float64
-	rounds []round.Outcome
-
-	stop context.CancelFunc
-	errc chan error
 }
 
 // startServe starts the lab, Alertmanager and the daemon. alertingYAML is
@@ -101,39 +88,12 @@ type serve struct {
 // indented keys).
 func startServe(t *testing.T, rnd time.Duration, demand map[string]float64, alertingYAML string) *serve {
 	t.Helper()
-	s, err := scenario.Parse([]byte(oneBroker), ".")
-	if err != nil {
-		t.Fatal(err)
+	client := &http.Client{Timeout: 10 * time.Second}
+	t.Cleanup(client.CloseIdleConnections)
+	sv := &serve{Rig: labrig.New(t, oneBroker, lab.DefaultWindow), t: t, client: client}
+	for project, rate := range demand {
+		sv.Set(project, rate)
 	}
-	lc, err := lab.FromScenario(s, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc.Logger = slog.New(slog.DiscardHandler)
-	c, err := lab.Start(context.Background(), lc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sv := &serve{t: t, lab: c, demand: demand, client: &http.Client{Timeout: 10 * time.Second}}
-	t.Cleanup(sv.close)
-	demands := map[string]lab.DemandFunc{}
-	for _, p := range s.Projects {
-		name := p.Name
-		demands[name] = func(time.Time) lab.Rates {
-			sv.mu.Lock()
-			defer sv.mu.Unlock()
-			return lab.Rates{Produce: sv.demand[name]}
-		}
-	}
-	if sv.load, err = lab.StartLoad(context.Background(), c, demands, lab.LoadOptions{RecordSize: 4 << 10, BatchMaxBytes: 64 << 10}); err != nil {
-		t.Fatal(err)
-	}
-
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sv.base = "http://" + l.Addr().String()
 	amCfg := fmt.Sprintf(`route:
   receiver: headroom
   group_by: [alertname, cluster, group]
@@ -147,76 +107,29 @@ receivers:
         send_resolved: true
         http_config:
           authorization: {type: Bearer, credentials: %s}
-`, sv.base, daemon.WebhookPath, webhookTok)
+`, sv.URL, daemon.WebhookPath, webhookTok)
 	if out, err := testpeer.Amtool(t, "check-config", testpeer.WriteFile(t, "am.yml", amCfg)); err != nil {
 		t.Fatalf("amtool check-config: %v\n%s", err, out)
 	}
 	sv.am = testpeer.Alertmanager(t, amCfg)
 
-	dir := t.TempDir()
-	tokFile := filepath.Join(dir, "webhook-token")
+	tokFile := filepath.Join(t.TempDir(), "webhook-token")
 	if err := os.WriteFile(tokFile, []byte(webhookTok+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sv.dbPath = filepath.Join(dir, "headroom.db")
-	text, err := demo.Config(s, c, 1, demo.ConfigOptions{RoundInterval: rnd, StorePath: sv.dbPath, OperatorTokenSHA256: api.HashToken(operatorTok),
-		Alertmanagers: []string{sv.am.URL}, WebhookTokenFile: tokFile, ExternalURL: sv.base})
-	if err != nil {
-		t.Fatal(err)
-	}
+	text := sv.Config(demo.ConfigOptions{RoundInterval: rnd, OperatorTokenSHA256: api.HashToken(operatorTok),
+		Alertmanagers: []string{sv.am.URL}, WebhookTokenFile: tokFile, ExternalURL: sv.URL})
 	if !strings.Contains(text, "\nalerting:\n") {
 		t.Fatalf("generated configuration has no alerting section:\n%s", text)
 	}
-	text = strings.Replace(text, "\nalerting:\n", "\nalerting:\n"+alertingYAML, 1)
-	cfgFile := filepath.Join(dir, "headroom.yml")
-	if err := os.WriteFile(cfgFile, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	sv.stop, sv.errc = cancel, make(chan error, 1)
-	go func() {
-		sv.errc <- daemon.Run(ctx, daemon.Options{ConfigFile: cfgFile, Listener: l, Grace: time.Second,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			OnRound: func(o round.Outcome) {
-				sv.mu.Lock()
-				sv.rounds = append(sv.rounds, o)
-				sv.mu.Unlock()
-			}})
-	}()
-	sv.waitFor("serve ready", 20*time.Second, func() bool {
-		code, _ := sv.do("GET", "/-/ready", "", nil)
-		return code == 200
-	})
+	sv.WriteConfig(strings.Replace(text, "\nalerting:\n", "\nalerting:\n"+alertingYAML, 1))
+	sv.StartTicker()
 	return sv
 }
 
-func (sv *serve) close() {
-	if sv.stop != nil {
-		sv.stop()
-		if err := <-sv.errc; err != nil {
-			sv.t.Errorf("daemon: %v", err)
-		}
-		sv.stop = nil
-	}
-	if sv.load != nil {
-		sv.load.Close()
-	}
-	sv.lab.Close()
-	sv.client.CloseIdleConnections()
-}
-
-func (sv *serve) set(project string, rate float64) {
-	sv.mu.Lock()
-	sv.demand[project] = rate
-	sv.mu.Unlock()
-}
-
 func (sv *serve) roundsSince(after time.Time) []round.Outcome {
-	sv.mu.Lock()
-	defer sv.mu.Unlock()
 	var out []round.Outcome
-	for _, o := range sv.rounds {
+	for _, o := range sv.Rounds() {
 		if o.Time.After(after) {
 			out = append(out, o)
 		}
@@ -232,7 +145,7 @@ func (sv *serve) do(method, path, token string, body any) (int, []byte) {
 		b, _ := json.Marshal(body)
 		r = strings.NewReader(string(b))
 	}
-	req, err := http.NewRequest(method, sv.base+path, r)
+	req, err := http.NewRequest(method, sv.URL+path, r)
 	if err != nil {
 		sv.t.Fatal(err)
 	}
@@ -332,9 +245,8 @@ func (sv *serve) waitFor(what string, timeout time.Duration, cond func() bool) t
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		select {
-		case err := <-sv.errc:
-			sv.stop = nil
-			sv.t.Fatalf("waiting for %s: the daemon stopped: %v", what, err)
+		case <-sv.Done():
+			sv.t.Fatalf("waiting for %s: the daemon stopped: %v", what, sv.Err())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -382,7 +294,7 @@ func (sv *serve) checkThrottledAlert(a amAlert, severity string) {
 	if a.Annotations["dashboard"] != "https://grafana.lab.example/d/headroom-throttling" {
 		sv.t.Errorf("dashboard %q", a.Annotations["dashboard"])
 	}
-	if !strings.HasPrefix(a.GeneratorURL, sv.base+"/api/v1/explain?") || !strings.Contains(a.GeneratorURL, "project=hot") || !strings.Contains(a.GeneratorURL, "direction=produce") {
+	if !strings.HasPrefix(a.GeneratorURL, sv.URL+"/api/v1/explain?") || !strings.Contains(a.GeneratorURL, "project=hot") || !strings.Contains(a.GeneratorURL, "direction=produce") {
 		sv.t.Errorf("generatorURL %q, want serve's explanation of hot/produce", a.GeneratorURL)
 	}
 	if a.Status.State != "active" {
@@ -486,7 +398,7 @@ func TestServeEscalatesThrottlingItCannotFix(t *testing.T) {
 		return ok
 	})
 	// Headroom lent hot all it could within the margin meanwhile.
-	if q := sv.lab.Quotas()["client-id=hot"]["producer_byte_rate"]; !(q > 300e3) {
+	if q := sv.Quota("hot"); !(q > 300e3) {
 		t.Fatalf("hot's quota %v: no borrowing", q)
 	}
 }
@@ -529,7 +441,7 @@ func TestServeHandlesThrottlingAndResolves(t *testing.T) {
 		return true
 	})
 	surge := time.Now()
-	sv.set("hot", 780e3)
+	sv.Set("hot", 780e3)
 	defer func() {
 		if t.Failed() {
 			for _, o := range sv.roundsSince(surge) {
@@ -574,7 +486,7 @@ func TestServeHandlesThrottlingAndResolves(t *testing.T) {
 		if _, ok := sv.amAlert(alerting.AlertProjectThrottled, ""); ok {
 			return false
 		}
-		db, err := store.Open(context.Background(), sv.dbPath)
+		db, err := store.Open(context.Background(), sv.StorePath)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -591,7 +503,7 @@ func TestServeHandlesThrottlingAndResolves(t *testing.T) {
 		return false
 	})
 	// The fix reached the cluster: hot is served its demand.
-	if q := sv.lab.Quotas()["client-id=hot"]["producer_byte_rate"]; !(q >= 780e3) {
+	if q := sv.Quota("hot"); !(q >= 780e3) {
 		t.Fatalf("hot's quota %v after the playbook, want at least its 780 kB/s demand", q)
 	}
 	r := func(at time.Time) time.Duration { return at.Sub(surge).Round(100 * time.Millisecond) }

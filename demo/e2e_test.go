@@ -1,4 +1,4 @@
-package demo
+package demo_test
 
 import (
 	"context"
@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/demo"
 	"github.com/headroomhq/headroom/detector"
+	"github.com/headroomhq/headroom/internal/labrig"
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/round"
 	"github.com/headroomhq/headroom/simulations/lab"
@@ -36,7 +38,7 @@ import (
 // reads as throttling. Half the demo's scale keeps it light.
 func TestVivoHeadroomVersusStatic(t *testing.T) {
 	var out strings.Builder
-	sum, err := Run(context.Background(), Options{For: 2 * time.Minute, Scale: 0.025, ListenAddress: "127.0.0.1:0", Out: &out})
+	sum, err := demo.Run(context.Background(), demo.Options{For: 2 * time.Minute, Scale: 0.025, ListenAddress: "127.0.0.1:0", Out: &out})
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
@@ -96,10 +98,10 @@ const round1s = time.Second
 
 // warm runs rounds until both projects have a planned produce decision that
 // is not held, so that the rates are known.
-func warm(t *testing.T, r *rig, rounds int) {
+func warm(t *testing.T, r *labrig.Rig, rounds int) {
 	t.Helper()
 	for i := 0; i < rounds; i++ {
-		r.step(round1s)
+		r.Step(round1s)
 	}
 }
 
@@ -111,31 +113,31 @@ func TestSurgeRaisesQuota(t *testing.T) {
 	// the surge's whole first window.
 	const step = 4 * time.Second
 	r := newRigWindow(t, threeBrokers, step, lab.Window{Samples: 3, SampleWindow: time.Second})
-	r.set("hot", 0.25e6)
-	r.set("idle", 0.15e6)
-	r.startDaemon()
+	r.Set("hot", 0.25e6)
+	r.Set("idle", 0.15e6)
+	r.Start()
 	for range 3 {
-		r.step(step)
+		r.Step(step)
 	}
 	var raise, meet []int
 	for surge := 0; surge < 3; surge++ {
 		// Calm until the quota has come back down near the share.
-		for i := 0; i < 20 && r.quota("hot") > 0.625e6; i++ {
-			r.step(step)
+		for i := 0; i < 20 && r.Quota("hot") > 0.625e6; i++ {
+			r.Step(step)
 		}
-		if q := r.quota("hot"); q > 0.625e6 {
+		if q := r.Quota("hot"); q > 0.625e6 {
 			t.Fatalf("before surge %d hot's quota stayed at %.0f", surge, q)
 		}
-		r.set("hot", 3e6) // 1 MB/s on each broker, twice the share
-		before := r.quota("hot")
+		r.Set("hot", 3e6) // 1 MB/s on each broker, twice the share
+		before := r.Quota("hot")
 		raised, met := -1, -1
 		var seen []string
 		for i := 1; i <= 8 && met < 0; i++ {
-			o := r.step(step)
+			o := r.Step(step)
 			d, _ := decision(o, "hot", "produce")
 			seen = append(seen, fmt.Sprintf("%+v", d))
 			// Quotas are per broker: one value serves every broker.
-			q := r.quota("hot")
+			q := r.Quota("hot")
 			if raised < 0 && q > 1.05*before {
 				raised = i
 			}
@@ -144,10 +146,10 @@ func TestSurgeRaisesQuota(t *testing.T) {
 			}
 		}
 		if met < 0 {
-			t.Fatalf("surge %d: hot's quota %.0f never reached its 1 MB/s per broker; decisions:\n%s", surge, r.quota("hot"), strings.Join(seen, "\n"))
+			t.Fatalf("surge %d: hot's quota %.0f never reached its 1 MB/s per broker; decisions:\n%s", surge, r.Quota("hot"), strings.Join(seen, "\n"))
 		}
 		raise, meet = append(raise, raised), append(meet, met)
-		r.set("hot", 0.25e6)
+		r.Set("hot", 0.25e6)
 	}
 	sort.Ints(raise)
 	sort.Ints(meet)
@@ -164,20 +166,20 @@ func TestSurgeRaisesQuota(t *testing.T) {
 func TestLenderComebackServedWithinARoundAndAWindow(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, threeBrokers, round1s)
-	r.set("hot", 4.5e6) // 1.5 MB/s per broker: borrows most of idle's share
-	r.set("idle", 75e3)
-	r.startDaemon()
-	for i := 0; i < 15 && !(r.quota("hot") > 0.625e6 && r.quota("idle") < 0.375e6); i++ {
-		r.step(round1s)
+	r.Set("hot", 4.5e6) // 1.5 MB/s per broker: borrows most of idle's share
+	r.Set("idle", 75e3)
+	r.Start()
+	for i := 0; i < 15 && !(r.Quota("hot") > 0.625e6 && r.Quota("idle") < 0.375e6); i++ {
+		r.Step(round1s)
 	}
-	if !(r.quota("hot") > 0.625e6 && r.quota("idle") < 0.375e6) {
-		t.Fatalf("no borrowing set up: hot %.0f, idle %.0f", r.quota("hot"), r.quota("idle"))
+	if !(r.Quota("hot") > 0.625e6 && r.Quota("idle") < 0.375e6) {
+		t.Fatalf("no borrowing set up: hot %.0f, idle %.0f", r.Quota("hot"), r.Quota("idle"))
 	}
 	// The lender comes back to its share: 450 kB/s on each broker.
 	const want = 1.35e6
-	r.set("idle", want)
+	r.Set("idle", want)
 	began := time.Now()
-	prev, prevAt := r.stats("idle").Produced, time.Now()
+	prev, prevAt := stats(t, r, "idle").Produced, time.Now()
 	var served time.Duration
 	var ticker sync.WaitGroup
 	done := make(chan struct{})
@@ -190,13 +192,13 @@ func TestLenderComebackServedWithinARoundAndAWindow(t *testing.T) {
 				return
 			default:
 			}
-			r.step(round1s)
+			r.Step(round1s)
 		}
 	}()
 	for time.Since(began) < 40*time.Second {
 		time.Sleep(500 * time.Millisecond)
 		now := time.Now()
-		cur := r.stats("idle").Produced
+		cur := stats(t, r, "idle").Produced
 		rate := (cur - prev) / now.Sub(prevAt).Seconds()
 		prev, prevAt = cur, now
 		if rate >= 0.9*want {
@@ -285,34 +287,34 @@ func (p *proxy) setDown(d bool) {
 func TestLostMetricsTargetCutsNothing(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, threeBrokers, round1s)
-	r.set("hot", 3.75e6)
-	r.set("idle", 75e3)
+	r.Set("hot", 3.75e6)
+	r.Set("idle", 75e3)
 	// Broker 0's metrics go through a proxy the test can take down.
-	u, _ := url.Parse(r.lab.MetricsURLs()[0])
+	u, _ := url.Parse(r.Lab.MetricsURLs()[0])
 	px := newProxy(t, u.Host)
-	cfg, err := os.ReadFile(r.cfgFile)
+	cfg, err := os.ReadFile(r.ConfigFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.writeConfig(strings.Replace(string(cfg), u.Host, px.ln.Addr().String(), 1))
-	r.startDaemon()
-	for i := 0; i < 12 && !(r.quota("hot") > 0.625e6); i++ {
-		r.step(round1s)
+	r.WriteConfig(strings.Replace(string(cfg), u.Host, px.ln.Addr().String(), 1))
+	r.Start()
+	for i := 0; i < 12 && !(r.Quota("hot") > 0.625e6); i++ {
+		r.Step(round1s)
 	}
-	hot, idle := r.quota("hot"), r.quota("idle")
+	hot, idle := r.Quota("hot"), r.Quota("idle")
 	if !(hot > 0.625e6) {
 		t.Fatalf("hot never borrowed: %.0f", hot)
 	}
 	px.setDown(true)
 	// Demand falls while the target is down: with data, Headroom would cut
 	// hot; without it, it must hold.
-	r.set("hot", 75e3)
+	r.Set("hot", 75e3)
 	for i := 0; i < 4; i++ {
-		o := r.step(round1s)
-		if q := r.quota("hot"); q < hot {
+		o := r.Step(round1s)
+		if q := r.Quota("hot"); q < hot {
 			t.Fatalf("round %d with broker 0's metrics down: hot's quota cut from %.0f to %.0f", o.Index, hot, q)
 		}
-		if q := r.quota("idle"); q < idle {
+		if q := r.Quota("idle"); q < idle {
 			t.Fatalf("round %d with broker 0's metrics down: idle's quota cut from %.0f to %.0f", o.Index, idle, q)
 		}
 		d, ok := decision(o, "hot", "produce")
@@ -324,43 +326,43 @@ func TestLostMetricsTargetCutsNothing(t *testing.T) {
 	px.setDown(false)
 	// The forecast's upper bound comes down over some rounds after a drop.
 	var o round.Outcome
-	for i := 0; i < 30 && r.quota("hot") >= hot; i++ {
-		o = r.step(round1s)
+	for i := 0; i < 30 && r.Quota("hot") >= hot; i++ {
+		o = r.Step(round1s)
 	}
-	if r.quota("hot") >= hot {
+	if r.Quota("hot") >= hot {
 		d, _ := decision(o, "hot", "produce")
-		t.Fatalf("with the target back, hot's quota stayed at %.0f although its demand fell: %+v %v", r.quota("hot"), d, o.Problems)
+		t.Fatalf("with the target back, hot's quota stayed at %.0f although its demand fell: %+v %v", r.Quota("hot"), d, o.Problems)
 	}
 }
 
 func TestRestartKeepsQuotasAndResumes(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, threeBrokers, round1s)
-	r.set("hot", 3.75e6)
-	r.set("idle", 75e3)
-	r.startDaemon()
+	r.Set("hot", 3.75e6)
+	r.Set("idle", 75e3)
+	r.Start()
 	var last int64
-	for i := 0; i < 12 && !(r.quota("hot") > 0.625e6); i++ {
-		last = r.step(round1s).Index
+	for i := 0; i < 12 && !(r.Quota("hot") > 0.625e6); i++ {
+		last = r.Step(round1s).Index
 	}
-	hot, idle := r.quota("hot"), r.quota("idle")
+	hot, idle := r.Quota("hot"), r.Quota("idle")
 	if !(hot > 0.625e6) {
 		t.Fatalf("hot never borrowed: %.0f", hot)
 	}
-	r.stopDaemon()
-	if q := r.quota("hot"); q != hot {
+	r.Stop()
+	if q := r.Quota("hot"); q != hot {
 		t.Fatalf("stopping Headroom changed hot's quota from %.0f to %.0f", hot, q)
 	}
 	// What the detector learnt was saved on the way down, and a detector
 	// with the same configuration takes it up again.
 	{
-		db := r.store()
+		db := openStore(t, r)
 		saved, _, err := db.State(context.Background(), "detector")
 		db.Close()
 		if err != nil {
 			t.Fatalf("no detector state saved at shutdown: %v", err)
 		}
-		cfg, err := config.LoadFile(r.cfgFile)
+		cfg, err := config.LoadFile(r.ConfigFile)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,18 +379,18 @@ func TestRestartKeepsQuotasAndResumes(t *testing.T) {
 			t.Fatalf("saved detector state holds almost nothing (%d bytes, empty %d)", len(again), len(empty))
 		}
 	}
-	r.startDaemon()
-	o := r.step(round1s)
+	r.Start()
+	o := r.Step(round1s)
 	if o.Index != last+1 {
 		t.Fatalf("first round after the restart is %d, want %d: the ledger's numbering did not resume", o.Index, last+1)
 	}
 	// Demand has not changed: the restarted daemon must neither fall back
 	// to the shares nor cut what was in force while it relearns.
-	if q := r.quota("hot"); q < hot {
+	if q := r.Quota("hot"); q < hot {
 		d, _ := decision(o, "hot", "produce")
 		t.Fatalf("first round after the restart cut hot's quota from %.0f to %.0f: %+v %v", hot, q, d, o.Problems)
 	}
-	if q := r.quota("idle"); q < 0.95*idle || q > 0.5e6 {
+	if q := r.Quota("idle"); q < 0.95*idle || q > 0.5e6 {
 		t.Fatalf("first round after the restart moved idle's quota from %.0f to %.0f", idle, q)
 	}
 	d, ok := decision(o, "hot", "produce")
@@ -396,7 +398,7 @@ func TestRestartKeepsQuotasAndResumes(t *testing.T) {
 		t.Fatalf("after the restart hot's quota in force is %+v, want %.0f read from the cluster", d, hot)
 	}
 	// The ledger holds both runs.
-	db := r.store()
+	db := openStore(t, r)
 	defer db.Close()
 	hist, err := db.DecisionHistory(context.Background(), "hot", "produce", time.Time{}, time.Now().Add(time.Hour), 1000)
 	if err != nil {
@@ -410,10 +412,10 @@ func TestRestartKeepsQuotasAndResumes(t *testing.T) {
 func TestReloadDuringRoundsNeverMixesConfigs(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, threeBrokers, round1s)
-	r.set("hot", 1.5e6)
-	r.set("idle", 0.75e6)
-	r.startDaemon()
-	base, err := os.ReadFile(r.cfgFile)
+	r.Set("hot", 1.5e6)
+	r.Set("idle", 0.75e6)
+	r.Start()
+	base, err := os.ReadFile(r.ConfigFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,8 +445,8 @@ func TestReloadDuringRoundsNeverMixesConfigs(t *testing.T) {
 			if i%2 == 1 {
 				text = versionB
 			}
-			r.writeConfig(text)
-			resp, err := http.Post(r.base+"/-/reload", "", nil)
+			r.WriteConfig(text)
+			resp, err := http.Post(r.URL+"/-/reload", "", nil)
 			if err != nil {
 				continue
 			}
@@ -458,7 +460,7 @@ func TestReloadDuringRoundsNeverMixesConfigs(t *testing.T) {
 	var mixed []string
 	versions := map[string]int{}
 	for i := 0; i < 14; i++ {
-		o := r.step(300 * time.Millisecond)
+		o := r.Step(300 * time.Millisecond)
 		var hot, idle float64
 		for _, p := range o.Plans {
 			if p.Direction != limiter.Produce {
@@ -496,9 +498,9 @@ func TestReloadDuringRoundsNeverMixesConfigs(t *testing.T) {
 func TestRoundsPruneBeyondRetention(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, threeBrokers, round1s)
-	r.set("hot", 0.3e6)
+	r.Set("hot", 0.3e6)
 	old := time.Now().Add(-40 * 24 * time.Hour) // retention is 30 days by default
-	db := r.store()
+	db := openStore(t, r)
 	ctx := context.Background()
 	if err := db.RecordDecisions(ctx, []store.LedgerEntry{{At: old, Group: "e2e", Direction: "produce", Project: "hot",
 		Entity: "client-id=hot", Mode: "enforce", Outcome: "written", Before: 1, After: 2}}); err != nil {
@@ -508,10 +510,10 @@ func TestRoundsPruneBeyondRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	r.startDaemon()
-	r.step(round1s)
-	r.stopDaemon()
-	db = r.store()
+	r.Start()
+	r.Step(round1s)
+	r.Stop()
+	db = openStore(t, r)
 	defer db.Close()
 	from, to := old.Add(-time.Hour), old.Add(time.Hour)
 	if h, err := db.DecisionHistory(ctx, "hot", "produce", from, to, 10); err != nil || len(h) != 0 {

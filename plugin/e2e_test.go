@@ -4,10 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,27 +18,12 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/headroomhq/headroom/api"
-	"github.com/headroomhq/headroom/daemon"
 	"github.com/headroomhq/headroom/demo"
+	"github.com/headroomhq/headroom/internal/labrig"
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/round"
 	"github.com/headroomhq/headroom/simulations/lab"
-	"github.com/headroomhq/headroom/simulations/scenario"
 )
-
-// labServe is a running `headroom serve` (daemon.Run in process) whose
-// round loop drives a real Kafka-protocol lab cluster (franz-go kfake
-// with the lab's quota enforcement and jmx_exporter-style metrics) under
-// real produce load, over a real SQLite store that starts empty. The test
-// drives the rounds through Options.Tick and sees each outcome through
-// OnRound.
-type labServe struct {
-	t      *testing.T
-	url    string
-	tick   chan time.Time
-	rounds chan round.Outcome
-	errc   chan error
-}
 
 // labScenario: two brokers, two projects each leading a partition on
 // both. Rates are small so that the load generators keep up under the
@@ -70,114 +51,26 @@ projects:
 // labDemand is each project's total produce demand, bytes/s.
 var labDemand = map[string]float64{"checkout": 600e3, "search": 300e3}
 
-func serve(t *testing.T) *labServe {
+// serve is a running `headroom serve` (daemon.Run in process) whose round
+// loop drives a real Kafka-protocol lab cluster under real produce load,
+// over a real SQLite store that starts empty; the test drives the rounds
+// with Step. A 3 s quota window (Kafka's quota.window.num × size), and
+// Headroom's throttle_window to match, lets rates settle in a few rounds.
+func serve(t *testing.T) *labrig.Rig {
 	t.Helper()
-	sc, err := scenario.Parse([]byte(labScenario), ".")
-	if err != nil {
-		t.Fatal(err)
+	r := labrig.New(t, labScenario, lab.Window{Samples: 3, SampleWindow: time.Second})
+	for name, rate := range labDemand {
+		r.Set(name, rate)
 	}
-	lc, err := lab.FromScenario(sc, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A 3 s quota window (Kafka's quota.window.num × size), and
-	// Headroom's throttle_window to match, so that rates settle in a few
-	// rounds.
-	lc.Window = lab.Window{Samples: 3, SampleWindow: time.Second}
-	lc.Logger = slog.New(slog.DiscardHandler)
-	c, err := lab.Start(context.Background(), lc)
-	if err != nil {
-		t.Fatalf("start lab: %v", err)
-	}
-	dir := t.TempDir()
-	text, err := demo.Config(sc, c, 1, demo.ConfigOptions{RoundInterval: time.Second, StorePath: filepath.Join(dir, "headroom.db"),
-		OperatorTokenSHA256: api.HashToken(operatorToken)})
-	if err != nil {
-		c.Close()
-		t.Fatal(err)
-	}
-	text = strings.Replace(text, "limiter:\n", "limiter:\n  throttle_window: 3s\n", 1)
+	text := r.Config(demo.ConfigOptions{RoundInterval: time.Second, OperatorTokenSHA256: api.HashToken(operatorToken)})
 	// Grafana's viewer token beside demo.Config's operator token ("demo").
 	withViewer := strings.Replace(text, "tokens: [", fmt.Sprintf("tokens: [{name: grafana, role: viewer, sha256: %s}, ", api.HashToken(viewerToken)), 1)
 	if withViewer == text {
-		c.Close()
 		t.Fatalf("demo.Config wrote no api tokens:\n%s", text)
 	}
-	cfgFile := filepath.Join(dir, "headroom.yml")
-	if err := os.WriteFile(cfgFile, []byte(withViewer), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	demands := map[string]lab.DemandFunc{}
-	for name, rate := range labDemand {
-		demands[name] = func(time.Time) lab.Rates { return lab.Rates{Produce: rate} }
-	}
-	load, err := lab.StartLoad(context.Background(), c, demands, lab.LoadOptions{RecordSize: 4 << 10, BatchMaxBytes: 64 << 10})
-	if err != nil {
-		c.Close()
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &labServe{t: t, url: "http://" + l.Addr().String(), tick: make(chan time.Time), rounds: make(chan round.Outcome, 64), errc: make(chan error, 1)}
-	go func() {
-		s.errc <- daemon.Run(ctx, daemon.Options{ConfigFile: cfgFile, Listener: l, Grace: 5 * time.Second, Logger: slog.New(slog.DiscardHandler),
-			Tick: s.tick, OnRound: func(o round.Outcome) { s.rounds <- o }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-s.errc; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		load.Close()
-		c.Close()
-	})
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		resp, err := http.Get(s.url + "/-/ready")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		select {
-		case err := <-s.errc:
-			t.Fatalf("headroom serve stopped: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("headroom serve not ready: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return s
-}
-
-// step lets d of real traffic flow through the lab, then returns the
-// next round's outcome: a forced round already pending, or the one a tick
-// starts.
-func (s *labServe) step(d time.Duration) round.Outcome {
-	s.t.Helper()
-	time.Sleep(d) // traffic through the lab, not a wait on the loop
-	select {
-	case o := <-s.rounds:
-		return o
-	case s.tick <- time.Now():
-	case err := <-s.errc:
-		s.t.Fatalf("headroom serve stopped: %v", err)
-	case <-time.After(60 * time.Second):
-		s.t.Fatal("the round loop took no tick within 60s")
-	}
-	select {
-	case o := <-s.rounds:
-		return o
-	case <-time.After(60 * time.Second):
-		s.t.Fatal("no round outcome within 60s")
-	}
-	return round.Outcome{}
+	r.WriteConfig(withViewer)
+	r.Start()
+	return r
 }
 
 // produceDecision is the project's produce decision in o.
@@ -267,13 +160,13 @@ func dispense[T any](t *testing.T, rpc goplugin.ClientProtocol, name string) T {
 func TestBinaryOverGoPlugin(t *testing.T) {
 	start := time.Now().UTC().Truncate(time.Second)
 	hs := serve(t)
-	url := hs.url
+	url := hs.URL
 	rpc := launch(t)
 	// Rounds with fresh rates before anything is asserted.
 	warmed := 0
 	var seen []string
 	for i := 0; i < 12 && warmed < 2; i++ {
-		o := hs.step(time.Second)
+		o := hs.Step(time.Second)
 		d, _ := produceDecision(o, "checkout")
 		seen = append(seen, fmt.Sprintf("round %d: checkout %+v %s", o.Index, d.Reasons, d.Note))
 		if fresh(o) {
@@ -420,7 +313,7 @@ func TestBinaryOverGoPlugin(t *testing.T) {
 		planned := false
 		var rounds []string
 		for i := 0; i < 5 && !planned; i++ {
-			o := hs.step(0)
+			o := hs.Step(0)
 			d, _ := produceDecision(o, "search")
 			rounds = append(rounds, fmt.Sprintf("round %d: search %.0f -> %.0f %v %s", o.Index, d.Before, d.After, d.Reasons, d.Note))
 			planned = d.After == pin
