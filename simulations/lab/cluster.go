@@ -39,6 +39,9 @@ type Cluster struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+	// retentionDone is closed when the retention loop has returned; nil
+	// until Start launches it.
+	retentionDone chan struct{}
 
 	// sleepMu guards closing and the sleepers' count: a request kfake is
 	// holding for its throttle time must be let go, and kfake must have
@@ -103,6 +106,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
+	c.retentionDone = make(chan struct{}) // before stop can run on ctx
 	c.wg.Add(2)
 	go func() {
 		defer c.wg.Done()
@@ -114,6 +118,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}()
 	go func() {
 		defer c.wg.Done()
+		defer close(c.retentionDone)
 		c.applyRetention()
 	}()
 	return c, nil
@@ -287,6 +292,14 @@ func (c *Cluster) stop() {
 		select {
 		case <-woken:
 		case <-time.After(10 * time.Second): // kfake did not resume them; close anyway
+		}
+		// kfake's admin calls block for ever once it is closed: the
+		// retention loop must be out of ApplyRetention first.
+		if c.retentionDone != nil { // nil when Start failed before the loop
+			select {
+			case <-c.retentionDone:
+			case <-time.After(10 * time.Second):
+			}
 		}
 		c.kf.Close()
 	})
