@@ -26,12 +26,11 @@
 // however much more it wants. A muted client (served at about its quota, or
 // throttled for a large part of the window) is therefore also credited: a
 // lender below its share with its whole share, a borrower with ProbeStep
-// more than its quota. A client that only grazed its quota (a small
-// throttle time while served well below the quota: a burst crossed it) is
-// credited with its served rate and the excess Kafka measured, so that a
-// lender's burst does not take its whole share back from the borrower
-// using it. The detector sees the sum of the estimates per project and
-// direction.
+// more than its quota. A client that only grazed its quota (a small throttle
+// time while served well below the quota: one burst crossed it) gets
+// Kafka's formula alone, so that a lender's burst does not take back its
+// whole share from a borrower using it. The detector sees the sum of the
+// estimates per project and direction.
 //
 // The allocator trusts an estimate at once up to the larger of the project's
 // share and the detector's upper bound: a lender reclaiming its share is

@@ -40,21 +40,14 @@ const ConfirmRounds = 2
 const ProbeStep = 1.0
 
 // GrazeSlack and GrazeThrottle tell a client that grazed its quota from one
-// muted by it (see throttledDemand). A throttled client whose served rate is
-// more than GrazeSlack below its quota, and whose throttle time is under
-// GrazeThrottle of Kafka's quota window, grazed it: a burst crossed the
-// quota, and Kafka's throttle-time average still says so. A muted client is
-// served at about its quota or, right after its quota was cut below what it
-// sends, throttled for a large part of the window (a tenth of an 11 s
-// window is 1.1 s; a client muted at its quota is throttled for about one
-// request's bytes over the quota, tens of milliseconds).
-//
-// GrazeSlack is below the limiter's default lender_spare (0.1): a lender
-// lent down to its demand plus that spare is served at 1/1.1 ≈ 0.91 of its
-// quota, and a burst of it must read as a graze.
+// that is muted by it (see throttledDemand). A throttled client whose served
+// rate is more than GrazeSlack below its quota, and whose throttle time is
+// under GrazeThrottle of Kafka's quota window, grazed it: a burst crossed
+// the quota once. A muted client is served at about its quota, or, right
+// after its quota was cut, throttled for a large part of the window.
 const (
-	GrazeSlack    = 0.05
-	GrazeThrottle = 0.1
+	GrazeSlack    = 0.1
+	GrazeThrottle = 0.02
 )
 
 // ForecastSpread caps the forecast's upper bound the allocator sizes a

@@ -167,23 +167,23 @@ func (b *builder) estimates() map[pdKey]*projectEstimate {
 // ProbeStep more" if it is a borrower, so that a sustained surge grows its
 // quota geometrically until throttling stops.
 //
-// A client that merely grazed its quota is not muted: a burst crossed the
+// A client that merely grazed its quota is not muted: one burst crossed the
 // quota, and Kafka's throttle-time average keeps saying so for a whole
-// window while the served rate is back well below the quota (by more than
-// GrazeSlack; its throttle time is under GrazeThrottle of the window). The
-// quota it was throttled at may no longer be the one in force, so it is
-// credited with its served rate and the excess Kafka measured, observed ×
-// (1 + throttle/window). Treating a graze as a comeback would hand a lender
-// its whole share back and cut, in the same round, the borrower using it.
+// window while the served rate is back well below the quota. Its throttle
+// time is small and its served rate is under (1 − GrazeSlack) × quota; it
+// is credited with Kafka's formula only. Treating a graze as a comeback
+// would hand a lender its whole share back and cut, in the same round, the
+// borrower that was using it.
 func throttledDemand(observed, throttleMs, quota, share, windowMs float64) float64 {
+	est := observed
 	if quota <= 0 || throttleMs <= 0 {
-		return observed
+		return est
 	}
-	excess := throttleMs / windowMs
-	if excess < GrazeThrottle && observed < (1-GrazeSlack)*quota {
-		return observed * (1 + excess)
+	est = max(est, quota*(1+throttleMs/windowMs))
+	if throttleMs/windowMs < GrazeThrottle && observed < (1-GrazeSlack)*quota {
+		return est
 	}
-	est := max(observed, quota*(1+excess), quota*(1+ProbeStep))
+	est = max(est, quota*(1+ProbeStep))
 	if quota < share {
 		est = max(est, share)
 	}
