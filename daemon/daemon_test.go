@@ -64,13 +64,7 @@ func TestRunServesAPIAndWebhook(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for do("GET", "/-/ready", "", "") != 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("not ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitReady(t, base)
 	tests := []struct {
 		method, path, token, body string
 		code                      int
@@ -91,4 +85,26 @@ func TestRunServesAPIAndWebhook(t *testing.T) {
 		t.Fatalf("run: %v", err)
 	}
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// waitReady polls the daemon's /-/ready at base until it answers 200, and
+// fails the test after 10s. The daemon is a real HTTP server started by the
+// test, so its readiness is a condition to wait on, with a deadline.
+func waitReady(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/-/ready")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon at %s not ready within 10s (last error: %v)", base, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -147,20 +147,7 @@ func TestReloadAppliesAlerting(t *testing.T) {
 		reload <- struct{}{}
 		reload <- struct{}{}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("not ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitReady(t, base)
 
 	if code := post("old-secret", probePayload("before")); code != 200 {
 		t.Fatalf("old token before the reload: %d, want 200", code)
