@@ -14,15 +14,19 @@ const maxTransfers = 5
 // state gives the same plan, and nothing outside the state is read.
 //
 // The algorithm, per round:
-//  1. Each project's demand on each broker is its denoised rate, or, while
-//     it is throttled, quota × (1 + throttle/window). Its need is the demand
-//     on its hottest broker; its target is need × (1 + headroom) or the
-//     forecast's upper bound, whichever is larger, within floor and
-//     ceiling. Projects with stale or inconsistent data are held at their
-//     last-good quota.
+//  1. Each project's demand on each broker is its load's Rate, the demand
+//     stage's estimate (limiter/demand owns the throttle formula and every
+//     rule that corrects for Kafka's muting). Its need is the demand on its
+//     hottest broker; its target is need × (1 + headroom) or the forecast's
+//     upper bound, whichever is larger, within floor and ceiling. Projects
+//     with stale or inconsistent data are held at their last-good quota.
 //  2. Every other project starts at its floor. Capacity is water-filled,
 //     weighted max-min, up to each project's base min(target, share):
-//     lenders get back what they need before anyone borrows.
+//     lenders get back what they need before anyone borrows. Then up to
+//     what each project's quota window holds (Load.Hold, within the quota
+//     in force): a borrower is cut below the rate Kafka's window remembers
+//     only as far as a lender's base needs, since such a cut throttles it
+//     even when its demand is lower.
 //  3. What is left is water-filled, weighted max-min, from the base up to
 //     the target: the borrowing. Projects whose demand exceeds their base
 //     are filled first, to their demand and then to their target; only
@@ -56,11 +60,15 @@ type allocator struct {
 
 type projectInfo struct {
 	need, target, base, mid, rawTarget float64
-	floor, ceiling                     float64
-	hot                                int // index into Loads
-	throttled, forecastSet             bool
-	held                               bool
-	bad                                string
+	// hold is the highest rate a broker's quota window holds for the
+	// project, and keep what of it the quota in force covers: a cut below
+	// keep throttles the client however low its demand is now.
+	hold, keep             float64
+	floor, ceiling         float64
+	hot                    int // index into Loads
+	throttled, forecastSet bool
+	held                   bool
+	bad                    string
 }
 
 func (a *allocator) allocate(s *State) Plan {
@@ -83,7 +91,6 @@ func (a *allocator) allocate(s *State) Plan {
 		plan.Brokers[b] = BrokerLoad{ID: br.ID, Safe: c}
 	}
 
-	window := float64(o.ThrottleWindow.Milliseconds())
 	a.stamp = growInt(a.stamp, nB)
 	infos := make([]projectInfo, nP)
 	nm := 0
@@ -130,12 +137,10 @@ func (a *allocator) allocate(s *State) Plan {
 				continue
 			}
 			dem := l.Rate
-			if l.ThrottleMs > 0 && p.Quota > 0 {
-				if est := p.Quota * (1 + l.ThrottleMs/window); est > dem {
-					dem = est
-					in.throttled = true
-				}
+			if l.FromThrottle {
+				in.throttled = true
 			}
+			in.hold = max(in.hold, l.Hold)
 			if dem > hotRate {
 				hotRate, in.hot = dem, k
 			}
@@ -174,6 +179,11 @@ func (a *allocator) allocate(s *State) Plan {
 		in.target = min(max(in.rawTarget, in.floor), in.ceiling)
 		in.base = min(max(min(in.need*(1+o.LenderSpare), in.target, p.Share), in.floor), in.ceiling)
 		in.mid = max(in.base, min(in.need, in.target))
+		if q := p.Quota; q > 0 && !math.IsInf(q, 0) {
+			in.keep = min(max(min(in.hold, q), in.base), in.ceiling)
+		} else {
+			in.keep = in.base
+		}
 		d.Target = in.target
 		// Overcommit: a project counts on each broker in proportion to
 		// its expected load there relative to its hottest broker.
@@ -292,8 +302,14 @@ func (a *allocator) allocate(s *State) Plan {
 		a.goal[i] = infos[i].base
 	}
 	a.fill(nP, nB, owner)
+	// Level 1b: nobody is cut below what its quota window holds, once
+	// every base (a lender's reclaim first) is met.
 	for i := range infos {
-		a.goal[i] = infos[i].mid
+		a.goal[i] = infos[i].keep
+	}
+	a.fill(nP, nB, owner)
+	for i := range infos {
+		a.goal[i] = max(infos[i].keep, infos[i].mid)
 	}
 	a.fill(nP, nB, owner)
 	// Borrowers (demand above their base) are filled to their targets
@@ -301,14 +317,14 @@ func (a *allocator) allocate(s *State) Plan {
 	// lender keeps beyond its base and LenderSpare would only sit unused
 	// while a borrower is throttled.
 	for i := range infos {
-		a.goal[i] = infos[i].mid
+		a.goal[i] = max(infos[i].keep, infos[i].mid)
 		if infos[i].need > infos[i].base {
-			a.goal[i] = infos[i].target
+			a.goal[i] = max(infos[i].keep, infos[i].target)
 		}
 	}
 	a.fill(nP, nB, owner)
 	for i := range infos {
-		a.goal[i] = infos[i].target
+		a.goal[i] = max(infos[i].keep, infos[i].target)
 	}
 	a.fill(nP, nB, owner)
 

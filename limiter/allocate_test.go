@@ -16,14 +16,19 @@ func twoBrokers(projects ...Project) *State {
 }
 
 // proj places a project on both brokers with the same served rate and
-// throttle time on each.
+// throttle time on each. A throttled load's Rate is what the demand stage
+// estimates at the onset of throttling, Kafka's formula over the default
+// 11 s window: quota × (1 + throttle/window).
 func proj(name string, share, quota, rate, throttleMs float64) Project {
+	l := Load{Rate: rate * mib, Observed: rate * mib, Hold: rate * mib, ThrottleMs: throttleMs}
+	if throttleMs > 0 {
+		l.Rate, l.FromThrottle = max(l.Rate, quota*mib*(1+throttleMs/11000)), true
+	}
+	l1 := l
+	l1.Broker = 1
 	return Project{
 		Name: name, Share: share * mib, Floor: mib, Ceiling: 90 * mib, Weight: 1, Quota: quota * mib,
-		Loads: []Load{
-			{Broker: 0, Rate: rate * mib, Observed: rate * mib, ThrottleMs: throttleMs},
-			{Broker: 1, Rate: rate * mib, Observed: rate * mib, ThrottleMs: throttleMs},
-		},
+		Loads: []Load{l, l1},
 	}
 }
 
@@ -103,8 +108,9 @@ func TestAllocateHoldsAndBadInput(t *testing.T) {
 				s.Projects[1].Stale, s.Projects[1].Quota = true, 70*mib
 				s.Projects[0].Quota = 20 * mib
 				for k := range s.Projects[0].Loads {
-					s.Projects[0].Loads[k].Rate = 20 * mib
-					s.Projects[0].Loads[k].ThrottleMs = 11000 // demand 40, its share
+					s.Projects[0].Loads[k].Rate = 40 * mib // throttled: demand 40, its share
+					s.Projects[0].Loads[k].FromThrottle = true
+					s.Projects[0].Loads[k].ThrottleMs = 11000
 				}
 			},
 			project: "busy", reason: ReasonCutForSafety, after: 45, write: true,
@@ -152,12 +158,6 @@ func TestAllocateDemandFromThrottle(t *testing.T) {
 	if math.Abs(d.Demand-40*mib) > 1 || !d.Has(ReasonDemandFromThrottle) || d.After < 40*mib {
 		t.Fatalf("demand %v after %v reasons %v", d.Demand/mib, d.After/mib, d.Reasons)
 	}
-	// The same with a 30s window: throttle 11000ms means 11/30 over.
-	s = twoBrokers(proj("a", 45, 30, 30, 11000), proj("b", 45, 45, 5, 0))
-	s.Options.ThrottleWindow = 30e9
-	if d := decision(t, Allocate(s), "a"); math.Abs(d.Demand-30*mib*(1+11.0/30)) > 1 {
-		t.Fatalf("demand %v with a 30s window", d.Demand/mib)
-	}
 }
 
 func TestAllocateFloorCeilingAndAttribution(t *testing.T) {
@@ -195,10 +195,10 @@ func TestAllocateOvercommit(t *testing.T) {
 	mk := func() *State {
 		a := proj("a", 45, 45, 0, 0)
 		b := proj("b", 45, 45, 0, 0)
-		a.Loads[0].Rate, a.Loads[1].Rate = 44*mib, 1*mib
-		a.Loads[0].ThrottleMs = 11000 // demand 90 on broker 0
-		b.Loads[0].Rate, b.Loads[1].Rate = 1*mib, 44*mib
-		b.Loads[1].ThrottleMs = 11000
+		a.Loads[0].Rate, a.Loads[1].Rate = 90*mib, 1*mib // throttled at 45 for a window: demand 90 on broker 0
+		a.Loads[0].ThrottleMs, a.Loads[0].FromThrottle = 11000, true
+		b.Loads[0].Rate, b.Loads[1].Rate = 1*mib, 90*mib
+		b.Loads[1].ThrottleMs, b.Loads[1].FromThrottle = 11000, true
 		return twoBrokers(a, b)
 	}
 	strict := Allocate(mk())

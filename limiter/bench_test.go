@@ -33,6 +33,7 @@ func benchGroup(r *rand.Rand, projects, brokers, perProject int) *State {
 			l := Load{Broker: (start + k) % brokers, Rate: min(d, p.Quota), Observed: min(d, p.Quota), Forecast: d * 1.1}
 			if d > p.Quota {
 				l.ThrottleMs = (d - p.Quota) / p.Quota * 11000
+				l.Rate, l.FromThrottle = d, true // the demand stage's onset estimate
 			}
 			p.Loads = append(p.Loads, l)
 		}

@@ -119,7 +119,10 @@ func TestMissingDataAndBadInputHoldLastGood(t *testing.T) {
 func TestCutBelowDemandIsAlwaysWritten(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	var cuts int
-	for n := range 1500 {
+	// A cut below demand of a project served in full is rare: Allocate
+	// does not cut below what the quota window holds unless a lender's
+	// base needs it, so it takes many groups to see enough of them.
+	for n := range 6000 {
 		h := 0.05 + 0.15*r.Float64()
 		g := randomGroup(r, Options{Hysteresis: h, Headroom: 0.1, LenderSpare: 0.05})
 		for round := range 8 {

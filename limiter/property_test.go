@@ -99,9 +99,15 @@ func (g *group) observe(noise *rand.Rand, rel float64) {
 			}
 			p.Loads[k].Observed = served * n
 			p.Loads[k].Rate = served * n
+			p.Loads[k].Hold = served * n
 			p.Loads[k].ThrottleMs = 0
+			p.Loads[k].FromThrottle = false
 			if d > p.Quota {
+				// The demand stage's estimate at the onset of throttling,
+				// Kafka's formula solved for the rate: exactly d here.
 				p.Loads[k].ThrottleMs = (d - p.Quota) / p.Quota * window
+				p.Loads[k].Rate = max(p.Loads[k].Rate, p.Quota*(1+p.Loads[k].ThrottleMs/window))
+				p.Loads[k].FromThrottle = true
 			}
 		}
 	}

@@ -73,10 +73,21 @@ type Load struct {
 	Broker int
 	// Observed is the raw served rate, recorded only.
 	Observed float64
-	// Rate is the denoised served rate the allocator works from.
+	// Rate is the demand estimate the allocator works from (the demand
+	// stage's, never below the served rate).
 	Rate float64
-	// ThrottleMs is the throttle time Kafka reports for the entity here.
+	// ThrottleMs is the throttle time Kafka reports for the entity here,
+	// recorded only: the demand stage (limiter/demand) has already turned
+	// it into Rate.
 	ThrottleMs float64
+	// FromThrottle says Rate was raised above the served rate because the
+	// client is throttled.
+	FromThrottle bool
+	// Hold is the rate the broker's quota window still holds for the
+	// entity (the rate it reports). A quota cut below it throttles the
+	// client even when its demand is now lower, so Allocate cuts below it
+	// only for a lender's base. Zero means nothing is held.
+	Hold float64
 	// Forecast is the upper bound of the short-term demand forecast on
 	// this broker; zero means no forecast.
 	Forecast float64

@@ -18,27 +18,15 @@
 //
 // # Demand and denoising
 //
-// Kafka caps what a throttled client is served at its quota, so the served
-// rate understates demand. On each broker the estimate is the larger of the
-// served rate and quota × (1 + throttle/window), Kafka's throttle formula
-// solved for demand. That formula holds at the onset of throttling only: a
-// muted client sends at about its quota, so its throttle time stays small
-// however much more it wants. A muted client (served at about its quota, or
-// throttled for a large part of the window) is therefore also credited: a
-// lender below its share with its whole share, a borrower with ProbeStep
-// more than its quota. A client that only grazed its quota (a small throttle
-// time while served well below the quota: one burst crossed it) gets
-// Kafka's formula alone, so that a lender's burst does not take back its
-// whole share from a borrower using it. The detector sees the sum of the
-// estimates per project and direction.
-//
-// The allocator trusts an estimate at once up to the larger of the project's
-// share and the detector's upper bound: a lender reclaiming its share is
-// served in the very next round, and an expected rise is met at once. An
-// unthrottled estimate above both must be seen in ConfirmRounds rounds in a
-// row before it counts, so a one-round burst that fits the quota never
-// moves it. Throttling needs no confirming: Kafka measures it over its
-// quota window, which already smooths a burst shorter than the window.
+// Each project's demand on each broker, and the bound the allocator sizes
+// it by, come from the demand stage (limiter/demand), which owns every rule
+// that corrects for Kafka's enforcement (throttle formula, muting, graze,
+// confirm, spread, window memory); the simulator's headroom policy and
+// what-if call the same stage. The round feeds it the served rate, the
+// throttle time and the quota in force per broker, and the detector's
+// forecast; the detector sees the sum of the estimates per project and
+// direction. The stage's per-project memory lives in the Loop and is
+// started afresh when a project's placement changes.
 //
 // # Missing data
 //

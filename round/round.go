@@ -27,35 +27,6 @@ import (
 	"github.com/headroomhq/headroom/store"
 )
 
-// ConfirmRounds is how many rounds in a row an estimate above both the
-// share and the forecast's upper bound must be seen before the allocator
-// acts on it.
-const ConfirmRounds = 2
-
-// ProbeStep is the least relative rise in demand a throttled borrower is
-// credited with per round (see throttledDemand): its quota doubles while it
-// stays throttled, so a surge is met within a few rounds. An overshoot only
-// lends capacity nobody asked for; lenders reclaim it in the next round,
-// and it is given back once the served rate shows the real demand.
-const ProbeStep = 1.0
-
-// GrazeSlack and GrazeThrottle tell a client that grazed its quota from one
-// that is muted by it (see throttledDemand). A throttled client whose served
-// rate is more than GrazeSlack below its quota, and whose throttle time is
-// under GrazeThrottle of Kafka's quota window, grazed it: a burst crossed
-// the quota once. A muted client is served at about its quota, or, right
-// after its quota was cut, throttled for a large part of the window.
-const (
-	GrazeSlack    = 0.1
-	GrazeThrottle = 0.02
-)
-
-// ForecastSpread caps the forecast's upper bound the allocator sizes a
-// project by at this much above the larger of the expected and the current
-// demand, so that a bound widened by a past burst does not hold borrowed
-// quota long after demand fell.
-const ForecastSpread = 0.5
-
 // StateSaveInterval is how often the detector's learnt state is saved to
 // the store (and always on Close), so that a restart resumes it.
 const StateSaveInterval = time.Minute
@@ -129,7 +100,8 @@ type Loop struct {
 	broken map[string]brokenCluster
 	ctl    *control.Controller
 	writer *multiWriter
-	above  map[loadKey]int
+	// memory is the demand stage's per-project state.
+	memory map[memKey]*loadMemory
 	// problems are the last round's, logged when they appear and clear.
 	problems map[string]bool
 	index    int64
@@ -157,12 +129,6 @@ type brokenCluster struct {
 	err  error
 }
 
-type loadKey struct {
-	project string
-	dir     limiter.Direction
-	broker  int32
-}
-
 // New returns a Loop for the configuration opts.Config returns. It opens
 // the clusters' admin connections; Close closes them.
 func New(o Options) (*Loop, error) {
@@ -178,7 +144,7 @@ func New(o Options) (*Loop, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = http.DefaultClient
 	}
-	l := &Loop{opts: o, metrics: newMetrics(o.Registerer), conns: map[string]*cluster{}, broken: map[string]brokenCluster{}, above: map[loadKey]int{}, force: make(chan struct{}, 1)}
+	l := &Loop{opts: o, metrics: newMetrics(o.Registerer), conns: map[string]*cluster{}, broken: map[string]brokenCluster{}, memory: map[memKey]*loadMemory{}, force: make(chan struct{}, 1)}
 	next, err := o.Store.NextRound(context.Background())
 	if err != nil {
 		return nil, err

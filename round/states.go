@@ -11,6 +11,7 @@ import (
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/limiter/control"
+	"github.com/headroomhq/headroom/limiter/demand"
 	"github.com/headroomhq/headroom/overrides"
 )
 
@@ -48,7 +49,6 @@ type brokerEstimate struct {
 	partitions int
 	observed   float64
 	throttleMs float64
-	estimate   float64
 	fresh      bool
 }
 
@@ -61,6 +61,9 @@ type projectEstimate struct {
 	total          float64
 	// placed is false when the cluster's placement was never read.
 	placed bool
+	// in is the demand stage's input and est its estimates, per load.
+	in  demand.Input
+	est []demand.Estimate
 }
 
 func dirOf(d collector.Direction) limiter.Direction {
@@ -106,10 +109,7 @@ func (b *builder) quotaHeld(cluster string, p config.ProjectConfig, d limiter.Di
 // estimates computes every project's demand estimate per broker from the
 // served rate, the throttle time and the quota in force.
 func (b *builder) estimates() map[pdKey]*projectEstimate {
-	window := time.Duration(b.cfg.Limiter.ThrottleWindow).Seconds() * 1000
-	if window <= 0 {
-		window = float64(limiter.DefaultThrottleWindow.Milliseconds())
-	}
+	dp := demandParams(b.cfg.Limiter)
 	out := map[pdKey]*projectEstimate{}
 	for _, p := range b.cfg.Projects {
 		g := b.groups[p.Group]
@@ -142,52 +142,28 @@ func (b *builder) estimates() map[pdKey]*projectEstimate {
 				v, seen := b.rates[k]
 				be := brokerEstimate{id: br.ID, index: brokerIdx[br.ID], partitions: n, observed: v.Value,
 					throttleMs: b.throttle[k], fresh: seen && v.State == collector.Fresh && b.up[br.MetricsURL]}
-				be.estimate = throttledDemand(be.observed, be.throttleMs, pe.quota, pe.share, window)
 				if !be.fresh {
 					pe.fresh = false
 				}
-				pe.total += be.estimate
 				pe.loads = append(pe.loads, be)
+				pe.in.Loads = append(pe.in.Loads, demand.Observed{Broker: be.index, Weight: float64(n), Served: be.observed, ThrottleMs: be.throttleMs})
 			}
+			pe.in.Quota, pe.in.Share = pe.quota, pe.share
+			pe.est = make([]demand.Estimate, len(pe.in.Loads))
+			pe.total = dp.Estimates(&pe.in, pe.est)
 			out[pdKey{p.Name, dir}] = pe
 		}
 	}
 	return out
 }
 
-// throttledDemand estimates a project's demand on one broker from its
-// served rate, the throttle time Kafka reports and its quota there.
-//
-// Kafka's formula solved for demand, quota × (1 + throttle/window), holds
-// at the onset of throttling. Once a client is muted it sends at about its
-// quota, so the windowed rate, and with it each request's throttle time,
-// stays just above the quota however much more the client wants. So a
-// muted client is credited with "at least the share" if it is a lender
-// below its share, which is then returned in full, and with "at least
-// ProbeStep more" if it is a borrower, so that a sustained surge grows its
-// quota geometrically until throttling stops.
-//
-// A client that merely grazed its quota is not muted: one burst crossed the
-// quota, and Kafka's throttle-time average keeps saying so for a whole
-// window while the served rate is back well below the quota. Its throttle
-// time is small and its served rate is under (1 − GrazeSlack) × quota; it
-// is credited with Kafka's formula only. Treating a graze as a comeback
-// would hand a lender its whole share back and cut, in the same round, the
-// borrower that was using it.
-func throttledDemand(observed, throttleMs, quota, share, windowMs float64) float64 {
-	est := observed
-	if quota <= 0 || throttleMs <= 0 {
-		return est
+// demandParams is the demand stage's rules with the configured window.
+func demandParams(c config.LimiterConfig) demand.Params {
+	p := demand.DefaultParams()
+	if w := time.Duration(c.ThrottleWindow); w > 0 {
+		p.Window = w
 	}
-	est = max(est, quota*(1+throttleMs/windowMs))
-	if throttleMs/windowMs < GrazeThrottle && observed < (1-GrazeSlack)*quota {
-		return est
-	}
-	est = max(est, quota*(1+ProbeStep))
-	if quota < share {
-		est = max(est, share)
-	}
-	return est
+	return p
 }
 
 // states fills the skeleton's states with this round's signals.
@@ -197,7 +173,8 @@ func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) [
 		k := pdKey{f.Project, limiterDir(f.Direction)}
 		upper[k], expected[k] = f.Upper, f.Expected
 	}
-	seen := make(map[loadKey]bool, len(b.loop.above))
+	dp := demandParams(b.cfg.Limiter)
+	seen := make(map[memKey]bool, len(b.loop.memory))
 	for _, s := range b.sk.States {
 		g := b.groups[s.Group]
 		for i, br := range g.Brokers {
@@ -215,49 +192,53 @@ func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) [
 			}
 			lp.Quota = pe.quota
 			lp.Stale = !pe.fresh
-			var parts int
-			for _, be := range pe.loads {
-				parts += be.partitions
+			pe.in.Expected, pe.in.Upper = expected[k], upper[k]
+			mk := memKey{lp.Name, s.Direction}
+			seen[mk] = true
+			m := b.loop.memory[mk]
+			if m == nil || !samePlacement(m.brokers, pe.loads) {
+				m = &loadMemory{}
+				for _, be := range pe.loads {
+					m.brokers = append(m.brokers, be.id)
+				}
+				b.loop.memory[mk] = m
 			}
-			for _, be := range pe.loads {
-				f := float64(be.partitions) / float64(parts)
-				if pe.total > 0 {
-					f = be.estimate / pe.total
-				}
-				// The upper bound widens with past volatility; it sizes
-				// room for a rise, never more than ForecastSpread above
-				// what is expected or seen now.
-				fc := min(upper[k], max(expected[k], pe.total)*(1+ForecastSpread)) * f
-				load := limiter.Load{Broker: be.index, Observed: be.observed, Rate: be.estimate, ThrottleMs: be.throttleMs,
-					Forecast: fc}
-				// Trust the estimate at once up to the share or the
-				// forecast's bound; above both, only once confirmed.
-				bound := max(lp.Share, load.Forecast)
-				ak := loadKey{lp.Name, s.Direction, be.id}
-				seen[ak] = true
-				// Throttling is Kafka's own evidence, averaged over its
-				// quota window, that the client wants more: it needs no
-				// confirming.
-				if be.estimate > bound && be.throttleMs == 0 {
-					b.loop.above[ak]++
-				} else {
-					delete(b.loop.above, ak)
-				}
-				if b.loop.above[ak] > 0 && b.loop.above[ak] < ConfirmRounds {
-					load.Rate = min(load.Rate, bound) // unthrottled, so the rate is the served rate
-				}
-				lp.Loads = append(lp.Loads, load)
-			}
+			lp.Loads = dp.Loads(&m.mem, &pe.in, pe.est, lp.Loads[:0])
 		}
 	}
-	// Forget loads that no longer exist (a project removed, a partition
-	// moved), so that the counter does not grow with churn.
-	for k := range b.loop.above {
+	// Forget projects that no longer exist, so that the memory does not
+	// grow with churn.
+	for k := range b.loop.memory {
 		if !seen[k] {
-			delete(b.loop.above, k)
+			delete(b.loop.memory, k)
 		}
 	}
 	return b.sk.States
+}
+
+// memKey names a project's demand-stage memory in one direction.
+type memKey struct {
+	project string
+	dir     limiter.Direction
+}
+
+// loadMemory is a project's demand-stage memory with the brokers it was
+// built for: a moved partition starts it afresh.
+type loadMemory struct {
+	brokers []int32
+	mem     demand.Memory
+}
+
+func samePlacement(ids []int32, loads []brokerEstimate) bool {
+	if len(ids) != len(loads) {
+		return false
+	}
+	for k, be := range loads {
+		if ids[k] != be.id {
+			return false
+		}
+	}
+	return true
 }
 
 func limiterDir(d detector.Direction) limiter.Direction {

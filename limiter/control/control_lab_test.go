@@ -18,6 +18,7 @@ import (
 
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/applier"
+	"github.com/headroomhq/headroom/limiter/demand"
 	"github.com/headroomhq/headroom/simulations/lab"
 	"github.com/headroomhq/headroom/simulations/scenario"
 	"github.com/headroomhq/headroom/store"
@@ -138,6 +139,7 @@ func labReplay(t *testing.T, s *scenario.Scenario, withLimiter bool) labOutcome 
 	}
 	out := labOutcome{peak: map[string]float64{}}
 	fc := labForecaster{}
+	mems := map[string]*demand.Memory{}
 	metricsURL := c.MetricsURLs()[0]
 	tick := time.NewTicker(labRound)
 	defer tick.Stop()
@@ -151,7 +153,7 @@ func labReplay(t *testing.T, s *scenario.Scenario, withLimiter bool) labOutcome 
 		if !withLimiter {
 			continue
 		}
-		st, err := labState(ctx, s, c, metricsURL, fc)
+		st, err := labState(ctx, s, c, metricsURL, fc, mems)
 		if err != nil {
 			load.Close()
 			t.Fatal(err)
@@ -216,7 +218,7 @@ func (f labForecaster) forecast(project string, estimate float64) float64 {
 // the lab broker shows on its metrics page: each project's byte rate and
 // throttle time over the quota window, as a Kafka broker's quota sensors
 // report them through jmx_exporter.
-func labState(ctx context.Context, s *scenario.Scenario, c *lab.Cluster, url string, fc labForecaster) (*limiter.State, error) {
+func labState(ctx context.Context, s *scenario.Scenario, c *lab.Cluster, url string, fc labForecaster, mems map[string]*demand.Memory) (*limiter.State, error) {
 	mfs, err := scrapeLab(ctx, url)
 	if err != nil {
 		return nil, err
@@ -234,10 +236,16 @@ func labState(ctx context.Context, s *scenario.Scenario, c *lab.Cluster, url str
 		rate := entityValue(mfs, "kafka_server_quota_byte_rate", p.ClientID)
 		th := entityValue(mfs, "kafka_server_quota_throttle_time", p.ClientID)
 		quota := quotas["client-id="+p.ClientID]["producer_byte_rate"]
-		est := rate
-		if th > 0 && quota > 0 {
-			est = max(est, quota*(1+th/float64(window.Milliseconds())))
+		dp := demand.DefaultParams()
+		dp.Window = window
+		if mems[p.Name] == nil {
+			mems[p.Name] = &demand.Memory{}
 		}
+		in := demand.Input{Quota: quota, Share: float64(sp.Share) * labScale, Loads: []demand.Observed{{Broker: 0, Weight: 1, Served: rate, ThrottleMs: th}}}
+		ests := make([]demand.Estimate, 1)
+		est := dp.Estimates(&in, ests)
+		in.Upper = fc.forecast(p.Name, est)
+		in.Expected = in.Upper / 1.1
 		st.Projects = append(st.Projects, limiter.Project{
 			Name:    p.Name,
 			Share:   float64(sp.Share) * labScale,
@@ -247,7 +255,7 @@ func labState(ctx context.Context, s *scenario.Scenario, c *lab.Cluster, url str
 			// The controller replaces this with the last good value it
 			// read back once it has one.
 			Quota: quota,
-			Loads: []limiter.Load{{Broker: 0, Observed: rate, Rate: rate, ThrottleMs: th, Forecast: fc.forecast(p.Name, est)}},
+			Loads: dp.Loads(mems[p.Name], &in, ests, nil),
 		})
 	}
 	return st, nil

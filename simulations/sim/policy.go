@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/headroomhq/headroom/limiter/demand"
+
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
 
@@ -89,7 +91,7 @@ func (o *ProjectObservation) Demand(window time.Duration, dst []float64) float64
 	for i, r := range o.Rate {
 		d := r
 		if th := o.Throttle[i]; th > 0 && o.Quota > 0 {
-			d = max(d, o.Quota*(1+th.Seconds()/window.Seconds()))
+			d = max(d, demand.Formula(o.Quota, float64(th)/float64(time.Millisecond), window))
 		}
 		dst[i] = d
 		hot = max(hot, d)

@@ -29,14 +29,14 @@ func TestHeadroomPolicyReclaimsInOneRound(t *testing.T) {
 
 func TestHeadroomPolicyRejectsMismatchedObservation(t *testing.T) {
 	g := &Group{Scenario: "x", Brokers: 1, SafeCapacity: 100, ThrottleWindow: ThrottleWindow, Projects: []Project{{Name: "a", Share: 10, Ceiling: 100, Weight: 1}}}
-	p, err := newHeadroomPolicy(g, defaultHeadroomParams)
+	p, err := newHeadroomPolicy(g, DefaultHeadroomConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Plan(&Observation{}, make([]float64, 1)); err == nil {
 		t.Fatal("an observation without the group's projects was accepted")
 	}
-	if _, err := newHeadroomPolicy(&Group{Scenario: "empty"}, defaultHeadroomParams); err == nil {
+	if _, err := newHeadroomPolicy(&Group{Scenario: "empty"}, DefaultHeadroomConfig()); err == nil {
 		t.Fatal("a group without brokers was accepted")
 	}
 }

@@ -37,6 +37,9 @@ type Options struct {
 	Progress func(done, total int)
 	// Now is the clock used to time the policies. Default time.Now.
 	Now func() time.Time
+	// Headroom configures the headroom policy, e.g. with a daemon's
+	// configuration (what-if does). Default DefaultHeadroomConfig().
+	Headroom *HeadroomConfig
 }
 
 // Clairvoyant is implemented by a policy that sees the true demand of the
@@ -124,6 +127,10 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 		newPolicy, err := lookup(name)
 		if err != nil {
 			return nil, err
+		}
+		if name == "headroom" && opt.Headroom != nil {
+			hc := *opt.Headroom
+			newPolicy = func(g *Group) (Policy, error) { return NewHeadroomPolicy(g, hc) }
 		}
 		pr := &policyRun{name: name, demand: make([]float64, nproj), thrott: make([]float64, nproj)}
 		for di, g := range groups {

@@ -335,7 +335,7 @@ func TestPublicSuite(t *testing.T) {
 // meeting a target must leave its list, so the lists stay true.
 var (
 	headroomShortOfOracle = map[string]bool{"flash-crowd": true, "spike-noise": true, "hot-broker": true}
-	headroomSlowToReclaim = map[string]bool{"diurnal-20-projects": true, "spike-noise": true}
+	headroomSlowToReclaim = map[string]bool{"spike-noise": true}
 )
 
 // checkHeadroomTargets holds the headroom policy to the limiter issue's

@@ -1,0 +1,170 @@
+package demand
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/headroomhq/headroom/limiter"
+)
+
+func TestEstimate(t *testing.T) {
+	p := DefaultParams()
+	const window = 11000.0
+	for _, tc := range []struct {
+		name                           string
+		served, throttle, quota, share float64
+		want                           float64
+		fromThrottle                   bool
+	}{
+		{"not throttled: the served rate", 300, 0, 1000, 2000, 300, false},
+		{"no quota known: the served rate", 300, 50, 0, 2000, 300, false},
+		{"infinite quota: the served rate", 300, 50, math.Inf(1), 2000, 300, false},
+		{"lender muted below its share: a probe step, not its share", 990, 10, 1000, 5000, 1000 * (1 + DefaultProbeStep), true},
+		{"lender grazed its quota: Kafka's formula only", 850, 20, 1000, 2000, 1000 * (1 + 20.0/window), true},
+		{"lender cut hard, served far below: muted, a probe step", 400, 3500, 1000, 5000, 2000, true},
+		{"borrower grazed its quota: no probe step", 2000, 20, 2500, 2000, 2500 * (1 + 20.0/window), true},
+		{"borrower throttled at onset: Kafka's formula", 3000, 22000, 2500, 2000, 7500, true},
+		{"borrower muted: at least a probe step", 2500, 10, 2500, 2000, 2500 * (1 + DefaultProbeStep), true},
+		{"served above the estimate wins", 6000, 10, 2500, 2000, 6000, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := p.Estimate(tc.served, tc.throttle, tc.quota, tc.share)
+			if math.Abs(e.Rate-tc.want) > 1e-9*tc.want || e.FromThrottle != tc.fromThrottle {
+				t.Fatalf("Estimate = %+v, want %v (from throttle %v)", e, tc.want, tc.fromThrottle)
+			}
+		})
+	}
+}
+
+func TestEstimateWindow(t *testing.T) {
+	// A 30 s window: 11 s of throttle time means 11/30 above the quota.
+	p := DefaultParams()
+	p.Window = 30 * time.Second
+	p.ProbeStep = 0 // the formula alone
+	if e := p.Estimate(3000, 11000, 3000, 1000); math.Abs(e.Rate-3000*(1+11.0/30)) > 1e-6 {
+		t.Fatalf("30s window: %v", e.Rate)
+	}
+	// The zero window is Kafka's default.
+	p.Window = 0
+	if e := p.Estimate(3000, 11000, 3000, 1000); math.Abs(e.Rate-6000) > 1e-6 {
+		t.Fatalf("default window: %v", e.Rate)
+	}
+}
+
+func TestLoadsSpreadAndSplit(t *testing.T) {
+	p := DefaultParams()
+	for _, tc := range []struct {
+		name            string
+		in              Input
+		wantForecast    []float64
+		wantRate        []float64
+		wantHold        []float64
+		wantFromThrottl []bool
+	}{
+		{
+			name:         "no forecast: zero bound, rates as served",
+			in:           Input{Quota: 100, Share: 100, Loads: []Observed{{Broker: 0, Served: 30}, {Broker: 1, Served: 10}}},
+			wantForecast: []float64{0, 0}, wantRate: []float64{30, 10}, wantHold: []float64{30, 10}, wantFromThrottl: []bool{false, false},
+		},
+		{
+			name:         "upper bound split by the estimates",
+			in:           Input{Quota: 100, Share: 100, Expected: 40, Upper: 50, Loads: []Observed{{Broker: 0, Served: 30}, {Broker: 1, Served: 10}}},
+			wantForecast: []float64{37.5, 12.5}, wantRate: []float64{30, 10}, wantHold: []float64{30, 10}, wantFromThrottl: []bool{false, false},
+		},
+		{
+			name:         "spread caps a wide bound at 1.5 × max(expected, current)",
+			in:           Input{Quota: 100, Share: 100, Expected: 20, Upper: 400, Loads: []Observed{{Broker: 0, Served: 30}, {Broker: 1, Served: 10}}},
+			wantForecast: []float64{45, 15}, wantRate: []float64{30, 10}, wantHold: []float64{30, 10}, wantFromThrottl: []bool{false, false},
+		},
+		{
+			name:         "nothing served: split by weight",
+			in:           Input{Quota: 100, Share: 100, Expected: 10, Upper: 12, Loads: []Observed{{Broker: 0, Weight: 3}, {Broker: 1, Weight: 1}}},
+			wantForecast: []float64{9, 3}, wantRate: []float64{0, 0}, wantHold: []float64{0, 0}, wantFromThrottl: []bool{false, false},
+		},
+		{
+			name:         "throttled load: estimate from the formula, hold the served rate",
+			in:           Input{Quota: 50, Share: 40, Loads: []Observed{{Broker: 2, Served: 50, ThrottleMs: 11000}}},
+			wantForecast: []float64{0}, wantRate: []float64{100}, wantHold: []float64{50}, wantFromThrottl: []bool{true},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var m Memory
+			est := make([]Estimate, len(tc.in.Loads))
+			p.Estimates(&tc.in, est)
+			loads := p.Loads(&m, &tc.in, est, nil)
+			for k, l := range loads {
+				if l.Broker != tc.in.Loads[k].Broker || math.Abs(l.Forecast-tc.wantForecast[k]) > 1e-9 ||
+					math.Abs(l.Rate-tc.wantRate[k]) > 1e-9 || math.Abs(l.Hold-tc.wantHold[k]) > 1e-9 || l.FromThrottle != tc.wantFromThrottl[k] {
+					t.Fatalf("load %d = %+v, want forecast %v rate %v hold %v from throttle %v", k, l,
+						tc.wantForecast[k], tc.wantRate[k], tc.wantHold[k], tc.wantFromThrottl[k])
+				}
+			}
+		})
+	}
+}
+
+func TestConfirm(t *testing.T) {
+	// Share 100, bound 1.5 × 60 = 90 from a steady 60: a jump to 200
+	// unthrottled widens the bound only from its second round.
+	p := DefaultParams()
+	var m Memory
+	step := func(served, throttle float64) limiter.Load {
+		in := Input{Quota: 250, Share: 100, Expected: 60, Upper: 1000, Loads: []Observed{{Served: served, ThrottleMs: throttle}}}
+		est := make([]Estimate, 1)
+		p.Estimates(&in, est)
+		return p.Loads(&m, &in, est, nil)[0]
+	}
+	if l := step(60, 0); l.Forecast != 90 {
+		t.Fatalf("steady: forecast %v, want 90", l.Forecast)
+	}
+	l := step(200, 0)
+	if l.Rate != 200 {
+		t.Fatalf("first round above: rate %v, want the served 200 (never below what was served)", l.Rate)
+	}
+	if want := 150.0; l.Forecast != want { // the bound from max(expected 60, the limit 100) × 1.5
+		t.Fatalf("first round above: forecast %v, want %v (not widened by 200)", l.Forecast, want)
+	}
+	if l := step(200, 0); l.Forecast != 300 {
+		t.Fatalf("second round above: forecast %v, want 300", l.Forecast)
+	}
+	// Throttling needs no confirming.
+	m.Reset()
+	step(60, 0)
+	if l := step(250, 3000); !l.FromThrottle || l.Forecast < l.Rate {
+		t.Fatalf("throttled: %+v, want the bound from the throttled estimate at once", l)
+	}
+}
+
+// TestNeverBelowServed: whatever was observed, no load's estimate is below
+// the served rate it was built from, and every output is finite.
+func TestNeverBelowServed(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	p := DefaultParams()
+	for n := range 20000 {
+		var m Memory
+		in := Input{Quota: r.Float64() * 1000, Share: r.Float64() * 1000, Expected: r.Float64() * 2000, Upper: r.Float64() * 3000}
+		if n%7 == 0 {
+			in.Quota = 0
+		}
+		k := 1 + r.IntN(4)
+		for range k {
+			o := Observed{Broker: r.IntN(10), Served: r.Float64() * 1500, Weight: r.Float64()}
+			if r.IntN(2) == 0 {
+				o.ThrottleMs = r.Float64() * 20000
+			}
+			in.Loads = append(in.Loads, o)
+		}
+		est := make([]Estimate, k)
+		for round := range 3 {
+			p.Estimates(&in, est)
+			for j, l := range p.Loads(&m, &in, est, nil) {
+				o := in.Loads[j]
+				if l.Rate < o.Served || l.Hold != o.Served || math.IsNaN(l.Forecast) || math.IsInf(l.Forecast, 0) || l.Forecast < 0 {
+					t.Fatalf("case %d round %d load %d: %+v from %+v (input %+v)", n, round, j, l, o, in)
+				}
+			}
+		}
+	}
+}
