@@ -212,14 +212,16 @@ func (t *Trace) load(dir string) error {
 }
 
 // ReadCSV reads timestamp,value rows. A header row is allowed. Timestamps
-// are RFC 3339, "2006-01-02 15:04:05" or Unix seconds; they must increase.
-// Values must be finite and not negative.
+// are RFC 3339, "2006-01-02 15:04:05" or Unix seconds; they must not go backwards.
+// Values must be finite and not negative. Rows that repeat the previous
+// row's timestamp are merged into it as the mean of their values.
 func ReadCSV(r io.Reader) ([]time.Time, []float64, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	var ts []time.Time
 	var vs []float64
+	var same []int // rows merged into each timestamp
 	for line := 1; ; line++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -245,11 +247,19 @@ func ReadCSV(r io.Reader) ([]time.Time, []float64, error) {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
 			return nil, nil, fmt.Errorf("line %d: value %v must be finite and not negative", line, v)
 		}
+		if n := len(ts); n > 0 && t.Equal(ts[n-1]) {
+			// Recorders repeat a timestamp (two readings in one
+			// interval): the rows at one time count as their mean.
+			same[n-1]++
+			vs[n-1] += (v - vs[n-1]) / float64(same[n-1])
+			continue
+		}
 		if n := len(ts); n > 0 && !t.After(ts[n-1]) {
-			return nil, nil, fmt.Errorf("line %d: timestamp %s does not increase", line, rec[0])
+			return nil, nil, fmt.Errorf("line %d: timestamp %s goes backwards", line, rec[0])
 		}
 		ts = append(ts, t)
 		vs = append(vs, v)
+		same = append(same, 1)
 	}
 	return ts, vs, nil
 }

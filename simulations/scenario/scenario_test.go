@@ -363,3 +363,36 @@ func TestRateAtAgreesWithRateAndIsSmooth(t *testing.T) {
 		t.Error("negative time is not the start")
 	}
 }
+
+func TestReadCSVTimestamps(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     []float64 // values, one per distinct timestamp
+		err      string
+	}{
+		{"increasing", "1,2\n2,4\n", []float64{2, 4}, ""},
+		{"a repeated timestamp is the mean of its rows", "1,2\n2,4\n2,8\n2,6\n3,1\n", []float64{2, 6, 1}, ""},
+		{"backwards is an error with the line", "1,2\n3,4\n2,5\n", nil, "line 3: timestamp 2 goes backwards"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts, vs, err := ReadCSV(strings.NewReader(tc.in))
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("err %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ts) != len(tc.want) || len(vs) != len(tc.want) {
+				t.Fatalf("%d timestamps, %d values, want %d", len(ts), len(vs), len(tc.want))
+			}
+			for i, v := range vs {
+				if math.Abs(v-tc.want[i]) > 1e-12 {
+					t.Fatalf("value %d = %v, want %v", i, v, tc.want[i])
+				}
+			}
+		})
+	}
+}
