@@ -417,7 +417,7 @@ func (v *view) render(elapsed time.Duration) {
 		}
 		for _, d := range p.Decisions {
 			throttle[d.Project] = d.ThrottleMs
-			decisions[d.Project] = why(d.BorrowedFrom, d.LentTo)
+			decisions[d.Project] = why(d)
 		}
 	}
 	for _, p := range v.hlab.Projects() {
@@ -430,13 +430,41 @@ func (v *view) render(elapsed time.Duration) {
 	fmt.Fprintln(w)
 }
 
-func why(borrowed, lent []limiter.Transfer) string {
-	out := transfers("borrows", "from", borrowed)
-	if l := transfers("lends", "to", lent); l != "" {
+// why says in a few words why Headroom decided what it did: what the
+// project borrows or lends, then the reasons that changed its quota without
+// a transfer (a cut, a reclaim, a hold), so that no quota moves with an
+// empty column.
+func why(d limiter.Decision) string {
+	out := transfers("borrows", "from", d.BorrowedFrom)
+	if l := transfers("lends", "to", d.LentTo); l != "" {
 		if out != "" {
 			out += "; "
 		}
 		out += l
+	}
+	for _, r := range []struct {
+		reason limiter.Reason
+		words  string
+	}{
+		{limiter.ReasonReclaimed, "reclaimed by lenders"},
+		{limiter.ReasonCutBelowDemand, "cut below demand"},
+		{limiter.ReasonCutForSafety, "cut for safety"},
+		{limiter.ReasonDemandFromThrottle, "throttled: demand from throttle time"},
+		{limiter.ReasonHeldMissingData, "held: data missing"},
+		{limiter.ReasonHeldBadInput, "held: bad input"},
+	} {
+		if d.Has(r.reason) {
+			if out != "" {
+				out += "; "
+			}
+			out += r.words
+		}
+	}
+	if out == "" && d.Write {
+		out = "within its share"
+		if d.After > d.Share {
+			out = "sized by its forecast"
+		}
 	}
 	return out
 }

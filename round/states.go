@@ -109,7 +109,7 @@ func (b *builder) quotaHeld(cluster string, p config.ProjectConfig, d limiter.Di
 // estimates computes every project's demand estimate per broker from the
 // served rate, the throttle time and the quota in force.
 func (b *builder) estimates() map[pdKey]*projectEstimate {
-	dp := demandParams(b.cfg.Limiter)
+	dp := demandParams(b.cfg)
 	out := map[pdKey]*projectEstimate{}
 	for _, p := range b.cfg.Projects {
 		g := b.groups[p.Group]
@@ -157,12 +157,14 @@ func (b *builder) estimates() map[pdKey]*projectEstimate {
 	return out
 }
 
-// demandParams is the demand stage's rules with the configured window.
-func demandParams(c config.LimiterConfig) demand.Params {
+// demandParams is the demand stage's rules with the configured window and
+// round.
+func demandParams(c *config.Config) demand.Params {
 	p := demand.DefaultParams()
-	if w := time.Duration(c.ThrottleWindow); w > 0 {
+	if w := time.Duration(c.Limiter.ThrottleWindow); w > 0 {
 		p.Window = w
 	}
+	p.Round = time.Duration(c.Global.RoundInterval)
 	return p
 }
 
@@ -173,7 +175,7 @@ func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) [
 		k := pdKey{f.Project, limiterDir(f.Direction)}
 		upper[k], expected[k] = f.Upper, f.Expected
 	}
-	dp := demandParams(b.cfg.Limiter)
+	dp := demandParams(b.cfg)
 	seen := make(map[memKey]bool, len(b.loop.memory))
 	for _, s := range b.sk.States {
 		g := b.groups[s.Group]

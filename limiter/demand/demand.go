@@ -43,10 +43,13 @@
 //     ForecastSpread above the larger of its expected and its current
 //     demand, so that a bound widened by a past burst does not hold borrowed
 //     quota long after demand fell.
-//   - Window memory. The rate a broker reports is the rate its quota window
-//     holds; a quota cut below it throttles the client even when its demand
-//     is now lower. Each load carries that rate as limiter.Load.Hold, which
-//     Allocate does not cut below unless a lender needs it back.
+//   - Window memory. Kafka's quota window (11 s by default) spans several
+//     rounds when rounds are short; a quota cut below the rate it holds
+//     throttles the client for (held − quota)/quota × window even when its
+//     demand is now lower. The stage keeps each load's served rates over
+//     the rounds the window spans and hands their mean, the rate the
+//     window holds, to Allocate as limiter.Load.Hold, which Allocate does
+//     not cut below unless a lender needs it back.
 //
 // The stage never estimates a load below the served rate it observed.
 //
@@ -78,6 +81,26 @@ type Params struct {
 	// ConfirmRounds is how many rounds in a row an unthrottled estimate
 	// above both the share and the bound must be seen to count.
 	ConfirmRounds int
+	// Round is the control interval. Kafka's window spans
+	// ceil(Window/Round) rounds, over which the stage averages the served
+	// rate into Load.Hold. Zero means one round.
+	Round time.Duration
+}
+
+// maxWindowRounds bounds the rounds the window memory keeps per load.
+const maxWindowRounds = 64
+
+// windowRounds is how many rounds Kafka's quota window spans.
+func (p Params) windowRounds() int {
+	if p.Round <= 0 {
+		return 1
+	}
+	w := p.Window
+	if w <= 0 {
+		w = limiter.DefaultThrottleWindow
+	}
+	n := int((w + p.Round - 1) / p.Round)
+	return min(max(n, 1), maxWindowRounds)
 }
 
 // The defaults, and why each is what it is.
@@ -204,10 +227,40 @@ func (p Params) Estimates(in *Input, est []Estimate) float64 {
 // the number of loads.
 type Memory struct {
 	above []int // rounds in a row an unthrottled estimate was above its bound, per load
+	// served holds the last rounds' served rates, n per load (a ring
+	// at pos, filled rounds so far), the span of Kafka's window.
+	served        []float64
+	n, pos, count int
+	holds         []float64 // scratch
 }
 
 // Reset forgets what was seen, e.g. when a project's placement changed.
-func (m *Memory) Reset() { clear(m.above) }
+func (m *Memory) Reset() {
+	clear(m.above)
+	m.count, m.pos = 0, 0
+}
+
+// hold records this round's served rates and returns, per load in dst, the
+// mean served rate over the rounds Kafka's window spans: the rate the
+// broker's quota sensor holds.
+func (m *Memory) hold(n int, loads []Observed, dst []float64) {
+	if m.n != n || len(m.served) != n*len(loads) {
+		m.n, m.pos, m.count = n, 0, 0
+		m.served = make([]float64, n*len(loads))
+	}
+	for k, o := range loads {
+		m.served[k*n+m.pos] = o.Served
+	}
+	m.pos = (m.pos + 1) % n
+	m.count = min(m.count+1, n)
+	for k := range loads {
+		var sum float64
+		for j := range m.count {
+			sum += m.served[k*n+(m.pos-1-j+n)%n]
+		}
+		dst[k] = sum / float64(m.count)
+	}
+}
 
 // Loads turns a project's estimates (from Estimates) and the detector's
 // forecast into the limiter's loads, appended to dst: the spread cap, the
@@ -223,6 +276,11 @@ func (p Params) Loads(m *Memory, in *Input, est []Estimate, dst []limiter.Load) 
 	if len(m.above) != len(in.Loads) {
 		m.above = make([]int, len(in.Loads))
 	}
+	if cap(m.holds) < len(in.Loads) {
+		m.holds = make([]float64, len(in.Loads))
+	}
+	holds := m.holds[:len(in.Loads)]
+	m.hold(p.windowRounds(), in.Loads, holds)
 	var total, weights float64
 	for k := range in.Loads {
 		total += est[k].Rate
@@ -261,7 +319,7 @@ func (p Params) Loads(m *Memory, in *Input, est []Estimate, dst []limiter.Load) 
 	}
 	for k, o := range in.Loads {
 		dst = append(dst, limiter.Load{Broker: o.Broker, Observed: o.Served, Rate: est[k].Rate, ThrottleMs: o.ThrottleMs,
-			FromThrottle: est[k].FromThrottle, Forecast: bound * frac(k), Hold: o.Served})
+			FromThrottle: est[k].FromThrottle, Forecast: bound * frac(k), Hold: holds[k]})
 	}
 	return dst
 }

@@ -72,7 +72,7 @@ func newHeadroomPolicy(g *Group, c HeadroomConfig) (*headroomPolicy, error) {
 		return nil, fmt.Errorf("headroom policy: group %s has no brokers", g.Scenario)
 	}
 	p := &headroomPolicy{g: g, par: c.Demand, start: time.Unix(0, 0).UTC()}
-	p.par.Window = g.ThrottleWindow
+	p.par.Window, p.par.Round = g.ThrottleWindow, g.Round
 	dir := limiter.Produce
 	if g.Direction != 0 {
 		dir = limiter.Fetch
