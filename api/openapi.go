@@ -125,11 +125,33 @@ func (a *API) Document() map[string]any {
 						"score":     map[string]any{"type": "number", "nullable": true, "minimum": 0, "maximum": 1, "description": "anomaly score"},
 						"state":     map[string]any{"type": "string", "description": "the detector's shift state"},
 					}}},
+				"Damage": map[string]any{"type": "object", "required": []string{"from", "to", "projects", "total", "avoided_ratio"},
+					"properties": map[string]any{
+						"from": map[string]any{"type": "string", "format": "date-time"}, "to": map[string]any{"type": "string", "format": "date-time"},
+						"projects":      map[string]any{"type": "array", "items": damageView()},
+						"total":         damageView(),
+						"avoided_ratio": map[string]any{"type": "number", "nullable": true, "description": "1 − headroom/static over every project"},
+					}},
 				"Reject": map[string]any{"type": "object", "required": []string{"reason"}, "additionalProperties": false,
 					"properties": map[string]any{"reason": map[string]any{"type": "string"}}},
 			},
 		},
 	}
+}
+
+func damageView() map[string]any {
+	bytes := func(desc string) map[string]any {
+		return map[string]any{"type": "number", "minimum": 0, "description": desc}
+	}
+	return map[string]any{"type": "object",
+		"required": []string{"project", "direction", "headroom_bytes", "static_bytes", "avoided_bytes", "rounds"},
+		"properties": map[string]any{
+			"project": map[string]any{"type": "string"}, "direction": map[string]any{"type": "string"},
+			"headroom_bytes": bytes("bytes throttled under Headroom's quotas"),
+			"static_bytes":   bytes("bytes the static shares would have throttled"),
+			"avoided_bytes":  map[string]any{"type": "number", "description": "static_bytes − headroom_bytes"},
+			"rounds":         map[string]any{"type": "integer"},
+		}}
 }
 
 func nullableRate(desc string) map[string]any {

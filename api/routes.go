@@ -49,6 +49,7 @@ func (a *API) routes() []route {
 		{method: "DELETE", path: "/api/v1/overrides/:kind/:name", role: op, summary: "Remove an override (If-Match required)", ok: 204, handler: a.deleteOverride},
 		{method: "GET", path: "/api/v1/ledger", role: v, summary: "A project's decisions over time", query: []string{"project", "direction", "from", "to", "limit"}, ok: 200, handler: a.ledger},
 		{method: "GET", path: "/api/v1/signals", role: v, summary: "The detector's forecasts over time: rate, baseline (expected), upper bound, anomaly score, state", query: []string{"project", "direction", "from", "to", "limit"}, resp: "Signals", ok: 200, handler: a.signals},
+		{method: "GET", path: "/api/v1/damage", role: v, summary: "The damage ledger: bytes throttled under Headroom's quotas next to what the static shares would have throttled", query: []string{"from", "to"}, resp: "Damage", ok: 200, handler: a.damage},
 		{method: "GET", path: "/api/v1/explain", role: v, summary: "Why a project had its quota at a time, and from whom it borrowed", query: []string{"project", "direction", "at"}, ok: 200, handler: a.explain},
 		{method: "GET", path: "/api/v1/alerts", role: v, summary: "Incidents of the alert loop", query: []string{"state"}, ok: 200, handler: a.listAlerts},
 		{method: "GET", path: "/api/v1/alerts/:id", role: v, summary: "One incident with its steps", ok: 200, handler: a.getAlert},

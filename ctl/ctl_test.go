@@ -36,6 +36,10 @@ func headroomAPI(t *testing.T) string {
 		BorrowedFrom: []store.LedgerTransfer{{Project: "search", Bytes: 10 << 20}}}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := db.RecordDamage(context.Background(), []store.DamageEntry{
+		{At: time.Now().Add(-time.Minute), Project: "checkout", Direction: "produce", HeadroomBytes: 1 << 20, StaticBytes: 100 << 20}}); err != nil {
+		t.Fatal(err)
+	}
 	a, err := api.New(api.Options{Config: func() *config.Config { return cfg }, Store: db})
 	if err != nil {
 		t.Fatal(err)
@@ -66,6 +70,7 @@ func TestOperations(t *testing.T) {
 			return c.Override(ctx, "project", "checkout", map[string]any{"produce": map[string]any{"weight": 4}})
 		}, []string{"checkout", "2"}},
 		{"explain", func() error { return c.Explain(ctx, "checkout", "produce", time.Time{}) }, []string{"borrowed 10MiB/s from search"}},
+		{"damage", func() error { return c.Damage(ctx, time.Time{}, time.Time{}) }, []string{"THROTTLED (STATIC)", "checkout", "1MiB", "100MiB", "99MiB (99.0%)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+	"github.com/grafana/grafana-foundation-sdk/go/stat"
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
 )
@@ -163,6 +164,10 @@ func Throttling() *dashboard.DashboardBuilder {
 	return base("headroom-throttling", "Headroom / Throttling damage").
 		WithVariable(directionVar()).WithVariable(projectVar()).
 		WithPanel(ts("Throttled bytes/s per broker (demand above quota)", "Bps", 10, 24).Datasource(headroomDS()).WithTarget(hq("A", "throttled"))).
+		WithPanel(ts("Damage avoided: throttled under Headroom vs under static shares (damage ledger)", "Bps", 8, 16).WithTarget(
+			prom("A", `sum by (policy) (rate(headroom_throttled_bytes_total{direction="$direction"}[$__rate_interval]))`, "{{policy}}"))).
+		WithPanel(stat.NewPanelBuilder().Title("Damage avoided (share of static's throttling, range)").Unit("percentunit").Height(8).Span(8).WithTarget(
+			prom("A", `1 - sum(increase(headroom_throttled_bytes_total{policy="headroom"}[$__range])) / sum(increase(headroom_throttled_bytes_total{policy="static"}[$__range]))`, "avoided"))).
 		WithPanel(barchart.NewPanelBuilder().Title("Top 10 throttled projects").Height(8).Span(12).Datasource(headroomDS()).
 			WithTarget(hq("A", "topn").metric("throttled", 10).allProjects())).
 		WithPanel(ts("Kafka throttle time per entity", "ms", 8, 12).WithTarget(

@@ -86,6 +86,11 @@ type Summary struct {
 	Demanded, Headroom, Static float64
 	Rounds                     int
 	Writes                     int
+	// LedgerHeadroom and LedgerStatic are the damage ledger's produce
+	// bytes over the run: Headroom's own estimate, from what its rounds
+	// observed, of what it throttled and what the static shares would
+	// have throttled (headroom_throttled_bytes_total).
+	LedgerHeadroom, LedgerStatic float64
 }
 
 // Reduction is how much less Headroom throttled than static quotas, as a
@@ -313,6 +318,8 @@ type view struct {
 	prevAt  time.Time
 	rates   map[string]rates
 	started time.Time
+	// ledgerH and ledgerS sum the damage ledger, produce bytes.
+	ledgerH, ledgerS float64
 }
 
 type rates struct{ demand, servedH, servedS float64 }
@@ -328,6 +335,12 @@ func (v *view) round(o round.Outcome) {
 	defer v.mu.Unlock()
 	v.last = o
 	v.rounds++
+	for _, d := range o.Damage {
+		if d.Direction == "produce" {
+			v.ledgerH += d.HeadroomBytes
+			v.ledgerS += d.StaticBytes
+		}
+	}
 	for _, r := range o.Results {
 		if r.Outcome == "written" {
 			v.writes++
@@ -519,7 +532,7 @@ func bytes(b float64) string {
 func (v *view) summary(d time.Duration, h, s []lab.LoadStats) Summary {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	sum := Summary{Scenario: v.s.Name, Duration: d, Rounds: v.rounds, Writes: v.writes}
+	sum := Summary{Scenario: v.s.Name, Duration: d, Rounds: v.rounds, Writes: v.writes, LedgerHeadroom: v.ledgerH, LedgerStatic: v.ledgerS}
 	ss := byProject(s)
 	shares := map[string]float64{}
 	for _, p := range v.s.Projects {
@@ -548,4 +561,5 @@ func (v *view) printSummary(s Summary) {
 			rateStr(p.Share), rateStr(p.PeakQuota), p.BorrowedRounds, p.LentRounds)
 	}
 	fmt.Fprintln(w, s.Line())
+	fmt.Fprintf(w, "damage ledger (Headroom's own estimate from its rounds): headroom %s vs static %s\n", bytes(s.LedgerHeadroom), bytes(s.LedgerStatic))
 }

@@ -22,6 +22,7 @@ type metrics struct {
 	borrowed  *gaugeSet
 	lent      *gaugeSet
 	share     *gaugeSet
+	throttled *prometheus.CounterVec
 
 	collectors *delegate
 }
@@ -42,17 +43,20 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Help: "Detector events by kind."}, []string{"kind"}),
 		problems: prometheus.NewCounter(prometheus.CounterOpts{Name: "headroom_round_problems_total",
 			Help: "Problems that did not stop a round (an unreadable placement, a failed quota read)."}),
-		quota:      newGaugeSet("headroom_quota_bytes", "Quota in force after the round, bytes/s per broker.", proj),
-		planned:    newGaugeSet("headroom_planned_quota_bytes", "Quota the limiter planned this round, bytes/s per broker.", proj),
-		demand:     newGaugeSet("headroom_demand_bytes", "Estimated demand at the project's hottest broker, bytes/s.", proj),
-		borrowed:   newGaugeSet("headroom_borrowed_bytes", "Quota above the share, borrowed from lenders, bytes/s per broker.", proj),
-		lent:       newGaugeSet("headroom_lent_bytes", "Unused share lent to borrowers, bytes/s per broker.", proj),
-		share:      newGaugeSet("headroom_share_bytes", "The share (static entitlement) in force, bytes/s per broker.", proj),
+		quota:    newGaugeSet("headroom_quota_bytes", "Quota in force after the round, bytes/s per broker.", proj),
+		planned:  newGaugeSet("headroom_planned_quota_bytes", "Quota the limiter planned this round, bytes/s per broker.", proj),
+		demand:   newGaugeSet("headroom_demand_bytes", "Estimated demand at the project's hottest broker, bytes/s.", proj),
+		borrowed: newGaugeSet("headroom_borrowed_bytes", "Quota above the share, borrowed from lenders, bytes/s per broker.", proj),
+		lent:     newGaugeSet("headroom_lent_bytes", "Unused share lent to borrowers, bytes/s per broker.", proj),
+		share:    newGaugeSet("headroom_share_bytes", "The share (static entitlement) in force, bytes/s per broker.", proj),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "headroom_throttled_bytes_total",
+			Help: "The damage ledger: bytes throttled under Headroom's quotas (policy=\"headroom\") and bytes the static shares would have throttled (policy=\"static\"), estimated each round from served rates and throttle times."},
+			[]string{"project", "direction", "policy"}),
 		collectors: &delegate{},
 	}
 	if r != nil {
 		r.MustRegister(m.rounds, m.duration, m.decisions, m.writes, m.events, m.problems,
-			m.quota.vec, m.planned.vec, m.demand.vec, m.borrowed.vec, m.lent.vec, m.share.vec, m.collectors)
+			m.quota.vec, m.planned.vec, m.demand.vec, m.borrowed.vec, m.lent.vec, m.share.vec, m.throttled, m.collectors)
 	}
 	return m
 }
@@ -75,6 +79,10 @@ func (m *metrics) observe(o *Outcome, err error) {
 	m.problems.Add(float64(len(o.Problems)))
 	for _, e := range o.Events {
 		m.events.WithLabelValues(string(e.Kind)).Inc()
+	}
+	for _, d := range o.Damage {
+		m.throttled.WithLabelValues(d.Project, d.Direction, "headroom").Add(d.HeadroomBytes)
+		m.throttled.WithLabelValues(d.Project, d.Direction, "static").Add(d.StaticBytes)
 	}
 	inForce := map[pdKey]float64{}
 	for _, r := range o.Results {

@@ -82,6 +82,10 @@ type Outcome struct {
 	// Problems lists what went wrong without stopping the round, e.g. a
 	// cluster whose placement could not be read.
 	Problems []string
+	// Damage is the round's damage ledger: per project and direction with
+	// fresh data, the bytes throttled under the quota in force and the
+	// bytes the static share would have throttled.
+	Damage []store.DamageEntry
 }
 
 // Loop runs rounds. Round may be called from several goroutines; rounds
@@ -109,6 +113,7 @@ type Loop struct {
 	last     Outcome
 	hasLast  bool
 	saved    time.Time // when the detector's state was last saved
+	lastAt   time.Time // when the last round ran, for the damage ledger's span
 	pruned   time.Time // when old ledger and signal rows were last deleted
 
 	force chan struct{}
@@ -419,6 +424,10 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	b := builder{loop: l, cfg: eff.Config, eff: eff, snap: &out.Snapshot, held: held, sk: sk}
 	b.index()
 	est := b.estimates()
+	out.Damage = b.damage(est, now, l.roundSeconds(now, time.Duration(cfg.Global.RoundInterval)))
+	if err := l.opts.Store.RecordDamage(ctx, out.Damage); err != nil {
+		out.Problems = append(out.Problems, "record damage: "+err.Error())
+	}
 	in := detectorInput(now, &out.Snapshot, est, out.Lag)
 	out.Signals, out.Events = l.mon.Observe(in)
 	l.recordSignals(ctx, &out)
@@ -463,7 +472,19 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	return out, nil
 }
 
-// prune deletes ledger and signal rows older than the retention.
+// roundSeconds is the span the round's rates stand for: the time since the
+// last round, at most two intervals (a round after a pause does not charge
+// the pause's damage to the rates it sees now), the interval at first.
+func (l *Loop) roundSeconds(now time.Time, interval time.Duration) float64 {
+	span := interval
+	if !l.lastAt.IsZero() {
+		span = min(max(now.Sub(l.lastAt), 0), 2*interval)
+	}
+	l.lastAt = now
+	return span.Seconds()
+}
+
+// prune deletes ledger, signal and damage rows older than the retention.
 func (l *Loop) prune(ctx context.Context, now time.Time, retention time.Duration, o *Outcome) {
 	if retention <= 0 {
 		return
@@ -475,6 +496,10 @@ func (l *Loop) prune(ctx context.Context, now time.Time, retention time.Duration
 	}
 	if _, err := l.opts.Store.PruneSignals(ctx, before); err != nil {
 		o.Problems = append(o.Problems, "prune signals: "+err.Error())
+		return
+	}
+	if _, err := l.opts.Store.PruneDamage(ctx, before); err != nil {
+		o.Problems = append(o.Problems, "prune damage: "+err.Error())
 		return
 	}
 	l.pruned = now

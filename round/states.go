@@ -13,6 +13,7 @@ import (
 	"github.com/headroomhq/headroom/limiter/control"
 	"github.com/headroomhq/headroom/limiter/demand"
 	"github.com/headroomhq/headroom/overrides"
+	"github.com/headroomhq/headroom/store"
 )
 
 // builder turns one round's observations into limiter states.
@@ -166,6 +167,31 @@ func demandParams(c *config.Config) demand.Params {
 	}
 	p.Round = time.Duration(c.Global.RoundInterval)
 	return p
+}
+
+// damage is the round's damage ledger over seconds: per project and
+// direction whose data is fresh, the demand stage's estimate of the bytes
+// throttled under the quota in force and under the static share.
+func (b *builder) damage(est map[pdKey]*projectEstimate, now time.Time, seconds float64) []store.DamageEntry {
+	dp := demandParams(b.cfg)
+	keys := make([]pdKey, 0, len(est))
+	for k, pe := range est {
+		if pe.fresh && len(pe.loads) > 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].project != keys[j].project {
+			return keys[i].project < keys[j].project
+		}
+		return keys[i].dir < keys[j].dir
+	})
+	out := make([]store.DamageEntry, 0, len(keys))
+	for _, k := range keys {
+		d := dp.Damage(&est[k].in, seconds)
+		out = append(out, store.DamageEntry{At: now, Project: k.project, Direction: k.dir.String(), HeadroomBytes: d.Headroom, StaticBytes: d.Static})
+	}
+	return out
 }
 
 // states fills the skeleton's states with this round's signals.

@@ -6,8 +6,11 @@ import (
 
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/collector/kafkaadmin"
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/detector"
 	"github.com/headroomhq/headroom/limiter"
+	"github.com/headroomhq/headroom/limiter/demand"
+	"github.com/headroomhq/headroom/store"
 )
 
 func TestDetectorInput(t *testing.T) {
@@ -47,5 +50,42 @@ func TestDetectorInput(t *testing.T) {
 	}
 	if len(in.Lag) != 1 || in.Lag[0] != (detector.LagSample{Group: "g", Topic: "t", Status: detector.LagStall, Lag: 12}) {
 		t.Fatalf("lag %+v, want g/t summed with its worst status", in.Lag)
+	}
+}
+
+func TestDamageLedgerEntries(t *testing.T) {
+	cfg := config.DefaultConfig()
+	b := &builder{cfg: &cfg}
+	now := time.Unix(1700000000, 0)
+	est := map[pdKey]*projectEstimate{
+		// Borrowing 140 against a share of 100, unthrottled: static
+		// would have throttled 40 B/s.
+		{"a", limiter.Produce}: {fresh: true, loads: []brokerEstimate{{}}, in: demand.Input{Quota: 150, Share: 100, Loads: []demand.Observed{{Served: 140}}}},
+		// Stale: no entry, nothing charged on missing data.
+		{"b", limiter.Produce}: {fresh: false, loads: []brokerEstimate{{}}, in: demand.Input{Quota: 10, Share: 100, Loads: []demand.Observed{{Served: 10, ThrottleMs: 5000}}}},
+		// No placement: no entry.
+		{"c", limiter.Fetch}: {fresh: true},
+	}
+	got := b.damage(est, now, 10)
+	if len(got) != 1 || got[0] != (store.DamageEntry{At: now, Project: "a", Direction: "produce", HeadroomBytes: 0, StaticBytes: 400}) {
+		t.Fatalf("damage %+v, want only a's 400 static bytes over 10 s", got)
+	}
+}
+
+func TestRoundSeconds(t *testing.T) {
+	var l Loop
+	t0 := time.Unix(1700000000, 0)
+	for i, tc := range []struct {
+		at   time.Time
+		want float64
+	}{
+		{t0, 15},                       // first round: the interval
+		{t0.Add(14 * time.Second), 14}, // the time since the last round
+		{t0.Add(14 * time.Minute), 30}, // after a pause: at most two intervals
+		{t0.Add(13 * time.Minute), 0},  // a clock step back charges nothing
+	} {
+		if got := l.roundSeconds(tc.at, 15*time.Second); got != tc.want {
+			t.Fatalf("round %d: %v s, want %v", i, got, tc.want)
+		}
 	}
 }

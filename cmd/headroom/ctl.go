@@ -101,6 +101,27 @@ func ctlCommand(app *kingpin.Application) (string, func() int) {
 		return c.Explain(ctx, *exProject, *exDir, at)
 	})
 
+	dm := cmd.Command("damage", "The damage ledger: bytes throttled under Headroom's quotas next to what the static shares would have throttled.")
+	dmFrom := dm.Flag("from", "RFC 3339 time; default a day before --to.").String()
+	dmTo := dm.Flag("to", "RFC 3339 time; default now.").String()
+	on(dm, func(ctx context.Context, c *ctl.Client) error {
+		var from, to time.Time
+		for _, f := range []struct {
+			name, v string
+			t       *time.Time
+		}{{"--from", *dmFrom, &from}, {"--to", *dmTo, &to}} {
+			if f.v == "" {
+				continue
+			}
+			t, err := time.Parse(time.RFC3339, f.v)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.name, err)
+			}
+			*f.t = t
+		}
+		return c.Damage(ctx, from, to)
+	})
+
 	for _, a := range []struct{ name, help string }{{"ack", "Acknowledge an incident."}, {"approve", "Approve the action waiting on an incident."}} {
 		c := cmd.Command(a.name, a.help)
 		id := c.Arg("id", "Incident id.").Required().Int64()

@@ -19,6 +19,7 @@ type demo struct {
 func newDemo() *demo {
 	p := DefaultParams()
 	p.Round = 2 * time.Second
+	p.WarmRounds = 0 // mid-run: the daemon has long been warm
 	return &demo{p: p}
 }
 

@@ -43,6 +43,10 @@
 //     ForecastSpread above the larger of its expected and its current
 //     demand, so that a bound widened by a past burst does not hold borrowed
 //     quota long after demand fell.
+//   - Warm-up. For its first WarmRounds rounds a project is sized by at
+//     least its share: it does not lend before the detector has a
+//     window of its readings, so that a daemon started (or restarted)
+//     while clients connect does not cut everyone to their first reading.
 //   - Window memory. Kafka's quota window (11 s by default) spans several
 //     rounds when rounds are short; a quota cut below the rate it holds
 //     throttles the client for (held − quota)/quota × window even when its
@@ -81,6 +85,9 @@ type Params struct {
 	// ConfirmRounds is how many rounds in a row an unthrottled estimate
 	// above both the share and the bound must be seen to count.
 	ConfirmRounds int
+	// WarmRounds is how many rounds a project is observed before it lends:
+	// until then its sizing bound is at least its share.
+	WarmRounds int
 	// Round is the control interval. Kafka's window spans
 	// ceil(Window/Round) rounds, over which the stage averages the served
 	// rate into Load.Hold. Zero means one round.
@@ -124,6 +131,12 @@ const (
 	// DefaultConfirmRounds is two: one round's outlier never moves a quota
 	// up past the bound, and a real rise waits one round.
 	DefaultConfirmRounds = 2
+	// DefaultWarmRounds is seven, the detector's default spike window:
+	// until its robust filter has a full window, a low first reading may be
+	// clients still starting (or reconnecting after a restart), not the
+	// project's level, and lending on it cuts a project to a fraction of
+	// its share before its load has arrived.
+	DefaultWarmRounds = 7
 )
 
 // DefaultParams returns the defaults above with Kafka's default window.
@@ -135,6 +148,7 @@ func DefaultParams() Params {
 		GrazeThrottle:  DefaultGrazeThrottle,
 		ForecastSpread: DefaultForecastSpread,
 		ConfirmRounds:  DefaultConfirmRounds,
+		WarmRounds:     DefaultWarmRounds,
 	}
 }
 
@@ -175,6 +189,11 @@ type Input struct {
 type Estimate struct {
 	// Rate is the estimated demand, never below the served rate.
 	Rate float64
+	// Measured is the part of Rate that Kafka measured: the served rate,
+	// or Kafka's formula where the client was throttled, without the
+	// probe step, which is a guess. The detector learns from it, so that
+	// its baseline and bound are not inflated by the stage's own probes.
+	Measured float64
 	// FromThrottle says the throttle time raised the estimate above the
 	// served rate.
 	FromThrottle bool
@@ -185,12 +204,13 @@ type Estimate struct {
 // rules. share is accepted for callers' symmetry and not used by the
 // current rules.
 func (p Params) Estimate(served, throttleMs, quota, share float64) Estimate {
-	e := Estimate{Rate: served}
+	e := Estimate{Rate: served, Measured: served}
 	if !(quota > 0) || math.IsInf(quota, 0) || !(throttleMs > 0) {
 		return e
 	}
 	window := p.windowMs()
 	est := max(served, Formula(quota, throttleMs, p.Window))
+	e.Measured = est
 	if !(throttleMs/window < p.GrazeThrottle && served < (1-p.GrazeSlack)*quota) {
 		// Muted: the formula understates what the client wants, by how
 		// much nothing Kafka reports says, so probe.
@@ -212,12 +232,13 @@ func Formula(quota, throttleMs float64, window time.Duration) float64 {
 }
 
 // Estimates fills est (len(in.Loads)) with each broker's estimate and
-// returns their sum, the project's demand the detector is fed.
+// returns the sum of what was measured, the project's demand the detector
+// is fed.
 func (p Params) Estimates(in *Input, est []Estimate) float64 {
 	var total float64
 	for k, o := range in.Loads {
 		est[k] = p.Estimate(o.Served, o.ThrottleMs, in.Quota, in.Share)
-		total += est[k].Rate
+		total += est[k].Measured
 	}
 	return total
 }
@@ -232,12 +253,13 @@ type Memory struct {
 	served        []float64
 	n, pos, count int
 	holds         []float64 // scratch
+	seen          int       // rounds observed, up to WarmRounds
 }
 
 // Reset forgets what was seen, e.g. when a project's placement changed.
 func (m *Memory) Reset() {
 	clear(m.above)
-	m.count, m.pos = 0, 0
+	m.count, m.pos, m.seen = 0, 0, 0
 }
 
 // hold records this round's served rates and returns, per load in dst, the
@@ -317,9 +339,19 @@ func (p Params) Loads(m *Memory, in *Input, est []Estimate, dst []limiter.Load) 
 	if unconfirmed {
 		bound = p.bound(in, confirmed)
 	}
+	warming := m.seen < p.WarmRounds
+	if warming {
+		m.seen++
+	}
 	for k, o := range in.Loads {
+		fc := bound * frac(k)
+		if warming {
+			// Not lending yet: sized by at least the share, on every
+			// broker, since Kafka's quota is per broker.
+			fc = max(fc, in.Share)
+		}
 		dst = append(dst, limiter.Load{Broker: o.Broker, Observed: o.Served, Rate: est[k].Rate, ThrottleMs: o.ThrottleMs,
-			FromThrottle: est[k].FromThrottle, Forecast: bound * frac(k), Hold: holds[k]})
+			FromThrottle: est[k].FromThrottle, Forecast: fc, Hold: holds[k]})
 	}
 	return dst
 }

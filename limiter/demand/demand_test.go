@@ -55,6 +55,7 @@ func TestEstimateWindow(t *testing.T) {
 
 func TestLoadsSpreadAndSplit(t *testing.T) {
 	p := DefaultParams()
+	p.WarmRounds = 0 // TestWarmUp
 	for _, tc := range []struct {
 		name            string
 		in              Input
@@ -109,6 +110,7 @@ func TestConfirm(t *testing.T) {
 	// Share 100, bound 1.5 × 60 = 90 from a steady 60: a jump to 200
 	// unthrottled widens the bound only from its second round.
 	p := DefaultParams()
+	p.WarmRounds = 0 // TestWarmUp
 	var m Memory
 	step := func(served, throttle float64) limiter.Load {
 		in := Input{Quota: 250, Share: 100, Expected: 60, Upper: 1000, Loads: []Observed{{Served: served, ThrottleMs: throttle}}}
@@ -166,5 +168,65 @@ func TestNeverBelowServed(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestDamage(t *testing.T) {
+	p := DefaultParams()
+	for _, tc := range []struct {
+		name             string
+		in               Input
+		headroom, static float64 // bytes over 10 s
+	}{
+		{"unthrottled within share: none", Input{Quota: 100, Share: 100, Loads: []Observed{{Served: 80}}}, 0, 0},
+		{"borrowing unthrottled: static would have throttled the excess", Input{Quota: 150, Share: 100, Loads: []Observed{{Served: 140}}}, 0, 400},
+		{"throttled at onset: the formula's excess, both ways", Input{Quota: 100, Share: 100, Loads: []Observed{{Served: 100, ThrottleMs: 5500}}}, 500, 500},
+		{"lent down and throttled: static would not have", Input{Quota: 50, Share: 100, Loads: []Observed{{Served: 50, ThrottleMs: 2200}}}, 100, 0},
+		{"two brokers add up", Input{Quota: 150, Share: 100, Loads: []Observed{{Served: 140}, {Served: 120}}}, 0, 600},
+		{"the formula on the served rate, not on a quota raised since", Input{Quota: 400, Share: 100, Loads: []Observed{{Served: 100, ThrottleMs: 1100}}}, 100, 100},
+		{"no quota known: still the formula on the served rate", Input{Share: 100, Loads: []Observed{{Served: 110, ThrottleMs: 11000}}}, 1100, 1200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := p.Damage(&tc.in, 10)
+			if math.Abs(d.Headroom-tc.headroom) > 1e-9 || math.Abs(d.Static-tc.static) > 1e-9 {
+				t.Fatalf("Damage = %+v, want headroom %v static %v", d, tc.headroom, tc.static)
+			}
+		})
+	}
+	if d := p.Damage(&Input{Quota: 1, Loads: []Observed{{Served: 5, ThrottleMs: 100}}}, math.NaN()); d != (Damage{}) {
+		t.Fatalf("NaN seconds: %+v", d)
+	}
+}
+
+func TestWarmUp(t *testing.T) {
+	// A project seen at a tenth of its share on its first rounds is sized
+	// by its share until WarmRounds rounds were seen, then by its bound.
+	p := DefaultParams()
+	p.WarmRounds = 3
+	var m Memory
+	in := Input{Quota: 100, Share: 100, Expected: 10, Upper: 12, Loads: []Observed{{Served: 10}}}
+	est := make([]Estimate, 1)
+	for round, want := range []float64{100, 100, 100, 12, 12} {
+		p.Estimates(&in, est)
+		if l := p.Loads(&m, &in, est, nil)[0]; l.Forecast != want {
+			t.Fatalf("round %d: forecast %v, want %v", round, l.Forecast, want)
+		}
+	}
+	m.Reset()
+	p.Estimates(&in, est)
+	if l := p.Loads(&m, &in, est, nil)[0]; l.Forecast != 100 {
+		t.Fatalf("after Reset: forecast %v, want the share again", l.Forecast)
+	}
+}
+
+func TestMeasuredLeavesOutTheProbe(t *testing.T) {
+	// A muted borrower: Rate carries the probe step, Measured only what
+	// Kafka's formula says, and Estimates sums Measured for the detector.
+	p := DefaultParams()
+	in := Input{Quota: 1000, Share: 500, Loads: []Observed{{Served: 1000, ThrottleMs: 110}, {Served: 300}}}
+	est := make([]Estimate, 2)
+	total := p.Estimates(&in, est)
+	if est[0].Rate != 2000 || math.Abs(est[0].Measured-1010) > 1e-9 || est[1].Measured != 300 || math.Abs(total-1310) > 1e-9 {
+		t.Fatalf("estimates %+v total %v", est, total)
 	}
 }
