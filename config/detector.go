@@ -91,7 +91,7 @@ func DefaultDetectorConfig() DetectorConfig {
 		SeasonHalfLife:      2,
 		ForecastHorizon:     1,
 		UpperBoundSigmas:    2,
-		ScoreWindow:         16,
+		ScoreWindow:         14,
 		ScoreMemory:         1000,
 		ScoreRefractory:     200,
 		ScaleMemory:         120,

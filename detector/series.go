@@ -170,7 +170,8 @@ type Series struct {
 
 	peak      float64 // decaying peak of recent raw scores
 	peakDecay float64
-	step1     surprise // one-step surprise
+	step1     surprise // sustained view of the one-step surprise
+	spike     tail     // spike view: the tail of |z|
 
 	state      State
 	pendingDir Shift
@@ -282,9 +283,7 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	// Score the raw surprise: spikes are anomalies, they just must not
 	// move the baseline.
 	if s.n > 0 {
-		aLong := max(s.aLong, 1/float64(s.n))
-		q := s.step1.update(min(math.Abs(x-pred)/sigma, surpriseClip), s.aShort, aLong)
-		raw := q / (q + 1)
+		raw := s.surprise((x - pred) / sigma)
 		// Refractory: report an incident's onset, not every sample of it.
 		// A score counts only when it beats the decaying peak of the
 		// recent scores by a margin: the incident is new or got worse.
@@ -405,19 +404,63 @@ func (s *Series) forecast(t time.Time) (f, upper, sigma float64) {
 	return f, f + s.cfg.UpperBoundSigmas*sigma, sigma
 }
 
+// worsening is how much a score must beat the decaying peak of recent
+// scores to be reported during the refractory period.
+const worsening = 0.1
+
+// surprise returns the raw anomaly score of x in [0,1), the larger of two
+// views of the one-step error z = (x − pred)/sigma, each judged against
+// this series' own history:
+//
+//   - sustained: the short-term mean of |z| (clipped at surpriseClip)
+//     against the long-run distribution of that mean, as q/(q+1) where
+//     q = short / (mean + scoreK·sd); it reads 1/2 when the short-term
+//     mean sits scoreK long-run standard deviations above the long-run
+//     mean (or twice the mean on a series too quiet to have a spread);
+//   - spike: the tail probability p of |z| under a peaks-over-threshold
+//     model of its history (see tail), as nl/(nl+spikeHalf) where
+//     nl = −ln(2p) (Bonferroni over the two views). spikeHalf is −ln Q(scoreK),
+//     Q the standard normal tail, so both views read 1/2 at the same
+//     improbability: that of a scoreK-sigma Gaussian deviation.
+func (s *Series) surprise(z float64) float64 {
+	const zmax = 1e6 // keeps the moments finite on a series that was flat
+	z = min(math.Abs(z), zmax)
+	q := s.step1.update(min(z, surpriseClip), s.aShort, max(s.aLong, 1/float64(s.n)))
+	raw := q / (q + 1)
+	if s.n >= warmup {
+		m := float64(s.n - warmup + 1)
+		nl := s.spike.nlog(z, max(s.aLong, 1/m), m, s.cfg.ScoreMemory) - math.Ln2
+		if nl > 0 {
+			raw = max(raw, nl/(nl+spikeHalf))
+		}
+	}
+	return raw
+}
+
+// spikeHalf is −ln Q(scoreK): the negative log tail probability of a
+// scoreK-sigma Gaussian deviation, where the spike view reads 1/2.
+var spikeHalf = gaussNLog(scoreK)
+
+// gaussNLog is −ln Q(k), Q the standard normal upper tail.
+func gaussNLog(k float64) float64 {
+	if k <= 0 {
+		return math.Ln2
+	}
+	if k < 30 {
+		return -math.Log(0.5 * math.Erfc(k/math.Sqrt2))
+	}
+	return k*k/2 + math.Log(k*math.Sqrt(2*math.Pi))
+}
+
 // sdFloor is the smallest spread of short-term surprise the score divides
 // by: what i.i.d. Gaussian noise gives, so a quiet series is not scored on
 // the wiggles of its own floor.
 const sdFloor = 0.3
 
-// worsening is how much a score must beat the decaying peak of recent
-// scores to be reported during the refractory period.
-const worsening = 0.1
-
-// surpriseClip caps one sample's surprise, in sigmas: the score measures
-// how persistently a series departs from what was expected more than how
-// far one sample lands, so one wild sample cannot outweigh a sustained
-// change, and a series full of spikes does not score on each of them.
+// surpriseClip caps one sample's surprise, in sigmas, in the sustained
+// view: it measures how persistently a series departs from what was
+// expected, so one wild sample (which the spike view judges) cannot
+// outweigh a sustained change.
 const surpriseClip = 3
 
 // scoreK is how many long-run standard deviations above its long-run mean

@@ -13,7 +13,7 @@ import (
 
 // stateVersion changes whenever the saved state's meaning changes; a state
 // of another version is refused rather than misread.
-const stateVersion = 1
+const stateVersion = 2
 
 // monitorState is what a Monitor has learnt, in a form that survives a
 // restart: every traffic series' filter window, levels, seasonal baseline
@@ -24,6 +24,10 @@ type monitorState struct {
 	Config     config.DetectorConfig
 	Traffic    []trafficState
 	Conditions []conditionState
+}
+
+type tailState struct {
+	Mean, Variance, Rate, M1, M2, Exc float64
 }
 
 type trafficState struct {
@@ -52,6 +56,7 @@ type seriesState struct {
 	Dev, Level, MaeS, MaeN float64
 	Peak                   float64
 	Short, Mean, Variance  float64
+	Spike                  tailState
 	State                  uint8
 	PendingDir             int8
 	Pending                int
@@ -126,6 +131,7 @@ func (s *Series) saved() seriesState {
 		Bucket: s.bucket, AccSum: s.accSum, AccErr: s.accErr, AccN: s.accN,
 		Dev: s.dev, Level: s.level, MaeS: s.maeS, MaeN: s.maeN,
 		Peak: s.peak, Short: s.step1.short, Mean: s.step1.mean, Variance: s.step1.variance,
+		Spike: tailState{Mean: s.spike.mean, Variance: s.spike.variance, Rate: s.spike.rate, M1: s.spike.m1, M2: s.spike.m2, Exc: s.spike.exc},
 		State: uint8(s.state), PendingDir: int8(s.pendingDir), Pending: s.pending, SinceEvent: s.sinceEvent,
 	}
 }
@@ -133,6 +139,16 @@ func (s *Series) saved() seriesState {
 func (s *Series) restore(st seriesState) error {
 	if len(st.Ring) > cap(s.filter.ring) || len(st.Season) != len(s.season) || len(st.Scale) != len(s.scale) || len(st.Seen) != len(s.seen) {
 		return fmt.Errorf("state does not fit the configuration")
+	}
+	if t := st.Spike; true {
+		for _, x := range []float64{t.Mean, t.Variance, t.Rate, t.M1, t.M2, t.Exc} {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("state holds a value that is not finite")
+			}
+		}
+		if t.Variance < 0 || t.Rate < 0 || t.Rate > 1 || t.Exc < 0 {
+			return fmt.Errorf("state has an inconsistent score tail")
+		}
 	}
 	if st.Next < 0 || st.Next >= max(1, cap(s.filter.ring)) || len(st.Ring) < cap(s.filter.ring) && st.Next != 0 || st.AccN < 0 || st.Pending < 0 {
 		return fmt.Errorf("state has an inconsistent filter or accumulator")
@@ -158,6 +174,8 @@ func (s *Series) restore(st seriesState) error {
 	s.dev, s.level, s.maeS, s.maeN = st.Dev, st.Level, st.MaeS, st.MaeN
 	s.peak = st.Peak
 	s.step1 = surprise{short: st.Short, mean: st.Mean, variance: st.Variance}
+	t := st.Spike
+	s.spike = tail{mean: t.Mean, variance: t.Variance, rate: t.Rate, m1: t.M1, m2: t.M2, exc: t.Exc}
 	s.state, s.pendingDir, s.pending, s.sinceEvent = State(st.State), Shift(st.PendingDir), st.Pending, st.SinceEvent
 	return nil
 }
