@@ -34,18 +34,20 @@ var nabCategories = []string{"artificialNoAnomaly", "artificialWithAnomaly", "re
 // defaults are one of the candidates.
 func locoGrid() []config.DetectorConfig {
 	var out []config.DetectorConfig
-	for _, memory := range []float64{500, 1000, 2000} {
-		for _, refractory := range []float64{50, 100, 200, 400} {
-			c := config.DefaultDetectorConfig()
-			c.ScoreMemory, c.ScoreRefractory = memory, refractory
-			out = append(out, c)
+	for _, memory := range []float64{1000, 2000, 4000} {
+		for _, refractory := range []float64{25, 50, 100, 200} {
+			for _, floor := range []float64{0.2, 0.3, 0.4} {
+				c := config.DefaultDetectorConfig()
+				c.ScoreMemory, c.ScoreRefractory, c.ScoreSpreadFloor = memory, refractory, floor
+				out = append(out, c)
+			}
 		}
 	}
 	return out
 }
 
 func candidateName(c config.DetectorConfig) string {
-	return fmt.Sprintf("score_memory=%g score_refractory=%g", c.ScoreMemory, c.ScoreRefractory)
+	return fmt.Sprintf("score_memory=%g score_refractory=%g score_spread_floor=%g", c.ScoreMemory, c.ScoreRefractory, c.ScoreSpreadFloor)
 }
 
 type nabResult struct {
@@ -128,6 +130,42 @@ func subsetData(t *testing.T, root string, cats []string) string {
 	return dir
 }
 
+// scoreSubsets scores the outputs under results on every training set
+// (keyed by the category left out) and on the whole subset (key "all"),
+// standard profile, with testdata/nab_subsets.py: nab_score.py's own
+// functions, one process for all the subsets.
+func scoreSubsets(data, results string) (map[string]float64, error) {
+	keys := map[string]string{strings.Join(nabCategories, "+"): "all"}
+	args := []string{filepath.Join("testdata", "nab_subsets.py"), "--data", data,
+		"--labels", filepath.Join("testdata", "nab", "windows.json"), "--results", results, strings.Join(nabCategories, "+")}
+	for _, c := range nabCategories {
+		sub := strings.Join(without(nabCategories, c), "+")
+		keys[sub] = c
+		args = append(args, sub)
+	}
+	b, err := exec.Command("python3", args...).Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		return nil, fmt.Errorf("nab_subsets.py: %v\n%s", err, stderr)
+	}
+	var bySubset map[string]float64
+	if err := json.Unmarshal(b, &bySubset); err != nil {
+		return nil, fmt.Errorf("parse nab_subsets.py output %q: %w", b, err)
+	}
+	out := map[string]float64{}
+	for sub, key := range keys {
+		v, ok := bySubset[sub]
+		if !ok {
+			return nil, fmt.Errorf("nab_subsets.py did not score %s", sub)
+		}
+		out[key] = v
+	}
+	return out, nil
+}
+
 func without(cats []string, drop string) []string {
 	var out []string
 	for _, c := range cats {
@@ -161,10 +199,6 @@ func TestNABLeaveOneCategoryOut(t *testing.T) {
 
 	// Each candidate's outputs, and its score on every training set (all
 	// categories but one) and on the whole subset.
-	training := map[string]string{} // held-out category -> data dir of the others
-	for _, c := range nabCategories {
-		training[c] = subsetData(t, root, without(nabCategories, c))
-	}
 	outs := make([]string, len(grid))
 	trainScore := make([]map[string]float64, len(grid))
 	var wg sync.WaitGroup
@@ -184,9 +218,12 @@ func TestNABLeaveOneCategoryOut(t *testing.T) {
 				mu.Unlock()
 				return
 			}
-			sc := map[string]float64{}
-			for _, held := range nabCategories {
-				sc[held] = scoreNAB(t, training[held], outs[i]).Profiles["standard"].Score
+			sc, err := scoreSubsets(data, outs[i])
+			if err != nil {
+				mu.Lock()
+				firstErr = err
+				mu.Unlock()
+				return
 			}
 			mu.Lock()
 			trainScore[i] = sc
@@ -200,7 +237,7 @@ func TestNABLeaveOneCategoryOut(t *testing.T) {
 
 	// Choose per fold, the first best in grid order.
 	heldOut := filepath.Join(root, "held-out")
-	t.Logf("%-22s %-62s %8s %8s", "held-out category", "chosen on the other categories", "train", "held-out")
+	t.Logf("%-22s %-64s %8s %8s", "held-out category", "chosen on the other categories", "train", "held-out")
 	chosen := map[string]int{}
 	for _, held := range nabCategories {
 		best := 0
@@ -224,7 +261,7 @@ func TestNABLeaveOneCategoryOut(t *testing.T) {
 		} else {
 			alone = fmt.Sprintf("%d FP", falsePositives(t, filepath.Join(heldOut, held), locoStd.Threshold))
 		}
-		t.Logf("%-22s %-62s %8.2f %8s", held, candidateName(grid[i]), trainScore[i][held], alone)
+		t.Logf("%-22s %-64s %8.2f %8s", held, candidateName(grid[i]), trainScore[i][held], alone)
 	}
 	t.Logf("LOCO: held-out outputs scored as one corpus: standard %.2f, reward_low_FP_rate %.2f, reward_low_FN_rate %.2f",
 		locoStd.Score, loco.Profiles["reward_low_FP_rate"].Score, loco.Profiles["reward_low_FN_rate"].Score)
@@ -232,6 +269,9 @@ func TestNABLeaveOneCategoryOut(t *testing.T) {
 	// In sample: the defaults on everything, and per category.
 	in := scoreNAB(t, data, outs[defIdx])
 	inStd := in.Profiles["standard"]
+	if d := inStd.Score - trainScore[defIdx]["all"]; d > 1e-9 || d < -1e-9 {
+		t.Fatalf("nab_subsets.py says %v on the whole subset, nab_score.py %v", trainScore[defIdx]["all"], inStd.Score)
+	}
 	var per []string
 	for _, c := range nabCategories {
 		if c == "artificialNoAnomaly" {
@@ -246,19 +286,13 @@ func TestNABLeaveOneCategoryOut(t *testing.T) {
 	// The whole grid, best first on the whole subset, for the record.
 	if testing.Verbose() {
 		idx := make([]int, len(grid))
-		all := make([]float64, len(grid))
 		for i := range grid {
 			idx[i] = i
-			mean := 0.0
-			for _, c := range nabCategories {
-				mean += trainScore[i][c]
-			}
-			all[i] = mean / float64(len(nabCategories))
 		}
-		sort.SliceStable(idx, func(a, b int) bool { return all[idx[a]] > all[idx[b]] })
+		sort.SliceStable(idx, func(a, b int) bool { return trainScore[idx[a]]["all"] > trainScore[idx[b]]["all"] })
+		t.Logf("  %-64s %8s  standard score of the training sets without %s", "candidate", "all", strings.Join(nabCategories, ", "))
 		for _, i := range idx {
-			t.Logf("  %-62s train without %s/%s/%s: %6.2f %6.2f %6.2f", candidateName(grid[i]),
-				nabCategories[0], nabCategories[1], nabCategories[2],
+			t.Logf("  %-64s %8.2f  %6.2f %6.2f %6.2f", candidateName(grid[i]), trainScore[i]["all"],
 				trainScore[i][nabCategories[0]], trainScore[i][nabCategories[1]], trainScore[i][nabCategories[2]])
 		}
 	}

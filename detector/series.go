@@ -425,7 +425,7 @@ const worsening = 0.1
 func (s *Series) surprise(z float64) float64 {
 	const zmax = 1e6 // keeps the moments finite on a series that was flat
 	z = min(math.Abs(z), zmax)
-	q := s.step1.update(min(z, surpriseClip), s.aShort, max(s.aLong, 1/float64(s.n)))
+	q := s.step1.update(min(z, surpriseClip), s.aShort, max(s.aLong, 1/float64(s.n)), s.cfg.ScoreSpreadFloor)
 	raw := q / (q + 1)
 	if s.n >= warmup {
 		m := float64(s.n - warmup + 1)
@@ -455,7 +455,7 @@ func gaussNLog(k float64) float64 {
 // sdFloor is the smallest spread of short-term surprise the score divides
 // by: what i.i.d. Gaussian noise gives, so a quiet series is not scored on
 // the wiggles of its own floor.
-const sdFloor = 0.3
+const sdFloor = 0.2
 
 // surpriseClip caps one sample's surprise, in sigmas, in the sustained
 // view: it measures how persistently a series departs from what was
@@ -477,7 +477,7 @@ type surprise struct {
 // update adds one surprise value u and returns how far the short-term
 // average sits above the long-run mean, in units of mean + scoreK·sd:
 // 1 means at that level.
-func (p *surprise) update(u, aShort, aLong float64) float64 {
+func (p *surprise) update(u, aShort, aLong, sdFloor float64) float64 {
 	p.short += aShort * (u - p.short)
 	d := p.short - p.mean
 	p.mean += aLong * d
