@@ -44,7 +44,7 @@ type DetectorConfig struct {
 	// distribution. Default 14.
 	ScoreWindow float64 `yaml:"score_window"`
 	// ScoreMemory is the span, in samples, of the long-run distribution of
-	// surprise and of the tail model of one-step surprise. Default 4000.
+	// surprise and of the tail model of one-step surprise. Default 4400.
 	ScoreMemory float64 `yaml:"score_memory"`
 	// ScoreSpreadFloor is the smallest long-run standard deviation of
 	// short-term surprise (in sigmas of the one-step error) the score
@@ -97,7 +97,7 @@ func DefaultDetectorConfig() DetectorConfig {
 		ForecastHorizon:     1,
 		UpperBoundSigmas:    2,
 		ScoreWindow:         14,
-		ScoreMemory:         4000,
+		ScoreMemory:         4400,
 		ScoreRefractory:     50,
 		ScoreSpreadFloor:    0.3,
 		ScaleMemory:         120,

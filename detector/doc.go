@@ -55,7 +55,7 @@
 //
 // # Constants and how they were chosen
 //
-// Nothing below was fitted to a benchmark series, except the three
+// Nothing below was fitted to a benchmark series, except the two
 // parameters chosen by leave-one-category-out evaluation (LOCO) on the
 // public NAB subset in testdata/nab: for each category, the candidate with
 // the best standard NAB score on the other categories is scored on the one
@@ -67,15 +67,10 @@
 // It prints the candidate each fold chose, the held-out score of each
 // category with anomalies, the false positives on the category without,
 // the LOCO corpus score and the in-sample score of the defaults. The
-// defaults are the candidate that scores best on the whole subset; each
-// fold's choice is within one grid step of them.
+// defaults are the candidate that scores best on the whole subset.
 //
 // Chosen by LOCO (grid in loco_test.go):
 //
-//   - ScoreMemory = 4000 samples, from {1000, 2000, 4000}: the memory of
-//     the long-run distribution of surprise and of the tail model. With
-//     about 2.3% of samples above the tail threshold, 4000 samples give the
-//     tail model some 90 excesses to estimate its shape from.
 //   - ScoreRefractory = 50 samples, from {25, 50, 100, 200}: the half-life
 //     of the peak a new score must beat.
 //   - ScoreSpreadFloor = 0.3, from {0.2, 0.3, 0.4}: the smallest long-run
@@ -87,6 +82,11 @@
 //
 // Derived:
 //
+//   - ScoreMemory = 4400 samples: the memory of the long-run distribution
+//     of surprise and of the tail model, long enough to hold 100 excesses
+//     over the tail threshold (100/tailRate ≈ 4400), so that the Pareto
+//     shape is estimated to about ±0.1 (the standard error of the moment
+//     estimate is about 1/√excesses near shape 0).
 //   - ScoreWindow = 14 samples: the shortest span at which a sustained
 //     doubling of the typical one-step error reads score 1/2 in the
 //     sustained view. For Gaussian errors min(|z|, 3) has mean 0.80 and

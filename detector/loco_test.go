@@ -34,20 +34,18 @@ var nabCategories = []string{"artificialNoAnomaly", "artificialWithAnomaly", "re
 // defaults are one of the candidates.
 func locoGrid() []config.DetectorConfig {
 	var out []config.DetectorConfig
-	for _, memory := range []float64{1000, 2000, 4000} {
-		for _, refractory := range []float64{25, 50, 100, 200} {
-			for _, floor := range []float64{0.2, 0.3, 0.4} {
-				c := config.DefaultDetectorConfig()
-				c.ScoreMemory, c.ScoreRefractory, c.ScoreSpreadFloor = memory, refractory, floor
-				out = append(out, c)
-			}
+	for _, refractory := range []float64{25, 50, 100, 200} {
+		for _, floor := range []float64{0.2, 0.3, 0.4} {
+			c := config.DefaultDetectorConfig()
+			c.ScoreRefractory, c.ScoreSpreadFloor = refractory, floor
+			out = append(out, c)
 		}
 	}
 	return out
 }
 
 func candidateName(c config.DetectorConfig) string {
-	return fmt.Sprintf("score_memory=%g score_refractory=%g score_spread_floor=%g", c.ScoreMemory, c.ScoreRefractory, c.ScoreSpreadFloor)
+	return fmt.Sprintf("score_refractory=%g score_spread_floor=%g", c.ScoreRefractory, c.ScoreSpreadFloor)
 }
 
 type nabResult struct {
@@ -237,7 +235,7 @@ func TestNABLeaveOneCategoryOut(t *testing.T) {
 
 	// Choose per fold, the first best in grid order.
 	heldOut := filepath.Join(root, "held-out")
-	t.Logf("%-22s %-64s %8s %8s", "held-out category", "chosen on the other categories", "train", "held-out")
+	t.Logf("%-22s %-48s %8s %8s", "held-out category", "chosen on the other categories", "train", "held-out")
 	chosen := map[string]int{}
 	for _, held := range nabCategories {
 		best := 0
@@ -261,7 +259,7 @@ func TestNABLeaveOneCategoryOut(t *testing.T) {
 		} else {
 			alone = fmt.Sprintf("%d FP", falsePositives(t, filepath.Join(heldOut, held), locoStd.Threshold))
 		}
-		t.Logf("%-22s %-64s %8.2f %8s", held, candidateName(grid[i]), trainScore[i][held], alone)
+		t.Logf("%-22s %-48s %8.2f %8s", held, candidateName(grid[i]), trainScore[i][held], alone)
 	}
 	t.Logf("LOCO: held-out outputs scored as one corpus: standard %.2f, reward_low_FP_rate %.2f, reward_low_FN_rate %.2f",
 		locoStd.Score, loco.Profiles["reward_low_FP_rate"].Score, loco.Profiles["reward_low_FN_rate"].Score)
@@ -290,9 +288,9 @@ func TestNABLeaveOneCategoryOut(t *testing.T) {
 			idx[i] = i
 		}
 		sort.SliceStable(idx, func(a, b int) bool { return trainScore[idx[a]]["all"] > trainScore[idx[b]]["all"] })
-		t.Logf("  %-64s %8s  standard score of the training sets without %s", "candidate", "all", strings.Join(nabCategories, ", "))
+		t.Logf("  %-48s %8s  standard score of the training sets without %s", "candidate", "all", strings.Join(nabCategories, ", "))
 		for _, i := range idx {
-			t.Logf("  %-64s %8.2f  %6.2f %6.2f %6.2f", candidateName(grid[i]), trainScore[i]["all"],
+			t.Logf("  %-48s %8.2f  %6.2f %6.2f %6.2f", candidateName(grid[i]), trainScore[i]["all"],
 				trainScore[i][nabCategories[0]], trainScore[i][nabCategories[1]], trainScore[i][nabCategories[2]])
 		}
 	}
