@@ -146,7 +146,7 @@ func (s *Series) restore(st seriesState) error {
 				return fmt.Errorf("state holds a value that is not finite")
 			}
 		}
-		if t.Variance < 0 || t.Rate < 0 || t.Rate > 1 || t.Exc < 0 {
+		if t.Variance < 0 || t.Rate < 0 || t.Rate > 1 || t.Exc < 0 || t.M1 < 0 || t.M2 < 0 {
 			return fmt.Errorf("state has an inconsistent score tail")
 		}
 	}
