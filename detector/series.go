@@ -416,7 +416,7 @@ const worsening = 0.1
 //     against the long-run distribution of that mean, as q/(q+1) where
 //     q = short / (mean + scoreK·sd); it reads 1/2 when the short-term
 //     mean sits scoreK long-run standard deviations above the long-run
-//     mean (or twice the mean on a series too quiet to have a spread);
+//     mean, the standard deviation being at least ScoreSpreadFloor;
 //   - spike: the tail probability p of |z| under a peaks-over-threshold
 //     model of its history (see tail), as nl/(nl+spikeHalf) where
 //     nl = −ln(2p) (Bonferroni over the two views). spikeHalf is −ln Q(scoreK),
@@ -452,11 +452,6 @@ func gaussNLog(k float64) float64 {
 	return k*k/2 + math.Log(k*math.Sqrt(2*math.Pi))
 }
 
-// sdFloor is the smallest spread of short-term surprise the score divides
-// by: what i.i.d. Gaussian noise gives, so a quiet series is not scored on
-// the wiggles of its own floor.
-const sdFloor = 0.2
-
 // surpriseClip caps one sample's surprise, in sigmas, in the sustained
 // view: it measures how persistently a series departs from what was
 // expected, so one wild sample (which the spike view judges) cannot
@@ -475,8 +470,8 @@ type surprise struct {
 }
 
 // update adds one surprise value u and returns how far the short-term
-// average sits above the long-run mean, in units of mean + scoreK·sd:
-// 1 means at that level.
+// average sits above the long-run mean, in units of mean + scoreK·sd
+// (sd at least sdFloor): 1 means at that level.
 func (p *surprise) update(u, aShort, aLong, sdFloor float64) float64 {
 	p.short += aShort * (u - p.short)
 	d := p.short - p.mean
