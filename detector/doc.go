@@ -1,7 +1,10 @@
 // Package detector is Headroom's streaming anomaly detector. It stands
 // between the collector and the limiter and alerting: per series it filters
 // spikes (a Hampel filter on the residual from the seasonal baseline), tracks
-// a slow level, a daily seasonal baseline and a fast level, forecasts the
+// a slow level, a daily seasonal baseline with a weekly correction and a
+// fast level, predicts each sample with whichever of the fast level, the
+// daily baseline and the daily baseline with the weekly correction has been
+// the most accurate lately, forecasts the
 // next samples with an upper bound (the demand the limiter uses), scores how
 // anomalous the series is in [0,1], and runs a state machine that tells
 // transient spikes from sustained shifts, with a refractory period so that
@@ -15,9 +18,9 @@
 // `headroom detect` and the simulator use this one implementation with one
 // parameter set (config.DetectorConfig).
 //
-// Memory per series is fixed when it is created (about 6 KiB with the
-// default 288 season buckets) and each sample costs O(1) without
-// allocation.
+// Memory per series is fixed when it is created (about 7.5 KiB with the
+// default 288 season buckets and the 168 hours of the weekly correction)
+// and each sample costs O(1) without allocation.
 //
 // # The score
 //
@@ -134,6 +137,13 @@
 //   - Season = 24 h in 288 buckets of 5 minutes, SeasonHalfLife = 2 days:
 //     a daily pattern is learnt within 2 days; the first day sets a bucket,
 //     later days average into it with weight max(1/(days+1), 1 − 2^(−1/2)).
+//   - The weekly correction: 168 buckets of one hour (every bucket holds a
+//     few samples of a series sampled up to every 20 minutes), learnt from
+//     the spike-filtered value's departure from the daily baseline with the
+//     season's half-life counted in weeks, and used once an hour of the
+//     week has been seen in 2 weeks (one week's hour is one sample, as
+//     likely an incident as a habit). A quiet weekend is then expected in
+//     the third week (TestWeeklyPatternIsLearntWithinTwoWeeks).
 //   - ScaleMemory = 120 samples, ForecastHorizon = 1 sample,
 //     UpperBoundSigmas = 2 (about 97.7% one-sided cover of Gaussian
 //     errors): the limiter's forecast and its upper bound.
