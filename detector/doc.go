@@ -1,14 +1,14 @@
 // Package detector is Headroom's streaming anomaly detector. It stands
 // between the collector and the limiter and alerting: per series it filters
-// spikes (a Hampel filter on the residual from the seasonal baseline), tracks
-// a slow level, a daily seasonal baseline with a weekly correction and a
-// fast level, predicts each sample with whichever of the fast level, the
-// daily baseline and the daily baseline with the weekly correction has been
-// the most accurate lately, forecasts the
-// next samples with an upper bound (the demand the limiter uses), scores how
-// anomalous the series is in [0,1], and runs a state machine that tells
-// transient spikes from sustained shifts, with a refractory period so that
-// one incident gives one event.
+// spikes (a Hampel filter on the residual from the seasonal baseline),
+// tracks a slow level, a daily seasonal baseline with a weekly correction
+// and a fast level, predicts each sample with whichever of the fast level,
+// the daily baseline and the daily baseline with the weekly correction has
+// been the most accurate lately, forecasts the next samples with an upper
+// bound (the demand the limiter uses), scores how anomalous the series is
+// in [0,1], and runs a state machine that tells transient spikes from
+// sustained shifts, with a refractory period so that one incident gives one
+// event.
 //
 // Series is one series; Monitor keeps a Series per key and turns the
 // detector's own small input types (traffic rates, throttle time, consumer
@@ -34,7 +34,8 @@
 //
 //   - Sustained: the short-term mean of min(|z|, 3) (an EWMA of span
 //     ScoreWindow) against the long-run mean and spread of that same short
-//     mean (span ScoreMemory), as q/(q+1), q = short/(mean + 5·spread). It
+//     mean (span ScoreMemory), as q/(q+1), q = short/(mean + 5·spread),
+//     the spread being at least ScoreSpreadFloor. It
 //     reads 1/2 when the short-term mean stands 5 long-run standard
 //     deviations above the long-run mean: a shift in level or in noise that
 //     lasts. This is the likelihood idea of HTM's anomaly likelihood: a
@@ -58,9 +59,10 @@
 //
 // # Constants and how they were chosen
 //
-// Nothing below was fitted to a benchmark series, except the two
-// parameters chosen by leave-one-category-out evaluation (LOCO) on the
-// public NAB subset in testdata/nab: for each category, the candidate with
+// Each constant is derived, set by an operational requirement, or, for the
+// two parameters of the score that no principle fixes, chosen by
+// leave-one-category-out evaluation (LOCO) on the public NAB subset in
+// testdata/nab: for each category, the candidate with
 // the best standard NAB score on the other categories is scored on the one
 // left out, and the held-out outputs of all categories are scored together
 // as one corpus. The evaluation is TestNABLeaveOneCategoryOut:
