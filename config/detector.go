@@ -41,14 +41,19 @@ type DetectorConfig struct {
 	UpperBoundSigmas float64 `yaml:"upper_bound_sigmas"`
 	// ScoreWindow is the number of samples, as an EWMA span, the anomaly
 	// score averages surprise over before comparing it with its long-run
-	// distribution. Default 16.
+	// distribution. Default 14.
 	ScoreWindow float64 `yaml:"score_window"`
 	// ScoreMemory is the span, in samples, of the long-run distribution of
-	// surprise. Default 1000.
+	// surprise and of the tail model of one-step surprise. Default 4400.
 	ScoreMemory float64 `yaml:"score_memory"`
+	// ScoreSpreadFloor is the smallest long-run standard deviation of
+	// short-term surprise (in sigmas of the one-step error) the score
+	// divides by, so that a very regular series is not scored on the
+	// wiggles of its own floor. Default 0.3.
+	ScoreSpreadFloor float64 `yaml:"score_spread_floor"`
 	// ScoreRefractory is the half-life, in samples, of the peak an anomaly
 	// score must beat to be reported: the score marks an incident's onset
-	// (and any worsening), not each of its samples. Default 200.
+	// (and any worsening), not each of its samples. Default 50.
 	ScoreRefractory float64 `yaml:"score_refractory"`
 	// ScaleMemory is the span, in samples, of the robust scale of the
 	// one-step error, which the band, the upper bound and the score use.
@@ -91,9 +96,10 @@ func DefaultDetectorConfig() DetectorConfig {
 		SeasonHalfLife:      2,
 		ForecastHorizon:     1,
 		UpperBoundSigmas:    2,
-		ScoreWindow:         16,
-		ScoreMemory:         1000,
-		ScoreRefractory:     200,
+		ScoreWindow:         14,
+		ScoreMemory:         4400,
+		ScoreRefractory:     50,
+		ScoreSpreadFloor:    0.3,
 		ScaleMemory:         120,
 		ShiftSigmas:         4,
 		ShiftMinRelative:    0.2,
@@ -122,6 +128,7 @@ func (c *DetectorConfig) Validate() []error {
 		{"score_window", c.ScoreWindow},
 		{"score_memory", c.ScoreMemory},
 		{"score_refractory", c.ScoreRefractory},
+		{"score_spread_floor", c.ScoreSpreadFloor},
 		{"scale_memory", c.ScaleMemory},
 		{"shift_sigmas", c.ShiftSigmas},
 	} {

@@ -25,6 +25,7 @@ func TestDetectorConfigValidate(t *testing.T) {
 		{"zero horizon", func(c *DetectorConfig) { c.ForecastHorizon = 0 }, "forecast_horizon"},
 		{"memory under window", func(c *DetectorConfig) { c.ScoreMemory = 4 }, "score_memory: must be above score_window"},
 		{"zero refractory score", func(c *DetectorConfig) { c.ScoreRefractory = 0 }, "score_refractory"},
+		{"zero score spread floor", func(c *DetectorConfig) { c.ScoreSpreadFloor = 0 }, "score_spread_floor"},
 		{"zero scale memory", func(c *DetectorConfig) { c.ScaleMemory = 0 }, "scale_memory"},
 		{"negative relative shift", func(c *DetectorConfig) { c.ShiftMinRelative = -0.1 }, "shift_min_relative"},
 		{"zero sustain", func(c *DetectorConfig) { c.Sustain = 0 }, "sustain"},

@@ -168,9 +168,20 @@ type Series struct {
 	maeS  float64 // mean absolute one-step error, seasonal predictor
 	maeN  float64 // same, non-seasonal predictor
 
+	// The weekly correction: what the daily baseline misses at each hour
+	// of the week (weekends, Monday mornings), learnt like the season.
+	week     []float64
+	weekSeen []uint16
+	wBucket  int64 // absolute hour number of the weekly accumulator
+	wAccSum  float64
+	wAccN    int
+	devW     float64 // fast correction on top of slow + season + week
+	maeW     float64 // mean absolute one-step error, weekly predictor
+
 	peak      float64 // decaying peak of recent raw scores
 	peakDecay float64
-	step1     surprise // one-step surprise
+	step1     surprise // sustained view of the one-step surprise
+	spike     tail     // spike view: the tail of |z|
 
 	state      State
 	pendingDir Shift
@@ -196,6 +207,8 @@ func NewSeries(cfg config.DetectorConfig, opts Options) (*Series, error) {
 		season:     make([]float64, cfg.SeasonBuckets),
 		scale:      make([]float64, cfg.SeasonBuckets),
 		seen:       make([]uint16, cfg.SeasonBuckets),
+		week:       make([]float64, weekBuckets),
+		weekSeen:   make([]uint16, weekBuckets),
 		sinceEvent: math.MaxInt64 / 2,
 		peakDecay:  math.Exp2(-1 / cfg.ScoreRefractory),
 	}
@@ -234,6 +247,7 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	if s.n == 0 {
 		s.slow, s.level = x, x
 		s.bucket = ts / s.bucketNs
+		s.wBucket = ts / weekBucketNs
 		s.lastT = ts
 	}
 	dt := float64(ts - s.lastT)
@@ -254,17 +268,19 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 		s.foldBucket()
 		s.bucket = b
 	}
-	idx := s.index(ts)
+	if b := ts / weekBucketNs; b != s.wBucket {
+		s.foldWeek()
+		s.wBucket = b
+	}
+	idx, widx := s.index(ts), weekIndex(ts)
 
 	// Predict, before looking at the sample.
 	seasonal := s.seen[idx] > 0
+	weekly := seasonal && s.weekSeen[widx] >= weeksTrusted
 	predS := s.slow + s.season[idx] + s.dev
+	predW := s.slow + s.season[idx] + s.week[widx] + s.devW
 	predN := s.level
-	useSeason := seasonal && s.maeS < s.maeN
-	pred, mae := predN, s.maeN
-	if useSeason {
-		pred, mae = predS, s.maeS
-	}
+	pred, mae := s.choose(seasonal, weekly, predS, predW, predN)
 	sigma := s.sigma(mae, pred)
 	if seasonal {
 		// Some hours of the day are harder to predict than others.
@@ -274,6 +290,9 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	// Filter spikes in the residual from the seasonal baseline, so that a
 	// daily step that happens every day is not mistaken for a spike.
 	base := s.slow + s.season[idx]
+	if weekly {
+		base += s.week[widx]
+	}
 	floor := 1e-9 * (math.Abs(pred) + 1)
 	rf, spike := s.filter.push(x-base, floor)
 	xf := rf + base
@@ -282,9 +301,7 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	// Score the raw surprise: spikes are anomalies, they just must not
 	// move the baseline.
 	if s.n > 0 {
-		aLong := max(s.aLong, 1/float64(s.n))
-		q := s.step1.update(min(math.Abs(x-pred)/sigma, surpriseClip), s.aShort, aLong)
-		raw := q / (q + 1)
+		raw := s.surprise((x - pred) / sigma)
 		// Refractory: report an incident's onset, not every sample of it.
 		// A score counts only when it beats the decaying peak of the
 		// recent scores by a margin: the incident is new or got worse.
@@ -319,6 +336,12 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 		if !seasonal {
 			s.maeS = s.maeN
 		}
+		if weekly {
+			eW := xf - predW
+			s.maeW += aErr * (clip(math.Abs(eW), clipAt(s.maeW)) - s.maeW)
+		} else {
+			s.maeW = s.maeS
+		}
 	}
 	if dt != s.slowDt { // regular sampling reuses the weight
 		s.slowDt, s.aSlow = dt, 1-math.Exp2(-dt/s.slowHL)
@@ -326,12 +349,21 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	aSlow := s.aSlow
 	s.slow += aSlow * (xf - s.season[idx] - s.slow)
 	s.dev += s.aFast * (xf - s.slow - s.season[idx] - s.dev)
+	s.devW += s.aFast * (xf - s.slow - s.season[idx] - s.week[widx] - s.devW)
 	s.level += s.aFast * (xf - s.level)
 	// The season learns from the raw value clipped to a band around the
 	// expectation: a pattern that comes back every day is learnt over a few
 	// days even where the spike filter took it for a spike, while a one-off
 	// spike moves its bucket by a bounded amount.
-	s.accSum += max(pred-3*sigma, min(pred+3*sigma, x)) - s.slow
+	xc := max(pred-3*sigma, min(pred+3*sigma, x))
+	s.accSum += xc - s.slow
+	if seasonal {
+		// The weekly correction learns from the filtered value: a weekend
+		// is a sustained departure from the daily baseline, which the band
+		// would clip, while a spike never gets past the filter.
+		s.wAccSum += xf - s.slow - s.season[idx]
+		s.wAccN++
+	}
 	s.accErr += min(math.Abs(x-pred), 10*sigma)
 	s.accN++
 
@@ -389,6 +421,64 @@ func (s *Series) foldBucket() {
 	s.accSum, s.accErr, s.accN = 0, 0, 0
 }
 
+// weekBuckets is the number of buckets of the weekly correction: one per
+// hour of the week, coarse enough that every bucket holds a few samples of
+// a series sampled up to every 20 minutes, fine enough for the hours of a
+// working day.
+const weekBuckets = 7 * 24
+
+const weekBucketNs = int64(time.Hour)
+
+// weeksTrusted is how many weeks an hour of the week must have been seen
+// before its correction is used: one week's hour is one sample of that
+// hour's departure from the daily baseline, as likely an incident as a
+// habit; from the second week on the correction averages several weeks.
+const weeksTrusted = 2
+
+func weekIndex(ts int64) int {
+	p := (ts / weekBucketNs) % weekBuckets
+	if p < 0 {
+		p += weekBuckets
+	}
+	return int(p)
+}
+
+// foldWeek folds the finished hour into the weekly correction, as
+// foldBucket does for the season, with the season's half-life counted in
+// weeks.
+func (s *Series) foldWeek() {
+	if s.wAccN == 0 {
+		return
+	}
+	i := weekIndex(s.wBucket * weekBucketNs)
+	m := s.wAccSum / float64(s.wAccN)
+	if s.weekSeen[i] == 0 {
+		s.week[i] = m
+	} else {
+		s.week[i] += math.Max(1/float64(s.weekSeen[i]+1), s.aSeasonMin) * (m - s.week[i])
+	}
+	if s.weekSeen[i] < math.MaxUint16 {
+		s.weekSeen[i]++
+	}
+	s.wAccSum, s.wAccN = 0, 0
+}
+
+// choose returns the prediction, and its mean absolute error, of the
+// predictor that has been the most accurate lately: the fast level, the
+// daily seasonal baseline (once this bucket of the day has been seen), or
+// the daily baseline with the weekly correction (once this hour of the
+// week has been seen).
+func (s *Series) choose(seasonal, weekly bool, predS, predW, predN float64) (float64, float64) {
+	pred, mae := predN, s.maeN
+	if seasonal && s.maeS < mae {
+		pred, mae = predS, s.maeS
+	}
+	if weekly && s.maeW < mae {
+		pred, mae = predW, s.maeW
+	}
+	return pred, mae
+}
+
 // forecast is the expectation ForecastHorizon samples after t, with its
 // upper bound and sigma.
 func (s *Series) forecast(t time.Time) (f, upper, sigma float64) {
@@ -396,28 +486,66 @@ func (s *Series) forecast(t time.Time) (f, upper, sigma float64) {
 		return math.NaN(), math.NaN(), math.NaN()
 	}
 	ts := t.UnixNano() + int64(float64(s.cfg.ForecastHorizon)*s.interval)
-	idx := s.index(ts)
-	f, mae := s.level, s.maeN
-	if s.seen[idx] > 0 && s.maeS < s.maeN {
-		f, mae = s.slow+s.season[idx]+s.dev, s.maeS
-	}
+	idx, widx := s.index(ts), weekIndex(ts)
+	seasonal := s.seen[idx] > 0
+	f, mae := s.choose(seasonal, seasonal && s.weekSeen[widx] >= weeksTrusted,
+		s.slow+s.season[idx]+s.dev, s.slow+s.season[idx]+s.week[widx]+s.devW, s.level)
 	sigma = s.sigma(mae, f)
 	return f, f + s.cfg.UpperBoundSigmas*sigma, sigma
 }
-
-// sdFloor is the smallest spread of short-term surprise the score divides
-// by: what i.i.d. Gaussian noise gives, so a quiet series is not scored on
-// the wiggles of its own floor.
-const sdFloor = 0.3
 
 // worsening is how much a score must beat the decaying peak of recent
 // scores to be reported during the refractory period.
 const worsening = 0.1
 
-// surpriseClip caps one sample's surprise, in sigmas: the score measures
-// how persistently a series departs from what was expected more than how
-// far one sample lands, so one wild sample cannot outweigh a sustained
-// change, and a series full of spikes does not score on each of them.
+// surprise returns the raw anomaly score of x in [0,1), the larger of two
+// views of the one-step error z = (x − pred)/sigma, each judged against
+// this series' own history:
+//
+//   - sustained: the short-term mean of |z| (clipped at surpriseClip)
+//     against the long-run distribution of that mean, as q/(q+1) where
+//     q = short / (mean + scoreK·sd); it reads 1/2 when the short-term
+//     mean sits scoreK long-run standard deviations above the long-run
+//     mean, the standard deviation being at least ScoreSpreadFloor;
+//   - spike: the tail probability p of |z| under a peaks-over-threshold
+//     model of its history (see tail), as nl/(nl+spikeHalf) where
+//     nl = −ln(2p) (Bonferroni over the two views). spikeHalf is −ln Q(scoreK),
+//     Q the standard normal tail, so both views read 1/2 at the same
+//     improbability: that of a scoreK-sigma Gaussian deviation.
+func (s *Series) surprise(z float64) float64 {
+	const zmax = 1e6 // keeps the moments finite on a series that was flat
+	z = min(math.Abs(z), zmax)
+	q := s.step1.update(min(z, surpriseClip), s.aShort, max(s.aLong, 1/float64(s.n)), s.cfg.ScoreSpreadFloor)
+	raw := q / (q + 1)
+	if s.n >= warmup {
+		m := float64(s.n - warmup + 1)
+		nl := s.spike.nlog(z, max(s.aLong, 1/m), m, s.cfg.ScoreMemory) - math.Ln2
+		if nl > 0 {
+			raw = max(raw, nl/(nl+spikeHalf))
+		}
+	}
+	return raw
+}
+
+// spikeHalf is −ln Q(scoreK): the negative log tail probability of a
+// scoreK-sigma Gaussian deviation, where the spike view reads 1/2.
+var spikeHalf = gaussNLog(scoreK)
+
+// gaussNLog is −ln Q(k), Q the standard normal upper tail.
+func gaussNLog(k float64) float64 {
+	if k <= 0 {
+		return math.Ln2
+	}
+	if k < 30 {
+		return -math.Log(0.5 * math.Erfc(k/math.Sqrt2))
+	}
+	return k*k/2 + math.Log(k*math.Sqrt(2*math.Pi))
+}
+
+// surpriseClip caps one sample's surprise, in sigmas, in the sustained
+// view: it measures how persistently a series departs from what was
+// expected, so one wild sample (which the spike view judges) cannot
+// outweigh a sustained change.
 const surpriseClip = 3
 
 // scoreK is how many long-run standard deviations above its long-run mean
@@ -432,9 +560,9 @@ type surprise struct {
 }
 
 // update adds one surprise value u and returns how far the short-term
-// average sits above the long-run mean, in units of mean + scoreK·sd:
-// 1 means at that level.
-func (p *surprise) update(u, aShort, aLong float64) float64 {
+// average sits above the long-run mean, in units of mean + scoreK·sd
+// (sd at least sdFloor): 1 means at that level.
+func (p *surprise) update(u, aShort, aLong, sdFloor float64) float64 {
 	p.short += aShort * (u - p.short)
 	d := p.short - p.mean
 	p.mean += aLong * d

@@ -368,3 +368,39 @@ func TestOfflineScoresAreCausal(t *testing.T) {
 		}
 	}
 }
+
+// A weekly rhythm (quiet weekends) is learnt within two weeks: in the third
+// week the expectation follows the weekend within 5% and the weekend's
+// start and end raise no event. Sampled every 5 minutes.
+func TestWeeklyPatternIsLearntWithinTwoWeeks(t *testing.T) {
+	const step = 5 * time.Minute
+	week := int(7 * 24 * time.Hour / step)
+	monday := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	truth := func(ts time.Time) float64 {
+		h := float64(ts.Hour()) + float64(ts.Minute())/60
+		daily := 1 + 0.5*math.Sin(2*math.Pi*h/24)
+		if wd := ts.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			return 400 * daily
+		}
+		return 1000 * daily
+	}
+	rng := rand.New(rand.NewPCG(14, 14))
+	s := newTestSeries(t, Options{NonNegative: true})
+	var errSum, sum float64
+	for i := 0; i < 3*week; i++ {
+		ts := monday.Add(time.Duration(i) * step)
+		want := truth(ts)
+		r := s.Observe(ts, want*(1+0.03*rng.NormFloat64()))
+		if i < 2*week {
+			continue
+		}
+		if r.Event != NoShift {
+			t.Fatalf("week 3 is a normal week but raised %v on %s", r.Event, ts.Format("Mon 15:04"))
+		}
+		errSum += math.Abs(r.Expected - want)
+		sum += want
+	}
+	if rel := errSum / sum; rel > 0.05 {
+		t.Fatalf("week 3 mean absolute forecast error %.1f%% of the level, want under 5%%", 100*rel)
+	}
+}

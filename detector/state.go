@@ -13,7 +13,7 @@ import (
 
 // stateVersion changes whenever the saved state's meaning changes; a state
 // of another version is refused rather than misread.
-const stateVersion = 1
+const stateVersion = 2
 
 // monitorState is what a Monitor has learnt, in a form that survives a
 // restart: every traffic series' filter window, levels, seasonal baseline
@@ -24,6 +24,10 @@ type monitorState struct {
 	Config     config.DetectorConfig
 	Traffic    []trafficState
 	Conditions []conditionState
+}
+
+type tailState struct {
+	Mean, Variance, Rate, M1, M2, Exc float64
 }
 
 type trafficState struct {
@@ -50,8 +54,14 @@ type seriesState struct {
 	AccSum, AccErr         float64
 	AccN                   int
 	Dev, Level, MaeS, MaeN float64
+	Week                   []float64
+	WeekSeen               []uint16
+	WBucket                int64
+	WAccSum, DevW, MaeW    float64
+	WAccN                  int
 	Peak                   float64
 	Short, Mean, Variance  float64
+	Spike                  tailState
 	State                  uint8
 	PendingDir             int8
 	Pending                int
@@ -125,19 +135,33 @@ func (s *Series) saved() seriesState {
 		Season: append([]float64(nil), s.season...), Scale: append([]float64(nil), s.scale...), Seen: append([]uint16(nil), s.seen...),
 		Bucket: s.bucket, AccSum: s.accSum, AccErr: s.accErr, AccN: s.accN,
 		Dev: s.dev, Level: s.level, MaeS: s.maeS, MaeN: s.maeN,
+		Week: append([]float64(nil), s.week...), WeekSeen: append([]uint16(nil), s.weekSeen...),
+		WBucket: s.wBucket, WAccSum: s.wAccSum, DevW: s.devW, MaeW: s.maeW, WAccN: s.wAccN,
 		Peak: s.peak, Short: s.step1.short, Mean: s.step1.mean, Variance: s.step1.variance,
+		Spike: tailState{Mean: s.spike.mean, Variance: s.spike.variance, Rate: s.spike.rate, M1: s.spike.m1, M2: s.spike.m2, Exc: s.spike.exc},
 		State: uint8(s.state), PendingDir: int8(s.pendingDir), Pending: s.pending, SinceEvent: s.sinceEvent,
 	}
 }
 
 func (s *Series) restore(st seriesState) error {
-	if len(st.Ring) > cap(s.filter.ring) || len(st.Season) != len(s.season) || len(st.Scale) != len(s.scale) || len(st.Seen) != len(s.seen) {
+	if len(st.Ring) > cap(s.filter.ring) || len(st.Season) != len(s.season) || len(st.Scale) != len(s.scale) || len(st.Seen) != len(s.seen) ||
+		len(st.Week) != len(s.week) || len(st.WeekSeen) != len(s.weekSeen) {
 		return fmt.Errorf("state does not fit the configuration")
 	}
-	if st.Next < 0 || st.Next >= max(1, cap(s.filter.ring)) || len(st.Ring) < cap(s.filter.ring) && st.Next != 0 || st.AccN < 0 || st.Pending < 0 {
+	if t := st.Spike; true {
+		for _, x := range []float64{t.Mean, t.Variance, t.Rate, t.M1, t.M2, t.Exc} {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Errorf("state holds a value that is not finite")
+			}
+		}
+		if t.Variance < 0 || t.Rate < 0 || t.Rate > 1 || t.Exc < 0 || t.M1 < 0 || t.M2 < 0 {
+			return fmt.Errorf("state has an inconsistent score tail")
+		}
+	}
+	if st.Next < 0 || st.Next >= max(1, cap(s.filter.ring)) || len(st.Ring) < cap(s.filter.ring) && st.Next != 0 || st.AccN < 0 || st.WAccN < 0 || st.Pending < 0 {
 		return fmt.Errorf("state has an inconsistent filter or accumulator")
 	}
-	for _, xs := range [][]float64{st.Ring, st.Season, st.Scale, {st.Interval, st.Slow, st.SlowDt, st.ASlow, st.AccSum, st.AccErr,
+	for _, xs := range [][]float64{st.Ring, st.Season, st.Scale, st.Week, {st.WAccSum, st.DevW, st.MaeW, st.Interval, st.Slow, st.SlowDt, st.ASlow, st.AccSum, st.AccErr,
 		st.Dev, st.Level, st.MaeS, st.MaeN, st.Peak, st.Short, st.Mean, st.Variance}} {
 		for _, x := range xs {
 			if math.IsNaN(x) || math.IsInf(x, 0) {
@@ -156,8 +180,13 @@ func (s *Series) restore(st seriesState) error {
 	copy(s.seen, st.Seen)
 	s.bucket, s.accSum, s.accErr, s.accN = st.Bucket, st.AccSum, st.AccErr, st.AccN
 	s.dev, s.level, s.maeS, s.maeN = st.Dev, st.Level, st.MaeS, st.MaeN
+	copy(s.week, st.Week)
+	copy(s.weekSeen, st.WeekSeen)
+	s.wBucket, s.wAccSum, s.wAccN, s.devW, s.maeW = st.WBucket, st.WAccSum, st.WAccN, st.DevW, st.MaeW
 	s.peak = st.Peak
 	s.step1 = surprise{short: st.Short, mean: st.Mean, variance: st.Variance}
+	t := st.Spike
+	s.spike = tail{mean: t.Mean, variance: t.Variance, rate: t.Rate, m1: t.M1, m2: t.M2, exc: t.Exc}
 	s.state, s.pendingDir, s.pending, s.sinceEvent = State(st.State), Shift(st.PendingDir), st.Pending, st.SinceEvent
 	return nil
 }
