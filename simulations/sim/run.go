@@ -39,6 +39,20 @@ type Options struct {
 	Now func() time.Time
 }
 
+// Foresight is implemented by the references that set one quota per
+// project, as Kafka does, knowing the round they decide for: oracle-kafka
+// (the round's true demand) and oracle-causal (its demand without the
+// noise draw, and the noise's distribution). The simulator calls Quotas
+// instead of Plan, for the round itself, and serves min(demand, quota) on
+// every broker: the bound is on what quotas can achieve, not on how well a
+// client copes with Kafka's window (see the package comment).
+type Foresight interface {
+	// Quotas receives the true demand of project i on the j-th broker of
+	// its placement in demand[i][j] and writes each project's quota for
+	// round r into quotas.
+	Quotas(r int, demand [][]float64, quotas []float64) error
+}
+
 // Clairvoyant is implemented by a policy that sees the true demand of the
 // round it decides for and sets what each project is served on each broker
 // directly, unconstrained by Kafka's one quota per entity. Only the oracle
@@ -53,9 +67,14 @@ type Clairvoyant interface {
 
 // runner is one policy in one direction during a run.
 type runner struct {
-	g        *Group
-	policy   Policy
-	oracle   Clairvoyant
+	g         *Group
+	policy    Policy
+	oracle    Clairvoyant
+	foresight Foresight
+	en        *enforcer
+	pairOff   []int     // index of each project's first pair in en
+	quotaSum  []float64 // Σ quotas in force per broker, for strict safety
+	slack     []float64 // per broker: what Kafka's request granularity lets its clients exceed their quotas by
 	inForce  []float64   // quotas applied this round
 	pending  [][]float64 // ring of plans waiting for their round
 	buffers  [][]float64 // plan buffers, reused round after round
@@ -68,6 +87,7 @@ type runner struct {
 	load     []float64   // served per broker this round
 	served   []float64   // served per project this round
 	violates []int       // start round of a running lender violation, -1 if none
+	unsafe   int         // rounds in which the quotas in force broke strict safety
 }
 
 // policyRun is one policy over both directions.
@@ -187,8 +207,10 @@ func newRunner(g *Group, p Policy, s *scenario.Scenario, dir uint64) *runner {
 		pending:  make([][]float64, s.ControlDelay),
 		noise:    newNormals(uint64(s.Seed), dir),
 		load:     make([]float64, g.Brokers),
+		quotaSum: make([]float64, g.Brokers),
 		violates: make([]int, n),
 		served:   make([]float64, n),
+		pairOff:  make([]int, n+1),
 	}
 	rn.buffers = make([][]float64, s.ControlDelay+2)
 	for k := range rn.buffers {
@@ -198,6 +220,7 @@ func newRunner(g *Group, p Policy, s *scenario.Scenario, dir uint64) *runner {
 		rn.inForce[i] = pj.Share
 		rn.plan[i] = pj.Share
 		rn.violates[i] = -1
+		rn.pairOff[i+1] = rn.pairOff[i] + len(pj.Placement)
 	}
 	rn.obs.Projects = make([]ProjectObservation, n)
 	for i, pj := range g.Projects {
@@ -206,8 +229,27 @@ func newRunner(g *Group, p Policy, s *scenario.Scenario, dir uint64) *runner {
 			Throttle: make([]time.Duration, len(pj.Placement)),
 		}
 	}
-	if c, ok := p.(Clairvoyant); ok {
+	c, isOracle := p.(Clairvoyant)
+	f, isForesight := p.(Foresight)
+	switch {
+	case isOracle:
 		rn.oracle = c
+	case isForesight:
+		rn.foresight = f
+	default:
+		rn.en = newEnforcer(&s.Enforcement, s.RoundInterval(), rn.pairOff[n])
+	}
+	// A client held to its quota runs at most one request per window
+	// above it: Kafka accepts a request whole and throttles after it.
+	rn.slack = make([]float64, g.Brokers)
+	if rn.en != nil {
+		for _, pj := range g.Projects {
+			for _, bw := range pj.Placement {
+				rn.slack[bw.Broker] += rn.en.request / (float64(rn.en.w) * rn.en.sample)
+			}
+		}
+	}
+	if isOracle || isForesight {
 		rn.demandPB = make([][]float64, n)
 		rn.servedPB = make([][]float64, n)
 		for i, pj := range g.Projects {
@@ -226,14 +268,19 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 	clear(rn.load)
 	fig := &pr.fig
 
-	if rn.oracle != nil {
+	if rn.oracle != nil || rn.foresight != nil {
 		for i, pj := range g.Projects {
 			for j, bw := range pj.Placement {
 				rn.demandPB[i][j] = demand[i] * bw.Weight
 			}
 		}
 		start := now()
-		if err := rn.oracle.Serve(rn.demandPB, rn.servedPB); err != nil {
+		if rn.oracle != nil {
+			err = rn.oracle.Serve(rn.demandPB, rn.servedPB)
+		} else {
+			err = rn.foresight.Quotas(r, rn.demandPB, rn.inForce)
+		}
+		if err != nil {
 			return false, false, err
 		}
 		pr.planDur += now().Sub(start)
@@ -251,29 +298,39 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 		for j, bw := range pj.Placement {
 			d := demand[i] * bw.Weight
 			hot = max(hot, d)
-			var s float64
-			if rn.oracle != nil {
+			var s, sent, rate float64
+			var th time.Duration
+			switch {
+			case rn.oracle != nil:
 				s = rn.servedPB[i][j]
 				if !(s >= 0 && s <= d*(1+1e-9)+1e-9) {
 					return false, false, fmt.Errorf("oracle served %v of demand %v for %s on broker %d", s, d, pj.Name, bw.Broker)
 				}
-			} else {
+				sent, rate = s, s
+			case rn.foresight != nil:
 				s = min(d, q)
+				sent, rate = s, s
+			default:
+				// Kafka's enforcement: what the broker accepted in the
+				// round, its windowed rate and the throttle time it
+				// reported.
+				res := rn.en.round(rn.pairOff[i]+j, r, q, d)
+				s = res.onTime / roundSec
+				sent = res.sent / roundSec
+				rate = res.rate
+				th = time.Duration(res.throttle * float64(time.Second))
 			}
 			served += s
-			rn.load[bw.Broker] += s
-			// What Kafka measures: the rate the client attempts, with
-			// observation noise; the broker reports the served part and
-			// the throttle time the excess earns.
+			rn.load[bw.Broker] += rate
+			_ = sent
+			// What the broker reports: the windowed rate, with
+			// observation noise, and the throttle time.
 			f := 1.0
 			if noise > 0 {
 				f = max(0, 1+noise*rn.noise.next())
 			}
-			po.Rate[j] = s * f
-			po.Throttle[j] = 0
-			if rn.oracle == nil && d*f > q && q > 0 {
-				po.Throttle[j] = time.Duration((d*f - q) / q * float64(ThrottleWindow))
-			}
+			po.Rate[j] = rate * f
+			po.Throttle[j] = th
 		}
 		if rn.oracle != nil {
 			// The oracle's quota is what its hottest broker serves.
@@ -282,11 +339,13 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 				q = max(q, rn.servedPB[i][j])
 			}
 			po.Quota = q
+			rn.inForce[i] = q
+		}
+		if rn.oracle != nil || rn.foresight != nil {
 			if math.Abs(q-rn.plan[i]) > 1e-9*max(1, q) {
 				fig.Writes++
 				rn.plan[i] = q
 			}
-			rn.inForce[i] = q
 		}
 		rn.served[i] = served
 		// Served is a sum of per-broker parts; below a relative 1e-9 the
@@ -312,13 +371,27 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 			rn.violates[i] = -1
 		}
 	}
-	for _, l := range rn.load {
-		if l > g.SafeCapacity*(1+1e-9) {
+	for b, l := range rn.load {
+		if l > g.SafeCapacity*(1+1e-9)+rn.slack[b] {
 			overloaded = true
 			fig.OverloadBytes += (l - g.SafeCapacity) * roundSec
 		}
 	}
-	if rn.oracle != nil {
+	// Strict safety: the quotas in force on each broker sum to at most its
+	// safe capacity.
+	clear(rn.quotaSum)
+	for i, pj := range g.Projects {
+		for _, bw := range pj.Placement {
+			rn.quotaSum[bw.Broker] += rn.inForce[i]
+		}
+	}
+	for _, qs := range rn.quotaSum {
+		if qs > g.SafeCapacity*(1+1e-9) {
+			rn.unsafe++
+			break
+		}
+	}
+	if rn.oracle != nil || rn.foresight != nil {
 		return overloaded, violated, nil
 	}
 
@@ -352,7 +425,8 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 }
 
 // DefaultPolicies lists every registered policy in report order: static
-// first, then the baselines, then the others by name, the oracle last.
+// first, then the baselines, then the others by name, then the references
+// from the tightest to the loosest (oracle-causal, oracle-kafka, oracle).
 // Names starting with "test-" are left out.
 func DefaultPolicies() []string {
 	rank := func(n string) int {
@@ -365,8 +439,12 @@ func DefaultPolicies() []string {
 			return 2
 		case "pulsar-rg":
 			return 3
-		case "oracle":
+		case "oracle-causal":
 			return 5
+		case "oracle-kafka":
+			return 6
+		case "oracle":
+			return 7
 		}
 		return 4
 	}
