@@ -33,6 +33,8 @@ type enforcer struct {
 	hmax     []float64 // pair*hist + round%hist: the round's largest sample, as a rate
 	mute     []float64 // seconds the client stays muted from the next step on
 	backlog  []float64 // bytes waiting in the client
+
+	noFast bool // tests: step every pair
 }
 
 // pairResult is what one pair did in one round.
@@ -41,6 +43,7 @@ type pairResult struct {
 	onTime   float64 // bytes of this round's demand accepted within the round
 	rate     float64 // windowed byte rate at the end of the round (bytes/s)
 	throttle float64 // mean throttle time per request in the round (seconds)
+	dropped  float64 // bytes the client dropped, its buffer full
 }
 
 func newEnforcer(e *scenario.Enforcement, round time.Duration, pairs int) *enforcer {
@@ -70,7 +73,7 @@ func newEnforcer(e *scenario.Enforcement, round time.Duration, pairs int) *enfor
 // round runs pair p through round r with quota q and demand d (bytes/s).
 func (en *enforcer) round(p, r int, q, d float64) pairResult {
 	h := en.hist
-	if en.mute[p] <= 0 && en.backlog[p] == 0 && d <= q {
+	if en.mute[p] <= 0 && en.backlog[p] == 0 && d <= q && !en.noFast {
 		fast := true
 		for k := 1; k < h && r-k >= 0; k++ {
 			if en.hmax[p*h+(r-k)%h] > q {
@@ -143,14 +146,18 @@ func (en *enforcer) step(p, r int, q, d float64) pairResult {
 	backlog0 := backlog
 	limit := q * float64(w) * S // bytes the window admits at the quota
 	a := d * S
-	var sent, thrSec, requests, biggest float64
+	var sent, thrSec, requests, biggest, dropped float64
 	for s := range en.steps {
 		slot := (r*en.steps + s) % w
 		sum -= ring[slot]
 		ring[slot] = 0
 		if mute >= S {
 			mute -= S
-			backlog = min(backlog+a, en.buffer)
+			backlog += a
+			if backlog > en.buffer {
+				dropped += backlog - en.buffer
+				backlog = en.buffer
+			}
 			continue
 		}
 		t0 := max(mute, 0)
@@ -161,20 +168,29 @@ func (en *enforcer) step(p, r int, q, d float64) pairResult {
 			x = min(avail, max(room, 0)+en.request)
 		}
 		if x > 0 {
-			// Bytes that go at t0 without throttle, before the
-			// window's room grows with time; the rest go one
-			// request at a time, each throttled by its overshoot.
-			// A window already above the quota (a cut) throttles
-			// the first request by the excess it remembers.
+			// A window already above the quota at t0 (after a cut)
+			// throttles the first request by the excess it
+			// remembers. A client that offers more than the window
+			// has room for sends what goes at once without throttle
+			// (free) and the rest one request at a time, each
+			// throttled by its overshoot; one that offers less is
+			// paced by its demand and never crosses.
 			free := room - q*(S-t0)
-			thrSec += max(0, x-max(free, 0))/q + max(0, -free)/q
+			thrSec += max(0, -free) / q
+			if avail > room {
+				thrSec += max(0, x-max(free, 0)) / q
+			}
 			requests += max(1, x/en.request)
 		}
 		sum += x
 		ring[slot] = x
 		sent += x
 		biggest = max(biggest, x)
-		backlog = min(avail-x, en.buffer)
+		backlog = avail - x
+		if backlog > en.buffer {
+			dropped += backlog - en.buffer
+			backlog = en.buffer
+		}
 		mute = max(0, sum-limit) / q
 	}
 	en.sum[p], en.mute[p], en.backlog[p] = sum, mute, backlog
@@ -182,9 +198,10 @@ func (en *enforcer) step(p, r int, q, d float64) pairResult {
 	en.hrate[p*en.hist+r%en.hist] = -1
 	en.hmax[p*en.hist+r%en.hist] = biggest / S
 	res := pairResult{
-		sent:   sent,
-		onTime: min(max(0, sent-backlog0), a*float64(en.steps)),
-		rate:   sum / (float64(w) * S),
+		sent:    sent,
+		onTime:  min(max(0, sent-backlog0), a*float64(en.steps)),
+		rate:    sum / (float64(w) * S),
+		dropped: dropped,
 	}
 	if requests > 0 {
 		res.throttle = thrSec / requests

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/headroomhq/headroom/simulations/scenario"
@@ -35,8 +37,11 @@ type Options struct {
 	// Progress, when set, is called with the rounds done so far, about a
 	// hundred times per run.
 	Progress func(done, total int)
-	// Now is the clock used to time the policies. Default time.Now.
+	// Now is the clock used to time the policies. Default time.Now. It is
+	// called from as many goroutines as Workers.
 	Now func() time.Time
+	// Workers is how many policies run at once. Default GOMAXPROCS.
+	Workers int
 }
 
 // Foresight is implemented by the references that set one quota per
@@ -72,22 +77,22 @@ type runner struct {
 	oracle    Clairvoyant
 	foresight Foresight
 	en        *enforcer
-	pairOff   []int     // index of each project's first pair in en
-	quotaSum  []float64 // Σ quotas in force per broker, for strict safety
-	slack     []float64 // per broker: what Kafka's request granularity lets its clients exceed their quotas by
-	inForce  []float64   // quotas applied this round
-	pending  [][]float64 // ring of plans waiting for their round
-	buffers  [][]float64 // plan buffers, reused round after round
-	nextBuf  int
-	plan     []float64 // the last plan returned
-	obs      Observation
-	noise    *normals
-	demandPB [][]float64 // oracle only
-	servedPB [][]float64 // oracle only
-	load     []float64   // served per broker this round
-	served   []float64   // served per project this round
-	violates []int       // start round of a running lender violation, -1 if none
-	unsafe   int         // rounds in which the quotas in force broke strict safety
+	pairOff   []int       // index of each project's first pair in en
+	quotaSum  []float64   // Σ quotas in force per broker, for strict safety
+	slack     []float64   // per broker: what Kafka's request granularity lets its clients exceed their quotas by
+	inForce   []float64   // quotas applied this round
+	pending   [][]float64 // ring of plans waiting for their round
+	buffers   [][]float64 // plan buffers, reused round after round
+	nextBuf   int
+	plan      []float64 // the last plan returned
+	obs       Observation
+	noise     *normals
+	demandPB  [][]float64 // oracle only
+	servedPB  [][]float64 // oracle only
+	load      []float64   // served per broker this round
+	served    []float64   // served per project this round
+	violates  []int       // start round of a running lender violation, -1 if none
+	unsafe    int         // rounds in which the quotas in force broke strict safety
 }
 
 // policyRun is one policy over both directions.
@@ -160,41 +165,84 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 	}
 
 	roundSec := s.RoundInterval().Seconds()
-	demand := [2][]float64{make([]float64, nproj), make([]float64, nproj)}
+	// Demand is computed once for a block of rounds; then every policy
+	// runs through the block on its own goroutine (policies share nothing
+	// but the demand, so the figures do not depend on the schedule).
+	const block = 64
+	demand := make([][2][]float64, block)
+	for k := range demand {
+		demand[k] = [2][]float64{make([]float64, nproj), make([]float64, nproj)}
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	sem := make(chan struct{}, workers)
+	errs := make([]error, len(runs))
 	every := max(1, rounds/100)
-	for r := range rounds {
-		for di, d := range scenario.Directions {
-			for i := range nproj {
-				demand[di][i] = s.Rate(i, d, r)
-			}
-		}
-		for _, pr := range runs {
-			overloaded := false
-			violated := false
-			for di := range groups {
-				ov, vi, err := pr.step(di, r, demand[di], roundSec, opt.Now)
-				if err != nil {
-					return nil, fmt.Errorf("scenario %s, policy %s, %s, round %d: %w",
-						s.Name, pr.name, groups[di].Direction, r, err)
+	for r0 := 0; r0 < rounds; r0 += block {
+		n := min(block, rounds-r0)
+		for k := range n {
+			for di, d := range scenario.Directions {
+				for i := range nproj {
+					demand[k][di][i] = s.Rate(i, d, r0+k)
 				}
-				overloaded = overloaded || ov
-				violated = violated || vi
-			}
-			if overloaded {
-				pr.fig.OverloadRounds++
-			}
-			if violated {
-				pr.fig.LenderViolationRounds++
-			}
-			if pr.series != nil {
-				pr.series.record(r, demand[0], pr.dirs[0])
 			}
 		}
-		if opt.Progress != nil && (r%every == 0 || r == rounds-1) {
-			opt.Progress(r+1, rounds)
+		var wg sync.WaitGroup
+		for x, pr := range runs {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				errs[x] = pr.rounds(s, groups, r0, demand[:n], roundSec, opt.Now)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return nil, err
+			}
+		}
+		if opt.Progress != nil {
+			for r := r0; r < r0+n; r++ {
+				if r%every == 0 || r == rounds-1 {
+					opt.Progress(r+1, rounds)
+				}
+			}
 		}
 	}
 	return finish(s, rounds, runs), nil
+}
+
+// rounds runs the policy through the rounds r0, r0+1, … with the demand
+// of each in demand[k].
+func (pr *policyRun) rounds(s *scenario.Scenario, groups [2]*Group, r0 int, demand [][2][]float64, roundSec float64, now func() time.Time) error {
+	for k := range demand {
+		r := r0 + k
+		overloaded := false
+		violated := false
+		for di := range groups {
+			ov, vi, err := pr.step(di, r, demand[k][di], roundSec, now)
+			if err != nil {
+				return fmt.Errorf("scenario %s, policy %s, %s, round %d: %w",
+					s.Name, pr.name, groups[di].Direction, r, err)
+			}
+			overloaded = overloaded || ov
+			violated = violated || vi
+		}
+		if overloaded {
+			pr.fig.OverloadRounds++
+		}
+		if violated {
+			pr.fig.LenderViolationRounds++
+		}
+		if pr.series != nil {
+			pr.series.record(r, demand[k][0], pr.dirs[0])
+		}
+	}
+	return nil
 }
 
 func newRunner(g *Group, p Policy, s *scenario.Scenario, dir uint64) *runner {
@@ -475,6 +523,7 @@ func NewGroup(s *scenario.Scenario, d scenario.Direction) *Group {
 		ThrottleWindow:   ThrottleWindow,
 		Projects:         make([]Project, len(s.Projects)),
 		observationNoise: s.ObservationNoise,
+		scen:             s,
 	}
 	for i := range s.Projects {
 		q := s.Projects[i].Quota(d)
