@@ -34,8 +34,8 @@ import (
 // distribution (D_p = max(0, μ_p (1 + σ_p Z)), Z standard normal), not the
 // draw. It minimises the expected throttled rate Σ_p Σ_b E[(w_pb D_p − q_p)+]
 // under the same constraints: a convex separable objective, replaced by its
-// chords at breakpoints around each broker's share of μ_p (μ(1 + σz) for z
-// from −3 to 4), and solved by the same linear program. Its quota is then
+// chords at breakpoints around the hottest broker's share of μ_p (μ(1 + σz)
+// for z from −2 to 3) and at every broker's share of μ_p, and solved by the same linear program. Its quota is then
 // served against the true demand like oracle-kafka's, so on every round
 // oracle-kafka throttles no more than oracle-causal: oracle-causal's quotas
 // are a feasible point of oracle-kafka's program.
@@ -103,7 +103,7 @@ const causalTail = 8.0
 
 // causalZ are the breakpoints of oracle-causal's chords, in standard
 // deviations from each broker's mean demand.
-var causalZ = []float64{-3, -2, -1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 2.5, 3, 4}
+var causalZ = []float64{-2, -1, -0.5, 0, 0.5, 1, 2, 3}
 
 // mean returns project i's demand without noise in round r and its noise.
 func (o *kafkaOracle) mean(i, r int) (mu, sigma float64) {
@@ -265,14 +265,16 @@ func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []
 		pts := append(o.points[:0], lo, hi)
 		if o.causal {
 			mu, sigma := o.mean(i, r)
+			// Chords around the hottest broker's demand, where the
+			// quota binds first, and at every other broker's mean:
+			// few segments keep the simplex small.
+			hot := g.Projects[i].Hottest * mu
 			for _, bw := range g.Projects[i].Placement {
-				m := bw.Weight * mu
-				if sigma == 0 {
-					pts = append(pts, m)
-					continue
-				}
+				pts = append(pts, bw.Weight*mu)
+			}
+			if sigma > 0 {
 				for _, z := range causalZ {
-					pts = append(pts, m*(1+sigma*z))
+					pts = append(pts, hot*(1+sigma*z))
 				}
 			}
 		} else {
