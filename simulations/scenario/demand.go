@@ -301,7 +301,24 @@ func (t *Trace) at(sec float64) float64 {
 // Rate returns project i's true total demand in direction d during round r,
 // in bytes/s. It is a pure function of the scenario, its seed and r.
 func (s *Scenario) Rate(i int, d Direction, r int) float64 {
-	return s.rate(i, d, r, float64(r)*time.Duration(s.Round).Seconds())
+	return s.rate(i, d, r, float64(r)*time.Duration(s.Round).Seconds(), true)
+}
+
+// RateMean returns project i's demand in direction d during round r
+// without its noise draw: level, steps, diurnal wave, spikes, flash crowds
+// and trace, all of which the scenario fixes in advance. The true demand
+// is RateMean × (1 + Noise × a standard normal draw), floored at zero.
+func (s *Scenario) RateMean(i int, d Direction, r int) float64 {
+	return s.rate(i, d, r, float64(r)*time.Duration(s.Round).Seconds(), false)
+}
+
+// Noise returns the relative standard deviation of project i's demand
+// noise in direction d (0 when it has none).
+func (s *Scenario) Noise(i int, d Direction) float64 {
+	if dem := s.Projects[i].DemandSpec(d); dem != nil {
+		return dem.Noise
+	}
+	return 0
 }
 
 // RateAt returns project i's true total demand in direction d at time t
@@ -312,7 +329,7 @@ func (s *Scenario) Rate(i int, d Direction, r int) float64 {
 // RateAt(i, d, r×round) equals Rate(i, d, r). Negative t is taken as 0.
 func (s *Scenario) RateAt(i int, d Direction, t time.Duration) float64 {
 	t = max(t, 0)
-	return s.rate(i, d, int(t/time.Duration(s.Round)), t.Seconds())
+	return s.rate(i, d, int(t/time.Duration(s.Round)), t.Seconds(), true)
 }
 
 // ProjectIndex returns the index of the project called name.
@@ -325,7 +342,7 @@ func (s *Scenario) ProjectIndex(name string) (int, bool) {
 	return 0, false
 }
 
-func (s *Scenario) rate(i int, d Direction, r int, sec float64) float64 {
+func (s *Scenario) rate(i int, d Direction, r int, sec float64, noisy bool) float64 {
 	dem := s.Projects[i].DemandSpec(d)
 	if dem == nil {
 		return 0
@@ -363,7 +380,7 @@ func (s *Scenario) rate(i int, d Direction, r int, sec float64) float64 {
 	if dem.Trace != nil {
 		v += dem.Trace.at(sec)
 	}
-	if dem.Noise > 0 {
+	if noisy && dem.Noise > 0 {
 		v *= 1 + dem.Noise*Normal(s.Seed, uint64(i), uint64(d), uint64(r), 2)
 	}
 	return max(v, 0)

@@ -62,6 +62,9 @@ type Scenario struct {
 	// ControlDelay is how many rounds pass before a plan takes effect, at
 	// least 1. Default 1: a plan made from round t applies from round t+1.
 	ControlDelay int `yaml:"control_delay"`
+	// Enforcement describes how quotas are enforced (Kafka's window, the
+	// client's buffer). Default: Kafka's defaults.
+	Enforcement Enforcement `yaml:"enforcement"`
 	// Brokers describes the cluster.
 	Brokers Brokers `yaml:"brokers"`
 	// Projects are the tenants.
@@ -210,6 +213,7 @@ func (s *Scenario) validate() []error {
 	if s.ControlDelay < 1 || s.ControlDelay > 100 {
 		add("control_delay", "must be in [1, 100] rounds, got %d", s.ControlDelay)
 	}
+	errs = append(errs, s.Enforcement.validate(time.Duration(s.Round))...)
 	b := s.Brokers
 	if b.Count < 1 || b.Count > 10000 {
 		add("brokers.count", "must be in [1, 10000], got %d", b.Count)

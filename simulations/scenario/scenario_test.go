@@ -61,6 +61,12 @@ func TestBadScenarios(t *testing.T) {
 			"projects[0].demand.produce.noise: must be in [0, 1]",
 			"projects[0].demand.produce.steps[1].at: steps must be in time order",
 		}},
+		{"enforcement_unknown_field.yaml", []string{"enforcement.window_size: unknown field (line 3)"}},
+		{"enforcement_zero_window.yaml", []string{"enforcement.window_samples: must be in [1, 1000], got 0", "enforcement.window_sample: must be above zero, got 0s"}},
+		{"enforcement_negative_window.yaml", []string{"enforcement.window_samples: must be in [1, 1000], got -3"}},
+		{"enforcement_negative_sample.yaml", []string{"enforcement.window_sample:", "-1s"}},
+		{"enforcement_negative_buffer.yaml", []string{"enforcement.client_buffer: must not be negative, got -1MiB", "enforcement.request_size: must be above zero, got 0B"}},
+		{"enforcement_uneven_sample.yaml", []string{"enforcement.window_sample: the round (10s) must be a whole number of samples, got 3s"}},
 		{"oversubscribed.yaml", []string{"produce shares of the projects on broker 0 sum to 100MiB/s, above its safe capacity 90MiB/s"}},
 	}
 	for _, tt := range tests {
@@ -394,5 +400,56 @@ func TestReadCSVTimestamps(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestEnforcementDefaultsAndFixture(t *testing.T) {
+	s, err := Load("testdata/good/enforcement.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, w := s.Enforcement.Window(); n != 5 || w != 2*time.Second {
+		t.Errorf("window %d × %s, want 5 × 2s", n, w)
+	}
+	if b, r := s.Enforcement.Buffer(), s.Enforcement.Request(); b != 8<<20 || r != 512<<10 {
+		t.Errorf("buffer %v request %v, want 8MiB and 512KiB", b, r)
+	}
+	var none Enforcement
+	if n, w := none.Window(); n != 11 || w != time.Second {
+		t.Errorf("default window %d × %s, want Kafka's 11 × 1s", n, w)
+	}
+	if none.Buffer() != 32<<20 || none.Request() != 1<<20 {
+		t.Errorf("default buffer %v request %v", none.Buffer(), none.Request())
+	}
+}
+
+func TestRateMeanIsRateWithoutNoise(t *testing.T) {
+	s, err := Load("testdata/good/enforcement.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Noise(0, Produce); got != 0.1 {
+		t.Fatalf("noise %v, want 0.1", got)
+	}
+	if got := s.Noise(0, Fetch); got != 0 {
+		t.Fatalf("fetch noise %v, want 0 (no fetch demand)", got)
+	}
+	// Rate = RateMean × (1 + 0.1 z) with z the seeded draw: recover z
+	// and check its spread looks like a standard normal.
+	var sum, sq float64
+	n := s.Rounds()
+	for r := range n {
+		m := s.RateMean(0, Produce, r)
+		if m != 30<<20 {
+			t.Fatalf("round %d: mean %v, want the 30MiB/s base", r, m)
+		}
+		z := (s.Rate(0, Produce, r)/m - 1) / 0.1
+		sum += z
+		sq += z * z
+	}
+	mean := sum / float64(n)
+	sd := math.Sqrt(sq/float64(n) - mean*mean)
+	if math.Abs(mean) > 0.4 || sd < 0.7 || sd > 1.3 {
+		t.Errorf("noise draws: mean %.3f sd %.3f over %d rounds, want about 0 and 1", mean, sd, n)
 	}
 }

@@ -34,6 +34,9 @@ type Group struct {
 	Projects []Project
 
 	observationNoise float64
+	// scen is the scenario, for oracle-causal's knowledge of the demand
+	// without its noise draw; no causal policy may look at it.
+	scen *scenario.Scenario
 }
 
 // Project is one tenant's configuration in one direction.

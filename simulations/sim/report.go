@@ -40,11 +40,22 @@ type Figures struct {
 	ThrottledBytes float64
 	// ThrottledPercent is ThrottledBytes as a percentage of DemandBytes.
 	ThrottledPercent float64
-	// VsStatic and VsOracle are ThrottledBytes divided by static's and the
-	// oracle's; NaN when that policy was not run or throttled nothing.
-	VsStatic, VsOracle float64
-	// OverloadRounds counts rounds in which some broker served more than
-	// its safe capacity in some direction; OverloadBytes is the excess.
+	// VsStatic, VsOracle, VsOracleKafka and VsOracleCausal are
+	// ThrottledBytes divided by those policies'; NaN when that policy was
+	// not run, +Inf when only it throttled nothing.
+	VsStatic, VsOracle, VsOracleKafka, VsOracleCausal float64
+	// StrictSafe says whether the quotas in force summed to at most
+	// margin × capacity on every broker in every round; UnsafeRounds
+	// counts the rounds (per direction) where they did not. For the
+	// oracle, whose "quota" is what its hottest broker serves, it says
+	// whether a quota plan could have served like it.
+	StrictSafe   bool
+	UnsafeRounds int
+	// OverloadRounds counts rounds in which some broker's load, as
+	// Kafka's windowed rates show it at the end of the round, was above
+	// its safe capacity in some direction by more than one request per
+	// client and window (what Kafka's enforcement lets a client exceed its
+	// quota by); OverloadBytes is the excess over safe capacity.
 	OverloadRounds int
 	OverloadBytes  float64
 	// LenderViolationRounds counts rounds in which some project's demand
@@ -106,28 +117,39 @@ func finish(s *scenario.Scenario, rounds int, runs []*policyRun) *Result {
 		f.Jain, f.ThrottledProjects = jain(pr.demand, pr.thrott)
 		f.RoundSeconds = pr.planDur.Seconds() / float64(rounds)
 		for _, rn := range pr.dirs {
-			if o, ok := rn.policy.(*oracle); ok {
+			switch o := rn.policy.(type) {
+			case *oracle:
+				f.LPSolves += o.solves
+			case *kafkaOracle:
 				f.LPSolves += o.solves
 			}
+			f.UnsafeRounds += rn.unsafe
 		}
+		f.StrictSafe = f.UnsafeRounds == 0
 		if pr.series != nil {
 			pr.series.finish()
 		}
 		res.Policies = append(res.Policies, PolicyResult{Name: pr.name, Figures: f, Series: pr.series})
 	}
-	static, oracle := math.NaN(), math.NaN()
+	static, oracle, okafka, ocausal := math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	for _, p := range res.Policies {
 		switch p.Name {
 		case "static":
 			static = p.ThrottledBytes
 		case "oracle":
 			oracle = p.ThrottledBytes
+		case "oracle-kafka":
+			okafka = p.ThrottledBytes
+		case "oracle-causal":
+			ocausal = p.ThrottledBytes
 		}
 	}
 	for i := range res.Policies {
 		p := &res.Policies[i]
 		p.VsStatic = ratio(p.ThrottledBytes, static)
 		p.VsOracle = ratio(p.ThrottledBytes, oracle)
+		p.VsOracleKafka = ratio(p.ThrottledBytes, okafka)
+		p.VsOracleCausal = ratio(p.ThrottledBytes, ocausal)
 	}
 	return res
 }
@@ -187,6 +209,10 @@ type jsonPolicy struct {
 	ThrottledPercent      jsonFloat `json:"throttled_percent"`
 	VsStatic              jsonFloat `json:"throttled_vs_static"`
 	VsOracle              jsonFloat `json:"throttled_vs_oracle"`
+	VsOracleKafka         jsonFloat `json:"throttled_vs_oracle_kafka"`
+	VsOracleCausal        jsonFloat `json:"throttled_vs_oracle_causal"`
+	StrictSafe            bool      `json:"strict_safe"`
+	UnsafeRounds          int       `json:"unsafe_rounds"`
 	OverloadRounds        int       `json:"overload_rounds"`
 	OverloadBytes         jsonFloat `json:"overload_bytes"`
 	LenderViolationRounds int       `json:"lender_violation_rounds"`
@@ -228,6 +254,10 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 			ThrottledPercent:      jsonFloat(p.ThrottledPercent),
 			VsStatic:              jsonFloat(p.VsStatic),
 			VsOracle:              jsonFloat(p.VsOracle),
+			VsOracleKafka:         jsonFloat(p.VsOracleKafka),
+			VsOracleCausal:        jsonFloat(p.VsOracleCausal),
+			StrictSafe:            p.StrictSafe,
+			UnsafeRounds:          p.UnsafeRounds,
 			OverloadRounds:        p.OverloadRounds,
 			OverloadBytes:         jsonFloat(p.OverloadBytes),
 			LenderViolationRounds: p.LenderViolationRounds,
@@ -258,7 +288,7 @@ func WriteJSON(w io.Writer, results []*Result) error {
 
 // tableHeader names the columns of the Markdown table.
 var tableHeader = []string{
-	"scenario", "policy", "throttled", "% of demand", "vs static", "vs oracle",
+	"scenario", "policy", "throttled", "% of demand", "vs static", "vs oracle", "vs oracle-kafka", "vs oracle-causal", "strict safety",
 	"overload rounds", "overload", "lender viol. rounds", "reclaim max/mean (rounds)",
 	"writes", "writes/proj/h", "Jain (throttled)", "time/round",
 }
@@ -276,6 +306,8 @@ func WriteMarkdown(w io.Writer, results []*Result) error {
 				bytesString(p.ThrottledBytes),
 				fmt.Sprintf("%.3f%%", p.ThrottledPercent),
 				ratioString(p.VsStatic), ratioString(p.VsOracle),
+				ratioString(p.VsOracleKafka), ratioString(p.VsOracleCausal),
+				safeString(p),
 				fmt.Sprint(p.OverloadRounds), bytesString(p.OverloadBytes),
 				fmt.Sprint(p.LenderViolationRounds),
 				fmt.Sprintf("%d / %.1f", p.ReclaimMaxRounds, p.ReclaimMeanRounds),
@@ -332,4 +364,11 @@ func durationString(sec float64) string {
 	default:
 		return fmt.Sprintf("%.1fµs", sec*1e6)
 	}
+}
+
+func safeString(p PolicyResult) string {
+	if p.StrictSafe {
+		return "yes"
+	}
+	return fmt.Sprintf("no (%d rounds)", p.UnsafeRounds)
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/headroomhq/headroom/simulations/scenario"
@@ -35,11 +37,28 @@ type Options struct {
 	// Progress, when set, is called with the rounds done so far, about a
 	// hundred times per run.
 	Progress func(done, total int)
-	// Now is the clock used to time the policies. Default time.Now.
+	// Now is the clock used to time the policies. Default time.Now. It is
+	// called from as many goroutines as Workers.
 	Now func() time.Time
 	// Headroom configures the headroom policy, e.g. with a daemon's
 	// configuration (what-if does). Default DefaultHeadroomConfig().
 	Headroom *HeadroomConfig
+	// Workers is how many policies run at once. Default GOMAXPROCS.
+	Workers int
+}
+
+// Foresight is implemented by the references that set one quota per
+// project, as Kafka does, knowing the round they decide for: oracle-kafka
+// (the round's true demand) and oracle-causal (its demand without the
+// noise draw, and the noise's distribution). The simulator calls Quotas
+// instead of Plan, for the round itself, and serves min(demand, quota) on
+// every broker: the bound is on what quotas can achieve, not on how well a
+// client copes with Kafka's window (see the package comment).
+type Foresight interface {
+	// Quotas receives the true demand of project i on the j-th broker of
+	// its placement in demand[i][j] and writes each project's quota for
+	// round r into quotas.
+	Quotas(r int, demand [][]float64, quotas []float64) error
 }
 
 // Clairvoyant is implemented by a policy that sees the true demand of the
@@ -56,21 +75,27 @@ type Clairvoyant interface {
 
 // runner is one policy in one direction during a run.
 type runner struct {
-	g        *Group
-	policy   Policy
-	oracle   Clairvoyant
-	inForce  []float64   // quotas applied this round
-	pending  [][]float64 // ring of plans waiting for their round
-	buffers  [][]float64 // plan buffers, reused round after round
-	nextBuf  int
-	plan     []float64 // the last plan returned
-	obs      Observation
-	noise    *normals
-	demandPB [][]float64 // oracle only
-	servedPB [][]float64 // oracle only
-	load     []float64   // served per broker this round
-	served   []float64   // served per project this round
-	violates []int       // start round of a running lender violation, -1 if none
+	g         *Group
+	policy    Policy
+	oracle    Clairvoyant
+	foresight Foresight
+	en        *enforcer
+	pairOff   []int       // index of each project's first pair in en
+	quotaSum  []float64   // Σ quotas in force per broker, for strict safety
+	slack     []float64   // per broker: what Kafka's request granularity lets its clients exceed their quotas by
+	inForce   []float64   // quotas applied this round
+	pending   [][]float64 // ring of plans waiting for their round
+	buffers   [][]float64 // plan buffers, reused round after round
+	nextBuf   int
+	plan      []float64 // the last plan returned
+	obs       Observation
+	noise     *normals
+	demandPB  [][]float64 // oracle only
+	servedPB  [][]float64 // oracle only
+	load      []float64   // served per broker this round
+	served    []float64   // served per project this round
+	violates  []int       // start round of a running lender violation, -1 if none
+	unsafe    int         // rounds in which the quotas in force broke strict safety
 }
 
 // policyRun is one policy over both directions.
@@ -147,41 +172,84 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 	}
 
 	roundSec := s.RoundInterval().Seconds()
-	demand := [2][]float64{make([]float64, nproj), make([]float64, nproj)}
+	// Demand is computed once for a block of rounds; then every policy
+	// runs through the block on its own goroutine (policies share nothing
+	// but the demand, so the figures do not depend on the schedule).
+	const block = 64
+	demand := make([][2][]float64, block)
+	for k := range demand {
+		demand[k] = [2][]float64{make([]float64, nproj), make([]float64, nproj)}
+	}
+	workers := opt.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	sem := make(chan struct{}, workers)
+	errs := make([]error, len(runs))
 	every := max(1, rounds/100)
-	for r := range rounds {
-		for di, d := range scenario.Directions {
-			for i := range nproj {
-				demand[di][i] = s.Rate(i, d, r)
-			}
-		}
-		for _, pr := range runs {
-			overloaded := false
-			violated := false
-			for di := range groups {
-				ov, vi, err := pr.step(di, r, demand[di], roundSec, opt.Now)
-				if err != nil {
-					return nil, fmt.Errorf("scenario %s, policy %s, %s, round %d: %w",
-						s.Name, pr.name, groups[di].Direction, r, err)
+	for r0 := 0; r0 < rounds; r0 += block {
+		n := min(block, rounds-r0)
+		for k := range n {
+			for di, d := range scenario.Directions {
+				for i := range nproj {
+					demand[k][di][i] = s.Rate(i, d, r0+k)
 				}
-				overloaded = overloaded || ov
-				violated = violated || vi
-			}
-			if overloaded {
-				pr.fig.OverloadRounds++
-			}
-			if violated {
-				pr.fig.LenderViolationRounds++
-			}
-			if pr.series != nil {
-				pr.series.record(r, demand[0], pr.dirs[0])
 			}
 		}
-		if opt.Progress != nil && (r%every == 0 || r == rounds-1) {
-			opt.Progress(r+1, rounds)
+		var wg sync.WaitGroup
+		for x, pr := range runs {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				errs[x] = pr.rounds(s, groups, r0, demand[:n], roundSec, opt.Now)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return nil, err
+			}
+		}
+		if opt.Progress != nil {
+			for r := r0; r < r0+n; r++ {
+				if r%every == 0 || r == rounds-1 {
+					opt.Progress(r+1, rounds)
+				}
+			}
 		}
 	}
 	return finish(s, rounds, runs), nil
+}
+
+// rounds runs the policy through the rounds r0, r0+1, … with the demand
+// of each in demand[k].
+func (pr *policyRun) rounds(s *scenario.Scenario, groups [2]*Group, r0 int, demand [][2][]float64, roundSec float64, now func() time.Time) error {
+	for k := range demand {
+		r := r0 + k
+		overloaded := false
+		violated := false
+		for di := range groups {
+			ov, vi, err := pr.step(di, r, demand[k][di], roundSec, now)
+			if err != nil {
+				return fmt.Errorf("scenario %s, policy %s, %s, round %d: %w",
+					s.Name, pr.name, groups[di].Direction, r, err)
+			}
+			overloaded = overloaded || ov
+			violated = violated || vi
+		}
+		if overloaded {
+			pr.fig.OverloadRounds++
+		}
+		if violated {
+			pr.fig.LenderViolationRounds++
+		}
+		if pr.series != nil {
+			pr.series.record(r, demand[k][0], pr.dirs[0])
+		}
+	}
+	return nil
 }
 
 func newRunner(g *Group, p Policy, s *scenario.Scenario, dir uint64) *runner {
@@ -194,8 +262,10 @@ func newRunner(g *Group, p Policy, s *scenario.Scenario, dir uint64) *runner {
 		pending:  make([][]float64, s.ControlDelay),
 		noise:    newNormals(uint64(s.Seed), dir),
 		load:     make([]float64, g.Brokers),
+		quotaSum: make([]float64, g.Brokers),
 		violates: make([]int, n),
 		served:   make([]float64, n),
+		pairOff:  make([]int, n+1),
 	}
 	rn.buffers = make([][]float64, s.ControlDelay+2)
 	for k := range rn.buffers {
@@ -205,6 +275,7 @@ func newRunner(g *Group, p Policy, s *scenario.Scenario, dir uint64) *runner {
 		rn.inForce[i] = pj.Share
 		rn.plan[i] = pj.Share
 		rn.violates[i] = -1
+		rn.pairOff[i+1] = rn.pairOff[i] + len(pj.Placement)
 	}
 	rn.obs.Projects = make([]ProjectObservation, n)
 	for i, pj := range g.Projects {
@@ -213,8 +284,27 @@ func newRunner(g *Group, p Policy, s *scenario.Scenario, dir uint64) *runner {
 			Throttle: make([]time.Duration, len(pj.Placement)),
 		}
 	}
-	if c, ok := p.(Clairvoyant); ok {
+	c, isOracle := p.(Clairvoyant)
+	f, isForesight := p.(Foresight)
+	switch {
+	case isOracle:
 		rn.oracle = c
+	case isForesight:
+		rn.foresight = f
+	default:
+		rn.en = newEnforcer(&s.Enforcement, s.RoundInterval(), rn.pairOff[n])
+	}
+	// A client held to its quota runs at most one request per window
+	// above it: Kafka accepts a request whole and throttles after it.
+	rn.slack = make([]float64, g.Brokers)
+	if rn.en != nil {
+		for _, pj := range g.Projects {
+			for _, bw := range pj.Placement {
+				rn.slack[bw.Broker] += rn.en.request / (float64(rn.en.w) * rn.en.sample)
+			}
+		}
+	}
+	if isOracle || isForesight {
 		rn.demandPB = make([][]float64, n)
 		rn.servedPB = make([][]float64, n)
 		for i, pj := range g.Projects {
@@ -233,14 +323,19 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 	clear(rn.load)
 	fig := &pr.fig
 
-	if rn.oracle != nil {
+	if rn.oracle != nil || rn.foresight != nil {
 		for i, pj := range g.Projects {
 			for j, bw := range pj.Placement {
 				rn.demandPB[i][j] = demand[i] * bw.Weight
 			}
 		}
 		start := now()
-		if err := rn.oracle.Serve(rn.demandPB, rn.servedPB); err != nil {
+		if rn.oracle != nil {
+			err = rn.oracle.Serve(rn.demandPB, rn.servedPB)
+		} else {
+			err = rn.foresight.Quotas(r, rn.demandPB, rn.inForce)
+		}
+		if err != nil {
 			return false, false, err
 		}
 		pr.planDur += now().Sub(start)
@@ -258,29 +353,39 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 		for j, bw := range pj.Placement {
 			d := demand[i] * bw.Weight
 			hot = max(hot, d)
-			var s float64
-			if rn.oracle != nil {
+			var s, sent, rate float64
+			var th time.Duration
+			switch {
+			case rn.oracle != nil:
 				s = rn.servedPB[i][j]
 				if !(s >= 0 && s <= d*(1+1e-9)+1e-9) {
 					return false, false, fmt.Errorf("oracle served %v of demand %v for %s on broker %d", s, d, pj.Name, bw.Broker)
 				}
-			} else {
+				sent, rate = s, s
+			case rn.foresight != nil:
 				s = min(d, q)
+				sent, rate = s, s
+			default:
+				// Kafka's enforcement: what the broker accepted in the
+				// round, its windowed rate and the throttle time it
+				// reported.
+				res := rn.en.round(rn.pairOff[i]+j, r, q, d)
+				s = res.onTime / roundSec
+				sent = res.sent / roundSec
+				rate = res.rate
+				th = time.Duration(res.throttle * float64(time.Second))
 			}
 			served += s
-			rn.load[bw.Broker] += s
-			// What Kafka measures: the rate the client attempts, with
-			// observation noise; the broker reports the served part and
-			// the throttle time the excess earns.
+			rn.load[bw.Broker] += rate
+			_ = sent
+			// What the broker reports: the windowed rate, with
+			// observation noise, and the throttle time.
 			f := 1.0
 			if noise > 0 {
 				f = max(0, 1+noise*rn.noise.next())
 			}
-			po.Rate[j] = s * f
-			po.Throttle[j] = 0
-			if rn.oracle == nil && d*f > q && q > 0 {
-				po.Throttle[j] = time.Duration((d*f - q) / q * float64(ThrottleWindow))
-			}
+			po.Rate[j] = rate * f
+			po.Throttle[j] = th
 		}
 		if rn.oracle != nil {
 			// The oracle's quota is what its hottest broker serves.
@@ -289,11 +394,13 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 				q = max(q, rn.servedPB[i][j])
 			}
 			po.Quota = q
+			rn.inForce[i] = q
+		}
+		if rn.oracle != nil || rn.foresight != nil {
 			if math.Abs(q-rn.plan[i]) > 1e-9*max(1, q) {
 				fig.Writes++
 				rn.plan[i] = q
 			}
-			rn.inForce[i] = q
 		}
 		rn.served[i] = served
 		// Served is a sum of per-broker parts; below a relative 1e-9 the
@@ -319,13 +426,27 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 			rn.violates[i] = -1
 		}
 	}
-	for _, l := range rn.load {
-		if l > g.SafeCapacity*(1+1e-9) {
+	for b, l := range rn.load {
+		if l > g.SafeCapacity*(1+1e-9)+rn.slack[b] {
 			overloaded = true
 			fig.OverloadBytes += (l - g.SafeCapacity) * roundSec
 		}
 	}
-	if rn.oracle != nil {
+	// Strict safety: the quotas in force on each broker sum to at most its
+	// safe capacity.
+	clear(rn.quotaSum)
+	for i, pj := range g.Projects {
+		for _, bw := range pj.Placement {
+			rn.quotaSum[bw.Broker] += rn.inForce[i]
+		}
+	}
+	for _, qs := range rn.quotaSum {
+		if qs > g.SafeCapacity*(1+1e-9) {
+			rn.unsafe++
+			break
+		}
+	}
+	if rn.oracle != nil || rn.foresight != nil {
 		return overloaded, violated, nil
 	}
 
@@ -359,7 +480,8 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 }
 
 // DefaultPolicies lists every registered policy in report order: static
-// first, then the baselines, then the others by name, the oracle last.
+// first, then the baselines, then the others by name, then the references
+// from the tightest to the loosest (oracle-causal, oracle-kafka, oracle).
 // Names starting with "test-" are left out.
 func DefaultPolicies() []string {
 	rank := func(n string) int {
@@ -372,8 +494,12 @@ func DefaultPolicies() []string {
 			return 2
 		case "pulsar-rg":
 			return 3
-		case "oracle":
+		case "oracle-causal":
 			return 5
+		case "oracle-kafka":
+			return 6
+		case "oracle":
+			return 7
 		}
 		return 4
 	}
@@ -404,6 +530,7 @@ func NewGroup(s *scenario.Scenario, d scenario.Direction) *Group {
 		ThrottleWindow:   ThrottleWindow,
 		Projects:         make([]Project, len(s.Projects)),
 		observationNoise: s.ObservationNoise,
+		scen:             s,
 	}
 	for i := range s.Projects {
 		q := s.Projects[i].Quota(d)

@@ -1,0 +1,210 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/headroomhq/headroom/simulations/scenario"
+)
+
+// enforcer is Kafka's quota enforcement for one policy and direction: one
+// quota sensor per project and broker of its placement (a "pair"), and the
+// client on the other side of it. See the package comment for the model.
+//
+// Sub-round time is stepped one sample at a time, but only for the pairs
+// that need it. A pair that starts the round unmuted, with no backlog, with
+// a demand at or below its quota and with no sample in its window above
+// the quota can never be throttled in the round: every step the window has
+// room for the step's demand. Such a pair takes a closed form (sent = demand
+// × round) and its samples are not written; the rate of each such round is
+// kept in a short history instead and written into the sample ring only
+// when the pair next needs stepping.
+type enforcer struct {
+	w       int     // samples in the window
+	sample  float64 // seconds per sample
+	steps   int     // samples per round
+	hist    int     // rounds of history: enough to cover the window
+	buffer  float64 // bytes a client holds per broker
+	request float64 // bytes per request
+
+	ring     []float64 // pair*w + step%w: bytes recorded in that sample
+	sum      []float64 // Σ ring per pair, valid after materialise
+	lastSlow []int     // last round stepped per pair; -1 before any
+	hrate    []float64 // pair*hist + round%hist: the round's rate if it took the closed form, else -1
+	hmax     []float64 // pair*hist + round%hist: the round's largest sample, as a rate
+	mute     []float64 // seconds the client stays muted from the next step on
+	backlog  []float64 // bytes waiting in the client
+
+	noFast bool // tests: step every pair
+}
+
+// pairResult is what one pair did in one round.
+type pairResult struct {
+	sent     float64 // bytes the broker accepted in the round (backlog included)
+	onTime   float64 // bytes of this round's demand accepted within the round
+	rate     float64 // windowed byte rate at the end of the round (bytes/s)
+	throttle float64 // mean throttle time per request in the round (seconds)
+	dropped  float64 // bytes the client dropped, its buffer full
+}
+
+func newEnforcer(e *scenario.Enforcement, round time.Duration, pairs int) *enforcer {
+	w, sample := e.Window()
+	steps := int(round / sample)
+	en := &enforcer{
+		w:       w,
+		sample:  sample.Seconds(),
+		steps:   steps,
+		hist:    (w+steps-1)/steps + 1,
+		buffer:  e.Buffer(),
+		request: e.Request(),
+	}
+	en.ring = make([]float64, pairs*w)
+	en.sum = make([]float64, pairs)
+	en.lastSlow = make([]int, pairs)
+	en.hrate = make([]float64, pairs*en.hist)
+	en.hmax = make([]float64, pairs*en.hist)
+	en.mute = make([]float64, pairs)
+	en.backlog = make([]float64, pairs)
+	for p := range en.lastSlow {
+		en.lastSlow[p] = -1
+	}
+	return en
+}
+
+// round runs pair p through round r with quota q and demand d (bytes/s).
+func (en *enforcer) round(p, r int, q, d float64) pairResult {
+	h := en.hist
+	if en.mute[p] <= 0 && en.backlog[p] == 0 && d <= q && !en.noFast {
+		fast := true
+		for k := 1; k < h && r-k >= 0; k++ {
+			if en.hmax[p*h+(r-k)%h] > q {
+				fast = false
+				break
+			}
+		}
+		if fast {
+			n := min(en.w, en.steps)
+			win := d*en.sample*float64(n) + en.tail(p, r, en.w-n)
+			en.hrate[p*h+r%h] = d
+			en.hmax[p*h+r%h] = d
+			sent := d * en.sample * float64(en.steps)
+			return pairResult{sent: sent, onTime: sent, rate: win / (float64(en.w) * en.sample)}
+		}
+	}
+	return en.step(p, r, q, d)
+}
+
+// tail sums the last n samples before round r.
+func (en *enforcer) tail(p, r, n int) float64 {
+	var s float64
+	h := en.hist
+	for rr := r - 1; n > 0 && rr >= 0; rr-- {
+		m := min(n, en.steps)
+		if rr > en.lastSlow[p] {
+			s += en.hrate[p*h+rr%h] * en.sample * float64(m)
+		} else {
+			end := (rr + 1) * en.steps
+			for k := end - m; k < end; k++ {
+				s += en.ring[p*en.w+k%en.w]
+			}
+		}
+		n -= m
+	}
+	return s
+}
+
+// materialise writes the closed-form rounds since the pair was last
+// stepped into its sample ring, so that the ring holds the last w samples
+// before round r.
+func (en *enforcer) materialise(p, r int) {
+	h, w := en.hist, en.w
+	ring := en.ring[p*w : (p+1)*w]
+	for rr := max(en.lastSlow[p]+1, r-h+1, 0); rr < r; rr++ {
+		v := en.hrate[p*h+rr%h] * en.sample
+		for k := rr * en.steps; k < (rr+1)*en.steps; k++ {
+			ring[k%w] = v
+		}
+	}
+	var s float64
+	for _, v := range ring {
+		s += v
+	}
+	en.sum[p] = s
+}
+
+// step runs the round one sample at a time. In each step the oldest sample
+// leaves the window; the client, unless muted for the whole step, offers
+// its backlog and the step's demand; the broker accepts what keeps the
+// windowed rate within the quota by the end of the step plus the request
+// that crosses it (Kafka accepts a request whole and throttles after it),
+// and mutes the client for the throttle time that leaves it with:
+// (windowed rate − quota) / quota × window = excess bytes / quota.
+func (en *enforcer) step(p, r int, q, d float64) pairResult {
+	en.materialise(p, r)
+	w, S := en.w, en.sample
+	ring := en.ring[p*w : (p+1)*w]
+	sum, mute, backlog := en.sum[p], en.mute[p], en.backlog[p]
+	backlog0 := backlog
+	limit := q * float64(w) * S // bytes the window admits at the quota
+	a := d * S
+	var sent, thrSec, requests, biggest, dropped float64
+	for s := range en.steps {
+		slot := (r*en.steps + s) % w
+		sum -= ring[slot]
+		ring[slot] = 0
+		if mute >= S {
+			mute -= S
+			backlog += a
+			if backlog > en.buffer {
+				dropped += backlog - en.buffer
+				backlog = en.buffer
+			}
+			continue
+		}
+		t0 := max(mute, 0)
+		avail := backlog + a
+		room := limit - sum // what the window admits by the end of the step
+		x := avail
+		if avail > room {
+			x = min(avail, max(room, 0)+en.request)
+		}
+		if x > 0 {
+			// A window already above the quota at t0 (after a cut)
+			// throttles the first request by the excess it
+			// remembers. A client that offers more than the window
+			// has room for sends what goes at once without throttle
+			// (free) and the rest one request at a time, each
+			// throttled by its overshoot; one that offers less is
+			// paced by its demand and never crosses.
+			free := room - q*(S-t0)
+			thrSec += max(0, -free) / q
+			if avail > room {
+				thrSec += max(0, x-max(free, 0)) / q
+			}
+			requests += max(1, x/en.request)
+		}
+		sum += x
+		ring[slot] = x
+		sent += x
+		biggest = max(biggest, x)
+		backlog = avail - x
+		if backlog > en.buffer {
+			dropped += backlog - en.buffer
+			backlog = en.buffer
+		}
+		mute = max(0, sum-limit) / q
+	}
+	en.sum[p], en.mute[p], en.backlog[p] = sum, mute, backlog
+	en.lastSlow[p] = r
+	en.hrate[p*en.hist+r%en.hist] = -1
+	en.hmax[p*en.hist+r%en.hist] = biggest / S
+	res := pairResult{
+		sent:    sent,
+		onTime:  min(max(0, sent-backlog0), a*float64(en.steps)),
+		rate:    sum / (float64(w) * S),
+		dropped: dropped,
+	}
+	if requests > 0 {
+		res.throttle = thrSec / requests
+	}
+	return res
+}

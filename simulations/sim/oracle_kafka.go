@@ -1,0 +1,370 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/optimize/convex/lp"
+)
+
+// oracle-kafka and oracle-causal set one quota per project, applied on
+// every broker it leads partitions on, as Kafka does; on broker b project p
+// is served min(d_pb, q_p). Both keep strict safety (Σ of the quotas of the
+// projects on a broker ≤ margin × capacity) and each project's ceiling, and
+// keep its floor where the floors fit.
+//
+// oracle-kafka knows the round's true demand d_pb and solves
+//
+//	maximise   Σ_p Σ_b s_pb
+//	subject to s_pb ≤ d_pb,  s_pb ≤ q_p,
+//	           Σ_{p on b} q_p ≤ safe_b,  floor_p ≤ q_p ≤ ceiling_p.
+//
+// For a given q_p the best s_pb is min(d_pb, q_p), so the program is the
+// maximisation of Σ_p g_p(q_p) with g_p(q) = Σ_b min(d_pb, q): concave and
+// piecewise linear with breakpoints at the d_pb, so it is written as a
+// linear program over the segments of each g_p (q_p = floor_p + Σ_k x_pk,
+// 0 ≤ x_pk ≤ length_k, gain slope_k = the number of brokers whose demand
+// exceeds the segment), which the simplex fills in order because the
+// slopes fall.
+//
+// oracle-causal knows each round's demand without its noise draw (μ_p:
+// level, steps, waves, spikes, flash crowds, traces) and the noise's
+// distribution (D_p = max(0, μ_p (1 + σ_p Z)), Z standard normal), not the
+// draw. It minimises the expected throttled rate Σ_p Σ_b E[(w_pb D_p − q_p)+]
+// under the same constraints: a convex separable objective, replaced by its
+// chords at breakpoints around the hottest broker's share of μ_p (μ(1 + σz)
+// for z from −2 to 3) and at every broker's share of μ_p, and solved by the same linear program. Its quota is then
+// served against the true demand like oracle-kafka's, so on every round
+// oracle-kafka throttles no more than oracle-causal: oracle-causal's quotas
+// are a feasible point of oracle-kafka's program.
+//
+// Only brokers where the projects' largest useful quotas (the hottest
+// demand for oracle-kafka, 8 standard deviations above it for
+// oracle-causal, within the ceiling) do not fit are constraints: elsewhere
+// every project can have all it can use. Projects that touch no such
+// broker get that quota without a solve; the rest are split into connected
+// components of the project–broker graph, one program each.
+type kafkaOracle struct {
+	g       *Group
+	causal  bool
+	members [][]int // projects per broker
+
+	// scratch, reused round after round
+	hi, lo   []float64
+	tight    []bool
+	comp     []int // component per project, -1 none
+	parent   []int
+	points   []float64
+	solves   int
+	restarts int
+}
+
+func init() {
+	Register("oracle-kafka",
+		"perfect foresight with Kafka's one quota per project on every broker, strict safety: an LP over all brokers (gonum optimize/convex/lp); the bound for strict policies",
+		func(g *Group) (Policy, error) { return newKafkaOracle(g, false), nil })
+	Register("oracle-causal",
+		"one quota per project under strict safety from each round's demand without its noise draw and the noise's distribution, minimising expected throttling (LP over chords, gonum); what a causal policy could hope for",
+		func(g *Group) (Policy, error) {
+			if g.scen == nil {
+				return nil, fmt.Errorf("oracle-causal needs the scenario of group %s", g.Scenario)
+			}
+			return newKafkaOracle(g, true), nil
+		})
+}
+
+func newKafkaOracle(g *Group, causal bool) *kafkaOracle {
+	n := len(g.Projects)
+	o := &kafkaOracle{
+		g: g, causal: causal,
+		members: make([][]int, g.Brokers),
+		hi:      make([]float64, n),
+		lo:      make([]float64, n),
+		tight:   make([]bool, g.Brokers),
+		comp:    make([]int, n),
+		parent:  make([]int, n),
+	}
+	for i, p := range g.Projects {
+		for _, bw := range p.Placement {
+			o.members[bw.Broker] = append(o.members[bw.Broker], i)
+		}
+	}
+	return o
+}
+
+// Plan is never called for a Foresight policy.
+func (o *kafkaOracle) Plan(*Observation, []float64) error { return nil }
+
+// causalTail is how many standard deviations above the mean a quota stops
+// being worth anything to oracle-causal.
+const causalTail = 8.0
+
+// causalZ are the breakpoints of oracle-causal's chords, in standard
+// deviations from each broker's mean demand.
+var causalZ = []float64{-2, -1, -0.5, 0, 0.5, 1, 2, 3}
+
+// mean returns project i's demand without noise in round r and its noise.
+func (o *kafkaOracle) mean(i, r int) (mu, sigma float64) {
+	s := o.g.scen
+	return s.RateMean(i, o.g.Direction, r), s.Noise(i, o.g.Direction)
+}
+
+// Quotas implements Foresight.
+func (o *kafkaOracle) Quotas(r int, demand [][]float64, quotas []float64) error {
+	g := o.g
+	for i, p := range g.Projects {
+		var top float64
+		if o.causal {
+			mu, sigma := o.mean(i, r)
+			top = p.Hottest * mu * (1 + causalTail*sigma)
+		} else {
+			for _, d := range demand[i] {
+				top = max(top, d)
+			}
+		}
+		o.lo[i] = p.Floor
+		o.hi[i] = max(p.Floor, min(p.Ceiling, top))
+		quotas[i] = o.hi[i]
+		o.comp[i] = -1
+		o.parent[i] = i
+	}
+	any := false
+	for b, ms := range o.members {
+		var sum float64
+		for _, i := range ms {
+			sum += o.hi[i]
+		}
+		o.tight[b] = sum > g.SafeCapacity*(1+1e-12)
+		any = any || o.tight[b]
+	}
+	if !any {
+		return nil
+	}
+	// Components of the projects on tight brokers.
+	var find func(int) int
+	find = func(x int) int {
+		for o.parent[x] != x {
+			o.parent[x] = o.parent[o.parent[x]]
+			x = o.parent[x]
+		}
+		return x
+	}
+	for b, ms := range o.members {
+		if !o.tight[b] || len(ms) == 0 {
+			continue
+		}
+		r0 := find(ms[0])
+		for _, i := range ms[1:] {
+			if ri := find(i); ri != r0 {
+				o.parent[ri] = r0
+			}
+		}
+	}
+	comps := map[int][]int{}
+	var roots []int
+	for b, ms := range o.members {
+		if !o.tight[b] {
+			continue
+		}
+		for _, i := range ms {
+			if o.comp[i] >= 0 {
+				continue
+			}
+			root := find(i)
+			o.comp[i] = root
+			if _, ok := comps[root]; !ok {
+				roots = append(roots, root)
+			}
+			comps[root] = append(comps[root], i)
+		}
+	}
+	for _, root := range roots {
+		if err := o.solve(r, comps[root], demand, quotas); err != nil {
+			return fmt.Errorf("%s: round %d: %w", o.name(), r, err)
+		}
+	}
+	return nil
+}
+
+func (o *kafkaOracle) name() string {
+	if o.causal {
+		return "oracle-causal"
+	}
+	return "oracle-kafka"
+}
+
+// segment is one piece of a project's objective.
+type segment struct {
+	project int
+	length  float64
+	cost    float64 // per byte/s of quota: −gain for oracle-kafka, Δ expected throttling for oracle-causal
+}
+
+// objective returns the project's objective at quota q: minus what it is
+// served (oracle-kafka) or its expected throttled rate (oracle-causal).
+func (o *kafkaOracle) objective(i, r int, demand [][]float64, q float64) float64 {
+	var v float64
+	if !o.causal {
+		for _, d := range demand[i] {
+			v -= min(d, q)
+		}
+		return v
+	}
+	mu, sigma := o.mean(i, r)
+	for _, bw := range o.g.Projects[i].Placement {
+		v += expectedShortfall(bw.Weight*mu, bw.Weight*mu*sigma, q)
+	}
+	return v
+}
+
+// expectedShortfall is E[(max(0, X) − q)+] for X normal with mean m and
+// standard deviation s, q ≥ 0: s φ(z) + (m − q)(1 − Φ(z)), z = (q − m)/s.
+func expectedShortfall(m, s, q float64) float64 {
+	if s <= 0 {
+		return max(0, m-q)
+	}
+	z := (q - m) / s
+	phi := math.Exp(-z*z/2) / math.Sqrt(2*math.Pi)
+	tail := 0.5 * math.Erfc(z/math.Sqrt2)
+	return max(0, s*phi+(m-q)*tail)
+}
+
+// solve runs the program of one component and writes its quotas.
+func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []float64) error {
+	g := o.g
+	var brokers []int
+	seenB := map[int]bool{}
+	for _, i := range projects {
+		for _, bw := range g.Projects[i].Placement {
+			if o.tight[bw.Broker] && !seenB[bw.Broker] {
+				seenB[bw.Broker] = true
+				brokers = append(brokers, bw.Broker)
+			}
+		}
+	}
+	slices.Sort(brokers)
+	// Floors where they fit: if they do not on some broker, the
+	// component's projects start from nothing.
+	for _, b := range brokers {
+		var sum float64
+		for _, i := range o.members[b] {
+			sum += o.lo[i]
+		}
+		if sum > g.SafeCapacity {
+			for _, i := range projects {
+				o.lo[i] = 0
+			}
+			break
+		}
+	}
+	var segs []segment
+	for _, i := range projects {
+		lo, hi := o.lo[i], o.hi[i]
+		pts := append(o.points[:0], lo, hi)
+		if o.causal {
+			mu, sigma := o.mean(i, r)
+			// Chords around the hottest broker's demand, where the
+			// quota binds first, and at every other broker's mean:
+			// few segments keep the simplex small.
+			hot := g.Projects[i].Hottest * mu
+			for _, bw := range g.Projects[i].Placement {
+				pts = append(pts, bw.Weight*mu)
+			}
+			if sigma > 0 {
+				for _, z := range causalZ {
+					pts = append(pts, hot*(1+sigma*z))
+				}
+			}
+		} else {
+			pts = append(pts, demand[i]...)
+		}
+		for k := range pts {
+			pts[k] = max(lo, min(hi, pts[k]))
+		}
+		slices.Sort(pts)
+		pts = slices.Compact(pts)
+		o.points = pts
+		prev := o.objective(i, r, demand, pts[0])
+		for k := 1; k < len(pts); k++ {
+			l := pts[k] - pts[k-1]
+			if l <= 1e-9*max(1, pts[k]) {
+				continue
+			}
+			v := o.objective(i, r, demand, pts[k])
+			segs = append(segs, segment{project: i, length: l, cost: (v - prev) / l})
+			prev = v
+		}
+	}
+	ns, nb := len(segs), len(brokers)
+	if ns == 0 {
+		for _, i := range projects {
+			quotas[i] = o.lo[i]
+		}
+		return nil
+	}
+	rows, cols := ns+nb, 2*ns+nb
+	a := mat.NewDense(rows, cols, nil)
+	c := make([]float64, cols)
+	bv := make([]float64, rows)
+	basic := make([]int, rows)
+	row := make(map[int]int, nb)
+	for t, b := range brokers {
+		row[b] = ns + t
+		left := g.SafeCapacity
+		for _, i := range o.members[b] {
+			left -= o.lo[i]
+		}
+		bv[ns+t] = max(0, left)
+		a.Set(ns+t, 2*ns+t, 1)
+		basic[ns+t] = 2*ns + t
+	}
+	// Scale rates to MiB/s so that the simplex works on numbers near one.
+	const unit = 1 << 20
+	for k, sg := range segs {
+		c[k] = sg.cost
+		a.Set(k, k, 1)
+		a.Set(k, ns+k, 1)
+		bv[k] = sg.length / unit
+		basic[k] = ns + k
+		for _, bw := range g.Projects[sg.project].Placement {
+			if rr, ok := row[bw.Broker]; ok {
+				a.Set(rr, k, 1)
+			}
+		}
+	}
+	for t := range brokers {
+		bv[ns+t] /= unit
+	}
+	o.solves++
+	_, x, err := lp.Simplex(c, a, bv, 1e-10, basic)
+	if err != nil {
+		o.restarts++
+		if _, x, err = lp.Simplex(c, a, bv, 1e-10, nil); err != nil {
+			return err
+		}
+	}
+	for _, i := range projects {
+		quotas[i] = o.lo[i]
+	}
+	for k, sg := range segs {
+		quotas[sg.project] += max(0, min(x[k]*unit, sg.length))
+	}
+	// Rounding must not break strict safety: scale a broker's
+	// component quotas above their floors down if it does.
+	for _, b := range brokers {
+		var sum, above float64
+		for _, i := range o.members[b] {
+			sum += quotas[i]
+			above += quotas[i] - o.lo[i]
+		}
+		if over := sum - g.SafeCapacity; over > 0 && above > 0 {
+			f := max(0, 1-over/above)
+			for _, i := range o.members[b] {
+				quotas[i] = o.lo[i] + (quotas[i]-o.lo[i])*f
+			}
+		}
+	}
+	return nil
+}
