@@ -2,6 +2,7 @@ package lab
 
 import (
 	"encoding/binary"
+	"hash/crc32"
 	"io"
 	"net"
 	"testing"
@@ -291,4 +292,119 @@ func TestKIP219AcksZeroMutesReads(t *testing.T) {
 			t.Errorf("enforcement %+v", e)
 		}
 	})
+}
+
+// recordBatch is a valid uncompressed record batch holding one record
+// with a value of n bytes, as a client writes it.
+func recordBatch(n int) []byte {
+	rec := kbin.AppendInt8(nil, 0)  // attributes
+	rec = kbin.AppendVarlong(rec, 0) // timestamp delta
+	rec = kbin.AppendVarint(rec, 0)  // offset delta
+	rec = kbin.AppendVarint(rec, -1) // null key
+	rec = kbin.AppendVarintBytes(rec, make([]byte, n))
+	rec = kbin.AppendVarint(rec, 0) // no headers
+	ts := time.Now().UnixMilli()
+	rb := kmsg.RecordBatch{Magic: 2, FirstTimestamp: ts, MaxTimestamp: ts, ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1,
+		Records: append(kbin.AppendVarint(nil, int32(len(rec))), rec...)}
+	b := rb.AppendTo(nil)
+	binary.BigEndian.PutUint32(b[8:12], uint32(len(b)-12))
+	binary.BigEndian.PutUint32(b[17:21], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return b
+}
+
+func produceRecords(version int16, batch []byte) *kmsg.ProduceRequest {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version, req.Acks, req.TimeoutMillis = version, -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "a.events"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = batch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
+// TestKIP219MutesTheConnection speaks the protocol by hand to a lab broker
+// (a client library would wait out the throttle time itself and hide the
+// broker's part). Two produce requests are pipelined on one connection;
+// the first puts the client over its quota. Its response comes back at
+// once with the throttle time Kafka's formula gives, and the second
+// request is not processed until the connection's mute has ended. A
+// request on a second connection of the same client is answered at once,
+// throttled too: the quota is the entity's, the mute the connection's.
+//
+// The window is 11 × 100 ms. A fresh sensor's window is at least 1 s, so a
+// first batch of B bytes reads as B/ws B/s, ws in [1 s, 1.1 s), and the
+// throttle time (B/ws − Q)/Q × ws is B/Q − ws.
+func TestKIP219MutesTheConnection(t *testing.T) {
+	t.Parallel()
+	const quota = 100_000
+	c := startLab(t, Config{Brokers: 1, Window: Window{Samples: 11, SampleWindow: 100 * time.Millisecond},
+		Projects: []Project{{Name: "a", Quota: Rates{Produce: quota}}}})
+	dial := func() net.Conn {
+		conn, err := net.Dial("tcp", c.Bootstrap()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return conn
+	}
+	first, second := dial(), dial()
+	if err := first.SetDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	big := recordBatch(200_000)
+	bigSecs := float64(len(big)) / quota
+	minMs, maxMs := int32((bigSecs-1.1)*1000), int32((bigSecs-1.0)*1000)+1
+
+	start := time.Now()
+	if _, err := first.Write(append(requestFrame(produceRecords(7, big), 1), requestFrame(produceRecords(7, recordBatch(100)), 2)...)); err != nil {
+		t.Fatal(err)
+	}
+	r1 := kmsg.NewPtrProduceResponse()
+	r1.Version = 7
+	if corr := readResponse(t, first, r1); corr != 1 {
+		t.Fatalf("first response has correlation id %d", corr)
+	}
+	at1 := time.Since(start)
+	throttle := time.Duration(r1.ThrottleMillis) * time.Millisecond
+	t.Logf("%d bytes: response after %s, throttle_time_ms %d (want [%d, %d])", len(big), at1, r1.ThrottleMillis, minMs, maxMs)
+	if r1.ThrottleMillis < minMs || r1.ThrottleMillis > maxMs {
+		t.Fatalf("throttle_time_ms %d, want in [%d, %d]", r1.ThrottleMillis, minMs, maxMs)
+	}
+	if at1 > throttle/2 {
+		t.Errorf("the throttled response came after %s, want at once (well within the throttle time %s)", at1, throttle)
+	}
+	if ec := r1.Topics[0].Partitions[0].ErrorCode; ec != 0 {
+		t.Errorf("the batch was not appended: error code %d", ec)
+	}
+
+	// Another connection of the same client, while the first is muted.
+	sent := time.Now()
+	if _, err := second.Write(requestFrame(produceRecords(7, recordBatch(100)), 7)); err != nil {
+		t.Fatal(err)
+	}
+	r3 := kmsg.NewPtrProduceResponse()
+	r3.Version = 7
+	readResponse(t, second, r3)
+	if d := time.Since(sent); d > throttle/2 || r3.ThrottleMillis <= 0 {
+		t.Errorf("second connection: answered after %s with throttle_time_ms %d, want at once and throttled", d, r3.ThrottleMillis)
+	}
+
+	r2 := kmsg.NewPtrProduceResponse()
+	r2.Version = 7
+	if corr := readResponse(t, first, r2); corr != 2 {
+		t.Fatalf("second response has correlation id %d", corr)
+	}
+	gap := time.Since(start) - at1
+	t.Logf("the pipelined request was answered %s after the throttled one", gap)
+	// Timers never fire early; the response to the first request may
+	// take a little time on the loopback to arrive after its write.
+	if gap < throttle-20*time.Millisecond {
+		t.Errorf("the pipelined request was answered %s after the throttled response, want at least the mute %s", gap, throttle)
+	}
+	e := c.Enforcement()["a"].Produce
+	if e.Throttled < 2 || e.ThrottleTime < throttle {
+		t.Errorf("accounted %+v, want at least 2 throttled responses and %s", e, throttle)
+	}
 }
