@@ -52,10 +52,10 @@ type brokerState struct {
 	id int32
 	w  Window
 
-	mu       sync.Mutex
-	topics   map[string]*topicCounters
-	total    topicCounters
-	sensors  map[sensorKey]*quotaSensor
+	mu      sync.Mutex
+	topics  map[string]*topicCounters
+	total   topicCounters
+	sensors map[sensorKey]*quotaSensor
 	// accounts is what enforcement did to each entity and project; unlike
 	// the sensors they never expire (one per entity the broker served).
 	accounts map[accountKey]*Enforcement

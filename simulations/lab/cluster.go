@@ -42,7 +42,6 @@ type Cluster struct {
 	// retentionDone is closed when the retention loop has returned; nil
 	// until Start launches it.
 	retentionDone chan struct{}
-
 }
 
 // Start starts a lab cluster: the brokers, each project's topic with its

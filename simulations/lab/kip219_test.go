@@ -297,7 +297,7 @@ func TestKIP219AcksZeroMutesReads(t *testing.T) {
 // recordBatch is a valid uncompressed record batch holding one record
 // with a value of n bytes, as a client writes it.
 func recordBatch(n int) []byte {
-	rec := kbin.AppendInt8(nil, 0)  // attributes
+	rec := kbin.AppendInt8(nil, 0)   // attributes
 	rec = kbin.AppendVarlong(rec, 0) // timestamp delta
 	rec = kbin.AppendVarint(rec, 0)  // offset delta
 	rec = kbin.AppendVarint(rec, -1) // null key
