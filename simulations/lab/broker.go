@@ -118,7 +118,7 @@ type Enforcement struct {
 // Bytes is the throttled bytes: refused plus delayed.
 func (e Enforcement) Bytes() float64 { return e.Refused + e.Delayed }
 
-func (e *Enforcement) add(o Enforcement) {
+func (e *Enforcement) Add(o Enforcement) {
 	e.Throttled += o.Throttled
 	e.ThrottleTime += o.ThrottleTime
 	e.Refused += o.Refused

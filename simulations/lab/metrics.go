@@ -93,7 +93,7 @@ func (c *Cluster) gather(b *brokerState) []*dto.MetricFamily {
 	perEntity := map[sensorKey]Enforcement{}
 	for k, acc := range b.accounts {
 		e := perEntity[k.sensorKey]
-		e.add(*acc)
+		e.Add(*acc)
 		perEntity[k.sensorKey] = e
 	}
 	entities := make([]sensorKey, 0, len(perEntity))

@@ -34,9 +34,9 @@ type Enforced struct {
 // Bytes is the throttled bytes of both directions.
 func (e Enforced) Bytes() float64 { return e.Produce.Bytes() + e.Fetch.Bytes() }
 
-func (e *Enforced) add(o Enforced) {
-	e.Produce.add(o.Produce)
-	e.Fetch.add(o.Fetch)
+func (e *Enforced) Add(o Enforced) {
+	e.Produce.Add(o.Produce)
+	e.Fetch.Add(o.Fetch)
 }
 
 // enforced sums broker b's accounts of project name; b.mu must be held.
@@ -47,9 +47,9 @@ func (b *brokerState) enforced(name string) Enforced {
 			continue
 		}
 		if k.dir == dirProduce {
-			e.Produce.add(*acc)
+			e.Produce.Add(*acc)
 		} else {
-			e.Fetch.add(*acc)
+			e.Fetch.Add(*acc)
 		}
 	}
 	return e
@@ -65,7 +65,7 @@ func (c *Cluster) Enforcement() map[string]Enforced {
 		var e Enforced
 		for _, b := range c.brokers {
 			b.mu.Lock()
-			e.add(b.enforced(p.Name))
+			e.Add(b.enforced(p.Name))
 			b.mu.Unlock()
 		}
 		out[p.Name] = e
@@ -124,7 +124,7 @@ func (c *Cluster) Status() []ProjectStatus {
 			}
 			bs.Enforced = b.enforced(p.Name)
 			b.mu.Unlock()
-			st.Enforced.add(bs.Enforced)
+			st.Enforced.Add(bs.Enforced)
 			st.Served.Produce += bs.Served.Produce
 			st.Served.Fetch += bs.Served.Fetch
 			st.ProduceThrottle = max(st.ProduceThrottle, bs.ProduceThrottle)
