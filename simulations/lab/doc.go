@@ -22,10 +22,11 @@
 //
 // # How requests are mapped to projects
 //
-// kfake's control hooks (ControlKey, KeepControl, SleepControl, CurrentNode)
-// see the decoded request and the broker that received it, but not the
-// request header, so not the client-id. The lab therefore attributes traffic
-// to a project by topic ownership: every topic belongs to exactly one project,
+// kfake's control hooks (ControlKey, KeepControl, CurrentNode), which keep
+// the topic metrics, see the decoded request and the broker that received
+// it, but not the request header, so not the client-id. The lab therefore
+// attributes traffic to a project by topic ownership, on the connection
+// too: every topic belongs to exactly one project,
 // and a project has exactly one quota entity (user, client-id or both). A
 // produce request is charged to the owner of its topics; a fetch response to
 // the owner of the topics it carries. The load generators use the project's
