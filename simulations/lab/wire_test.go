@@ -102,6 +102,8 @@ func TestWireCountsFetchResponses(t *testing.T) {
 func FuzzWire(f *testing.F) {
 	f.Add(fetchRequestHeader(11, 1), []byte{0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0})
 	f.Add([]byte{0, 0, 0, 1}, []byte{0xff, 0xff, 0xff, 0xff})
+	preq, presp, _ := produceExchange(9, 100)
+	f.Add(requestFrame(preq, 1), responseFrame(presp, 1))
 	f.Fuzz(func(t *testing.T, req, resp []byte) {
 		w := testWire()
 		w.scanRequests(fetchRequestHeader(12, 1))
