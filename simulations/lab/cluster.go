@@ -402,6 +402,11 @@ func (c *Cluster) controlAlterQuotas(kreq kmsg.Request) (kmsg.Response, error, b
 	}
 	if !req.ValidateOnly {
 		c.quotas.apply(req, ents, isIP)
+		for i, e := range req.Entries {
+			for _, op := range e.Ops {
+				c.cfg.Logger.Debug("lab applied a client quota", "entity", ents[i].String(), "key", op.Key, "value", op.Value, "remove", op.Remove)
+			}
+		}
 	}
 	return nil, nil, false
 }
