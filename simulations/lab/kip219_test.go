@@ -408,3 +408,71 @@ func TestKIP219MutesTheConnection(t *testing.T) {
 		t.Errorf("accounted %+v, want at least 2 throttled responses and %s", e, throttle)
 	}
 }
+
+// TestFetchCappedToTheQuotaWindow: Kafka caps a consumer's fetch at what
+// its quota allows in the window, (quota.window.num − 1) ×
+// quota.window.size × quota, so that no response is too large to be
+// served. With a 20 kB/s quota and 11 × 100 ms samples that is 20 kB; a
+// consumer without a quota gets all it asked for.
+func TestFetchCappedToTheQuotaWindow(t *testing.T) {
+	t.Parallel()
+	const quota = 20_000
+	const wantCap = quota * 10 * 0.1
+	c := startLab(t, Config{Brokers: 1, Window: Window{Samples: 11, SampleWindow: 100 * time.Millisecond},
+		Projects: []Project{{Name: "a", Quota: Rates{Fetch: quota}}, {Name: "b"}}})
+	conn, err := net.Dial("tcp", c.Bootstrap()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.SetDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	batch := recordBatch(1000)
+	const batches = 100
+	for _, topic := range []string{"a.events", "b.events"} {
+		for i := range batches {
+			req := produceRecords(7, batch)
+			req.Topics[0].Topic = topic
+			if _, err := conn.Write(requestFrame(req, int32(i))); err != nil {
+				t.Fatal(err)
+			}
+			resp := kmsg.NewPtrProduceResponse()
+			resp.Version = 7
+			readResponse(t, conn, resp)
+			if ec := resp.Topics[0].Partitions[0].ErrorCode; ec != 0 {
+				t.Fatalf("produce to %s: error code %d", topic, ec)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		topic    string
+		min, max int
+	}{
+		{"a.events", wantCap - 2*len(batch), wantCap},
+		{"b.events", batches * len(batch), batches * len(batch)},
+	} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.ReplicaID, req.MaxBytes, req.MinBytes, req.SessionEpoch = 11, -1, 50<<20, 1, -1
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = tc.topic
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes, rp.LogStartOffset, rp.CurrentLeaderEpoch = 50<<20, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		if _, err := conn.Write(requestFrame(req, 1000)); err != nil {
+			t.Fatal(err)
+		}
+		resp := kmsg.NewPtrFetchResponse()
+		resp.Version = 11
+		readResponse(t, conn, resp)
+		got := 0
+		for _, p := range resp.Topics[0].Partitions {
+			got += len(p.RecordBatches)
+		}
+		t.Logf("%s: fetched %d bytes, want [%d, %d]", tc.topic, got, tc.min, tc.max)
+		if got < tc.min || got > tc.max || resp.ThrottleMillis != 0 {
+			t.Errorf("%s: fetched %d bytes (throttle_time_ms %d), want [%d, %d] unthrottled", tc.topic, got, resp.ThrottleMillis, tc.min, tc.max)
+		}
+	}
+}
