@@ -118,6 +118,7 @@ type Enforcement struct {
 // Bytes is the throttled bytes: refused plus delayed.
 func (e Enforcement) Bytes() float64 { return e.Refused + e.Delayed }
 
+// Add adds o to e.
 func (e *Enforcement) Add(o Enforcement) {
 	e.Throttled += o.Throttled
 	e.ThrottleTime += o.ThrottleTime

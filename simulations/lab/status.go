@@ -34,6 +34,7 @@ type Enforced struct {
 // Bytes is the throttled bytes of both directions.
 func (e Enforced) Bytes() float64 { return e.Produce.Bytes() + e.Fetch.Bytes() }
 
+// Add adds o to e, direction by direction.
 func (e *Enforced) Add(o Enforced) {
 	e.Produce.Add(o.Produce)
 	e.Fetch.Add(o.Fetch)
