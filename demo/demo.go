@@ -74,6 +74,10 @@ type ProjectSummary struct {
 	ThrottledHeadroom, Static  float64
 	PeakQuota, Share           float64
 	BorrowedRounds, LentRounds int
+	// LabHeadroom and LabStatic are each lab's brokers' own accounting of
+	// what quota enforcement did to the project, produce and fetch (fetch
+	// bytes refused, produce bytes delayed past the quota window).
+	LabHeadroom, LabStatic lab.Enforced
 }
 
 // Summary is what a demo run measured.
@@ -84,13 +88,24 @@ type Summary struct {
 	// Demanded, Headroom and Static are produce bytes: asked for, and not
 	// served under Headroom and under static quotas.
 	Demanded, Headroom, Static float64
-	Rounds                     int
-	Writes                     int
+	// LabHeadroom and LabStatic sum the projects' lab accounting.
+	LabHeadroom, LabStatic lab.Enforced
+	Rounds                 int
+	Writes                 int
 	// LedgerHeadroom and LedgerStatic are the damage ledger's produce
 	// bytes over the run: Headroom's own estimate, from what its rounds
 	// observed, of what it throttled and what the static shares would
 	// have throttled (headroom_throttled_bytes_total).
 	LedgerHeadroom, LedgerStatic float64
+}
+
+// LabReduction is Reduction on the brokers' own accounting of throttled
+// bytes, produce and fetch together.
+func (s Summary) LabReduction() float64 {
+	if s.LabStatic.Bytes() <= 0 {
+		return 0
+	}
+	return 1 - s.LabHeadroom.Bytes()/s.LabStatic.Bytes()
 }
 
 // Reduction is how much less Headroom throttled than static quotas, as a
@@ -538,16 +553,20 @@ func (v *view) summary(d time.Duration, h, s []lab.LoadStats) Summary {
 	for _, p := range v.s.Projects {
 		shares[p.Name] = float64(p.Produce.Share) * v.o.Scale
 	}
+	he, se := v.hlab.Enforcement(), v.slab.Enforcement()
 	for _, st := range h {
 		st2 := ss[st.Project]
 		ps := ProjectSummary{Name: st.Project, Demanded: st.Demanded,
 			ThrottledHeadroom: max(0, st.Demanded-st.Produced), Static: max(0, st2.Demanded-st2.Produced),
 			PeakQuota: v.peak[st.Project], Share: shares[st.Project],
-			BorrowedRounds: v.borrow[st.Project], LentRounds: v.lend[st.Project]}
+			BorrowedRounds: v.borrow[st.Project], LentRounds: v.lend[st.Project],
+			LabHeadroom: he[st.Project], LabStatic: se[st.Project]}
 		sum.Projects = append(sum.Projects, ps)
 		sum.Demanded += ps.Demanded
 		sum.Headroom += ps.ThrottledHeadroom
 		sum.Static += ps.Static
+		sum.LabHeadroom.Add(ps.LabHeadroom)
+		sum.LabStatic.Add(ps.LabStatic)
 	}
 	return sum
 }
@@ -561,5 +580,8 @@ func (v *view) printSummary(s Summary) {
 			rateStr(p.Share), rateStr(p.PeakQuota), p.BorrowedRounds, p.LentRounds)
 	}
 	fmt.Fprintln(w, s.Line())
-	fmt.Fprintf(w, "damage ledger (Headroom's own estimate from its rounds): headroom %s vs static %s\n", bytes(s.LedgerHeadroom), bytes(s.LedgerStatic))
+	h, st := s.LabHeadroom, s.LabStatic
+	fmt.Fprintf(w, "brokers' accounting, throttled bytes (produce delayed + fetch refused): headroom %s (%s + %s) vs static %s (%s + %s) (-%.1f%%)\n",
+		bytes(h.Bytes()), bytes(h.Produce.Bytes()), bytes(h.Fetch.Bytes()), bytes(st.Bytes()), bytes(st.Produce.Bytes()), bytes(st.Fetch.Bytes()), 100*s.LabReduction())
+	fmt.Fprintf(w, "damage ledger (Headroom's own estimate from its rounds), produce: headroom %s vs static %s\n", bytes(s.LedgerHeadroom), bytes(s.LedgerStatic))
 }

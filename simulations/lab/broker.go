@@ -52,10 +52,13 @@ type brokerState struct {
 	id int32
 	w  Window
 
-	mu       sync.Mutex
-	topics   map[string]*topicCounters
-	total    topicCounters
-	sensors  map[sensorKey]*quotaSensor
+	mu      sync.Mutex
+	topics  map[string]*topicCounters
+	total   topicCounters
+	sensors map[sensorKey]*quotaSensor
+	// accounts is what enforcement did to each entity and project; unlike
+	// the sensors they never expire (one per entity the broker served).
+	accounts map[accountKey]*Enforcement
 	requests map[requestKey]float64
 	// in and out are the broker's byte rates over the quota window; they
 	// drive the idle gauges.
@@ -69,6 +72,7 @@ func newBrokerState(id int32, w Window, now time.Time) *brokerState {
 		w:        w,
 		topics:   map[string]*topicCounters{},
 		sensors:  map[sensorKey]*quotaSensor{},
+		accounts: map[accountKey]*Enforcement{},
 		requests: map[requestKey]float64{},
 		in:       newSampledStat(w, now),
 		out:      newSampledStat(w, now),
@@ -84,13 +88,54 @@ func (b *brokerState) topic(name string, now time.Time) *topicCounters {
 	return tc
 }
 
-// charge records bytes for project p in direction d at now and returns the
-// throttle time. Kafka creates a client's sensor only once a quota of that
-// type applies to it; without one nothing is recorded and nothing throttled.
-func (c *Cluster) charge(b *brokerState, p *Project, d direction, bytes float64, now time.Time) time.Duration {
+// accountKey is one project's traffic on one quota sensor.
+type accountKey struct {
+	sensorKey
+	project string
+}
+
+// Enforcement is what Kafka's quota enforcement did to one entity's traffic
+// in one direction, on one broker or summed over brokers, since the lab
+// started.
+type Enforcement struct {
+	// Throttled counts the responses that carried a throttle time, and
+	// ThrottleTime sums those times: how long the entity's connections
+	// were muted (or, for clients older than KIP-219, its responses held).
+	Throttled    int64
+	ThrottleTime time.Duration
+	// Refused is fetch bytes the broker withheld: a throttled fetch is
+	// answered with no records, as Kafka answers it, and the consumer must
+	// fetch them again once its connection is unmuted.
+	Refused float64
+	// Delayed is produce bytes over the quota's allowance in the window:
+	// Kafka appends a throttled produce request, and the throttle time is
+	// how long the client must stay silent for the window to absorb these
+	// bytes, so the traffic behind them is pushed past the window. It is
+	// min(request bytes, (windowed rate − quota) × window) per request.
+	Delayed float64
+}
+
+// Bytes is the throttled bytes: refused plus delayed.
+func (e Enforcement) Bytes() float64 { return e.Refused + e.Delayed }
+
+// Add adds o to e.
+func (e *Enforcement) Add(o Enforcement) {
+	e.Throttled += o.Throttled
+	e.ThrottleTime += o.ThrottleTime
+	e.Refused += o.Refused
+	e.Delayed += o.Delayed
+}
+
+// enforce records bytes for project p in direction d at now and returns the
+// throttle time, as Kafka's client-quota manager does. Kafka creates a
+// client's sensor only once a quota of that type applies to it; without one
+// nothing is recorded and nothing throttled. A throttled fetch is refused:
+// its bytes are taken back from the sensor (Kafka's unrecord) and refused
+// is true; the caller answers it without records.
+func (c *Cluster) enforce(b *brokerState, p *Project, d direction, bytes float64, now time.Time) (throttle time.Duration, refused bool) {
 	q, ok := c.quotas.resolve(p.User, p.ClientID, d.key())
 	if !ok {
-		return 0
+		return 0, false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -100,7 +145,29 @@ func (c *Cluster) charge(b *brokerState, p *Project, d direction, bytes float64,
 		s = newQuotaSensor(c.cfg.Window, now)
 		b.sensors[k] = s
 	}
-	return s.recordAndThrottle(bytes, q.bound, now, !c.cfg.DisableEnforcement)
+	s.record(bytes, now)
+	if c.cfg.DisableEnforcement {
+		return 0, false
+	}
+	t, excess := s.throttleFor(q.bound, now)
+	if t <= 0 {
+		return 0, false
+	}
+	ak := accountKey{sensorKey: k, project: p.Name}
+	acc := b.accounts[ak]
+	if acc == nil {
+		acc = &Enforcement{}
+		b.accounts[ak] = acc
+	}
+	acc.Throttled++
+	acc.ThrottleTime += t
+	if d == dirFetch {
+		s.unrecord(bytes, now)
+		acc.Refused += bytes
+		return t, true
+	}
+	acc.Delayed += min(bytes, excess)
+	return t, false
 }
 
 func (b *brokerState) expireSensors(now time.Time) {

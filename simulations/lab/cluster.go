@@ -42,14 +42,6 @@ type Cluster struct {
 	// retentionDone is closed when the retention loop has returned; nil
 	// until Start launches it.
 	retentionDone chan struct{}
-
-	// sleepMu guards closing and the sleepers' count: a request kfake is
-	// holding for its throttle time must be let go, and kfake must have
-	// resumed it, before kfake itself is closed. Closing kfake under a
-	// sleeping request leaves kfake's own loop blocked for good.
-	sleepMu  sync.Mutex
-	closing  bool
-	sleepers sync.WaitGroup
 }
 
 // Start starts a lab cluster: the brokers, each project's topic with its
@@ -96,6 +88,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	c.kf = kf
 	c.bootstrap = kf.ListenAddrs()
 	kf.ControlKey(int16(kmsg.Produce), c.controlProduce)
+	kf.ControlKey(int16(kmsg.Fetch), c.controlFetch)
 	kf.ControlKey(int16(kmsg.AlterClientQuotas), c.controlAlterQuotas)
 
 	if err := c.setup(ctx); err != nil {
@@ -125,7 +118,8 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 }
 
 // listen creates broker listeners for kfake, in node order, wrapped so that
-// fetch responses are measured and held for their throttle time.
+// produce and fetch traffic is measured and client quotas are enforced on
+// it (see wireListener).
 func (c *Cluster) listen(network, addr string) (net.Listener, error) {
 	ln, err := net.Listen(network, addr)
 	if err != nil {
@@ -280,18 +274,9 @@ func (c *Cluster) Close() {
 
 func (c *Cluster) stop() {
 	c.closeOnce.Do(func() {
-		c.sleepMu.Lock()
-		c.closing = true
-		c.sleepMu.Unlock()
-		close(c.done) // wakes every sleeping request
+		close(c.done) // ends every mute and held response
 		for _, s := range c.servers {
 			_ = s.Close()
-		}
-		woken := make(chan struct{})
-		go func() { c.sleepers.Wait(); close(woken) }()
-		select {
-		case <-woken:
-		case <-time.After(10 * time.Second): // kfake did not resume them; close anyway
 		}
 		// kfake's admin calls block for ever once it is closed: the
 		// retention loop must be out of ApplyRetention first.
@@ -305,9 +290,9 @@ func (c *Cluster) stop() {
 	})
 }
 
-// controlProduce is the produce hook: it charges the request's record bytes
-// to the owners of its topics on the receiving broker and delays the request
-// by the throttle time.
+// controlProduce is the produce hook: it counts the request's record bytes
+// and records on the receiving broker's topic metrics. Quotas are enforced
+// on the connection, when the response is written (see wireListener).
 func (c *Cluster) controlProduce(kreq kmsg.Request) (kmsg.Response, error, bool) {
 	c.kf.KeepControl()
 	node := c.kf.CurrentNode()
@@ -317,9 +302,9 @@ func (c *Cluster) controlProduce(kreq kmsg.Request) (kmsg.Response, error, bool)
 	}
 	b := c.brokers[node]
 	now := c.cfg.Now()
-	perProject := map[*Project]float64{}
 	var total float64
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	for _, t := range req.Topics {
 		name := t.Topic
 		if name == "" {
@@ -338,29 +323,38 @@ func (c *Cluster) controlProduce(kreq kmsg.Request) (kmsg.Response, error, bool)
 		b.total.bytesIn += tb
 		b.total.messagesIn += tm
 		total += tb
-		if owner := c.owners[name]; owner != nil {
-			perProject[owner] += tb
-		}
 	}
 	b.total.produceRequests++
 	b.in.record(total, now)
-	b.mu.Unlock()
+	return nil, nil, false
+}
 
-	var throttle time.Duration
-	for p, bytes := range perProject {
-		throttle = max(throttle, c.charge(b, p, dirProduce, bytes, now))
+// controlFetch caps a consumer's fetch at what its quota allows in the
+// window, (quota.window.num − 1) × quota.window.size × quota, as Kafka
+// caps a fetch's max bytes: a response larger than that would be refused
+// every time it is fetched again.
+func (c *Cluster) controlFetch(kreq kmsg.Request) (kmsg.Response, error, bool) {
+	c.kf.KeepControl()
+	req, ok := kreq.(*kmsg.FetchRequest)
+	if !ok || req.ReplicaID >= 0 || c.cfg.DisableEnforcement {
+		return nil, nil, false
 	}
-	if throttle > 0 {
-		c.sleepMu.Lock()
-		closing := c.closing
-		if !closing {
-			c.sleepers.Add(1)
+	capBytes := float64(req.MaxBytes)
+	for _, t := range req.Topics {
+		name := t.Topic
+		if name == "" {
+			name = c.topicName(t.TopicID)
 		}
-		c.sleepMu.Unlock()
-		if !closing {
-			c.kf.SleepControl(func() { c.wait(throttle) })
-			c.sleepers.Done()
+		p := c.owners[name]
+		if p == nil {
+			continue
 		}
+		if q, ok := c.quotas.resolve(p.User, p.ClientID, KeyConsumerByteRate); ok {
+			capBytes = min(capBytes, q.bound*float64(c.cfg.Window.Samples-1)*c.cfg.Window.SampleWindow.Seconds())
+		}
+	}
+	if capBytes < float64(req.MaxBytes) {
+		req.MaxBytes = int32(max(1, capBytes))
 	}
 	return nil, nil, false
 }
@@ -381,16 +375,6 @@ func (c *Cluster) applyRetention() {
 		case <-t.C:
 			c.kf.ApplyRetention()
 		}
-	}
-}
-
-// wait blocks for d or until the cluster closes.
-func (c *Cluster) wait(d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-c.done:
 	}
 }
 
@@ -418,6 +402,11 @@ func (c *Cluster) controlAlterQuotas(kreq kmsg.Request) (kmsg.Response, error, b
 	}
 	if !req.ValidateOnly {
 		c.quotas.apply(req, ents, isIP)
+		for i, e := range req.Entries {
+			for _, op := range e.Ops {
+				c.cfg.Logger.Debug("lab applied a client quota", "entity", ents[i].String(), "key", op.Key, "value", op.Value, "remove", op.Remove)
+			}
+		}
 	}
 	return nil, nil, false
 }

@@ -20,8 +20,8 @@ type Config struct {
 	Projects []Project
 	// Window is the quota window. Default DefaultWindow (11 × 1s).
 	Window Window
-	// DisableEnforcement measures and exports everything but never delays
-	// a request: the same lab with quotas off.
+	// DisableEnforcement measures and exports everything but never
+	// throttles a client: the same lab with quotas off.
 	DisableEnforcement bool
 	// MetricsAddrs optionally gives each broker's metrics listen address;
 	// default 127.0.0.1:0.

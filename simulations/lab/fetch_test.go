@@ -71,4 +71,5 @@ func TestFetchThrottling(t *testing.T) {
 	if th, ok := value(mfs, "kafka_server_quota_throttle_time", map[string]string{"resource": "Fetch", "clientId": "a"}); !ok || th <= 0 {
 		t.Errorf("fetch throttle time %v (present %v), want > 0", th, ok)
 	}
+	checkThrottledBytes(t, mfs, "Fetch", "refused", "delayed")
 }

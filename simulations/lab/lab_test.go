@@ -287,6 +287,7 @@ func TestThrottlingMatchesQuota(t *testing.T) {
 		if th, ok := value(mfs, "kafka_server_quota_throttle_time", entity); !ok || th <= 0 {
 			t.Errorf("broker %d: throttle time %v (present %v), want > 0", id, th, ok)
 		}
+		checkThrottledBytes(t, mfs, "Produce", "delayed", "refused")
 		if br, ok := value(mfs, "kafka_server_quota_byte_rate", entity); !ok || br < 0.75*quota || br > 1.25*quota {
 			// One reading over one window, not an average over three.
 			t.Errorf("broker %d: byte-rate gauge %v, want %d ±25%%", id, br, quota)
@@ -475,5 +476,28 @@ func TestClientSensorsCountTheBytes(t *testing.T) {
 	}
 	if want := hooks.fetched["a.events"]; fetched < 0.98*want || fetched > 1.02*want {
 		t.Errorf("fetch sensors recorded %.0f bytes, client fetched %.0f", fetched, want)
+	}
+}
+
+// checkThrottledBytes checks the lab's own accounting on a metrics page:
+// the entity "a" in resource has throttled bytes for reason, none for
+// other, and a throttle time above zero.
+func checkThrottledBytes(t *testing.T, mfs map[string]*dto.MetricFamily, resource, reason, other string) {
+	t.Helper()
+	labels := func(extra ...string) map[string]string {
+		m := map[string]string{"resource": resource, "clientId": "a"}
+		for i := 0; i+1 < len(extra); i += 2 {
+			m[extra[i]] = extra[i+1]
+		}
+		return m
+	}
+	if v, ok := value(mfs, "headroom_lab_quota_throttled_bytes_total", labels("reason", reason)); !ok || v <= 0 {
+		t.Errorf("%s throttled bytes (%s): %v (present %v), want > 0", resource, reason, v, ok)
+	}
+	if v, ok := value(mfs, "headroom_lab_quota_throttled_bytes_total", labels("reason", other)); !ok || v != 0 {
+		t.Errorf("%s throttled bytes (%s): %v (present %v), want 0", resource, other, v, ok)
+	}
+	if v, ok := value(mfs, "headroom_lab_quota_throttle_seconds_total", labels()); !ok || v <= 0 {
+		t.Errorf("%s throttle seconds: %v (present %v), want > 0", resource, v, ok)
 	}
 }

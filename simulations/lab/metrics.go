@@ -55,6 +55,8 @@ func (c *Cluster) gather(b *brokerState) []*dto.MetricFamily {
 	fetchReqs := newFamily("kafka_server_brokertopicmetrics_totalfetchrequests_total", "kafka.server:name=TotalFetchRequestsPerSec,type=BrokerTopicMetrics,attribute=Count", counter)
 	byteRate := newFamily("kafka_server_quota_byte_rate", "kafka.server:name=null,type=Produce,attribute=byte-rate", gauge)
 	throttle := newFamily("kafka_server_quota_throttle_time", "kafka.server:name=null,type=Produce,attribute=throttle-time", gauge)
+	throttledBytes := newFamily("headroom_lab_quota_throttled_bytes_total", "The lab's accounting, not a Kafka MBean: bytes its quota enforcement refused (a throttled fetch, answered without records) or delayed (produce bytes over the quota's allowance in the window), per quota entity", counter)
+	throttleSeconds := newFamily("headroom_lab_quota_throttle_seconds_total", "The lab's accounting, not a Kafka MBean: the throttle time of every throttled response, summed (how long the entity's connections were muted), per quota entity", counter)
 	handlerIdle := newFamily("kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent", "kafka.server:name=RequestHandlerAvgIdlePercent,type=KafkaRequestHandlerPool,attribute=MeanRate", gauge)
 	networkIdle := newFamily("kafka_network_socketserver_networkprocessoravgidlepercent", "kafka.network:name=NetworkProcessorAvgIdlePercent,type=SocketServer,attribute=Value", gauge)
 	requests := newFamily("kafka_network_requestmetrics_requests_total", "kafka.network:name=RequestsPerSec,type=RequestMetrics,attribute=Count", counter)
@@ -81,21 +83,30 @@ func (c *Cluster) gather(b *brokerState) []*dto.MetricFamily {
 	for k := range b.sensors {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, z := keys[i], keys[j]
-		if a.dir != z.dir {
-			return a.dir < z.dir
-		}
-		if a.tags.user != z.tags.user {
-			return a.tags.user < z.tags.user
-		}
-		return a.tags.clientID < z.tags.clientID
-	})
+	sortSensorKeys(keys)
 	for _, k := range keys {
 		s := b.sensors[k]
 		labels := []string{"resource", k.dir.resource(), "user", k.tags.user, "clientId", k.tags.clientID}
 		byteRate.add(s.bytes.rate(now), labels...)
 		throttle.add(s.throttle.avg(now), labels...)
+	}
+	perEntity := map[sensorKey]Enforcement{}
+	for k, acc := range b.accounts {
+		e := perEntity[k.sensorKey]
+		e.Add(*acc)
+		perEntity[k.sensorKey] = e
+	}
+	entities := make([]sensorKey, 0, len(perEntity))
+	for k := range perEntity {
+		entities = append(entities, k)
+	}
+	sortSensorKeys(entities)
+	for _, k := range entities {
+		e := perEntity[k]
+		labels := []string{"resource", k.dir.resource(), "user", k.tags.user, "clientId", k.tags.clientID}
+		throttledBytes.add(e.Refused, append(labels, "reason", "refused")...)
+		throttledBytes.add(e.Delayed, append(labels, "reason", "delayed")...)
+		throttleSeconds.add(e.ThrottleTime.Seconds(), labels...)
 	}
 	reqKeys := make([]requestKey, 0, len(b.requests))
 	for k := range b.requests {
@@ -133,7 +144,7 @@ func (c *Cluster) gather(b *brokerState) []*dto.MetricFamily {
 	underReplicated.add(0)
 
 	var out2 []*dto.MetricFamily
-	for _, f := range []*family{bytesIn, bytesOut, msgsIn, produceReqs, fetchReqs, byteRate, throttle, handlerIdle, networkIdle, requests, partitions, leaders, underReplicated} {
+	for _, f := range []*family{bytesIn, bytesOut, msgsIn, produceReqs, fetchReqs, byteRate, throttle, throttledBytes, throttleSeconds, handlerIdle, networkIdle, requests, partitions, leaders, underReplicated} {
 		if len(f.mf.Metric) > 0 {
 			out2 = append(out2, f.mf)
 		}
@@ -152,5 +163,18 @@ func (c *Cluster) metricsHandler(b *brokerState) http.Handler {
 				return
 			}
 		}
+	})
+}
+
+func sortSensorKeys(keys []sensorKey) {
+	sort.Slice(keys, func(i, j int) bool {
+		a, z := keys[i], keys[j]
+		if a.dir != z.dir {
+			return a.dir < z.dir
+		}
+		if a.tags.user != z.tags.user {
+			return a.tags.user < z.tags.user
+		}
+		return a.tags.clientID < z.tags.clientID
 	})
 }

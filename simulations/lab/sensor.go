@@ -117,21 +117,47 @@ func newQuotaSensor(w Window, now time.Time) *quotaSensor {
 	return &quotaSensor{bytes: newSampledStat(w, now), throttle: newSampledStat(w, now), lastUse: now}
 }
 
-// recordAndThrottle records v bytes at now and returns the throttle time
-// Kafka computes against bound: (observed − bound) / bound × window when the
-// observed rate exceeds the bound, else 0. A positive throttle is recorded in
-// the throttle-time sensor, as Kafka does.
-func (q *quotaSensor) recordAndThrottle(v, bound float64, now time.Time, enforce bool) time.Duration {
+// record adds v bytes at now.
+func (q *quotaSensor) record(v float64, now time.Time) {
 	q.bytes.record(v, now)
 	q.total += v
 	q.lastUse = now
-	if !enforce || bound <= 0 {
+}
+
+// unrecord takes back v bytes recorded at now, as Kafka does for a fetch
+// response it refuses: it records −v in the current sample.
+func (q *quotaSensor) unrecord(v float64, now time.Time) {
+	q.bytes.record(-v, now)
+	q.total -= v
+}
+
+// throttle returns the throttle time Kafka computes against bound from the
+// rate over the window, (observed − bound) / bound × window when the
+// observed rate exceeds the bound, else 0, and the excess: the bytes in the
+// window beyond what the bound allows, (observed − bound) × window, which
+// the throttle time makes the client wait out. A positive throttle is
+// recorded in the throttle-time sensor, as Kafka does.
+func (q *quotaSensor) throttleFor(bound float64, now time.Time) (time.Duration, float64) {
+	if bound <= 0 {
+		return 0, 0
+	}
+	rate, ws := q.bytes.rate(now), q.bytes.windowSize(now)
+	d := ThrottleTime(rate, bound, ws)
+	if d <= 0 {
+		return 0, 0
+	}
+	q.throttle.record(float64(d)/float64(time.Millisecond), now)
+	return d, (rate - bound) * ws.Seconds()
+}
+
+// recordAndThrottle records v bytes at now and returns the throttle time
+// against bound (see throttleFor); with enforce false it only records.
+func (q *quotaSensor) recordAndThrottle(v, bound float64, now time.Time, enforce bool) time.Duration {
+	q.record(v, now)
+	if !enforce {
 		return 0
 	}
-	d := ThrottleTime(q.bytes.rate(now), bound, q.bytes.windowSize(now))
-	if d > 0 {
-		q.throttle.record(float64(d)/float64(time.Millisecond), now)
-	}
+	d, _ := q.throttleFor(bound, now)
 	return d
 }
 

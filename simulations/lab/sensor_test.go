@@ -62,49 +62,84 @@ func TestRateWindow(t *testing.T) {
 }
 
 // TestThrottledClientConvergesToQuota replays a client with an endless
-// backlog against one sensor on an injected clock: each request waits out
-// the throttle time of the one before, as the lab delays it. Over a minute,
-// the served rate is the quota within 5%, for Kafka's default window and
-// for the tests' short one.
+// backlog against one broker's enforcement on an injected clock: each
+// request is processed only once the mute of the one before has ended, as
+// the lab's connections are muted. A producer's bytes are appended; a
+// consumer's throttled fetch is refused and fetched again after the mute.
+// Over a minute, the served rate is the quota within 5%, for Kafka's
+// default window and for the tests' short one, and the throttled bytes the
+// broker accounts are what the client sent while throttled (delayed) or
+// had to fetch again (refused).
 func TestThrottledClientConvergesToQuota(t *testing.T) {
 	const bound = 1 << 20
 	for _, tc := range []struct {
 		name   string
+		dir    direction
 		w      Window
 		batch  float64
 		demand float64 // bytes/s the client would send unthrottled
 	}{
-		{"default window, 2x demand", DefaultWindow, 128 << 10, 2 * bound},
-		{"short window, 2x demand", testWindow, 128 << 10, 2 * bound},
-		{"default window, 5x demand", DefaultWindow, 512 << 10, 5 * bound},
+		{"produce, default window, 2x demand", dirProduce, DefaultWindow, 128 << 10, 2 * bound},
+		{"produce, short window, 2x demand", dirProduce, testWindow, 128 << 10, 2 * bound},
+		{"produce, default window, 5x demand", dirProduce, DefaultWindow, 512 << 10, 5 * bound},
+		{"fetch, default window, 2x demand", dirFetch, DefaultWindow, 128 << 10, 2 * bound},
+		{"fetch, short window, 5x demand", dirFetch, testWindow, 128 << 10, 5 * bound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := time.Unix(1_700_000_000, 0)
-			q := newQuotaSensor(tc.w, now)
+			c, b := testCluster(func() time.Time { return now }, tc.w, Rates{Produce: bound, Fetch: bound})
+			p := c.owners["a.events"]
 			gap := time.Duration(tc.batch / tc.demand * float64(time.Second))
 			end := now.Add(2 * time.Minute)
-			var sent float64
+			var served, refused float64
 			var throttled int
 			measureFrom := now.Add(time.Minute)
 			for now.Before(end) {
-				d := q.recordAndThrottle(tc.batch, bound, now, true)
-				if !now.Before(measureFrom) {
-					sent += tc.batch
+				d, r := c.enforce(b, p, tc.dir, tc.batch, now)
+				if !now.Before(measureFrom) && !r {
+					served += tc.batch
+				}
+				if r {
+					refused += tc.batch
 				}
 				if d > 0 {
 					throttled++
 				}
-				now = now.Add(max(gap, d))
+				if r {
+					// Nothing came back to process: the consumer fetches
+					// again as soon as its connection is unmuted.
+					now = now.Add(d)
+				} else {
+					now = now.Add(max(gap, d))
+				}
 			}
-			served := sent / time.Minute.Seconds()
-			t.Logf("served %.0f B/s (%.3f of the quota), %d throttled requests", served, served/bound, throttled)
-			if served < 0.95*bound || served > 1.05*bound {
-				t.Errorf("served %.0f B/s, want %d ±5%%", served, bound)
+			rate := served / time.Minute.Seconds()
+			e := c.Enforcement()["a"]
+			acc := e.Produce
+			if tc.dir == dirFetch {
+				acc = e.Fetch
 			}
-			if throttled == 0 {
-				t.Errorf("never throttled")
+			t.Logf("served %.0f B/s (%.3f of the quota), %d throttled requests, accounted %+v", rate, rate/bound, throttled, acc)
+			if rate < 0.95*bound || rate > 1.05*bound {
+				t.Errorf("served %.0f B/s, want %d ±5%%", rate, bound)
 			}
-			if avg := q.throttle.avg(now); avg <= 0 {
+			if throttled == 0 || acc.Throttled != int64(throttled) {
+				t.Errorf("throttled %d requests, accounted %d", throttled, acc.Throttled)
+			}
+			switch tc.dir {
+			case dirProduce:
+				if acc.Refused != 0 || acc.Delayed <= 0 || acc.Delayed > float64(throttled)*tc.batch {
+					t.Errorf("produce accounted %+v: want delayed bytes in (0, %d × %.0f], none refused", acc, throttled, tc.batch)
+				}
+			case dirFetch:
+				if acc.Delayed != 0 || acc.Refused != refused || refused == 0 {
+					t.Errorf("fetch accounted %+v: want %.0f bytes refused, none delayed", acc, refused)
+				}
+			}
+			b.mu.Lock()
+			avg := b.sensors[sensorKey{dir: tc.dir, tags: sensorTags{clientID: "a"}}].throttle.avg(now)
+			b.mu.Unlock()
+			if avg <= 0 {
 				t.Errorf("throttle-time average %v, want > 0", avg)
 			}
 		})

@@ -18,8 +18,60 @@ type ProjectStatus struct {
 	// the mean throttle time of the entity's throttled requests in the
 	// window (kafka_server_quota_throttle_time); 0 when not throttled.
 	ProduceThrottle, FetchThrottle time.Duration
+	// Enforced is what quota enforcement did to the project's traffic
+	// since the lab started, summed over brokers.
+	Enforced Enforced
 	// Brokers holds the same figures per broker, in node order.
 	Brokers []ProjectBrokerStatus
+}
+
+// Enforced is what quota enforcement did to a project's traffic, per
+// direction.
+type Enforced struct {
+	Produce, Fetch Enforcement
+}
+
+// Bytes is the throttled bytes of both directions.
+func (e Enforced) Bytes() float64 { return e.Produce.Bytes() + e.Fetch.Bytes() }
+
+// Add adds o to e, direction by direction.
+func (e *Enforced) Add(o Enforced) {
+	e.Produce.Add(o.Produce)
+	e.Fetch.Add(o.Fetch)
+}
+
+// enforced sums broker b's accounts of project name; b.mu must be held.
+func (b *brokerState) enforced(name string) Enforced {
+	var e Enforced
+	for k, acc := range b.accounts {
+		if k.project != name {
+			continue
+		}
+		if k.dir == dirProduce {
+			e.Produce.Add(*acc)
+		} else {
+			e.Fetch.Add(*acc)
+		}
+	}
+	return e
+}
+
+// Enforcement returns, by project name, what quota enforcement did to each
+// project's traffic since the lab started, summed over brokers: the
+// brokers' own accounting of throttled bytes (refused and delayed) and
+// throttle time, independent of what any client saw.
+func (c *Cluster) Enforcement() map[string]Enforced {
+	out := make(map[string]Enforced, len(c.cfg.Projects))
+	for _, p := range c.cfg.Projects {
+		var e Enforced
+		for _, b := range c.brokers {
+			b.mu.Lock()
+			e.Add(b.enforced(p.Name))
+			b.mu.Unlock()
+		}
+		out[p.Name] = e
+	}
+	return out
 }
 
 // ProjectBrokerStatus is a project's state on one broker.
@@ -27,6 +79,7 @@ type ProjectBrokerStatus struct {
 	Broker                         int32
 	Served                         Rates
 	ProduceThrottle, FetchThrottle time.Duration
+	Enforced                       Enforced
 }
 
 // Status returns every project's live state, in configuration order. It
@@ -70,7 +123,9 @@ func (c *Cluster) Status() []ProjectStatus {
 					bs.FetchThrottle = ms
 				}
 			}
+			bs.Enforced = b.enforced(p.Name)
 			b.mu.Unlock()
+			st.Enforced.Add(bs.Enforced)
 			st.Served.Produce += bs.Served.Produce
 			st.Served.Fetch += bs.Served.Fetch
 			st.ProduceThrottle = max(st.ProduceThrottle, bs.ProduceThrottle)

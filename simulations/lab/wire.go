@@ -10,11 +10,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// wireListener wraps a broker's listener. It reads request headers (to
-// count requests and to know which response answers a fetch) and decodes
-// fetch responses as kfake writes them: their record bytes are the broker's
-// bytes out, they are charged to the owners of their topics, and the
-// response is held for the fetch throttle time.
+// wireListener wraps a broker's listener. Each connection follows its own
+// request and response streams and enforces client quotas on them as a
+// Kafka 2.0+ broker does (KIP-219):
+//
+//   - produce requests are decoded as they are read; when their response is
+//     written, their record bytes are charged to the owners of their topics
+//     and the response carries the throttle time;
+//   - fetch responses are decoded as kfake writes them: their record bytes
+//     are charged, and a throttled fetch is answered with no records (the
+//     bytes are taken back from the sensor) and its throttle time;
+//   - a throttled response to a client that knows KIP-219 (produce v6+,
+//     fetch v8+) is written at once, and the connection is then muted for
+//     the throttle time: the write does not return until the mute ends,
+//     and kfake processes a connection's requests one at a time, each only
+//     after the previous response's write returned, as Kafka's socket
+//     server does. An older client's response is held for the throttle
+//     time instead (the connection is muted meanwhile as well).
 type wireListener struct {
 	net.Listener
 	c *Cluster
@@ -26,13 +38,32 @@ func (l *wireListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &wireConn{Conn: conn, c: l.c, b: l.b, inflight: map[int32]requestKey{}, closed: make(chan struct{})}, nil
+	return newWireConn(conn, l.c, l.b), nil
 }
 
-// maxResponseFrame bounds the response frames the lab follows; kfake never
-// writes more (a fetch is capped far lower by clients). Past it the lab stops
-// measuring the connection rather than buffer without bound.
-const maxResponseFrame = 128 << 20
+func newWireConn(conn net.Conn, c *Cluster, b *brokerState) *wireConn {
+	return &wireConn{Conn: conn, c: c, b: b, inflight: map[int32]inflightReq{}, closed: make(chan struct{})}
+}
+
+// maxFrame bounds the frames the lab follows; kfake never writes more (a
+// fetch is capped far lower by clients) and clients send less. Past it the
+// lab stops following the connection rather than buffer without bound.
+const maxFrame = 128 << 20
+
+// The first versions whose clients throttle themselves on the throttle
+// time of a response (KIP-219): Kafka answers them at once and mutes the
+// connection, and holds the response of older versions instead.
+const (
+	produceClientThrottleVersion = 6
+	fetchClientThrottleVersion   = 8
+)
+
+// inflightReq is a request whose response the lab must handle.
+type inflightReq struct {
+	rk requestKey
+	// produce is the record bytes of a produce request per project.
+	produce map[*Project]float64
+}
 
 type wireConn struct {
 	net.Conn
@@ -40,21 +71,27 @@ type wireConn struct {
 	b *brokerState
 
 	mu       sync.Mutex
-	inflight map[int32]requestKey // correlation id -> fetch request version
+	inflight map[int32]inflightReq // by correlation id
 
 	// request stream state (reader goroutine only)
 	rHdr  [12]byte
 	rN    int
 	rSkip int
+	rBody []byte // a produce request being read, after its 12-byte prefix
+	rNeed int
+	rRK   requestKey
+	rCorr int32
 	rBad  bool
+	// rMute is a mute to serve before the next read: a throttled produce
+	// request with acks=0 gets no response to carry it.
+	rMute time.Duration
 
 	// response stream state (writer goroutine only)
-	wHdr  [8]byte
-	wN    int
-	wSkip int
-	wBody []byte
+	wHdr  []byte // size and correlation id of the frame being read
+	wPend []byte // a produce or fetch response frame being read
 	wNeed int
-	wVer  int16
+	wReq  inflightReq
+	wSkip int
 	wBad  bool
 
 	closeOnce sync.Once
@@ -66,7 +103,27 @@ func (w *wireConn) Close() error {
 	return w.Conn.Close()
 }
 
+// hold blocks for d, or until the connection or the cluster closes; it
+// reports whether d passed.
+func (w *wireConn) hold(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.closed:
+	case <-w.c.done:
+	}
+	return false
+}
+
 func (w *wireConn) Read(p []byte) (int, error) {
+	if d := w.rMute; d > 0 {
+		w.rMute = 0
+		if !w.hold(d) {
+			return 0, net.ErrClosed
+		}
+	}
 	n, err := w.Conn.Read(p)
 	if n > 0 && !w.rBad {
 		w.scanRequests(p[:n])
@@ -82,6 +139,17 @@ func (w *wireConn) scanRequests(p []byte) {
 			p = p[k:]
 			continue
 		}
+		if w.rNeed > 0 {
+			k := min(w.rNeed, len(p))
+			w.rBody = append(w.rBody, p[:k]...)
+			w.rNeed -= k
+			p = p[k:]
+			if w.rNeed == 0 {
+				w.produceRequest(w.rRK, w.rCorr, w.rBody)
+				w.rBody = w.rBody[:0]
+			}
+			continue
+		}
 		k := copy(w.rHdr[w.rN:], p)
 		w.rN += k
 		p = p[k:]
@@ -90,134 +158,268 @@ func (w *wireConn) scanRequests(p []byte) {
 		}
 		w.rN = 0
 		size := int(int32(binary.BigEndian.Uint32(w.rHdr[0:4])))
-		if size < 8 {
+		if size < 8 || size > maxFrame {
 			w.rBad = true
 			return
 		}
 		key := int16(binary.BigEndian.Uint16(w.rHdr[4:6]))
 		version := int16(binary.BigEndian.Uint16(w.rHdr[6:8]))
 		corr := int32(binary.BigEndian.Uint32(w.rHdr[8:12]))
-		w.rSkip = size - 8
 		rk := requestKey{name: kmsg.NameForKey(key), version: version}
 		w.b.mu.Lock()
 		w.b.requests[rk]++
 		w.b.mu.Unlock()
-		if key == int16(kmsg.Fetch) {
+		switch {
+		case key == int16(kmsg.Produce) && size > 8:
+			w.rNeed, w.rRK, w.rCorr = size-8, rk, corr
+		case key == int16(kmsg.Fetch):
 			w.mu.Lock()
-			w.inflight[corr] = rk
+			w.inflight[corr] = inflightReq{rk: rk}
 			w.mu.Unlock()
+			w.rSkip = size - 8
+		default:
+			w.rSkip = size - 8
 		}
 	}
+}
+
+// produceRequest decodes a produce request (body after the size, key,
+// version and correlation id) and remembers its bytes per project until
+// its response is written.
+func (w *wireConn) produceRequest(rk requestKey, corr int32, body []byte) {
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = rk.version
+	r := kbin.Reader{Src: body}
+	r.NullableString() // client id
+	if req.IsFlexible() {
+		kmsg.SkipTags(&r)
+	}
+	if err := req.ReadFrom(r.Src); err != nil {
+		w.c.cfg.Logger.Debug("lab could not decode a produce request", "broker", w.b.id, "err", err)
+		return
+	}
+	perProject := map[*Project]float64{}
+	for _, t := range req.Topics {
+		name := t.Topic
+		if name == "" {
+			name = w.c.topicName(t.TopicID)
+		}
+		owner := w.c.owners[name]
+		if owner == nil {
+			continue
+		}
+		for _, p := range t.Partitions {
+			perProject[owner] += float64(len(p.Records))
+		}
+	}
+	if req.Acks == 0 {
+		// No response will carry the throttle time; Kafka still mutes.
+		now := w.c.cfg.Now()
+		for p, bytes := range perProject {
+			t, _ := w.c.enforce(w.b, p, dirProduce, bytes, now)
+			w.rMute = max(w.rMute, t)
+		}
+		return
+	}
+	w.mu.Lock()
+	w.inflight[corr] = inflightReq{rk: rk, produce: perProject}
+	w.mu.Unlock()
+}
+
+// outChunk is bytes to write, after waiting delay, and then a mute.
+type outChunk struct {
+	delay, mute time.Duration
+	data        []byte
 }
 
 func (w *wireConn) Write(p []byte) (int, error) {
-	if !w.wBad {
-		if d := w.scanResponses(p); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-w.closed:
-			case <-w.c.done:
+	if w.wBad {
+		return w.Conn.Write(p)
+	}
+	for _, ch := range w.scanResponses(p) {
+		if ch.delay > 0 && !w.hold(ch.delay) {
+			return 0, net.ErrClosed
+		}
+		if len(ch.data) > 0 {
+			if _, err := w.Conn.Write(ch.data); err != nil {
+				return 0, err
 			}
-			t.Stop()
+		}
+		if ch.mute > 0 {
+			w.hold(ch.mute)
 		}
 	}
-	return w.Conn.Write(p)
+	return len(p), nil
 }
 
-// scanResponses follows the response stream and returns the throttle time
-// of the fetch responses completed in p.
-func (w *wireConn) scanResponses(p []byte) time.Duration {
-	var throttle time.Duration
+// scanResponses follows the response stream. Frames the lab need not
+// change pass through; produce and fetch responses are held until whole,
+// then enforced and rewritten. It returns what to write, in order.
+func (w *wireConn) scanResponses(p []byte) []outChunk {
+	var chunks []outChunk
+	var out []byte
 	for len(p) > 0 {
 		if w.wSkip > 0 {
 			k := min(w.wSkip, len(p))
+			out = append(out, p[:k]...)
 			w.wSkip -= k
 			p = p[k:]
 			continue
 		}
 		if w.wNeed > 0 {
 			k := min(w.wNeed, len(p))
-			w.wBody = append(w.wBody, p[:k]...)
+			w.wPend = append(w.wPend, p[:k]...)
 			w.wNeed -= k
 			p = p[k:]
 			if w.wNeed == 0 {
-				throttle = max(throttle, w.fetched(w.wVer, w.wBody))
-				w.wBody = w.wBody[:0]
+				frame, throttle, clientThrottles := w.response(w.wReq, w.wPend)
+				w.wPend = w.wPend[:0]
+				switch {
+				case throttle <= 0:
+					out = append(out, frame...)
+				case clientThrottles:
+					chunks = append(chunks, outChunk{data: append(out, frame...), mute: throttle})
+					out = nil
+				default:
+					chunks = append(chunks, outChunk{data: out}, outChunk{delay: throttle, data: frame})
+					out = nil
+				}
 			}
 			continue
 		}
-		k := copy(w.wHdr[w.wN:], p)
-		w.wN += k
+		k := min(8-len(w.wHdr), len(p))
+		w.wHdr = append(w.wHdr, p[:k]...)
 		p = p[k:]
-		if w.wN < len(w.wHdr) {
+		if len(w.wHdr) < 8 {
 			break
 		}
-		w.wN = 0
-		size := int(int32(binary.BigEndian.Uint32(w.wHdr[0:4])))
-		if size < 4 || size > maxResponseFrame {
+		hdr := w.wHdr
+		w.wHdr = nil
+		size := int(int32(binary.BigEndian.Uint32(hdr[0:4])))
+		if size < 4 || size > maxFrame {
 			w.wBad = true
+			out = append(append(out, hdr...), p...)
 			break
 		}
-		corr := int32(binary.BigEndian.Uint32(w.wHdr[4:8]))
+		corr := int32(binary.BigEndian.Uint32(hdr[4:8]))
 		w.mu.Lock()
-		rk, isFetch := w.inflight[corr]
+		req, ok := w.inflight[corr]
 		delete(w.inflight, corr)
 		w.mu.Unlock()
-		if isFetch {
-			w.wNeed, w.wVer = size-4, rk.version
-			if w.wNeed == 0 {
-				continue
-			}
+		if ok && size > 4 {
+			w.wReq, w.wNeed = req, size-4
+			w.wPend = append(w.wPend[:0], hdr...)
 		} else {
+			out = append(out, hdr...)
 			w.wSkip = size - 4
 		}
 	}
-	return throttle
+	if len(out) > 0 {
+		chunks = append(chunks, outChunk{data: out})
+	}
+	return chunks
 }
 
-// fetched accounts one fetch response body and returns its throttle time.
-func (w *wireConn) fetched(version int16, body []byte) time.Duration {
-	resp := kmsg.NewPtrFetchResponse()
-	resp.Version = version
-	r := kbin.Reader{Src: body}
+// response enforces quotas on one produce or fetch response frame (size,
+// correlation id, body) and returns the frame to write, its throttle time,
+// and whether the client throttles itself (KIP-219). A frame the lab cannot
+// decode is returned unchanged.
+func (w *wireConn) response(req inflightReq, frame []byte) ([]byte, time.Duration, bool) {
+	var resp kmsg.Response
+	var minClientThrottle int16
+	if req.produce != nil {
+		resp, minClientThrottle = kmsg.NewPtrProduceResponse(), produceClientThrottleVersion
+	} else {
+		resp, minClientThrottle = kmsg.NewPtrFetchResponse(), fetchClientThrottleVersion
+	}
+	resp.SetVersion(req.rk.version)
+	r := kbin.Reader{Src: frame[8:]}
 	if resp.IsFlexible() {
 		kmsg.SkipTags(&r)
 	}
 	if err := resp.ReadFrom(r.Src); err != nil {
-		w.c.cfg.Logger.Debug("lab could not decode a fetch response", "broker", w.b.id, "err", err)
-		return 0
+		w.c.cfg.Logger.Debug("lab could not decode a response", "broker", w.b.id, "request", req.rk.name, "err", err)
+		return frame, 0, false
 	}
+	var throttle time.Duration
+	switch resp := resp.(type) {
+	case *kmsg.ProduceResponse:
+		now := w.c.cfg.Now()
+		for p, bytes := range req.produce {
+			t, _ := w.c.enforce(w.b, p, dirProduce, bytes, now)
+			throttle = max(throttle, t)
+		}
+		if throttle <= 0 {
+			return frame, 0, false
+		}
+		resp.ThrottleMillis = max(resp.ThrottleMillis, int32(throttle/time.Millisecond))
+	case *kmsg.FetchResponse:
+		throttle = w.fetched(resp)
+		if throttle <= 0 {
+			return frame, 0, false
+		}
+		resp.ThrottleMillis = max(resp.ThrottleMillis, int32(throttle/time.Millisecond))
+	}
+	out := append([]byte(nil), frame[:8]...)
+	if resp.IsFlexible() {
+		out = append(out, 0) // empty header tags, as kfake writes them
+	}
+	out = resp.AppendTo(out)
+	binary.BigEndian.PutUint32(out[:4], uint32(len(out)-4))
+	return out, throttle, req.rk.version >= minClientThrottle
+}
+
+// fetched accounts one fetch response: the record bytes of each project's
+// topics are charged to it; a project over its quota has its records
+// removed from the response (Kafka answers a throttled fetch empty). The
+// served bytes are the broker's bytes out. It returns the throttle time.
+func (w *wireConn) fetched(resp *kmsg.FetchResponse) time.Duration {
 	c, b := w.c, w.b
 	now := c.cfg.Now()
+	names := make([]string, len(resp.Topics))
 	perProject := map[*Project]float64{}
+	for i, t := range resp.Topics {
+		names[i] = t.Topic
+		if names[i] == "" {
+			names[i] = c.topicName(t.TopicID)
+		}
+		if owner := c.owners[names[i]]; owner != nil {
+			for _, p := range t.Partitions {
+				perProject[owner] += float64(len(p.RecordBatches))
+			}
+		}
+	}
+	var throttle time.Duration
+	refused := map[*Project]bool{}
+	for p, bytes := range perProject {
+		// An empty response is charged too: Kafka throttles a client whose
+		// windowed rate is still over its quota whatever it fetches.
+		t, r := c.enforce(b, p, dirFetch, bytes, now)
+		throttle = max(throttle, t)
+		refused[p] = r
+	}
 	var total float64
 	b.mu.Lock()
-	for _, t := range resp.Topics {
-		name := t.Topic
-		if name == "" {
-			name = c.topicName(t.TopicID)
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		if owner := c.owners[names[i]]; owner != nil && refused[owner] {
+			for k := range t.Partitions {
+				t.Partitions[k].RecordBatches = nil
+			}
 		}
 		var tb float64
 		for _, p := range t.Partitions {
 			tb += float64(len(p.RecordBatches))
 		}
-		tc := b.topic(name, now)
+		tc := b.topic(names[i], now)
 		tc.fetchRequests++
 		tc.bytesOut += tb
 		tc.out.record(tb, now)
 		b.total.bytesOut += tb
 		total += tb
-		if owner := c.owners[name]; owner != nil && tb > 0 {
-			perProject[owner] += tb
-		}
 	}
 	b.total.fetchRequests++
 	b.out.record(total, now)
 	b.mu.Unlock()
-	var throttle time.Duration
-	for p, bytes := range perProject {
-		throttle = max(throttle, c.charge(b, p, dirFetch, bytes, now))
-	}
 	return throttle
 }

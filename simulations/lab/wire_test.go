@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"encoding/binary"
 	"io"
 	"log/slog"
@@ -10,10 +11,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func testWire() *wireConn {
-	now := time.Unix(1_700_000_000, 0)
+// testCluster is a cluster without brokers or kfake: enough for the
+// enforcement and wire code, on the clock now. Project "a" (client-id a,
+// topic a.events) has the given quotas; zero sets none.
+func testCluster(now func() time.Time, w Window, quota Rates) (*Cluster, *brokerState) {
 	c := &Cluster{
-		cfg:      Config{Now: func() time.Time { return now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Window: DefaultWindow},
+		cfg:      Config{Now: now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Window: w},
 		quotas:   newQuotaTable(),
 		owners:   map[string]*Project{},
 		topicIDs: map[[16]byte]string{},
@@ -21,8 +24,26 @@ func testWire() *wireConn {
 	}
 	p := &Project{Name: "a", ClientID: "a", Topic: "a.events"}
 	c.owners[p.Topic] = p
-	b := newBrokerState(0, DefaultWindow, now)
-	return &wireConn{c: c, b: b, inflight: map[int32]requestKey{}, closed: make(chan struct{})}
+	c.cfg.Projects = []Project{*p}
+	for key, v := range map[string]float64{KeyProducerByteRate: quota.Produce, KeyConsumerByteRate: quota.Fetch} {
+		if v > 0 {
+			req := alterReq(entry(key, v, client(sp("a"))))
+			errs, ents, ip := validateAlter(req)
+			if errs[0] != nil {
+				panic(errs[0])
+			}
+			c.quotas.apply(req, ents, ip)
+		}
+	}
+	b := newBrokerState(0, w, now())
+	c.brokers = []*brokerState{b}
+	return c, b
+}
+
+func testWire() *wireConn {
+	now := time.Unix(1_700_000_000, 0)
+	c, b := testCluster(func() time.Time { return now }, DefaultWindow, Rates{})
+	return newWireConn(nil, c, b)
 }
 
 func frame(body []byte) []byte {
@@ -55,8 +76,18 @@ func TestWireCountsFetchResponses(t *testing.T) {
 	for split := 0; split <= len(out); split += 7 {
 		w := testWire()
 		w.scanRequests(fetchRequestHeader(11, 5))
-		w.scanResponses(out[:split])
-		w.scanResponses(out[split:])
+		var written []byte
+		for _, part := range [][]byte{out[:split], out[split:]} {
+			for _, ch := range w.scanResponses(part) {
+				if ch.delay != 0 || ch.mute != 0 {
+					t.Fatalf("split %d: an unthrottled response was delayed %s and muted %s", split, ch.delay, ch.mute)
+				}
+				written = append(written, ch.data...)
+			}
+		}
+		if !bytes.Equal(written, out) {
+			t.Fatalf("split %d: an unthrottled response was rewritten", split)
+		}
 		if got := w.b.topics["a.events"]; got == nil || got.bytesOut != 777 || w.b.total.bytesOut != 777 {
 			t.Fatalf("split %d: counted %+v", split, got)
 		}
@@ -71,6 +102,8 @@ func TestWireCountsFetchResponses(t *testing.T) {
 func FuzzWire(f *testing.F) {
 	f.Add(fetchRequestHeader(11, 1), []byte{0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 0})
 	f.Add([]byte{0, 0, 0, 1}, []byte{0xff, 0xff, 0xff, 0xff})
+	preq, presp, _ := produceExchange(9, 100)
+	f.Add(requestFrame(preq, 1), responseFrame(presp, 1))
 	f.Fuzz(func(t *testing.T, req, resp []byte) {
 		w := testWire()
 		w.scanRequests(fetchRequestHeader(12, 1))
