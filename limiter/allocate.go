@@ -33,8 +33,18 @@ const maxTransfers = 5
 //     then do lenders take spare above their base. A quota costs capacity
 //     on every broker the project is placed on, so the broker that fills
 //     first stops it.
-//  4. Hysteresis keeps the quota in force when the change is small and no
-//     cut below demand is needed, as long as every broker still fits.
+//  4. In strict mode, what no target claims is pooled: shared out in
+//     proportion to each project's demand (times its weight), up to its
+//     ceiling, as a reserve against the next round's noise. No capacity is
+//     left unassigned; a quota is demand plus a common multiple of demand,
+//     which for noise that scales with the level is where one quota per
+//     project throttles least.
+//  5. Hysteresis keeps the quota in force when the change is small and no
+//     cut below demand is needed, as long as every broker still fits. With
+//     hysteresis on, a change that only the pool makes (the project's own
+//     claim is within the quota in force) is held however large: the pool
+//     reshuffles with every round's demand, and a release is written only
+//     when a broker needs the room.
 func Allocate(s *State) Plan {
 	var a allocator
 	return a.allocate(s)
@@ -63,7 +73,10 @@ type projectInfo struct {
 	// hold is the highest rate a broker's quota window holds for the
 	// project, and keep what of it the quota in force covers: a cut below
 	// keep throttles the client however low its demand is now.
-	hold, keep             float64
+	hold, keep float64
+	// measured is the hottest broker's measured demand and baseM the base
+	// it alone earns: reclaimed before any window hold.
+	measured, baseM        float64
 	floor, ceiling         float64
 	hot                    int // index into Loads
 	throttled, forecastSet bool
@@ -141,6 +154,11 @@ func (a *allocator) allocate(s *State) Plan {
 				in.throttled = true
 			}
 			in.hold = max(in.hold, l.Hold)
+			m := l.Measured
+			if !(m > 0) || m > dem {
+				m = dem
+			}
+			in.measured = max(in.measured, m)
 			if dem > hotRate {
 				hotRate, in.hot = dem, k
 			}
@@ -179,6 +197,7 @@ func (a *allocator) allocate(s *State) Plan {
 		in.target = min(max(in.rawTarget, in.floor), in.ceiling)
 		in.base = min(max(min(in.need*(1+o.LenderSpare), in.target, p.Share), in.floor), in.ceiling)
 		in.mid = max(in.base, min(in.need, in.target))
+		in.baseM = min(in.base, max(min(in.measured*(1+o.LenderSpare), in.target, p.Share), in.floor))
 		if q := p.Quota; q > 0 && !math.IsInf(q, 0) {
 			in.keep = min(max(min(in.hold, q), in.base), in.ceiling)
 		} else {
@@ -293,19 +312,26 @@ func (a *allocator) allocate(s *State) Plan {
 		}
 	}
 
-	// Level 1: floors up to bases. Level 2: bases up to targets.
+	// Level 1: floors up to bases, first the bases measured demand earns,
+	// then the window holds, then the rest of the bases. Level 2: bases up
+	// to targets.
 	a.limitedBy = growInt(a.limitedBy, nP)
 	for i := range a.limitedBy {
 		a.limitedBy[i] = -1
 	}
 	for i := range infos {
-		a.goal[i] = infos[i].base
+		a.goal[i] = infos[i].baseM
 	}
 	a.fill(nP, nB, owner)
 	// Level 1b: nobody is cut below what its quota window holds, once
-	// every base (a lender's reclaim first) is met.
+	// every base measured demand earns (a lender's reclaim) is met; a
+	// lender's guessed demand (muted: its whole share) comes after.
 	for i := range infos {
-		a.goal[i] = infos[i].keep
+		a.goal[i] = max(infos[i].baseM, infos[i].keep)
+	}
+	a.fill(nP, nB, owner)
+	for i := range infos {
+		a.goal[i] = max(infos[i].base, infos[i].keep)
 	}
 	a.fill(nP, nB, owner)
 	for i := range infos {
@@ -327,6 +353,28 @@ func (a *allocator) allocate(s *State) Plan {
 		a.goal[i] = max(infos[i].keep, infos[i].target)
 	}
 	a.fill(nP, nB, owner)
+	// Level 5, the pool: in strict mode what no target claims is shared out
+	// in proportion to each project's demand (times its weight), up to its
+	// ceiling, as a reserve against the noise of the next round. Quotas
+	// then sit at demand plus a common multiple of demand, which is where
+	// one quota per project throttles least for a given capacity when the
+	// noise scales with the level; capacity left unassigned protects
+	// nobody.
+	pooled := !o.Overcommit
+	claim := slices.Clone(a.q[:nP]) // what each project has before the pool
+	if pooled {
+		for i := range infos {
+			a.goal[i] = infos[i].ceiling
+			a.w[i] *= max(infos[i].need, infos[i].floor)
+		}
+		a.fill(nP, nB, owner)
+		for i := range s.Projects {
+			a.w[i] = s.Projects[i].Weight
+			if !(a.w[i] > 0) || math.IsInf(a.w[i], 0) {
+				a.w[i] = 1
+			}
+		}
+	}
 
 	// Hysteresis and holds.
 	final := make([]float64, nP)
@@ -345,6 +393,9 @@ func (a *allocator) allocate(s *State) Plan {
 			continue // nothing valid in force: write the plan
 		}
 		h := o.Hysteresis
+		// Pool moves are held like small changes, whatever their size,
+		// when hysteresis is on.
+		sticky := pooled && h > 0
 		switch {
 		case ideal < cur:
 			// A cut that newly puts the quota below demand is always
@@ -352,14 +403,19 @@ func (a *allocator) allocate(s *State) Plan {
 			// already below demand, is not.
 			// Releasing unused quota is never urgent, so its band is
 			// twice as wide as that of increases.
-			if (ideal >= in.need || cur < in.need) && cur <= ideal*(1+2*h) {
+			// With the pool, a quota that covers what the project
+			// claims is kept however far above its ideal: the pool
+			// reshuffles with every round's demand, and a release is
+			// written only when a broker needs the room (below).
+			if (ideal >= in.need || cur < in.need) && (cur <= ideal*(1+2*h) || sticky && cur >= claim[i]) {
 				final[i] = cur
 				keptAbove[i] = true
 			}
 		case ideal > cur:
 			// A small increase is not made, unless the project is
-			// short of its guaranteed base (a lender reclaiming).
-			if cur >= min(in.need, in.base) && ideal <= cur*(1+h) {
+			// short of its guaranteed base (a lender reclaiming); nor
+			// is one that only the pool gives.
+			if cur >= min(in.need, in.base) && (ideal <= cur*(1+h) || sticky && claim[i] <= cur*(1+h)) {
 				final[i] = cur
 			}
 		}

@@ -283,8 +283,19 @@ func checkMaxMin(t *testing.T, g *group, pl Plan) {
 		return a.x > b.x*(1+1e-6)+1e-3
 	}
 	for i, d := range pl.Decisions {
-		if d.After > d.Target*(1+tol) {
-			t.Fatalf("%s: quota %.0f above target %.0f with hysteresis off", d.Project, d.After, d.Target)
+		// The pool: in strict mode nothing is left unassigned, so every
+		// project not held ends at its ceiling or on a full broker.
+		if !o.Overcommit && !d.Has(ReasonHeldMissingData) && !d.Has(ReasonHeldBadInput) && d.After < s.Projects[i].Ceiling*(1-1e-7) {
+			full := false
+			for _, l := range s.Projects[i].Loads {
+				full = full || load[l.Broker] >= s.Brokers[l.Broker].Capacity*s.Margin*(1-1e-7)
+			}
+			if !full {
+				for _, l := range s.Projects[i].Loads {
+					t.Logf("broker %d load %.0f safe %.0f", l.Broker, load[l.Broker], s.Brokers[l.Broker].Capacity*s.Margin)
+				}
+				t.Fatalf("%s: quota %.0f (ideal %.0f, before %.0f, reasons %v) below its ceiling %.0f and no broker of it is full: capacity left unassigned", d.Project, d.After, d.Ideal, d.Before, d.Reasons, s.Projects[i].Ceiling)
+			}
 		}
 		if d.After >= d.Target*(1-1e-7) {
 			continue

@@ -83,6 +83,12 @@ type Load struct {
 	// FromThrottle says Rate was raised above the served rate because the
 	// client is throttled.
 	FromThrottle bool
+	// Measured is the part of Rate Kafka measured (the served rate or the
+	// throttle formula), without the demand stage's guesses (a muted
+	// client's probe step or a muted lender's share). A lender's measured
+	// demand is reclaimed before any borrower's window hold, the guessed
+	// rest after it. Zero means Rate was measured.
+	Measured float64
 	// Hold is the rate the broker's quota window still holds for the
 	// entity (the rate it reports). A quota cut below it throttles the
 	// client even when its demand is now lower, so Allocate cuts below it

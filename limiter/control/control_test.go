@@ -85,9 +85,10 @@ func TestStepAppliesRecordsAndKeepsLastGood(t *testing.T) {
 		t.Fatalf("busy got %v MiB/s", busyQ/mib)
 	}
 
-	// Round 1: busy wants more, but the broker now refuses its entity.
+	// Round 1: busy wants more than round 0 gave it (its target and a
+	// share of the pool), but the broker now refuses its entity.
 	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.AlterClientQuotas}, Resource: "busy", Err: kerr.InvalidRequest, Count: -1})
-	s1 := group(50 * mib)
+	s1 := group(busyQ * 1.1)
 	r1, err := ctl.Step(ctx, t0.Add(15*time.Second), []*limiter.State{s1})
 	if err != nil {
 		t.Fatal(err)

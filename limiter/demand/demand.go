@@ -18,15 +18,15 @@
 //     throttle time is about what its last request costs at the quota rate
 //     (request size / quota), however much more it wants: nothing Kafka
 //     reports tells how far demand is above the quota. A muted client is
-//     credited with at least ProbeStep more than its quota, lender or
-//     borrower, so that a sustained rise grows its quota geometrically
-//     until throttling stops. A lender is not credited with its whole
-//     share: a lender muted by a few percent above its lent-down quota
-//     would take back its whole share and cut, in the same round, the
-//     borrower using it below the rate Kafka's window holds for it, which
-//     throttles that borrower for seconds. A lender probing from its quota
-//     gets back up to twice its quota per round, and its share within
-//     log2(share/quota) rounds.
+//     credited with at least ProbeStep more than its quota, so that a
+//     sustained rise grows its quota geometrically until throttling stops,
+//     and a muted lender (quota below its share) with its whole share, the
+//     reclaim guarantee. Both are guesses: Load.Measured carries what
+//     Kafka measured, and Allocate reclaims a lender's measured demand
+//     before any borrower's window hold, its guessed rest after (a lender a
+//     few percent over its lent-down quota took back its whole share and
+//     cut the borrower using it below the rate Kafka's window held for it,
+//     which throttled that borrower for seconds).
 //   - Graze. A client whose throttle time is under GrazeThrottle of the
 //     window and whose served rate is more than GrazeSlack below its quota
 //     merely grazed it: one burst crossed the quota, and the window keeps
@@ -215,6 +215,11 @@ func (p Params) Estimate(served, throttleMs, quota, share float64) Estimate {
 		// Muted: the formula understates what the client wants, by how
 		// much nothing Kafka reports says, so probe.
 		est = max(est, quota*(1+p.ProbeStep))
+		if quota < share {
+			// A lender muted below its share gets it back in full
+			// at once (the reclaim guarantee).
+			est = max(est, share)
+		}
 	}
 	if est > served {
 		e.Rate, e.FromThrottle = est, true
@@ -350,8 +355,8 @@ func (p Params) Loads(m *Memory, in *Input, est []Estimate, dst []limiter.Load) 
 			// broker, since Kafka's quota is per broker.
 			fc = max(fc, in.Share)
 		}
-		dst = append(dst, limiter.Load{Broker: o.Broker, Observed: o.Served, Rate: est[k].Rate, ThrottleMs: o.ThrottleMs,
-			FromThrottle: est[k].FromThrottle, Forecast: fc, Hold: holds[k]})
+		dst = append(dst, limiter.Load{Broker: o.Broker, Observed: o.Served, Rate: est[k].Rate, Measured: est[k].Measured,
+			ThrottleMs: o.ThrottleMs, FromThrottle: est[k].FromThrottle, Forecast: fc, Hold: holds[k]})
 	}
 	return dst
 }
