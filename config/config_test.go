@@ -289,3 +289,20 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestAPISecurityFixture(t *testing.T) {
+	c, err := LoadFile("testdata/good/api_security.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.API
+	if len(a.TrustedProxies) != 2 || a.RateLimitClients != 5000 || !a.Tokens[0].Proxy || a.Tokens[1].Proxy {
+		t.Fatalf("api section: %+v", a)
+	}
+	if a.Tokens[1].Expires == nil || !a.Tokens[1].Expires.Equal(time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("expires: %v", a.Tokens[1].Expires)
+	}
+	if DefaultConfig().API.RateLimitClients != 10000 || len(DefaultConfig().API.TrustedProxies) != 0 {
+		t.Fatal("defaults: a bounded table and no trusted proxies")
+	}
+}
