@@ -1,0 +1,179 @@
+package server
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/prometheus/exporter-toolkit/web"
+	"go.yaml.in/yaml/v2"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Web configures the listener the way Prometheus's flags do.
+type Web struct {
+	// ConfigFile is --web.config.file: exporter-toolkit's web
+	// configuration (tls_server_config, http_server_config,
+	// basic_auth_users). Empty serves plain HTTP with no basic auth.
+	ConfigFile string
+	// EnableLifecycle is --web.enable-lifecycle: without it /-/reload
+	// answers 403, as in Prometheus.
+	EnableLifecycle bool
+}
+
+// readWebConfig reads an exporter-toolkit web configuration file with the
+// toolkit's defaults and strictness; relative paths in it are relative to
+// the file, as in the toolkit.
+func readWebConfig(path string) (*web.Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read web config %s: %w", path, err)
+	}
+	c := &web.Config{
+		TLSConfig:  web.TLSConfig{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13},
+		HTTPConfig: web.HTTPConfig{HTTP2: true},
+	}
+	if err := yaml.UnmarshalStrict(b, c); err != nil {
+		return nil, fmt.Errorf("read web config %s: %w", path, err)
+	}
+	c.TLSConfig.SetDirectory(filepath.Dir(path))
+	return c, nil
+}
+
+// ValidateWebConfig checks a web configuration file as the toolkit does at
+// start: its syntax, its users' bcrypt hashes, and that its certificate
+// and key load.
+func ValidateWebConfig(path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := readWebConfig(path); err != nil {
+		return err
+	}
+	if err := web.Validate(path); err != nil {
+		return fmt.Errorf("read web config %s: %w", path, err)
+	}
+	return nil
+}
+
+// tlsConfig returns the listener's TLS configuration, nil for plain HTTP.
+// Like the toolkit, it re-reads the file and the certificates on every new
+// connection, so that rotated certificates take effect without a restart.
+func tlsConfig(path string) (*tls.Config, error) {
+	if path == "" {
+		return nil, nil
+	}
+	c, err := readWebConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	if !c.TLSConfig.IsEnabled() {
+		return nil, nil
+	}
+	cfg, err := web.ConfigToTLSConfig(&c.TLSConfig)
+	if err != nil {
+		return nil, fmt.Errorf("read web config %s: %w", path, err)
+	}
+	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		c, err := readWebConfig(path)
+		if err != nil {
+			return nil, err
+		}
+		return web.ConfigToTLSConfig(&c.TLSConfig)
+	}
+	return cfg, nil
+}
+
+// basicAuth guards the process endpoints with the file's basic_auth_users
+// and sets its http_server_config headers, re-reading the file on every
+// request as the toolkit does. The API and the webhook carry their own
+// bearer or basic credentials in the same Authorization header, so they are
+// not behind it.
+type basicAuth struct {
+	path   string
+	logger interface{ Error(string, ...any) }
+	next   http.Handler
+
+	mu sync.Mutex // serialises bcrypt, which is costly, and guards ok
+	ok map[[32]byte]bool
+}
+
+// fakeHash is a bcrypt hash compared when the user is unknown, so that
+// timing does not tell which users exist.
+var fakeHash = func() []byte {
+	h, err := bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.MinCost)
+	if err != nil {
+		panic(err)
+	}
+	return h
+}()
+
+func (b *basicAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, err := readWebConfig(b.path)
+	if err != nil {
+		b.logger.Error("read web config", "err", err)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	for k, v := range c.HTTPConfig.Header {
+		w.Header().Set(k, v)
+	}
+	if len(c.Users) == 0 {
+		b.next.ServeHTTP(w, r)
+		return
+	}
+	user, pass, ok := r.BasicAuth()
+	if ok && b.check(c, user, pass) {
+		b.next.ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("WWW-Authenticate", "Basic")
+	http.Error(w, http.StatusText(http.StatusUnauthorized), http.StatusUnauthorized)
+}
+
+// check compares the password with the user's bcrypt hash, remembering
+// outcomes (by a hash of user, stored hash and password) so that a scraper
+// does not pay bcrypt on every request.
+func (b *basicAuth) check(c *web.Config, user, pass string) bool {
+	hash, known := c.Users[user]
+	stored := []byte(hash)
+	if !known {
+		stored = fakeHash
+	}
+	h := sha256.New()
+	for _, part := range [][]byte{[]byte(user), stored, []byte(pass)} {
+		fmt.Fprintf(h, "%d:", len(part))
+		h.Write(part)
+	}
+	var key [32]byte
+	copy(key[:], h.Sum(nil))
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ok, seen := b.ok[key]; seen {
+		return ok && known
+	}
+	ok := bcrypt.CompareHashAndPassword(stored, []byte(pass)) == nil
+	if len(b.ok) >= 1024 {
+		clear(b.ok)
+	}
+	b.ok[key] = ok
+	return ok && known
+}
+
+// isLoopback says whether a listener's address only accepts local peers.
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	return ta.IP.IsLoopback()
+}
+
+// lifecycleDisabled is Prometheus's answer to a lifecycle call without
+// --web.enable-lifecycle.
+const lifecycleDisabled = "Lifecycle API is not enabled."
