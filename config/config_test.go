@@ -306,3 +306,27 @@ func TestAPISecurityFixture(t *testing.T) {
 		t.Fatal("defaults: a bounded table and no trusted proxies")
 	}
 }
+
+func TestOutboundFixture(t *testing.T) {
+	c, err := LoadFile("testdata/good/outbound.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ams, cbs := c.Alerting.Alertmanagers, c.Alerting.Callbacks
+	if len(ams) != 3 || len(cbs) != 2 {
+		t.Fatalf("alertmanagers %d, callbacks %d", len(ams), len(cbs))
+	}
+	if ams[0].URL != "http://127.0.0.1:9093" || !ams[0].HTTPConfig.FollowRedirects || !ams[0].HTTPConfig.EnableHTTP2 {
+		t.Fatalf("a bare URL gets Prometheus's client defaults: %+v", ams[0])
+	}
+	if b := ams[1].HTTPConfig.BasicAuth; b == nil || b.Username != "headroom" || b.PasswordFile != "/etc/headroom/am-password" ||
+		ams[1].HTTPConfig.TLSConfig.CAFile != "/etc/headroom/tls/ca.pem" || ams[1].HTTPConfig.ProxyURL.String() != "http://proxy.example:3128" {
+		t.Fatalf("second Alertmanager: %+v", ams[1].HTTPConfig)
+	}
+	if o := ams[2].HTTPConfig.OAuth2; o == nil || o.ClientSecretFile != "/etc/headroom/oauth-secret" {
+		t.Fatalf("oauth2: %+v", o)
+	}
+	if cbs[0].SecretFile != "" || cbs[1].SecretFile != "/etc/headroom/callback-secret" || cbs[1].HTTPConfig.Authorization.CredentialsFile != "/etc/headroom/chatops-token" {
+		t.Fatalf("callbacks: %+v", cbs)
+	}
+}
