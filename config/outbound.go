@@ -13,11 +13,11 @@ import (
 // auth, bearer token or credentials file, OAuth2, proxy). In YAML it is a
 // bare URL or a mapping:
 //
-//	- http://am-a:9093
-//	- url: https://am-b:9093
-//	  http_config:
-//	    basic_auth: {username: headroom, password_file: /etc/headroom/am-password}
-//	    tls_config: {ca_file: /etc/headroom/tls/ca.pem}
+//   - http://am-a:9093
+//   - url: https://am-b:9093
+//     http_config:
+//     basic_auth: {username: headroom, password_file: /etc/headroom/am-password}
+//     tls_config: {ca_file: /etc/headroom/tls/ca.pem}
 //
 // Credentials belong in http_config, never in the URL: a URL with a user or
 // password is refused, so that URLs can be logged and used as labels.
