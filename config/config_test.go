@@ -330,3 +330,42 @@ func TestOutboundFixture(t *testing.T) {
 		t.Fatalf("callbacks: %+v", cbs)
 	}
 }
+
+func TestWarnings(t *testing.T) {
+	base := func() *Config {
+		c, err := LoadFile("testdata/good/minimal.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   []string
+	}{
+		{"none", func(*Config) {}, nil},
+		{"plain without tls", func(c *Config) {
+			c.Clusters[0].SASL = &SASLConfig{Mechanism: SASLPlain, Username: "u", PasswordFile: "/p"}
+		}, []string{"clusters[0] (lab): SASL PLAIN without TLS sends the password in clear to every broker; enable tls"}},
+		{"plain with tls", func(c *Config) {
+			c.Clusters[0].SASL = &SASLConfig{Mechanism: SASLPlain, Username: "u", PasswordFile: "/p"}
+			c.Clusters[0].TLS = &TLSConfig{Enabled: true}
+		}, nil},
+		{"scram without tls", func(c *Config) {
+			c.Clusters[0].SASL = &SASLConfig{Mechanism: SASLScramSHA512, Username: "u", PasswordFile: "/p"}
+		}, nil},
+		{"unsigned callback", func(c *Config) {
+			c.Alerting.Callbacks = CallbackURLs("https://u:p@hooks.example/x?k=v")
+		}, []string{"alerting.callbacks[0] (https://hooks.example/x): no secret_file; its receiver cannot check that a callback comes from Headroom"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base()
+			tt.mutate(c)
+			if got := c.Warnings(); !slices.Equal(got, tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -200,6 +200,9 @@ func TestReloadNeverLogsSecrets(t *testing.T) {
 	if code < 300 {
 		t.Fatalf("bad reload answered %d", code)
 	}
+	if !strings.Contains(logs.String(), "level=WARN msg=\"configuration: clusters[0] (lab): SASL PLAIN without TLS") {
+		t.Fatalf("no warning about SASL PLAIN without TLS:\n%s", logs.String())
+	}
 	if !strings.Contains(logs.String(), "reload config failed") || !strings.Contains(logs.String(), "configuration reloaded") {
 		t.Fatalf("reloads not logged:\n%s", logs.String())
 	}
