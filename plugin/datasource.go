@@ -34,7 +34,14 @@ type Settings struct {
 	// StreamInterval is how often the plan stream polls, in seconds.
 	// Default 5.
 	StreamInterval int `json:"streamInterval"`
+	// OperatorRole is the least Grafana org role whose users may tune
+	// quotas and act on alerts through the datasource: Viewer, Editor or
+	// Admin. Default Editor. Everyone else only reads.
+	OperatorRole string `json:"operatorRole"`
 }
+
+// Grafana org roles, from least to most allowed.
+var grafanaRank = map[string]int{"None": 0, "Viewer": 1, "Editor": 2, "Admin": 3}
 
 // LoadSettings reads and checks the datasource settings.
 func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
@@ -55,6 +62,12 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 	out.Token = s.DecryptedSecureJSONData["token"]
 	if out.StreamInterval <= 0 {
 		out.StreamInterval = 5
+	}
+	if out.OperatorRole == "" {
+		out.OperatorRole = "Editor"
+	}
+	if r := grafanaRank[out.OperatorRole]; r == 0 {
+		return Settings{}, fmt.Errorf("read datasource settings: operatorRole %q must be Viewer, Editor or Admin", out.OperatorRole)
 	}
 	return out, nil
 }
