@@ -46,6 +46,8 @@ func newPKI(t *testing.T) *pki {
 	writePEM(t, filepath.Join(dir, "ca.pem"), "CERTIFICATE", ca.Raw)
 	writePEM(t, filepath.Join(dir, "server.pem"), "CERTIFICATE", srv.Raw)
 	writeKey(t, filepath.Join(dir, "server-key.pem"), srvKey)
+	writePEM(t, filepath.Join(dir, "client.pem"), "CERTIFICATE", cli.Raw)
+	writeKey(t, filepath.Join(dir, "client-key.pem"), cliKey)
 	p := &pki{dir: dir, pool: x509.NewCertPool()}
 	p.pool.AddCert(ca)
 	p.client = tls.Certificate{Certificate: [][]byte{cli.Raw}, PrivateKey: cliKey}
