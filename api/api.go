@@ -2,9 +2,11 @@
 // gin: read models of groups, projects, quotas, the ledger and alerts;
 // overrides with optimistic concurrency (ETag / If-Match); alert lifecycle
 // actions; and its own OpenAPI 3 document. Every route checks a hashed
-// bearer token's role; every mutation is audited; bodies are size-limited
-// and strictly decoded; clients are rate-limited; errors are problem+json
-// (RFC 9457) with field paths.
+// bearer token's role (and its expiry); every mutation is audited, with the
+// user a proxy token acts for; bodies are size-limited and strictly
+// decoded; clients are rate-limited, by token or else by the socket's peer
+// (forwarding headers count only from configured trusted proxies); errors
+// are problem+json (RFC 9457) with field paths.
 //
 // It must not import the limiter, collector or detector: what it needs of
 // them comes through the small interfaces in this file.
