@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,7 +84,7 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 // configuration it serves only TLS; without it on an address other peers
 // can reach, it warns that tokens and credentials travel in clear.
 func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration) error {
-	tc, err := tlsConfig(s.web.ConfigFile)
+	tc, http2, err := tlsConfig(s.web.ConfigFile)
 	if err != nil {
 		return err
 	}
@@ -92,6 +93,9 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration)
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		TLSConfig:         tc,
+	}
+	if tc != nil && !http2 {
+		hs.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){} // HTTP/1.1 only
 	}
 	errc := make(chan error, 1)
 	switch {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.yaml.in/yaml/v2"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/time/rate"
 )
 
 // Web configures the listener the way Prometheus's flags do.
@@ -61,32 +62,43 @@ func ValidateWebConfig(path string) error {
 	return nil
 }
 
-// tlsConfig returns the listener's TLS configuration, nil for plain HTTP.
-// Like the toolkit, it re-reads the file and the certificates on every new
+// tlsConfig returns the listener's TLS configuration, nil for plain HTTP,
+// and whether HTTP/2 is on (http_server_config.http2, default true). Like
+// the toolkit, it re-reads the file and the certificates on every new
 // connection, so that rotated certificates take effect without a restart.
-func tlsConfig(path string) (*tls.Config, error) {
+func tlsConfig(path string) (*tls.Config, bool, error) {
 	if path == "" {
-		return nil, nil
+		return nil, false, nil
 	}
 	c, err := readWebConfig(path)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if !c.TLSConfig.IsEnabled() {
-		return nil, nil
+		return nil, false, nil
 	}
 	cfg, err := web.ConfigToTLSConfig(&c.TLSConfig)
 	if err != nil {
-		return nil, fmt.Errorf("read web config %s: %w", path, err)
+		return nil, false, fmt.Errorf("read web config %s: %w", path, err)
 	}
+	protos := []string{"http/1.1"}
+	if c.HTTPConfig.HTTP2 {
+		protos = []string{"h2", "http/1.1"}
+	}
+	cfg.NextProtos = protos
 	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
 		c, err := readWebConfig(path)
 		if err != nil {
 			return nil, err
 		}
-		return web.ConfigToTLSConfig(&c.TLSConfig)
+		next, err := web.ConfigToTLSConfig(&c.TLSConfig)
+		if err != nil {
+			return nil, err
+		}
+		next.NextProtos = protos
+		return next, nil
 	}
-	return cfg, nil
+	return cfg, c.HTTPConfig.HTTP2, nil
 }
 
 // basicAuth guards the process endpoints with the file's basic_auth_users
@@ -101,6 +113,24 @@ type basicAuth struct {
 
 	mu sync.Mutex // serialises bcrypt, which is costly, and guards ok
 	ok map[[32]byte]bool
+
+	lmu     sync.Mutex
+	limiter *rate.Limiter
+	limCfg  web.RateLimiterConfig // what limiter was made for
+}
+
+// allow applies the file's rate_limit to the process endpoints, as the
+// toolkit applies it to its whole listener (the API has its own limits).
+func (b *basicAuth) allow(c web.RateLimiterConfig) bool {
+	if c.Interval == 0 {
+		return true
+	}
+	b.lmu.Lock()
+	defer b.lmu.Unlock()
+	if b.limiter == nil || b.limCfg != c {
+		b.limiter, b.limCfg = rate.NewLimiter(rate.Every(c.Interval), c.Burst), c
+	}
+	return b.limiter.Allow()
 }
 
 // fakeHash is a bcrypt hash compared when the user is unknown, so that
@@ -118,6 +148,10 @@ func (b *basicAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		b.logger.Error("read web config", "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	if !b.allow(c.RateLimiterConfig) {
+		http.Error(w, http.StatusText(http.StatusTooManyRequests), http.StatusTooManyRequests)
 		return
 	}
 	for k, v := range c.HTTPConfig.Header {

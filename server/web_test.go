@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -336,5 +337,50 @@ func TestLifecycleNeedsTheFlag(t *testing.T) {
 	}
 	if live.Config() != old {
 		t.Fatal("the configuration was reloaded without the lifecycle flag")
+	}
+}
+
+// http_server_config.http2 and rate_limit mean what they mean to the
+// toolkit: HTTP/2 is negotiated only when on, and the process endpoints
+// answer 429 past the burst (the API keeps its own limits).
+func TestHTTP2AndRateLimitSettings(t *testing.T) {
+	for _, h2 := range []bool{true, false} {
+		t.Run(fmt.Sprintf("http2 %v", h2), func(t *testing.T) {
+			p := newPKI(t)
+			addr, _ := serveWeb(t, "127.0.0.1:0", fmt.Sprintf(`tls_server_config: {cert_file: server.pem, key_file: server-key.pem}
+http_server_config: {http2: %v}
+rate_limit: {interval: 1h, burst: 2}
+`, h2), p.dir)
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}, ForceAttemptHTTP2: true}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+			var protos []int
+			for i := range 3 {
+				resp, err := c.Get("https://" + addr + "/-/healthy")
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				protos = append(protos, resp.ProtoMajor)
+				want := 200
+				if i == 2 {
+					want = http.StatusTooManyRequests
+				}
+				if resp.StatusCode != want {
+					t.Fatalf("request %d: %d, want %d", i, resp.StatusCode, want)
+				}
+			}
+			if wantMajor := map[bool]int{true: 2, false: 1}[h2]; protos[0] != wantMajor {
+				t.Fatalf("protocol HTTP/%d, want HTTP/%d", protos[0], wantMajor)
+			}
+			resp, err := c.Get("https://" + addr + "/api/v1/x")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("the API is limited by the process endpoints' rate_limit: %d", resp.StatusCode)
+			}
+		})
 	}
 }
