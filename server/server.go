@@ -25,6 +25,7 @@ type Server struct {
 	// maxReloadBody caps the body of POST /-/reload, which carries nothing.
 	maxReloadBody int64
 	web           Web
+	webFile       *webFile // nil without --web.config.file
 }
 
 // New returns a server for live. It starts not ready; call SetReady once
@@ -33,9 +34,12 @@ type Server struct {
 // web.EnableLifecycle.
 func New(live *LiveConfig, g prometheus.Gatherer, logger *slog.Logger, web Web) *Server {
 	s := &Server{live: live, logger: logger, gatherer: g, mux: http.NewServeMux(), maxReloadBody: 1 << 10, web: web}
+	if web.ConfigFile != "" {
+		s.webFile = newWebFile(web.ConfigFile, logger)
+	}
 	process := func(pattern string, h http.Handler) {
-		if web.ConfigFile != "" {
-			h = &basicAuth{path: web.ConfigFile, logger: logger, next: h, ok: map[[32]byte]bool{}}
+		if s.webFile != nil {
+			h = &basicAuth{file: s.webFile, logger: logger, next: h, ok: map[[32]byte]bool{}}
 		}
 		s.mux.Handle(pattern, h)
 	}
@@ -84,7 +88,7 @@ func (s *Server) handleReload(w http.ResponseWriter, r *http.Request) {
 // configuration it serves only TLS; without it on an address other peers
 // can reach, it warns that tokens and credentials travel in clear.
 func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration) error {
-	tc, http2, err := tlsConfig(s.web.ConfigFile)
+	tc, http2, err := tlsConfig(s.webFile)
 	if err != nil {
 		return err
 	}

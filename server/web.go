@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -62,24 +63,108 @@ func ValidateWebConfig(path string) error {
 	return nil
 }
 
+// webFile is the web configuration file in force. It is read again on
+// every request to a process endpoint and on every new TLS connection, as
+// the toolkit does, so that rotated users and certificates take effect
+// without a restart; but when the file or a certificate cannot be read or
+// parsed then, the last good one stays in use and the error is logged
+// (once per distinct error), rather than locking everyone out.
+type webFile struct {
+	path   string
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	last     *web.Config
+	lastTLS  *tls.Config
+	lastCert *tls.Certificate
+	logged   map[string]bool // errors logged since the file last read well
+}
+
+func newWebFile(path string, logger *slog.Logger) *webFile {
+	return &webFile{path: path, logger: logger, logged: map[string]bool{}}
+}
+
+// failed logs err unless it was logged since the file last read well.
+// f.mu must be held.
+func (f *webFile) failed(what string, err error) {
+	if msg := what + ": " + err.Error(); !f.logged[msg] {
+		f.logged[msg] = true
+		f.logger.Error(what+"; keeping the previous one", "file", f.path, "err", err)
+	}
+}
+
+// config returns the configuration in force.
+func (f *webFile) config() (*web.Config, error) {
+	c, err := readWebConfig(f.path)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case err == nil:
+		f.last = c
+		clear(f.logged)
+		return c, nil
+	case f.last != nil:
+		f.failed("read web config", err)
+		return f.last, nil
+	}
+	return nil, err
+}
+
+// tlsConfig returns the TLS configuration of a new connection.
+func (f *webFile) tlsConfig() (*tls.Config, error) {
+	c, err := f.config()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := web.ConfigToTLSConfig(&c.TLSConfig)
+	if err != nil {
+		// The whole last good configuration, client authentication
+		// included: never a weaker one because a file went missing.
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.lastTLS == nil {
+			return nil, fmt.Errorf("read web config %s: %w", f.path, err)
+		}
+		f.failed("load TLS configuration", err)
+		return f.lastTLS.Clone(), nil
+	}
+	load := cfg.GetCertificate
+	cfg.GetCertificate = func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		cert, err := load(h)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		switch {
+		case err == nil:
+			f.lastCert = cert
+			return cert, nil
+		case f.lastCert != nil:
+			f.failed("load TLS certificate", err)
+			return f.lastCert, nil
+		}
+		return nil, err
+	}
+	f.mu.Lock()
+	f.lastTLS = cfg.Clone()
+	f.mu.Unlock()
+	return cfg, nil
+}
+
 // tlsConfig returns the listener's TLS configuration, nil for plain HTTP,
-// and whether HTTP/2 is on (http_server_config.http2, default true). Like
-// the toolkit, it re-reads the file and the certificates on every new
-// connection, so that rotated certificates take effect without a restart.
-func tlsConfig(path string) (*tls.Config, bool, error) {
-	if path == "" {
+// and whether HTTP/2 is on (http_server_config.http2, default true).
+func tlsConfig(f *webFile) (*tls.Config, bool, error) {
+	if f == nil {
 		return nil, false, nil
 	}
-	c, err := readWebConfig(path)
+	c, err := f.config()
 	if err != nil {
 		return nil, false, err
 	}
 	if !c.TLSConfig.IsEnabled() {
 		return nil, false, nil
 	}
-	cfg, err := web.ConfigToTLSConfig(&c.TLSConfig)
+	cfg, err := f.tlsConfig()
 	if err != nil {
-		return nil, false, fmt.Errorf("read web config %s: %w", path, err)
+		return nil, false, err
 	}
 	protos := []string{"http/1.1"}
 	if c.HTTPConfig.HTTP2 {
@@ -87,11 +172,7 @@ func tlsConfig(path string) (*tls.Config, bool, error) {
 	}
 	cfg.NextProtos = protos
 	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		c, err := readWebConfig(path)
-		if err != nil {
-			return nil, err
-		}
-		next, err := web.ConfigToTLSConfig(&c.TLSConfig)
+		next, err := f.tlsConfig()
 		if err != nil {
 			return nil, err
 		}
@@ -107,8 +188,8 @@ func tlsConfig(path string) (*tls.Config, bool, error) {
 // bearer or basic credentials in the same Authorization header, so they are
 // not behind it.
 type basicAuth struct {
-	path   string
-	logger interface{ Error(string, ...any) }
+	file   *webFile
+	logger *slog.Logger
 	next   http.Handler
 
 	mu sync.Mutex // serialises bcrypt, which is costly, and guards ok
@@ -144,7 +225,7 @@ var fakeHash = func() []byte {
 }()
 
 func (b *basicAuth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := readWebConfig(b.path)
+	c, err := b.file.config()
 	if err != nil {
 		b.logger.Error("read web config", "err", err)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)

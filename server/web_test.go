@@ -384,3 +384,61 @@ rate_limit: {interval: 1h, burst: 2}
 		})
 	}
 }
+
+// When the web configuration, the certificate, its key and the client CA
+// all become unreadable (a botched rotation), the listener keeps serving
+// with the last good ones: the same certificate, client certificates
+// still required, the same basic-auth users; and it says so once.
+func TestUnreadableWebFilesKeepCredentials(t *testing.T) {
+	p := newPKI(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte("scrape-pass"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, logs := serveWeb(t, "127.0.0.1:0", `tls_server_config:
+  cert_file: server.pem
+  key_file: server-key.pem
+  client_auth_type: RequireAndVerifyClientCert
+  client_ca_file: ca.pem
+basic_auth_users:
+  prometheus: `+string(hash)+"\n", p.dir)
+	client := func(cert *tls.Certificate) *http.Client {
+		tc := &tls.Config{RootCAs: p.pool}
+		if cert != nil {
+			tc.Certificates = []tls.Certificate{*cert}
+		}
+		return &http.Client{Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	}
+	scrape := func(c *http.Client, pass string) (int, error) {
+		req, _ := http.NewRequest("GET", "https://"+addr+"/metrics", nil)
+		req.SetBasicAuth("prometheus", pass)
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := scrape(client(&p.client), "scrape-pass"); err != nil || code != 200 {
+		t.Fatalf("before: %d %v", code, err)
+	}
+	for _, f := range []string{"web.yml", "server.pem", "server-key.pem", "ca.pem"} {
+		if err := os.Remove(filepath.Join(p.dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 { // each a new connection
+		if code, err := scrape(client(&p.client), "scrape-pass"); err != nil || code != 200 {
+			t.Fatalf("after the files went, scrape %d: %d %v", i, code, err)
+		}
+	}
+	if code, err := scrape(client(&p.client), "wrong"); err != nil || code != http.StatusUnauthorized {
+		t.Fatalf("a wrong password after the files went: %d %v", code, err)
+	}
+	if _, err := scrape(client(nil), "scrape-pass"); err == nil {
+		t.Fatal("no client certificate was accepted after the files went")
+	}
+	if n := strings.Count(logs.String(), "read web config; keeping the previous one"); n != 1 {
+		t.Fatalf("logged %d times that the web config was kept, want once:\n%s", n, logs.String())
+	}
+}
