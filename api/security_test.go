@@ -53,6 +53,24 @@ func TestForgedForwardedForDoesNotResetLimit(t *testing.T) {
 	}
 }
 
+// A client inventing a new bearer token on every request gets no fresh
+// bucket either: an unknown token is keyed by the peer, like no token.
+func TestInventedTokensDoNotResetLimit(t *testing.T) {
+	e := newEnv(t, "", func(c *config.Config) { c.API.RateLimit, c.API.RateBurst = 1, 3 })
+	for i := range 10 {
+		want := http.StatusUnauthorized
+		if i >= 3 {
+			want = http.StatusTooManyRequests
+		}
+		if r := e.from(t, "203.0.113.7:40000", "GET", "/api/v1/groups", fmt.Sprintf("invented-token-%d", i)); r.code != want {
+			t.Fatalf("request %d: %d, want %d", i, r.code, want)
+		}
+	}
+	if n := e.api.limiter.len(); n != 1 {
+		t.Fatalf("%d buckets for one peer inventing tokens, want 1", n)
+	}
+}
+
 // Behind a configured proxy the forwarded address is the key: two clients
 // behind it get their own buckets, and a peer that is not a trusted proxy
 // still cannot choose its key.
