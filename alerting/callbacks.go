@@ -3,13 +3,22 @@ package alerting
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"os"
 	"sync"
 	"time"
 
+	promconfig "github.com/prometheus/common/config"
+
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/store"
 )
 
@@ -34,17 +43,30 @@ type CallbackStep struct {
 	Result string    `json:"result,omitempty"`
 }
 
+// SignatureHeader carries "sha256=" and the hex HMAC-SHA256 of a callback's
+// body, keyed with the callback's secret_file.
+const SignatureHeader = "X-Headroom-Signature-256"
+
+// Sign returns the SignatureHeader value of body under key.
+func Sign(key, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
 // CallbackOptions configure Callbacks.
 type CallbackOptions struct {
-	// URLs get a JSON POST per step (config alerting.callbacks).
-	URLs []string
+	// URLs get a JSON POST per step (config alerting.callbacks), each with
+	// its HTTP client configuration and signing secret.
+	URLs []config.CallbackConfig
 	// QueueCapacity bounds the steps waiting per URL; when full the oldest
 	// is dropped and logged. Default 1000.
 	QueueCapacity int
 	// MinBackoff and MaxBackoff bound the retry delay. Defaults 100ms, 30s.
 	MinBackoff, MaxBackoff time.Duration
 	// Timeout bounds each POST. Default 10s.
-	Timeout    time.Duration
+	Timeout time.Duration
+	// HTTPClient, when set, replaces every callback's own client (tests).
 	HTTPClient *http.Client
 	// Sleep waits for d or until ctx is done; tests inject their own.
 	Sleep  func(ctx context.Context, d time.Duration) error
@@ -65,10 +87,17 @@ type Callbacks struct {
 }
 
 type callbackTarget struct {
-	url  string
-	mu   sync.Mutex
-	q    [][]byte
-	wake chan struct{}
+	url   string
+	label string // url without credentials, for logs
+	mu    sync.Mutex
+	q     [][]byte
+	wake  chan struct{}
+
+	// client and key are what the target sends with; blocked, when set,
+	// says why it sends nothing. All change under mu.
+	client  *http.Client
+	key     []byte // nil: unsigned
+	blocked error
 
 	// cancel and done, set under Callbacks.mu while Run runs, stop the
 	// loop and tell when it stopped.
@@ -91,9 +120,6 @@ func NewCallbacks(opts CallbackOptions) *Callbacks {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{}
-	}
 	if opts.Sleep == nil {
 		opts.Sleep = func(ctx context.Context, d time.Duration) error {
 			t := time.NewTimer(d)
@@ -112,16 +138,70 @@ func NewCallbacks(opts CallbackOptions) *Callbacks {
 	c := &Callbacks{opts: opts}
 	seen := map[string]bool{}
 	for _, u := range opts.URLs {
-		if !seen[u] {
-			seen[u] = true
-			c.targets = append(c.targets, newCallbackTarget(u))
+		if !seen[u.URL] {
+			seen[u.URL] = true
+			c.targets = append(c.targets, c.newCallbackTarget(u))
 		}
 	}
 	return c
 }
 
-func newCallbackTarget(url string) *callbackTarget {
-	return &callbackTarget{url: url, wake: make(chan struct{}, 1)}
+func (c *Callbacks) newCallbackTarget(cb config.CallbackConfig) *callbackTarget {
+	t := &callbackTarget{url: cb.URL, label: config.RedactURL(cb.URL), wake: make(chan struct{}, 1)}
+	c.configure(t, cb, true)
+	return t
+}
+
+// configure (re)builds t's client and reads its signing key. On a reload
+// (fresh false), a client configuration that fails keeps the previous
+// client, and a key file that cannot be read keeps the previous key; both
+// are logged. A target left without a usable client or key sends nothing,
+// rather than sending unsigned, until a reload fixes it.
+func (c *Callbacks) configure(t *callbackTarget, cb config.CallbackConfig, fresh bool) {
+	client := c.opts.HTTPClient
+	var clientErr error
+	if client == nil {
+		client, clientErr = promconfig.NewClientFromConfig(cb.HTTPConfig, "callback")
+	}
+	var key []byte
+	var keyErr error
+	if cb.SecretFile != "" {
+		b, err := os.ReadFile(cb.SecretFile)
+		switch {
+		case err != nil:
+			keyErr = fmt.Errorf("read callback secret_file: %w", err)
+		case len(bytes.TrimSpace(b)) == 0:
+			keyErr = fmt.Errorf("callback secret_file %s is empty", cb.SecretFile)
+		default:
+			key = bytes.TrimSpace(b)
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.blocked = nil
+	switch {
+	case clientErr == nil:
+		t.client = client
+	case t.client != nil:
+		c.opts.Logger.Error("callback http_config unusable; keeping the previous client", "url", t.label, "err", clientErr)
+	default:
+		c.opts.Logger.Error("callback http_config unusable; nothing is sent to it until a reload fixes it", "url", t.label, "err", clientErr)
+		t.blocked = fmt.Errorf("callback http_config: %w", clientErr)
+	}
+	switch {
+	case cb.SecretFile == "":
+		t.key = nil
+		if fresh {
+			c.opts.Logger.Warn("callback is unsigned; set secret_file so that its receiver can check the "+SignatureHeader+" header", "url", t.label)
+		}
+	case keyErr == nil:
+		t.key = key
+	case t.key != nil:
+		c.opts.Logger.Error("callback secret unreadable; keeping the previous one", "url", t.label, "err", keyErr)
+	default:
+		c.opts.Logger.Error("callback secret unreadable; nothing is sent to it until a reload can read it", "url", t.label, "err", keyErr)
+		t.blocked = keyErr
+	}
 }
 
 // SetURLs replaces the URLs (a configuration reload). A URL in both sets
@@ -129,7 +209,10 @@ func newCallbackTarget(url string) *callbackTarget {
 // URL starts with an empty queue and gets the steps from now on; a removed
 // URL's loop is stopped before SetURLs returns, and the steps it had not
 // delivered are dropped and their number logged.
-func (c *Callbacks) SetURLs(urls []string) {
+//
+// A kept URL gets its new http_config, and its secret_file is read again;
+// if that file cannot be read, the URL keeps signing with its previous key.
+func (c *Callbacks) SetURLs(urls []config.CallbackConfig) {
 	c.mu.Lock()
 	old := make(map[string]*callbackTarget, len(c.targets))
 	for _, t := range c.targets {
@@ -138,17 +221,19 @@ func (c *Callbacks) SetURLs(urls []string) {
 	next := make([]*callbackTarget, 0, len(urls))
 	seen := map[string]bool{}
 	for _, u := range urls {
-		if seen[u] {
+		if seen[u.URL] {
 			continue
 		}
-		seen[u] = true
-		t, ok := old[u]
-		if !ok {
-			t = newCallbackTarget(u)
+		seen[u.URL] = true
+		t, ok := old[u.URL]
+		if ok {
+			c.configure(t, u, false)
+		} else {
+			t = c.newCallbackTarget(u)
 			if c.runCtx != nil {
 				c.start(t)
 			}
-			c.opts.Logger.Info("callback URL added", "url", u)
+			c.opts.Logger.Info("callback URL added", "url", t.label)
 		}
 		next = append(next, t)
 	}
@@ -170,9 +255,9 @@ func (c *Callbacks) SetURLs(urls []string) {
 		t.q = nil
 		t.mu.Unlock()
 		if dropped > 0 {
-			c.opts.Logger.Warn("callback URL removed; dropped the steps not delivered to it", "url", t.url, "dropped", dropped)
+			c.opts.Logger.Warn("callback URL removed; dropped the steps not delivered to it", "url", t.label, "dropped", dropped)
 		} else {
-			c.opts.Logger.Info("callback URL removed", "url", t.url, "dropped", 0)
+			c.opts.Logger.Info("callback URL removed", "url", t.label, "dropped", 0)
 		}
 	}
 }
@@ -219,7 +304,7 @@ func (c *Callbacks) Step(in store.Incident, st store.IncidentStep) {
 		t.mu.Lock()
 		if len(t.q) >= c.opts.QueueCapacity {
 			t.q = t.q[1:]
-			c.opts.Logger.Warn("callback queue full; dropped the oldest step", "url", t.url)
+			c.opts.Logger.Warn("callback queue full; dropped the oldest step", "url", t.label)
 		}
 		t.q = append(t.q, body)
 		t.mu.Unlock()
@@ -283,11 +368,11 @@ func (c *Callbacks) run(ctx context.Context, t *callbackTarget) {
 				continue
 			}
 		}
-		if err := c.post(ctx, t.url, body); err != nil {
+		if err := c.post(ctx, t, body); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			c.opts.Logger.Warn("callback failed; will retry", "url", t.url, "retry_in", backoff, "err", err)
+			c.opts.Logger.Warn("callback failed; will retry", "url", t.label, "retry_in", backoff, "err", err)
 			if c.opts.Sleep(ctx, backoff) != nil {
 				return
 			}
@@ -304,21 +389,37 @@ func (c *Callbacks) run(ctx context.Context, t *callbackTarget) {
 	}
 }
 
-func (c *Callbacks) post(ctx context.Context, url string, body []byte) error {
+// post sends one step, signed with t's key when it has one. Errors name the
+// URL without credentials; the client's own errors can quote the full URL,
+// so they are not passed on verbatim.
+func (c *Callbacks) post(ctx context.Context, t *callbackTarget, body []byte) error {
+	t.mu.Lock()
+	client, key, blocked := t.client, t.key, t.blocked
+	t.mu.Unlock()
+	if blocked != nil {
+		return fmt.Errorf("callback %s: %w", t.label, blocked)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("callback %s: %w", url, err)
+		return fmt.Errorf("callback %s: bad request", t.label)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.opts.HTTPClient.Do(req)
+	if key != nil {
+		req.Header.Set(SignatureHeader, Sign(key, body))
+	}
+	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("callback %s: %w", url, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("callback %s: %w", t.label, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("callback %s: status %s", url, resp.Status)
+		return fmt.Errorf("callback %s: status %s", t.label, resp.Status)
 	}
 	return nil
 }

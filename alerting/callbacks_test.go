@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/store"
 )
 
@@ -48,7 +49,7 @@ func TestCallbacksDeliverInOrderThroughFailures(t *testing.T) {
 	defer srv.Close()
 
 	var slept []time.Duration
-	cb := NewCallbacks(CallbackOptions{URLs: []string{srv.URL}, MinBackoff: time.Second, Sleep: func(ctx context.Context, d time.Duration) error {
+	cb := NewCallbacks(CallbackOptions{URLs: config.CallbackURLs(srv.URL), MinBackoff: time.Second, Sleep: func(ctx context.Context, d time.Duration) error {
 		slept = append(slept, d) // only the delivery goroutine sleeps
 		return ctx.Err()
 	}})
@@ -81,7 +82,7 @@ func TestCallbacksDeliverInOrderThroughFailures(t *testing.T) {
 }
 
 func TestCallbackQueueIsBounded(t *testing.T) {
-	cb := NewCallbacks(CallbackOptions{URLs: []string{"http://127.0.0.1:1/"}, QueueCapacity: 2})
+	cb := NewCallbacks(CallbackOptions{URLs: config.CallbackURLs("http://127.0.0.1:1/"), QueueCapacity: 2})
 	for i := range 5 {
 		cb.Step(store.Incident{ID: int64(i)}, store.IncidentStep{})
 	}
@@ -95,7 +96,7 @@ func TestCallbackQueueIsBounded(t *testing.T) {
 // and a URL listed twice counts once.
 func TestCallbacksSetURLsQueues(t *testing.T) {
 	const a, b, c = "http://a.example/", "http://b.example/", "http://c.example/"
-	cb := NewCallbacks(CallbackOptions{URLs: []string{a, a}})
+	cb := NewCallbacks(CallbackOptions{URLs: config.CallbackURLs(a, a)})
 	tests := []struct {
 		name  string
 		urls  []string
@@ -110,7 +111,7 @@ func TestCallbacksSetURLsQueues(t *testing.T) {
 		{"again", []string{a}, 1, map[string]int{a: 1}},
 	}
 	for _, tt := range tests {
-		cb.SetURLs(tt.urls)
+		cb.SetURLs(config.CallbackURLs(tt.urls...))
 		for range tt.steps {
 			cb.Step(store.Incident{ID: 1}, store.IncidentStep{})
 		}
@@ -210,7 +211,7 @@ func TestCallbacksSetURLsWhileRunning(t *testing.T) {
 	parked := make(chan struct{}, 10)
 	var stopped atomic.Int32
 	logs := &syncBuffer{}
-	cb := NewCallbacks(CallbackOptions{URLs: []string{keep.URL, gone.URL},
+	cb := NewCallbacks(CallbackOptions{URLs: config.CallbackURLs(keep.URL, gone.URL),
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		// A failed delivery waits for resume, or until its loop stops.
 		Sleep: func(ctx context.Context, _ time.Duration) error {
@@ -235,7 +236,7 @@ func TestCallbacksSetURLsWhileRunning(t *testing.T) {
 		<-parked
 	}
 
-	cb.SetURLs([]string{keep.URL, added.URL})
+	cb.SetURLs(config.CallbackURLs(keep.URL, added.URL))
 	if n := stopped.Load(); n != 1 {
 		t.Fatalf("%d loops stopped, want the removed URL's", n)
 	}
@@ -266,7 +267,7 @@ func TestCallbacksRunWithoutURLs(t *testing.T) {
 
 	cb.Step(store.Incident{ID: 1}, store.IncidentStep{Action: "opened"}) // nobody to tell
 	p := newCallbackPeer(t, false)
-	cb.SetURLs([]string{p.URL})
+	cb.SetURLs(config.CallbackURLs(p.URL))
 	cb.Step(store.Incident{ID: 1}, store.IncidentStep{Action: "acknowledged"})
 	waitReceived(t, p, []string{"acknowledged"})
 

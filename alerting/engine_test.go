@@ -315,7 +315,7 @@ func TestResolvedByAlertmanagerAndRestart(t *testing.T) {
 // the alert one severity higher.
 func TestVerificationFailureRollsBackAndEscalates(t *testing.T) {
 	am := testpeer.Alertmanager(t, "route: {receiver: \"null\"}\nreceivers: [{name: \"null\"}]\n")
-	n, err := notifier.New(notifier.Options{Alertmanagers: []string{am.URL}})
+	n, err := notifier.New(notifier.Options{Alertmanagers: config.URLs(am.URL)})
 	if err != nil {
 		t.Fatal(err)
 	}

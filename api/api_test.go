@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -31,6 +33,8 @@ const (
 	viewerToken   = "viewer-secret-token"
 	operatorToken = "operator-secret-token"
 	adminToken    = "admin-secret-token"
+	expiredToken  = "expired-admin-token"
+	proxyToken    = "grafana-proxy-token"
 )
 
 type env struct {
@@ -43,6 +47,9 @@ type env struct {
 	alert *alerting.Engine
 }
 
+// tokenExpiry is before every test's clock.
+var tokenExpiry = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+
 func loadConfig(t testing.TB) *config.Config {
 	t.Helper()
 	c, err := config.LoadFile("../examples/headroom.yml")
@@ -53,6 +60,8 @@ func loadConfig(t testing.TB) *config.Config {
 		{Name: "vera", Role: config.RoleViewer, SHA256: HashToken(viewerToken)},
 		{Name: "otto", Role: config.RoleOperator, SHA256: HashToken(operatorToken)},
 		{Name: "ada", Role: config.RoleAdmin, SHA256: HashToken(adminToken)},
+		{Name: "old", Role: config.RoleAdmin, SHA256: HashToken(expiredToken), Expires: &tokenExpiry},
+		{Name: "grafana", Role: config.RoleOperator, SHA256: HashToken(proxyToken), Proxy: true},
 	}
 	c.API.RateLimit, c.API.RateBurst = 1e6, 1e6
 	return c
@@ -171,9 +180,53 @@ func bodyFor(r route) string {
 	return ""
 }
 
+// routeRoles reads testdata/route_roles.txt: "METHOD PATH ROLE" per line.
+func routeRoles(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile("testdata/route_roles.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for i, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if len(f) != 3 {
+			t.Fatalf("route_roles.txt line %d: want METHOD PATH ROLE, got %q", i+1, l)
+		}
+		role := f[2]
+		if role == "public" {
+			role = ""
+		}
+		out[f[0]+" "+f[1]] = role
+	}
+	return out
+}
+
+// The served routes are exactly those of the fixture, and each answers
+// every kind of caller as the fixture's role says: no token, a malformed
+// one, a well-formed unknown one and an expired one get 401; a role below
+// the fixture's gets 403; the rest get the route's success.
 func TestEveryRouteWithEveryRole(t *testing.T) {
-	tokens := map[string]string{"none": "", "bad": "not-a-token", config.RoleViewer: viewerToken, config.RoleOperator: operatorToken, config.RoleAdmin: adminToken}
+	want := routeRoles(t)
+	table := map[string]route{}
 	for _, r := range (&API{}).routes() {
+		table[r.method+" "+r.path] = r
+	}
+	var served []string
+	for _, ri := range newEnv(t, "", nil).api.engine().Routes() {
+		served = append(served, ri.Method+" "+ri.Path)
+	}
+	slices.Sort(served)
+	if fixture := slices.Sorted(maps.Keys(want)); !slices.Equal(served, fixture) {
+		t.Fatalf("served routes differ from testdata/route_roles.txt\nserved:  %v\nfixture: %v", served, fixture)
+	}
+	tokens := map[string]string{"none": "", "bad": "not-a-token", "unknown": strings.Repeat("f", 43), "expired": expiredToken,
+		config.RoleViewer: viewerToken, config.RoleOperator: operatorToken, config.RoleAdmin: adminToken}
+	for _, key := range served {
+		r, wantRole := table[key], want[key]
 		for who, tok := range tokens {
 			t.Run(r.method+" "+r.path+" as "+who, func(t *testing.T) {
 				e := newEnv(t, "", func(c *config.Config) {
@@ -200,13 +253,15 @@ func TestEveryRouteWithEveryRole(t *testing.T) {
 					hdr = []string{"If-Match", `"v1"`}
 				}
 				got := e.do(t, r.method, concrete(r.path, id), tok, bodyFor(r), hdr...)
-				allowed := r.role == "" || (roleRank[who] >= roleRank[r.role])
+				rank := map[string]int{config.RoleViewer: 1, config.RoleOperator: 2, config.RoleAdmin: 3}
+				anonymous := rank[who] == 0
+				allowed := wantRole == "" || (!anonymous && rank[who] >= rank[wantRole])
 				switch {
 				case allowed && got.code != r.ok:
 					t.Fatalf("allowed: want %d, got %d %s", r.ok, got.code, got.body)
-				case !allowed && (who == "none" || who == "bad") && got.code != http.StatusUnauthorized:
+				case !allowed && anonymous && got.code != http.StatusUnauthorized:
 					t.Fatalf("no valid token: want 401, got %d", got.code)
-				case !allowed && who != "none" && who != "bad" && got.code != http.StatusForbidden:
+				case !allowed && !anonymous && got.code != http.StatusForbidden:
 					t.Fatalf("role %s: want 403, got %d", who, got.code)
 				}
 				if got.code >= 400 && got.hdr.Get("Content-Type") != "application/problem+json" {
@@ -471,11 +526,17 @@ func TestRateLimit(t *testing.T) {
 			t.Fatalf("anonymous request %d: %d, want %d", i, r.code, want)
 		}
 	}
-	// A reloaded configuration's limits apply at once.
+	// A reloaded configuration's limits apply from the next request on:
+	// the bucket refilled at 1/s until then (0.1 token after 100ms), and at
+	// 10/s after, so 100ms later it holds more than one token.
 	e.cfg.API.RateLimit = 10
 	e.now = e.now.Add(100 * time.Millisecond)
+	if r := e.do(t, "GET", "/api/v1/groups", viewerToken, ""); r.code != http.StatusTooManyRequests {
+		t.Fatalf("at the reload, with 0.1 token: %d", r.code)
+	}
+	e.now = e.now.Add(100 * time.Millisecond)
 	if r := e.do(t, "GET", "/api/v1/groups", viewerToken, ""); r.code != 200 {
-		t.Fatalf("after raising the rate: %d", r.code)
+		t.Fatalf("100ms after raising the rate to 10/s: %d", r.code)
 	}
 }
 
@@ -510,7 +571,7 @@ func TestOpenAPIDocumentMatchesRoutes(t *testing.T) {
 			inDoc = append(inDoc, strings.ToUpper(m)+" "+p)
 		}
 	}
-	for _, ri := range e.api.engine.Routes() {
+	for _, ri := range e.api.engine().Routes() {
 		served = append(served, ri.Method+" "+openAPIPath(ri.Path))
 	}
 	sort.Strings(inDoc)

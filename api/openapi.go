@@ -32,6 +32,11 @@ func (a *API) Document() map[string]any {
 		if r.method == "PUT" || r.method == "DELETE" {
 			params = append(params, map[string]any{"name": "If-Match", "in": "header", "required": r.method == "DELETE", "schema": map[string]any{"type": "string"}})
 		}
+		if r.role != "" {
+			params = append(params, map[string]any{"name": UserHeader, "in": "header", "required": false,
+				"description": "the login of the person a proxy token (proxy: true) acts for; audited next to the token's name; refused (403) from any other token",
+				"schema":      map[string]any{"type": "string", "maxLength": 256}})
+		}
 		if len(params) > 0 {
 			op["parameters"] = params
 		}
@@ -61,7 +66,7 @@ func (a *API) Document() map[string]any {
 		if r.role != "" {
 			op["security"] = []map[string]any{{"bearer": []string{}}}
 			op["x-headroom-role"] = r.role
-			responses["401"] = withDesc("missing or unknown token")
+			responses["401"] = withDesc("missing, unknown or expired token")
 			responses["403"] = withDesc("role not allowed")
 			responses["400"] = withDesc("invalid input")
 			responses["404"] = withDesc("not found")

@@ -1,60 +1,91 @@
 package api
 
 import (
+	"container/list"
 	"math"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// rateLimiter is a token bucket per client key. The rate and burst come
-// with each call, so that a reloaded configuration applies at once.
+// rateLimiter holds one token bucket per client key in a table bounded by
+// size: when it is full, the least recently seen client is forgotten. The
+// rate, burst and size come with each call, so that a reloaded
+// configuration applies at once.
 type rateLimiter struct {
-	mu      sync.Mutex
-	now     func() time.Time
-	buckets map[string]*bucket
+	mu    sync.Mutex
+	now   func() time.Time
+	byKey map[string]*list.Element
+	lru   *list.List // front: most recently seen; values are *clientBucket
 }
 
-type bucket struct {
-	tokens float64
-	last   time.Time
+type clientBucket struct {
+	key string
+	lim *rate.Limiter
 }
 
 func newRateLimiter(now func() time.Time) *rateLimiter {
-	return &rateLimiter{now: now, buckets: map[string]*bucket{}}
+	return &rateLimiter{now: now, byKey: map[string]*list.Element{}, lru: list.New()}
 }
 
-// allow takes one token for key from a bucket refilled at rate per second
-// up to burst, or says how long until one is free.
-func (l *rateLimiter) allow(key string, rate float64, burst int) (time.Duration, bool) {
+// allow takes one token for key, or says how long until one is free.
+func (l *rateLimiter) allow(key string, perSecond float64, burst, size int) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	full := float64(burst)
-	b, ok := l.buckets[key]
-	if !ok {
-		if len(l.buckets) > 100000 {
-			l.evict(now, rate, full)
+	var b *clientBucket
+	if e, ok := l.byKey[key]; ok {
+		l.lru.MoveToFront(e)
+		b = e.Value.(*clientBucket)
+		if b.lim.Limit() != rate.Limit(perSecond) {
+			b.lim.SetLimitAt(now, rate.Limit(perSecond))
 		}
-		b = &bucket{tokens: full, last: now}
-		l.buckets[key] = b
+		if b.lim.Burst() != burst {
+			b.lim.SetBurstAt(now, burst)
+		}
+	} else {
+		b = &clientBucket{key: key, lim: rate.NewLimiter(rate.Limit(perSecond), burst)}
+		l.byKey[key] = l.lru.PushFront(b)
 	}
-	b.tokens = math.Min(full, b.tokens+now.Sub(b.last).Seconds()*rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return 0, true
+	for l.lru.Len() > max(size, 1) {
+		oldest := l.lru.Back()
+		l.lru.Remove(oldest)
+		delete(l.byKey, oldest.Value.(*clientBucket).key)
 	}
-	return time.Duration((1 - b.tokens) / rate * float64(time.Second)), false
+	r := b.lim.ReserveN(now, 1)
+	if !r.OK() {
+		return time.Duration(math.MaxInt64), false
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now)
+		return d, false
+	}
+	return 0, true
 }
 
-// evict drops full buckets, which hold no state worth keeping.
-func (l *rateLimiter) evict(now time.Time, rate, full float64) {
-	for k, b := range l.buckets {
-		if b.tokens+now.Sub(b.last).Seconds()*rate >= full {
-			delete(l.buckets, k)
-		}
+// len is the number of clients in the table.
+func (l *rateLimiter) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lru.Len()
+}
+
+// peerKey is the rate-limit key of an unauthenticated client: its address,
+// or for IPv6 its /64, the block one host commonly holds whole.
+func peerKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return "addr:" + ip
 	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return "net:" + p.String()
+	}
+	return "addr:" + a.String()
 }
 
 func retryAfter(d time.Duration) string {

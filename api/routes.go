@@ -343,8 +343,8 @@ func (a *API) putOverride(c *gin.Context) {
 	}
 	body, _ := json.Marshal(spec)
 	p := principal(c)
-	o, err := a.opts.Store.PutOverride(ctx, store.Override{Kind: kind, Name: name, Spec: body, ExpiresAt: spec.ExpiresAt, UpdatedBy: p.Name, UpdatedAt: now},
-		expect, store.AuditRecord{At: now, Actor: p.Name, Action: "put_override", Target: kind + "/" + name})
+	o, err := a.opts.Store.PutOverride(ctx, store.Override{Kind: kind, Name: name, Spec: body, ExpiresAt: spec.ExpiresAt, UpdatedBy: p.Actor(), UpdatedAt: now},
+		expect, store.AuditRecord{At: now, Actor: p.Actor(), Action: "put_override", Target: kind + "/" + name})
 	if errors.Is(err, store.ErrConflict) {
 		problem(c, http.StatusPreconditionFailed, "precondition failed", "the override changed since it was read")
 		return
@@ -370,7 +370,7 @@ func (a *API) deleteOverride(c *gin.Context) {
 	}
 	now := a.opts.Now()
 	err := a.opts.Store.DeleteOverride(c.Request.Context(), kind, name, v,
-		store.AuditRecord{At: now, Actor: principal(c).Name, Action: "delete_override", Target: kind + "/" + name})
+		store.AuditRecord{At: now, Actor: principal(c).Actor(), Action: "delete_override", Target: kind + "/" + name})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		problem(c, http.StatusNotFound, "no such override", kind+"/"+name)
@@ -742,7 +742,7 @@ func (a *API) alertAction(action string) gin.HandlerFunc {
 			problem(c, http.StatusInternalServerError, "read incident", err.Error())
 			return
 		}
-		actor := principal(c).Name
+		actor := principal(c).Actor()
 		switch action {
 		case "acknowledge":
 			err = a.opts.Alerts.Acknowledge(ctx, id, actor)

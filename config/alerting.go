@@ -9,9 +9,10 @@ import (
 
 // AlertingConfig configures the alert loop through Alertmanager.
 type AlertingConfig struct {
-	// Alertmanagers are the base URLs of the Alertmanagers alerts are sent
-	// to (every member of an HA pair). Empty disables sending.
-	Alertmanagers []string `yaml:"alertmanagers"`
+	// Alertmanagers are the Alertmanagers alerts are sent to (every member
+	// of an HA pair): base URLs, each with an optional http_config. Empty
+	// disables sending.
+	Alertmanagers []HTTPTarget `yaml:"alertmanagers"`
 	// ResendInterval is how often a firing alert is re-sent with its end
 	// pushed forward. Default 1m.
 	ResendInterval model.Duration `yaml:"resend_interval"`
@@ -26,8 +27,9 @@ type AlertingConfig struct {
 	// Playbooks say how each alert is handled. An alert without a playbook
 	// is recorded and left to people.
 	Playbooks []PlaybookConfig `yaml:"playbooks"`
-	// Callbacks are URLs that get a JSON POST on every lifecycle change.
-	Callbacks []string `yaml:"callbacks"`
+	// Callbacks get a JSON POST on every lifecycle change: URLs, each with
+	// an optional http_config and secret_file (the HMAC-SHA256 signing key).
+	Callbacks []CallbackConfig `yaml:"callbacks"`
 	// Rules sets the thresholds and durations of Headroom's own alert
 	// rules.
 	Rules AlertRulesConfig `yaml:"rules"`
@@ -151,14 +153,15 @@ func (c *AlertingConfig) applyDefaults() {
 func (c *AlertingConfig) Validate() []error {
 	var errs []error
 	seen := map[string]bool{}
-	for i, u := range c.Alertmanagers {
-		if err := checkHTTPURL(u); err != nil {
+	for i, am := range c.Alertmanagers {
+		u := am.URL
+		if err := checkTargetURL(u); err != nil {
 			errs = append(errs, fieldErr(indexPath("alertmanagers", i), "%v", err))
-		}
-		if seen[u] {
+		} else if seen[u] {
 			errs = append(errs, fieldErr(indexPath("alertmanagers", i), "duplicate Alertmanager %q", u))
 		}
 		seen[u] = true
+		errs = append(errs, checkHTTPClientConfig(indexPath("alertmanagers", i)+".http_config", am.HTTPConfig)...)
 	}
 	if c.ResendInterval < model.Duration(time.Second) {
 		errs = append(errs, fieldErr("resend_interval", "must be at least 1s"))
@@ -216,10 +219,11 @@ func (c *AlertingConfig) Validate() []error {
 			errs = append(errs, fieldErr(pp+".cap", "required for cap_project and must be above zero"))
 		}
 	}
-	for i, u := range c.Callbacks {
-		if err := checkHTTPURL(u); err != nil {
+	for i, cb := range c.Callbacks {
+		if err := checkTargetURL(cb.URL); err != nil {
 			errs = append(errs, fieldErr(indexPath("callbacks", i), "%v", err))
 		}
+		errs = append(errs, checkHTTPClientConfig(indexPath("callbacks", i)+".http_config", cb.HTTPConfig)...)
 	}
 	for _, e := range c.Rules.Validate() {
 		var fe FieldError

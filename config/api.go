@@ -4,6 +4,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"net/netip"
+	"strings"
+	"time"
 )
 
 // API roles, from least to most allowed.
@@ -26,6 +29,14 @@ type APIConfig struct {
 	RateLimit float64 `yaml:"rate_limit"`
 	// RateBurst is how many requests may come at once. Default 200.
 	RateBurst int `yaml:"rate_burst"`
+	// RateLimitClients bounds the table of per-client buckets; the least
+	// recently seen client is forgotten first. Default 10000.
+	RateLimitClients int `yaml:"rate_limit_clients"`
+	// TrustedProxies lists the addresses or CIDR ranges of the reverse
+	// proxies whose X-Forwarded-For and X-Real-IP headers name the client.
+	// Default none: the client is the socket's peer, and those headers are
+	// ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // APIToken is one bearer token.
@@ -36,11 +47,18 @@ type APIToken struct {
 	Role string `yaml:"role"`
 	// SHA256 is the hex SHA-256 of the token.
 	SHA256 string `yaml:"sha256"`
+	// Proxy marks a token held by a front end (the Grafana datasource) that
+	// acts for its own users: only such a token may name the user in the
+	// X-Headroom-User header, which the audit then records next to the
+	// token's name.
+	Proxy bool `yaml:"proxy"`
+	// Expires, when set (RFC 3339), is when the token stops being accepted.
+	Expires *time.Time `yaml:"expires"`
 }
 
 // DefaultAPIConfig returns the API defaults.
 func DefaultAPIConfig() APIConfig {
-	return APIConfig{MaxBodyBytes: 1 << 20, RateLimit: 100, RateBurst: 200}
+	return APIConfig{MaxBodyBytes: 1 << 20, RateLimit: 100, RateBurst: 200, RateLimitClients: 10000}
 }
 
 // Validate reports the section's problems.
@@ -54,6 +72,14 @@ func (c *APIConfig) Validate() []error {
 	}
 	if c.RateBurst < 1 {
 		errs = append(errs, fieldErr("rate_burst", "must be at least 1"))
+	}
+	if c.RateLimitClients < 1 {
+		errs = append(errs, fieldErr("rate_limit_clients", "must be at least 1"))
+	}
+	for i, p := range c.TrustedProxies {
+		if _, err := ParseTrustedProxy(p); err != nil {
+			errs = append(errs, fieldErr(indexPath("trusted_proxies", i), "%v", err))
+		}
 	}
 	names, hashes := map[string]bool{}, map[string]bool{}
 	for i, t := range c.Tokens {
@@ -81,3 +107,20 @@ func (c *APIConfig) Validate() []error {
 }
 
 func indexPath(field string, i int) string { return fmt.Sprintf("%s[%d]", field, i) }
+
+// ParseTrustedProxy parses one trusted_proxies entry: an IP address or a
+// CIDR range.
+func ParseTrustedProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("not an IP address or CIDR range: %q", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("not an IP address or CIDR range: %q", s)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}

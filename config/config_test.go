@@ -289,3 +289,83 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestAPISecurityFixture(t *testing.T) {
+	c, err := LoadFile("testdata/good/api_security.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.API
+	if len(a.TrustedProxies) != 2 || a.RateLimitClients != 5000 || !a.Tokens[0].Proxy || a.Tokens[1].Proxy {
+		t.Fatalf("api section: %+v", a)
+	}
+	if a.Tokens[1].Expires == nil || !a.Tokens[1].Expires.Equal(time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("expires: %v", a.Tokens[1].Expires)
+	}
+	if DefaultConfig().API.RateLimitClients != 10000 || len(DefaultConfig().API.TrustedProxies) != 0 {
+		t.Fatal("defaults: a bounded table and no trusted proxies")
+	}
+}
+
+func TestOutboundFixture(t *testing.T) {
+	c, err := LoadFile("testdata/good/outbound.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ams, cbs := c.Alerting.Alertmanagers, c.Alerting.Callbacks
+	if len(ams) != 3 || len(cbs) != 2 {
+		t.Fatalf("alertmanagers %d, callbacks %d", len(ams), len(cbs))
+	}
+	if ams[0].URL != "http://127.0.0.1:9093" || !ams[0].HTTPConfig.FollowRedirects || !ams[0].HTTPConfig.EnableHTTP2 {
+		t.Fatalf("a bare URL gets Prometheus's client defaults: %+v", ams[0])
+	}
+	if b := ams[1].HTTPConfig.BasicAuth; b == nil || b.Username != "headroom" || b.PasswordFile != "/etc/headroom/am-password" ||
+		ams[1].HTTPConfig.TLSConfig.CAFile != "/etc/headroom/tls/ca.pem" || ams[1].HTTPConfig.ProxyURL.String() != "http://proxy.example:3128" {
+		t.Fatalf("second Alertmanager: %+v", ams[1].HTTPConfig)
+	}
+	if o := ams[2].HTTPConfig.OAuth2; o == nil || o.ClientSecretFile != "/etc/headroom/oauth-secret" {
+		t.Fatalf("oauth2: %+v", o)
+	}
+	if cbs[0].SecretFile != "" || cbs[1].SecretFile != "/etc/headroom/callback-secret" || cbs[1].HTTPConfig.Authorization.CredentialsFile != "/etc/headroom/chatops-token" {
+		t.Fatalf("callbacks: %+v", cbs)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	base := func() *Config {
+		c, err := LoadFile("testdata/good/minimal.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   []string
+	}{
+		{"none", func(*Config) {}, nil},
+		{"plain without tls", func(c *Config) {
+			c.Clusters[0].SASL = &SASLConfig{Mechanism: SASLPlain, Username: "u", PasswordFile: "/p"}
+		}, []string{"clusters[0] (lab): SASL PLAIN without TLS sends the password in clear to every broker; enable tls"}},
+		{"plain with tls", func(c *Config) {
+			c.Clusters[0].SASL = &SASLConfig{Mechanism: SASLPlain, Username: "u", PasswordFile: "/p"}
+			c.Clusters[0].TLS = &TLSConfig{Enabled: true}
+		}, nil},
+		{"scram without tls", func(c *Config) {
+			c.Clusters[0].SASL = &SASLConfig{Mechanism: SASLScramSHA512, Username: "u", PasswordFile: "/p"}
+		}, nil},
+		{"unsigned callback", func(c *Config) {
+			c.Alerting.Callbacks = CallbackURLs("https://u:p@hooks.example/x?k=v")
+		}, []string{"alerting.callbacks[0] (https://hooks.example/x): no secret_file; its receiver cannot check that a callback comes from Headroom"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base()
+			tt.mutate(c)
+			if got := c.Warnings(); !slices.Equal(got, tt.want) {
+				t.Fatalf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

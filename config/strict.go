@@ -66,7 +66,10 @@ const (
 	msgDuplicateKey   = "duplicate key"
 )
 
-var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+var (
+	unmarshalerType   = reflect.TypeFor[yaml.Unmarshaler]()
+	mappingFieldsType = reflect.TypeFor[mappingFields]()
+)
 
 // checkFields walks the YAML tree next to the Go type it will be decoded
 // into. It reports unknown and duplicate keys with their paths, and records
@@ -92,7 +95,12 @@ func checkFields(n *yaml.Node, t reflect.Type, path string, lines *positions, er
 		lines.byValue[valueKey{n.Line, n.Value}] = path
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(unmarshalerType) {
-		return
+		// A type that decodes itself is opaque, unless it is a scalar-or-
+		// mapping one given a mapping: those keys are checked like a
+		// struct's.
+		if !reflect.PointerTo(t).Implements(mappingFieldsType) || n.Kind != yaml.MappingNode {
+			return
+		}
 	}
 	switch t.Kind() {
 	case reflect.Struct:

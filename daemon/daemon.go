@@ -40,7 +40,9 @@ type Options struct {
 	ConfigFile string
 	Listener   net.Listener
 	// Grace is how long in-flight requests may take on shutdown.
-	Grace  time.Duration
+	Grace time.Duration
+	// Web is --web.config.file and --web.enable-lifecycle.
+	Web    server.Web
 	Logger *slog.Logger
 	// Reload receives a value for each reload request (SIGHUP).
 	Reload <-chan struct{}
@@ -117,7 +119,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	alerts = parts.loop
 	live.Subscribe(parts.reload)
 
-	srv := server.New(live, reg, o.Logger)
+	srv := server.New(live, reg, o.Logger, o.Web)
 	apiHandler, err := api.New(api.Options{Config: live.Config, Store: db, Now: o.Now, Logger: o.Logger.With("component", "api"),
 		Quotas: clusterQuotas{loop}, Alerts: parts.engine, OnOverride: func() { _ = loop.ForceRound(ctx, "", false) }})
 	if err != nil {

@@ -9,11 +9,13 @@
 package kafkaconn
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -39,8 +41,9 @@ type Conn struct {
 func (c *Conn) Close() { c.Client.Close() }
 
 // Options returns the franz-go options for a cluster: seeds, client id, TLS
-// and SASL. Secrets are read from their files here, so that a rotated
-// password file takes effect on the next connection.
+// and SASL. The SASL password file is read here, to report a missing one at
+// once, and again on every new connection, so that a rotated file takes
+// effect without a configuration change.
 func Options(c config.ClusterConfig) ([]kgo.Opt, error) {
 	if len(c.BootstrapServers) == 0 {
 		return nil, fmt.Errorf("cluster %s: no bootstrap servers", c.Name)
@@ -133,27 +136,69 @@ func tlsConfig(c config.TLSConfig) (*tls.Config, error) {
 	return tc, nil
 }
 
+// mechanism returns the SASL mechanism in its callback form: franz-go asks
+// for the credentials on every new connection, and the password file is
+// read then, so that a rotated file takes effect on the next connection
+// without a configuration change. A file that cannot be read (mid-rotation,
+// say) leaves the last password read in use; only a file never read is an
+// error, and Options reports it at once.
 func mechanism(c config.SASLConfig) (sasl.Mechanism, error) {
-	pass := string(c.Password)
-	if c.PasswordFile != "" {
-		b, err := os.ReadFile(c.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("read password_file: %w", err)
-		}
-		pass = strings.TrimRight(string(b), "\r\n")
+	switch c.Mechanism {
+	case config.SASLPlain, config.SASLScramSHA256, config.SASLScramSHA512:
+	default:
+		return nil, fmt.Errorf("unknown mechanism %q (want %s, %s or %s)", c.Mechanism, config.SASLPlain, config.SASLScramSHA256, config.SASLScramSHA512)
 	}
-	if pass == "" {
-		return nil, fmt.Errorf("mechanism %s for user %q has an empty password", c.Mechanism, c.Username)
+	pw := &password{c: c}
+	if _, err := pw.get(); err != nil {
+		return nil, err
 	}
 	switch c.Mechanism {
 	case config.SASLPlain:
-		return plain.Auth{User: c.Username, Pass: pass}.AsMechanism(), nil
+		return plain.Plain(func(context.Context) (plain.Auth, error) {
+			p, err := pw.get()
+			return plain.Auth{User: c.Username, Pass: p}, err
+		}), nil
 	case config.SASLScramSHA256:
-		return scram.Auth{User: c.Username, Pass: pass}.AsSha256Mechanism(), nil
-	case config.SASLScramSHA512:
-		return scram.Auth{User: c.Username, Pass: pass}.AsSha512Mechanism(), nil
+		return scram.Sha256(func(context.Context) (scram.Auth, error) {
+			p, err := pw.get()
+			return scram.Auth{User: c.Username, Pass: p}, err
+		}), nil
+	default:
+		return scram.Sha512(func(context.Context) (scram.Auth, error) {
+			p, err := pw.get()
+			return scram.Auth{User: c.Username, Pass: p}, err
+		}), nil
 	}
-	return nil, fmt.Errorf("unknown mechanism %q (want %s, %s or %s)", c.Mechanism, config.SASLPlain, config.SASLScramSHA256, config.SASLScramSHA512)
+}
+
+// password reads a SASL password, from its file on every call.
+type password struct {
+	c    config.SASLConfig
+	mu   sync.Mutex
+	last string
+}
+
+func (p *password) get() (string, error) {
+	if p.c.PasswordFile == "" {
+		if p.c.Password == "" {
+			return "", fmt.Errorf("mechanism %s for user %q has an empty password", p.c.Mechanism, p.c.Username)
+		}
+		return string(p.c.Password), nil
+	}
+	b, err := os.ReadFile(p.c.PasswordFile)
+	pass := strings.TrimRight(string(b), "\r\n")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case err == nil && pass != "":
+		p.last = pass
+		return pass, nil
+	case p.last != "":
+		return p.last, nil
+	case err != nil:
+		return "", fmt.Errorf("read password_file: %w", err)
+	}
+	return "", fmt.Errorf("mechanism %s for user %q has an empty password", p.c.Mechanism, p.c.Username)
 }
 
 func cmpOr(a, b string) string {

@@ -10,6 +10,8 @@ package plugin
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,7 +36,21 @@ type Settings struct {
 	// StreamInterval is how often the plan stream polls, in seconds.
 	// Default 5.
 	StreamInterval int `json:"streamInterval"`
+	// OperatorRole is the least Grafana org role whose users may tune
+	// quotas and act on alerts through the datasource: Viewer, Editor or
+	// Admin. Default Editor. Everyone else only reads.
+	OperatorRole string `json:"operatorRole"`
+	// TLSAuthWithCACert trusts secureJsonData.tlsCACert (PEM) for
+	// Headroom's certificate, besides the system's CAs; TLSAuth presents
+	// secureJsonData.tlsClientCert and tlsClientKey when Headroom asks for
+	// a client certificate. Grafana's usual names for both.
+	TLSAuthWithCACert bool `json:"tlsAuthWithCACert"`
+	TLSAuth           bool `json:"tlsAuth"`
+	tls               *tls.Config
 }
+
+// Grafana org roles, from least to most allowed.
+var grafanaRank = map[string]int{"None": 0, "Viewer": 1, "Editor": 2, "Admin": 3}
 
 // LoadSettings reads and checks the datasource settings.
 func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
@@ -55,6 +71,32 @@ func LoadSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 	out.Token = s.DecryptedSecureJSONData["token"]
 	if out.StreamInterval <= 0 {
 		out.StreamInterval = 5
+	}
+	if out.OperatorRole == "" {
+		out.OperatorRole = "Editor"
+	}
+	if r := grafanaRank[out.OperatorRole]; r == 0 {
+		return Settings{}, fmt.Errorf("read datasource settings: operatorRole %q must be Viewer, Editor or Admin", out.OperatorRole)
+	}
+	if out.TLSAuthWithCACert || out.TLSAuth {
+		out.tls = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if out.TLSAuthWithCACert {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM([]byte(s.DecryptedSecureJSONData["tlsCACert"])) {
+			return Settings{}, errors.New("read datasource settings: tlsCACert holds no PEM certificate")
+		}
+		out.tls.RootCAs = pool
+	}
+	if out.TLSAuth {
+		cert, err := tls.X509KeyPair([]byte(s.DecryptedSecureJSONData["tlsClientCert"]), []byte(s.DecryptedSecureJSONData["tlsClientKey"]))
+		if err != nil {
+			return Settings{}, fmt.Errorf("read datasource settings: tlsClientCert and tlsClientKey: %w", err)
+		}
+		out.tls.Certificates = []tls.Certificate{cert}
 	}
 	return out, nil
 }
@@ -83,7 +125,13 @@ var (
 // fail it: the instance then answers every call with what is wrong.
 func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
 	settings, err := LoadSettings(s)
-	return &Datasource{settings: settings, settingsErr: err, client: &http.Client{Timeout: 15 * time.Second}, now: time.Now,
+	client := &http.Client{Timeout: 15 * time.Second}
+	if settings.tls != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = settings.tls
+		client.Transport = tr
+	}
+	return &Datasource{settings: settings, settingsErr: err, client: client, now: time.Now,
 		ticker: func(d time.Duration) (<-chan time.Time, func()) {
 			t := time.NewTicker(d)
 			return t.C, t.Stop

@@ -68,7 +68,12 @@ func serve(t *testing.T) *labrig.Rig {
 	if withViewer == text {
 		t.Fatalf("demo.Config wrote no api tokens:\n%s", text)
 	}
-	r.WriteConfig(withViewer)
+	// The operator token acts for Grafana users.
+	withProxy := strings.Replace(withViewer, "role: operator, sha256", "role: operator, proxy: true, sha256", 1)
+	if withProxy == withViewer {
+		t.Fatalf("demo.Config's operator token changed shape:\n%s", withViewer)
+	}
+	r.WriteConfig(withProxy)
 	r.Start()
 	return r
 }
@@ -180,7 +185,9 @@ func TestBinaryOverGoPlugin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	viewer := backend.ToProto().PluginContext(pctx(settings(url, viewerToken)))
-	operator := backend.ToProto().PluginContext(pctx(settings(url, operatorToken)))
+	editor := pctx(settings(url, operatorToken))
+	editor.User = &backend.User{Login: "erin", Role: "Editor"}
+	operator := backend.ToProto().PluginContext(editor)
 
 	t.Run("diagnostics", func(t *testing.T) {
 		diag := dispense[grpcplugin.DiagnosticsClient](t, rpc, "diagnostics")
@@ -264,7 +271,7 @@ func TestBinaryOverGoPlugin(t *testing.T) {
 		if r := call(operator, "PUT", "overrides/project/checkout", `{"produce": {"weight": 2}}`); r.Code != 200 || !strings.Contains(string(r.Body), `"weight":2`) {
 			t.Fatalf("tune through the plugin: %d %s", r.Code, r.Body)
 		}
-		if r := call(viewer, "GET", "overrides", ""); r.Code != 200 || !strings.Contains(string(r.Body), `"updated_by":"demo"`) {
+		if r := call(viewer, "GET", "overrides", ""); r.Code != 200 || !strings.Contains(string(r.Body), `"updated_by":"demo (user erin)"`) {
 			t.Fatalf("the tuning is not in force: %d %s", r.Code, r.Body)
 		}
 		if r := call(viewer, "PUT", "overrides/project/search", `{"produce": {"weight": 2}}`); r.Code != 403 {

@@ -92,7 +92,7 @@ func newHeadroom(t *testing.T) *headroom {
 	}
 	cfg.API.Tokens = []config.APIToken{
 		{Name: "grafana", Role: config.RoleViewer, SHA256: api.HashToken(viewerToken)},
-		{Name: "grafana-ops", Role: config.RoleOperator, SHA256: api.HashToken(operatorToken)},
+		{Name: "grafana-ops", Role: config.RoleOperator, SHA256: api.HashToken(operatorToken), Proxy: true},
 	}
 	cfg.API.RateLimit, cfg.API.RateBurst = 1e6, 1e6
 	cfg.Alerting.Playbooks = []config.PlaybookConfig{{Alert: "GroupSaturated", Action: config.ActionRaiseMargin, Mode: config.ModeApprove,
@@ -432,7 +432,9 @@ func TestCallResource(t *testing.T) {
 	call := func(token, method, path, body string, hdr map[string][]string) *backend.CallResourceResponse {
 		t.Helper()
 		var got *backend.CallResourceResponse
-		err := client.CallResource(context.Background(), &backend.CallResourceRequest{PluginContext: pctx(settings(h.srv.URL, token)),
+		pc := pctx(settings(h.srv.URL, token))
+		pc.User = &backend.User{Login: "erin", Role: "Editor"}
+		err := client.CallResource(context.Background(), &backend.CallResourceRequest{PluginContext: pc,
 			Method: method, Path: strings.Split(path, "?")[0], URL: "/api/plugins/" + ID + "/resources/" + path, Body: []byte(body), Headers: hdr},
 			backend.CallResourceResponseSenderFunc(func(r *backend.CallResourceResponse) error { got = r; return nil }))
 		if err != nil {
@@ -478,10 +480,10 @@ func TestCallResource(t *testing.T) {
 	}
 	approved := false
 	for _, s := range steps {
-		approved = approved || s.Actor == "grafana-ops"
+		approved = approved || s.Actor == "grafana-ops (user erin)"
 	}
 	if !approved {
-		t.Fatalf("the approval through Grafana is not recorded as the operator token's: %+v", steps)
+		t.Fatalf("the approval through Grafana is not recorded as the operator token's, for erin: %+v", steps)
 	}
 }
 

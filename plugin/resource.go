@@ -28,8 +28,32 @@ var proxied = []struct {
 // maxResourceBody caps what Grafana may send through the proxy.
 const maxResourceBody = 1 << 20
 
+// UserHeader names, to the API, the Grafana user a write is made for; the
+// API accepts it only from a token marked proxy: true, and audits it.
+const UserHeader = "X-Headroom-User"
+
+// isWrite says whether a proxied call changes anything: every call but a
+// GET and the what-if replay.
+func isWrite(method, path string) bool {
+	return method != http.MethodGet && !(method == http.MethodPost && path == "whatif")
+}
+
+// login names a Grafana user for the audit: the login, else the e-mail,
+// else the display name.
+func login(u *backend.User) string {
+	for _, s := range []string{u.Login, u.Email, u.Name} {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
 // CallResource proxies allowed calls to /api/v1 with the datasource's
-// token, passing the status, body and ETag back.
+// token, passing the status, body and ETag back. It reads the Grafana user
+// of every call: writes (tuning, alert actions) need the operator role of
+// the settings, and carry the user's login for Headroom's audit; any other
+// user gets 403 from the plugin itself, whatever the token could do.
 func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
 	if d.settingsErr != nil {
 		return sendJSON(sender, http.StatusBadGateway, map[string]string{"title": "bad datasource settings", "detail": d.settingsErr.Error()})
@@ -45,6 +69,19 @@ func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResource
 	if !allowed {
 		return sendJSON(sender, http.StatusForbidden, map[string]string{"title": fmt.Sprintf("%s %s is not proxied", req.Method, req.Path)})
 	}
+	var onBehalf string
+	if isWrite(req.Method, path) {
+		u := req.PluginContext.User
+		role, who := "no user", ""
+		if u != nil {
+			role, who = u.Role, login(u)
+		}
+		if u == nil || who == "" || grafanaRank[role] < grafanaRank[d.settings.OperatorRole] {
+			return sendJSON(sender, http.StatusForbidden, map[string]string{"title": "forbidden",
+				"detail": fmt.Sprintf("tuning quotas and acting on alerts from Grafana needs the %s role or higher in this datasource's settings; you have %s", d.settings.OperatorRole, role)})
+		}
+		onBehalf = who
+	}
 	if len(req.Body) > maxResourceBody {
 		return sendJSON(sender, http.StatusRequestEntityTooLarge, map[string]string{"title": "request body too large"})
 	}
@@ -58,6 +95,9 @@ func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResource
 	}
 	if d.settings.Token != "" {
 		hreq.Header.Set("Authorization", "Bearer "+d.settings.Token)
+	}
+	if onBehalf != "" {
+		hreq.Header.Set(UserHeader, onBehalf)
 	}
 	for _, h := range []string{"If-Match", "Content-Type"} {
 		if v := req.Headers[h]; len(v) > 0 {

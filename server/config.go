@@ -58,6 +58,7 @@ func NewLiveConfig(path string, logger *slog.Logger, reg prometheus.Registerer, 
 		return nil, err
 	}
 	lc.cur.Store(c)
+	lc.warn(c)
 	lc.success.Set(1)
 	lc.lastOK.Set(float64(now().Unix()))
 	if reg != nil {
@@ -98,6 +99,7 @@ func (lc *LiveConfig) Reload() error {
 		return err
 	}
 	lc.cur.Store(c)
+	lc.warn(c)
 	lc.success.Set(1)
 	lc.lastOK.Set(float64(lc.now().Unix()))
 	lc.reloads.WithLabelValues("success").Inc()
@@ -107,4 +109,11 @@ func (lc *LiveConfig) Reload() error {
 	lc.logger.Info("configuration reloaded", "file", lc.path,
 		"clusters", len(c.Clusters), "resource_groups", len(c.ResourceGroups), "projects", len(c.Projects))
 	return nil
+}
+
+// warn logs what in the configuration is unsafe but allowed.
+func (lc *LiveConfig) warn(c *config.Config) {
+	for _, w := range c.Warnings() {
+		lc.logger.Warn("configuration: " + w)
+	}
 }

@@ -55,7 +55,7 @@ func newTestServer(t *testing.T) (*Server, *LiveConfig, *prometheus.Registry, st
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(live, reg, slog.New(slog.DiscardHandler)), live, reg, path
+	return New(live, reg, slog.New(slog.DiscardHandler), Web{EnableLifecycle: true}), live, reg, path
 }
 
 func do(t *testing.T, h http.Handler, method, path string) (int, string) {
@@ -189,7 +189,7 @@ func TestReloadNeverLogsSecrets(t *testing.T) {
 	if got := live.Config().Clusters[0].SASL.Password; string(got) != secret {
 		t.Fatalf("password not loaded: %q", got)
 	}
-	srv := New(live, prometheus.NewRegistry(), logger)
+	srv := New(live, prometheus.NewRegistry(), logger, Web{EnableLifecycle: true})
 	if code, body := do(t, srv, "POST", "/-/reload"); code != 200 {
 		t.Fatalf("good reload: %d %s", code, body)
 	}
@@ -199,6 +199,9 @@ func TestReloadNeverLogsSecrets(t *testing.T) {
 	code, body := do(t, srv, "POST", "/-/reload")
 	if code < 300 {
 		t.Fatalf("bad reload answered %d", code)
+	}
+	if !strings.Contains(logs.String(), "level=WARN msg=\"configuration: clusters[0] (lab): SASL PLAIN without TLS") {
+		t.Fatalf("no warning about SASL PLAIN without TLS:\n%s", logs.String())
 	}
 	if !strings.Contains(logs.String(), "reload config failed") || !strings.Contains(logs.String(), "configuration reloaded") {
 		t.Fatalf("reloads not logged:\n%s", logs.String())

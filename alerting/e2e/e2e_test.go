@@ -255,7 +255,7 @@ func TestAlertLoopAgainstRealAlertmanager(t *testing.T) {
 	amB := testpeer.AlertmanagerAt(t, amCfg, "", dirB)
 	amB.Stop() // B is down from the start
 
-	n, err := notifier.New(notifier.Options{Alertmanagers: []string{amA.URL, amB.URL}, MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
+	n, err := notifier.New(notifier.Options{Alertmanagers: config.URLs(amA.URL, amB.URL), MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

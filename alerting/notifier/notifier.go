@@ -23,8 +23,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	httptransport "github.com/go-openapi/runtime/client"
@@ -33,7 +35,10 @@ import (
 	"github.com/prometheus/alertmanager/api/v2/client/alert"
 	"github.com/prometheus/alertmanager/api/v2/models"
 	"github.com/prometheus/client_golang/prometheus"
+	promconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 // Alert is one alert as Headroom sends it. An alert whose EndsAt is in the
@@ -60,8 +65,9 @@ func (a Alert) Name() string { return a.Labels[model.AlertNameLabel] }
 
 // Options configure a Notifier.
 type Options struct {
-	// Alertmanagers are base URLs, e.g. http://am-a:9093.
-	Alertmanagers []string
+	// Alertmanagers are base URLs, e.g. http://am-a:9093, each with the
+	// HTTP client configuration (TLS, auth, proxy) to reach it.
+	Alertmanagers []config.HTTPTarget
 	// QueueCapacity bounds each Alertmanager's queue of distinct alerts.
 	// When full, the oldest alert is dropped and counted. Default 10000.
 	QueueCapacity int
@@ -75,7 +81,8 @@ type Options struct {
 	// Sleep waits for d or until ctx is done. Default: a timer. Tests inject
 	// their own.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// HTTPClient carries authentication and TLS. Default: a plain client.
+	// HTTPClient, when set, replaces every target's own client (tests).
+	// Default: each target's client from its http_config.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -99,9 +106,6 @@ func (o *Options) applyDefaults() {
 	}
 	if o.Sleep == nil {
 		o.Sleep = sleepContext
-	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -169,12 +173,12 @@ func New(opts Options) (*Notifier, error) {
 	}
 	n := &Notifier{opts: opts, metrics: m}
 	seen := map[string]bool{}
-	for _, raw := range opts.Alertmanagers {
-		if seen[raw] {
+	for _, am := range opts.Alertmanagers {
+		if seen[am.URL] {
 			continue
 		}
-		seen[raw] = true
-		t, err := n.newTarget(raw)
+		seen[am.URL] = true
+		t, err := n.newTarget(am)
 		if err != nil {
 			return nil, err
 		}
@@ -183,19 +187,43 @@ func New(opts Options) (*Notifier, error) {
 	return n, nil
 }
 
-func (n *Notifier) newTarget(raw string) (*target, error) {
-	api, err := newAPI(raw, n.opts.HTTPClient)
-	if err != nil {
+// newTarget returns the queue and client for one Alertmanager. Its
+// label and log field are the URL without user information or query, so
+// that no credential reaches /metrics or a log line.
+func (n *Notifier) newTarget(am config.HTTPTarget) (*target, error) {
+	t := &target{
+		url:   am.URL,
+		label: config.RedactURL(am.URL),
+		queue: newQueue(n.opts.QueueCapacity),
+		wake:  make(chan struct{}, 1),
+		n:     n,
+	}
+	t.logger = n.opts.Logger.With("alertmanager", t.label)
+	if err := t.configure(am); err != nil {
 		return nil, err
 	}
-	return &target{
-		url:    raw,
-		api:    api,
-		queue:  newQueue(n.opts.QueueCapacity),
-		wake:   make(chan struct{}, 1),
-		n:      n,
-		logger: n.opts.Logger.With("alertmanager", raw),
-	}, nil
+	return t, nil
+}
+
+// configure builds t's client from am's http_config. Secrets in files
+// (password_file, credentials_file, client_secret_file) are read on each
+// request by the client, so a rotated file takes effect at once.
+func (t *target) configure(am config.HTTPTarget) error {
+	hc := t.n.opts.HTTPClient
+	if hc == nil {
+		var err error
+		hc, err = promconfig.NewClientFromConfig(am.HTTPConfig, "alertmanager")
+		if err != nil {
+			return fmt.Errorf("alertmanager %s: http_config: %w", t.label, err)
+		}
+	}
+	api, err := newAPI(am.URL, t.label, hc)
+	if err != nil {
+		return err
+	}
+	t.api.Store(api)
+	t.cfg = am.HTTPConfig
+	return nil
 }
 
 // SetAlertmanagers replaces the set of Alertmanagers. An Alertmanager in
@@ -204,26 +232,34 @@ func (n *Notifier) newTarget(raw string) (*target, error) {
 // and the alerts still queued for it are dropped and logged. A URL listed
 // twice counts once. If any URL is invalid nothing changes.
 //
-// Queue capacity and the HTTP client stay those New was given.
-func (n *Notifier) SetAlertmanagers(urls []string) error {
+// An Alertmanager kept with a changed http_config keeps its queue and gets
+// a new client. Queue capacity stays the one New was given.
+func (n *Notifier) SetAlertmanagers(ams []config.HTTPTarget) error {
 	n.mu.Lock()
 	old := make(map[string]*target, len(n.targets))
 	for _, t := range n.targets {
 		old[t.url] = t
 	}
-	next := make([]*target, 0, len(urls))
+	next := make([]*target, 0, len(ams))
 	var added []*target
 	seen := map[string]bool{}
-	for _, raw := range urls {
-		if seen[raw] {
+	for _, am := range ams {
+		if seen[am.URL] {
 			continue
 		}
-		seen[raw] = true
-		if t, ok := old[raw]; ok {
+		seen[am.URL] = true
+		if t, ok := old[am.URL]; ok {
+			if !reflect.DeepEqual(t.cfg, am.HTTPConfig) {
+				if err := t.configure(am); err != nil {
+					n.mu.Unlock()
+					return fmt.Errorf("set alertmanagers: %w", err)
+				}
+				t.logger.Info("alertmanager http_config changed")
+			}
 			next = append(next, t)
 			continue
 		}
-		t, err := n.newTarget(raw)
+		t, err := n.newTarget(am)
 		if err != nil {
 			n.mu.Unlock()
 			return fmt.Errorf("set alertmanagers: %w", err)
@@ -255,7 +291,7 @@ func (n *Notifier) SetAlertmanagers(urls []string) error {
 	for i, t := range removed {
 		stops[i]()
 		dropped := t.queue.len()
-		n.metrics.queued.DeleteLabelValues(t.url)
+		n.metrics.queued.DeleteLabelValues(t.label)
 		if dropped > 0 {
 			t.logger.Warn("alertmanager removed; dropped the alerts queued for it", "dropped", dropped)
 		} else {
@@ -297,10 +333,10 @@ func (n *Notifier) snapshot() []*target {
 	return slices.Clone(n.targets)
 }
 
-func newAPI(raw string, hc *http.Client) (*amclient.AlertmanagerAPI, error) {
+func newAPI(raw, label string, hc *http.Client) (*amclient.AlertmanagerAPI, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("alertmanager url %q: want http(s)://host:port", raw)
+		return nil, fmt.Errorf("alertmanager url %q: want http(s)://host:port", label)
 	}
 	transport := httptransport.NewWithClient(u.Host, joinURLPath(u.Path, "/api/v2/"), []string{u.Scheme}, hc)
 	return amclient.New(transport, strfmt.Default), nil
@@ -324,10 +360,10 @@ func (n *Notifier) Send(alerts ...Alert) {
 	for _, t := range n.targets {
 		dropped := t.queue.push(alerts)
 		if dropped > 0 {
-			n.metrics.dropped.WithLabelValues(t.url).Add(float64(dropped))
+			n.metrics.dropped.WithLabelValues(t.label).Add(float64(dropped))
 			t.logger.Warn("notification queue full; dropped the oldest alerts", "dropped", dropped)
 		}
-		n.metrics.queued.WithLabelValues(t.url).Set(float64(t.queue.len()))
+		n.metrics.queued.WithLabelValues(t.label).Set(float64(t.queue.len()))
 		select {
 		case t.wake <- struct{}{}:
 		default:
@@ -370,7 +406,9 @@ func (n *Notifier) Run(ctx context.Context) {
 
 type target struct {
 	url    string
-	api    *amclient.AlertmanagerAPI
+	label  string // url without credentials, for metrics and logs
+	api    atomic.Pointer[amclient.AlertmanagerAPI]
+	cfg    promconfig.HTTPClientConfig // what api was built from; under n.mu
 	queue  *queue
 	wake   chan struct{}
 	n      *Notifier
@@ -409,7 +447,7 @@ func (t *target) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			t.n.metrics.failed.WithLabelValues(t.url).Inc()
+			t.n.metrics.failed.WithLabelValues(t.label).Inc()
 			t.logger.Warn("post alerts failed; will retry", "alerts", len(batch), "retry_in", backoff, "err", err)
 			if t.n.opts.Sleep(ctx, backoff) != nil {
 				return
@@ -419,8 +457,8 @@ func (t *target) run(ctx context.Context) {
 		}
 		backoff = t.n.opts.MinBackoff
 		t.queue.ack(batch)
-		t.n.metrics.sent.WithLabelValues(t.url).Add(float64(len(batch)))
-		t.n.metrics.queued.WithLabelValues(t.url).Set(float64(t.queue.len()))
+		t.n.metrics.sent.WithLabelValues(t.label).Add(float64(len(batch)))
+		t.n.metrics.queued.WithLabelValues(t.label).Set(float64(t.queue.len()))
 	}
 }
 
@@ -432,8 +470,8 @@ func (t *target) post(ctx context.Context, batch []queued) error {
 		alerts = append(alerts, toPostable(q.alert))
 	}
 	params := alert.NewPostAlertsParamsWithContext(ctx).WithAlerts(alerts)
-	if _, err := t.api.Alert.PostAlerts(params); err != nil {
-		return fmt.Errorf("post %d alerts to %s: %w", len(batch), t.url, describe(err))
+	if _, err := t.api.Load().Alert.PostAlerts(params); err != nil {
+		return fmt.Errorf("post %d alerts to %s: %w", len(batch), t.label, describe(err))
 	}
 	return nil
 }

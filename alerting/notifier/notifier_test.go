@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/testpeer"
 )
 
@@ -88,7 +89,7 @@ func throttled(project string) Alert {
 func TestFireRefreshResolveOnHAPair(t *testing.T) {
 	a, b := testpeer.Alertmanager(t, amConfig), testpeer.Alertmanager(t, amConfig)
 	reg := prometheus.NewRegistry()
-	n := runNotifier(t, Options{Alertmanagers: []string{a.URL, b.URL}, Registerer: reg})
+	n := runNotifier(t, Options{Alertmanagers: config.URLs(a.URL, b.URL), Registerer: reg})
 	k := NewKeeper(n, time.Minute)
 
 	// The rounds are in the past so that the resolution's EndsAt is too.
@@ -130,7 +131,7 @@ func TestFireRefreshResolveOnHAPair(t *testing.T) {
 func TestQueuesWhileAlertmanagerIsDown(t *testing.T) {
 	addr := testpeer.FreeAddr(t)
 	url := "http://" + addr
-	n := runNotifier(t, Options{Alertmanagers: []string{url}, MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	n := runNotifier(t, Options{Alertmanagers: config.URLs(url), MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 
 	var sent []Alert
 	for i := range 50 {
@@ -153,7 +154,7 @@ func TestQueuesWhileAlertmanagerIsDown(t *testing.T) {
 
 func TestSilenceCreateAndExpire(t *testing.T) {
 	am := testpeer.Alertmanager(t, amConfig)
-	n := runNotifier(t, Options{Alertmanagers: []string{am.URL}})
+	n := runNotifier(t, Options{Alertmanagers: config.URLs(am.URL)})
 	now := time.Now()
 	ids, err := n.CreateSilence(context.Background(), Silence{
 		Matchers:  map[string]string{"alertname": "ProjectThrottled", "project": "checkout"},
@@ -199,7 +200,7 @@ func TestSilenceCreateAndExpire(t *testing.T) {
 }
 
 func TestCreateSilenceRejectsBadInput(t *testing.T) {
-	n, err := New(Options{Alertmanagers: []string{"http://127.0.0.1:1"}})
+	n, err := New(Options{Alertmanagers: config.URLs("http://127.0.0.1:1")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +223,7 @@ func TestCreateSilenceRejectsBadInput(t *testing.T) {
 
 func TestNewRejectsBadURLs(t *testing.T) {
 	for _, u := range []string{"am:9093", "ftp://am:9093", "http://", "::"} {
-		if _, err := New(Options{Alertmanagers: []string{u}}); err == nil {
+		if _, err := New(Options{Alertmanagers: config.URLs(u)}); err == nil {
 			t.Errorf("New accepted %q", u)
 		}
 	}
@@ -235,7 +236,7 @@ func TestBackoffDoubles(t *testing.T) {
 	defer cancel()
 	var delays []time.Duration
 	n, err := New(Options{
-		Alertmanagers: []string{"http://" + testpeer.FreeAddr(t)},
+		Alertmanagers: config.URLs("http://" + testpeer.FreeAddr(t)),
 		MinBackoff:    100 * time.Millisecond,
 		MaxBackoff:    time.Second,
 		Sleep: func(ctx context.Context, d time.Duration) error {

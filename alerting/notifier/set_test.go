@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 // fakeAM answers Alertmanager's POST /api/v2/alerts: 500 while down, else
@@ -122,7 +124,7 @@ func TestSetAlertmanagersWhileRunning(t *testing.T) {
 	parked := make(chan struct{}, 10)
 	var stopped atomic.Int32
 	logs := &syncBuffer{}
-	n := runNotifier(t, Options{Alertmanagers: []string{keep.URL, gone.URL},
+	n := runNotifier(t, Options{Alertmanagers: config.URLs(keep.URL, gone.URL),
 		Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		// A failed post waits for resume, or until its loop stops.
 		Sleep: func(ctx context.Context, _ time.Duration) error {
@@ -142,7 +144,7 @@ func TestSetAlertmanagersWhileRunning(t *testing.T) {
 	for range 2 { // both failed and wait to retry
 		<-parked
 	}
-	if err := n.SetAlertmanagers([]string{keep.URL, added.URL}); err != nil {
+	if err := n.SetAlertmanagers(config.URLs(keep.URL, added.URL)); err != nil {
 		t.Fatal(err)
 	}
 	if got := stopped.Load(); got != 1 {
@@ -174,7 +176,7 @@ func TestSetAlertmanagersWhileRunning(t *testing.T) {
 // TestSetAlertmanagers changes the set without running the loops.
 func TestSetAlertmanagers(t *testing.T) {
 	const a, b, c = "http://am-a:9093", "http://am-b:9093", "http://am-c:9093"
-	n, err := New(Options{Alertmanagers: []string{a}})
+	n, err := New(Options{Alertmanagers: config.URLs(a)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +197,7 @@ func TestSetAlertmanagers(t *testing.T) {
 	}
 	i := 0
 	for _, tt := range tests {
-		if err := n.SetAlertmanagers(tt.urls); (err != nil) != tt.wantErr {
+		if err := n.SetAlertmanagers(config.URLs(tt.urls...)); (err != nil) != tt.wantErr {
 			t.Fatalf("%s: error %v, want error %v", tt.name, err, tt.wantErr)
 		}
 		for range tt.sends {
@@ -222,7 +224,7 @@ func TestRunWithoutAlertmanagers(t *testing.T) {
 
 	n.Send(named("Nobody"))
 	am := newFakeAM(t, false)
-	if err := n.SetAlertmanagers([]string{am.URL}); err != nil {
+	if err := n.SetAlertmanagers(config.URLs(am.URL)); err != nil {
 		t.Fatal(err)
 	}
 	n.Send(named("Later"))

@@ -47,10 +47,10 @@ func (n *Notifier) CreateSilence(ctx context.Context, s Silence) (SilenceIDs, er
 	var errs []error
 	for _, t := range n.snapshot() {
 		cctx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
-		resp, err := t.api.Silence.PostSilences(silence.NewPostSilencesParamsWithContext(cctx).WithSilence(body))
+		resp, err := t.api.Load().Silence.PostSilences(silence.NewPostSilencesParamsWithContext(cctx).WithSilence(body))
 		cancel()
 		if err != nil {
-			errs = append(errs, fmt.Errorf("create silence on %s: %w", t.url, err))
+			errs = append(errs, fmt.Errorf("create silence on %s: %w", t.label, err))
 			continue
 		}
 		ids[t.url] = resp.Payload.SilenceID
@@ -68,11 +68,11 @@ func (n *Notifier) ExpireSilence(ctx context.Context, ids SilenceIDs) error {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
-		_, err := t.api.Silence.DeleteSilence(silence.NewDeleteSilenceParamsWithContext(cctx).WithSilenceID(strfmt.UUID(id)))
+		_, err := t.api.Load().Silence.DeleteSilence(silence.NewDeleteSilenceParamsWithContext(cctx).WithSilenceID(strfmt.UUID(id)))
 		cancel()
 		var nf *silence.DeleteSilenceNotFound
 		if err != nil && !errors.As(err, &nf) {
-			errs = append(errs, fmt.Errorf("expire silence %s on %s: %w", id, t.url, err))
+			errs = append(errs, fmt.Errorf("expire silence %s on %s: %w", id, t.label, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/headroomhq/headroom/alerting/notifier"
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/testpeer"
 	"github.com/headroomhq/headroom/store"
 )
@@ -215,7 +216,7 @@ receivers:
 	}
 	a, b := testpeer.Alertmanager(t, amCfg), testpeer.Alertmanager(t, amCfg)
 
-	n, err := notifier.New(notifier.Options{Alertmanagers: []string{a.URL, b.URL}})
+	n, err := notifier.New(notifier.Options{Alertmanagers: config.URLs(a.URL, b.URL)})
 	if err != nil {
 		t.Fatal(err)
 	}

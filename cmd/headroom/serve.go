@@ -13,6 +13,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/headroomhq/headroom/daemon"
+	"github.com/headroomhq/headroom/server"
 )
 
 func init() { register(serveCommand) }
@@ -22,11 +23,14 @@ func serveCommand(app *kingpin.Application) (string, func() int) {
 	cmd := app.Command("serve", "Run the Headroom control plane.")
 	configFile := cmd.Flag("config.file", "Headroom configuration file path.").Default("headroom.yml").String()
 	listen := cmd.Flag("web.listen-address", "Address to listen on for the web interface and /metrics.").Default(":9644").String()
+	webConfig := cmd.Flag("web.config.file", "Path to the exporter-toolkit web configuration: TLS (tls_server_config, client certificates included), basic_auth_users for /metrics and the /-/ endpoints, response headers.").Default("").String()
+	lifecycle := cmd.Flag("web.enable-lifecycle", "Enable reloading through POST /-/reload (SIGHUP always reloads).").Default("false").Bool()
 	grace := cmd.Flag("web.shutdown-timeout", "How long in-flight requests may take to finish on shutdown.").Default("10s").Duration()
 	logLevel := cmd.Flag("log.level", "Only log messages at or above this level: debug, info, warn, error.").Default("info").Enum("debug", "info", "warn", "error")
 	return cmd.FullCommand(), func() int {
 		logger := newLogger(*logLevel)
-		if err := serve(*configFile, *listen, *grace, logger); err != nil {
+		web := server.Web{ConfigFile: *webConfig, EnableLifecycle: *lifecycle}
+		if err := serve(*configFile, *listen, web, *grace, logger); err != nil {
 			logger.Error("headroom serve failed", "err", err)
 			return 1
 		}
@@ -40,7 +44,10 @@ func newLogger(level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
 
-func serve(configFile, listen string, grace time.Duration, logger *slog.Logger) error {
+func serve(configFile, listen string, web server.Web, grace time.Duration, logger *slog.Logger) error {
+	if err := server.ValidateWebConfig(web.ConfigFile); err != nil {
+		return err
+	}
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
@@ -65,5 +72,5 @@ func serve(configFile, listen string, grace time.Duration, logger *slog.Logger) 
 			}
 		}
 	}()
-	return daemon.Run(ctx, daemon.Options{ConfigFile: configFile, Listener: l, Grace: grace, Logger: logger, Reload: reload})
+	return daemon.Run(ctx, daemon.Options{ConfigFile: configFile, Listener: l, Web: web, Grace: grace, Logger: logger, Reload: reload})
 }

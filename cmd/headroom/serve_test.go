@@ -20,13 +20,13 @@ import (
 	"github.com/headroomhq/headroom/internal/testpeer"
 )
 
-func startServe(t *testing.T, configFile string) *testpeer.Peer {
+func startServe(t *testing.T, configFile string, flags ...string) *testpeer.Peer {
 	t.Helper()
 	return testpeer.Start(t, testpeer.Spec{
 		Name:   "headroom serve",
 		Binary: headroomBin,
 		Args: func(addr string) []string {
-			return []string{"serve", "--config.file=" + configFile, "--web.listen-address=" + addr}
+			return append([]string{"serve", "--config.file=" + configFile, "--web.listen-address=" + addr}, flags...)
 		},
 	})
 }
@@ -114,7 +114,7 @@ func TestServeReloadAndSignals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hr := startServe(t, path)
+	hr := startServe(t, path, "--web.enable-lifecycle")
 
 	post := func() (int, string) {
 		resp, err := http.Post(hr.URL+"/-/reload", "", nil)
@@ -257,4 +257,25 @@ func eventually(t *testing.T, d time.Duration, cond func() (bool, string)) bool 
 	}
 	t.Logf("last state: %s", last)
 	return false
+}
+
+// Without --web.enable-lifecycle, `headroom serve` refuses /-/reload as
+// Prometheus does, and says nothing about plain HTTP on loopback.
+func TestServeLifecycleOffByDefault(t *testing.T) {
+	hr := startServe(t, copyExample(t))
+	for _, method := range []string{"POST", "PUT"} {
+		req, _ := http.NewRequest(method, hr.URL+"/-/reload", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "Lifecycle API is not enabled") {
+			t.Fatalf("%s /-/reload without the flag: %d %s", method, resp.StatusCode, b)
+		}
+	}
+	if strings.Contains(hr.Logs(), "plain HTTP on a non-loopback") {
+		t.Fatalf("warned about plain HTTP on loopback:\n%s", hr.Logs())
+	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/headroomhq/headroom/daemon"
 	"github.com/headroomhq/headroom/demo"
 	"github.com/headroomhq/headroom/round"
+	"github.com/headroomhq/headroom/server"
 	"github.com/headroomhq/headroom/simulations/lab"
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
@@ -175,7 +176,7 @@ func (r *Rig) start(tick chan time.Time) {
 	ctx, cancel := context.WithCancel(context.Background())
 	l, done := r.ln, make(chan struct{})
 	r.ln, r.tick, r.stop, r.done = nil, tick, cancel, done
-	opts := daemon.Options{ConfigFile: r.ConfigFile, Listener: l, Grace: 5 * time.Second, Logger: slog.New(slog.DiscardHandler),
+	opts := daemon.Options{ConfigFile: r.ConfigFile, Listener: l, Web: server.Web{EnableLifecycle: true}, Grace: 5 * time.Second, Logger: slog.New(slog.DiscardHandler),
 		Tick: tick, OnRound: r.record}
 	go func() {
 		r.err = daemon.Run(ctx, opts)
