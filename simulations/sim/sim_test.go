@@ -319,10 +319,15 @@ func TestPublicSuite(t *testing.T) {
 			for _, sf := range ReferenceOrder([]*Result{res}) {
 				t.Error(sf)
 			}
-			or := find(t, res, "oracle")
+			or, ok := find(t, res, "oracle"), find(t, res, "oracle-kafka")
 			for _, p := range res.Policies {
 				if p.DemandBytes != or.DemandBytes {
 					t.Errorf("%s saw demand %v, the oracle %v", p.Name, p.DemandBytes, or.DemandBytes)
+				}
+				// oracle-kafka bounds every policy that keeps strict
+				// safety, headroom included.
+				if p.StrictSafe && p.ThrottledBytes < ok.ThrottledBytes*(1-1e-6)-1 {
+					t.Errorf("%s throttled %v bytes under strict safety, below oracle-kafka's %v", p.Name, p.ThrottledBytes, ok.ThrottledBytes)
 				}
 				if p.Name == "headroom" {
 					continue // judged by the targets below
@@ -411,7 +416,9 @@ func TestTargets(t *testing.T) {
 		{"a peer throttles less", func(r *Result) { set(r, "pulsar-rg", func(f *Figures) { f.ThrottledBytes = 10 }) }, []string{"below-pulsar-rg"}},
 		{"lenders", func(r *Result) { set(r, "headroom", func(f *Figures) { f.LenderViolationRounds = 2 }) }, []string{"lender-violations"}},
 		{"overload, safety, writes", func(r *Result) {
-			set(r, "headroom", func(f *Figures) { f.OverloadRounds, f.StrictSafe, f.UnsafeRounds, f.WritesPerProjectHour = 1, false, 3, 12.5 })
+			set(r, "headroom", func(f *Figures) {
+				f.OverloadRounds, f.StrictSafe, f.UnsafeRounds, f.WritesPerProjectHour = 1, false, 3, 12.5
+			})
 		}, []string{"no-overload", "strict-safety", "writes"}},
 		{"missing peer", func(r *Result) { r.Policies = r.Policies[:4] }, []string{"policy-missing", "policy-missing", "policy-missing"}},
 	}
