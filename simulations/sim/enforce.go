@@ -146,52 +146,59 @@ func (en *enforcer) step(p, r int, q, d float64) pairResult {
 	backlog0 := backlog
 	limit := q * float64(w) * S // bytes the window admits at the quota
 	a := d * S
+	invQ, invReq, buffer, request := 1/q, 1/en.request, en.buffer, en.request
+	qS := q * S
 	var sent, thrSec, requests, biggest, dropped float64
-	for s := range en.steps {
-		slot := (r*en.steps + s) % w
-		sum -= ring[slot]
-		ring[slot] = 0
+	slot := (r * en.steps) % w
+	for range en.steps {
+		old := ring[slot]
+		sum -= old
 		if mute >= S {
+			ring[slot] = 0
 			mute -= S
 			backlog += a
-			if backlog > en.buffer {
-				dropped += backlog - en.buffer
-				backlog = en.buffer
+			if backlog > buffer {
+				dropped += backlog - buffer
+				backlog = buffer
 			}
-			continue
-		}
-		t0 := max(mute, 0)
-		avail := backlog + a
-		room := limit - sum // what the window admits by the end of the step
-		x := avail
-		if avail > room {
-			x = min(avail, max(room, 0)+en.request)
-		}
-		if x > 0 {
-			// A window already above the quota at t0 (after a cut)
-			// throttles the first request by the excess it
-			// remembers. A client that offers more than the window
-			// has room for sends what goes at once without throttle
-			// (free) and the rest one request at a time, each
-			// throttled by its overshoot; one that offers less is
-			// paced by its demand and never crosses.
-			free := room - q*(S-t0)
-			thrSec += max(0, -free) / q
+		} else {
+			t0 := fmax(mute, 0)
+			avail := backlog + a
+			room := limit - sum // what the window admits by the end of the step
+			x := avail
 			if avail > room {
-				thrSec += max(0, x-max(free, 0)) / q
+				x = fmin(avail, fmax(room, 0)+request)
 			}
-			requests += max(1, x/en.request)
+			if x > 0 {
+				// A window already above the quota at t0 (after a
+				// cut) throttles the first request by the excess
+				// it remembers. A client that offers more than the
+				// window has room for sends what goes at once
+				// without throttle (free) and the rest one request
+				// at a time, each throttled by its overshoot; one
+				// that offers less is paced by its demand and never
+				// crosses.
+				free := room - (qS - q*t0)
+				thrSec += fmax(0, -free) * invQ
+				if avail > room {
+					thrSec += fmax(0, x-fmax(free, 0)) * invQ
+				}
+				requests += fmax(1, x*invReq)
+			}
+			sum += x
+			ring[slot] = x
+			sent += x
+			biggest = fmax(biggest, x)
+			backlog = avail - x
+			if backlog > buffer {
+				dropped += backlog - buffer
+				backlog = buffer
+			}
+			mute = fmax(0, sum-limit) * invQ
 		}
-		sum += x
-		ring[slot] = x
-		sent += x
-		biggest = max(biggest, x)
-		backlog = avail - x
-		if backlog > en.buffer {
-			dropped += backlog - en.buffer
-			backlog = en.buffer
+		if slot++; slot == w {
+			slot = 0
 		}
-		mute = max(0, sum-limit) / q
 	}
 	en.sum[p], en.mute[p], en.backlog[p] = sum, mute, backlog
 	en.lastSlow[p] = r
@@ -207,4 +214,21 @@ func (en *enforcer) step(p, r int, q, d float64) pairResult {
 		res.throttle = thrSec / requests
 	}
 	return res
+}
+
+// fmax and fmin are max and min for the step loop's numbers, which are
+// never NaN: plain comparisons, cheaper than the builtins' NaN and signed
+// zero handling in the loop that dominates a run.
+func fmax(a, b float64) float64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func fmin(a, b float64) float64 {
+	if a < b {
+		return a
+	}
+	return b
 }

@@ -337,6 +337,7 @@ func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []
 	for t := range brokers {
 		bv[ns+t] /= unit
 	}
+	o.crash(segs, brokers, row, bv, basic)
 	o.solves++
 	_, x, err := lp.Simplex(c, a, bv, 1e-10, basic)
 	if err != nil {
@@ -367,4 +368,67 @@ func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []
 		}
 	}
 	return nil
+}
+
+// crash fills basic with the basis of a greedy plan, so that the simplex
+// starts near the optimum instead of from nothing: segments in order of
+// cost, each as far as its tight brokers have room. A segment at its
+// length has x basic, one left empty its slack u, and one cut short by a
+// broker both x and u, with that broker's slack z leaving the basis;
+// every other broker keeps z. The plan is feasible, so the basis is too.
+func (o *kafkaOracle) crash(segs []segment, brokers []int, row map[int]int, bv []float64, basic []int) {
+	const unit = 1 << 20
+	ns, nb := len(segs), len(brokers)
+	left := make([]float64, nb)
+	copy(left, bv[ns:])
+	order := make([]int, ns)
+	for k := range order {
+		order[k] = k
+	}
+	slices.SortStableFunc(order, func(x, y int) int {
+		switch {
+		case segs[x].cost < segs[y].cost:
+			return -1
+		case segs[x].cost > segs[y].cost:
+			return 1
+		}
+		return 0
+	})
+	taken := make([]bool, nb)
+	basic = basic[:0]
+	for _, k := range order {
+		sg := segs[k]
+		length := sg.length / unit
+		if sg.cost >= 0 {
+			basic = append(basic, ns+k) // u_k = length
+			continue
+		}
+		lim, arg := length, -1
+		for _, bw := range o.g.Projects[sg.project].Placement {
+			if rr, ok := row[bw.Broker]; ok && left[rr-ns] < lim {
+				lim, arg = left[rr-ns], rr-ns
+			}
+		}
+		lim = max(lim, 0)
+		for _, bw := range o.g.Projects[sg.project].Placement {
+			if rr, ok := row[bw.Broker]; ok {
+				left[rr-ns] -= lim
+			}
+		}
+		switch {
+		case lim >= length:
+			basic = append(basic, k)
+		case lim <= 0:
+			basic = append(basic, ns+k)
+		default:
+			basic = append(basic, k, ns+k)
+			taken[arg] = true
+		}
+	}
+	for t := range nb {
+		if !taken[t] {
+			basic = append(basic, 2*ns+t)
+		}
+	}
+	slices.Sort(basic)
 }

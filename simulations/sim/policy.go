@@ -26,8 +26,9 @@ type Group struct {
 	Capacity, SafeCapacity float64
 	// Round is the control interval.
 	Round time.Duration
-	// ThrottleWindow is Kafka's quota window (11 one-second samples), used
-	// in the throttle time formula.
+	// ThrottleWindow is Kafka's quota window, window_samples ×
+	// window_sample of the scenario's enforcement (11 × 1s by default),
+	// used in the throttle time formula.
 	ThrottleWindow time.Duration
 	// Projects are indexed the same way in every Observation and in the
 	// quotas a policy returns.
@@ -67,12 +68,15 @@ type Observation struct {
 type ProjectObservation struct {
 	// Quota is the quota that was in force during the round.
 	Quota float64
-	// Rate is the observed byte rate on each broker, with observation
-	// noise. A throttled project's rate is capped near its quota, so it
-	// understates what the project wants.
+	// Rate is the byte rate each broker reports for the project at the
+	// end of the round: Kafka's windowed rate of the bytes it accepted,
+	// with observation noise. A throttled project's rate is held near
+	// its quota, so it understates what the project wants.
 	Rate []float64
-	// Throttle is the throttle time Kafka reports on each broker:
-	// (observed - quota) / quota × window when above the quota, else 0.
+	// Throttle is the throttle time each broker reports: the mean over
+	// the round's requests of the time Kafka muted the client for, from
+	// (windowed rate − quota) / quota × window. A client muted at its
+	// quota reports a small throttle time however much more it wants.
 	Throttle []time.Duration
 }
 

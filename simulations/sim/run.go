@@ -13,8 +13,9 @@ import (
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
 
-// ThrottleWindow is the window Kafka measures quota usage over: 11 samples
-// of one second (quota.window.num × quota.window.size.seconds defaults).
+// ThrottleWindow is the window Kafka measures quota usage over by default:
+// 11 samples of one second (quota.window.num × quota.window.size.seconds);
+// a scenario's enforcement block may set another.
 const ThrottleWindow = 11 * time.Second
 
 // MinQuota is the smallest quota a baseline writes: Kafka rejects zero.
@@ -520,6 +521,8 @@ func NewGroup(s *scenario.Scenario, d scenario.Direction) *Group {
 	if d == scenario.Fetch {
 		cap = float64(s.Brokers.Capacity.Fetch)
 	}
+	n, sample := s.Enforcement.Window()
+	window := time.Duration(n) * sample
 	g := &Group{
 		Scenario:         s.Name,
 		Direction:        d,
@@ -527,7 +530,7 @@ func NewGroup(s *scenario.Scenario, d scenario.Direction) *Group {
 		Capacity:         cap,
 		SafeCapacity:     s.Brokers.SafeCapacity(d),
 		Round:            s.RoundInterval(),
-		ThrottleWindow:   ThrottleWindow,
+		ThrottleWindow:   window,
 		Projects:         make([]Project, len(s.Projects)),
 		observationNoise: s.ObservationNoise,
 		scen:             s,
