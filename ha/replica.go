@@ -102,7 +102,7 @@ type Replica struct {
 	// connections, so that they prove the replica can still reach the
 	// coordinator whatever the group client's state.
 	confirmer *kgo.Client
-	log   *slog.Logger
+	log       *slog.Logger
 
 	mu         sync.Mutex
 	assigned   bool  // the group assigned this member the control partition

@@ -180,7 +180,7 @@ func start(t *testing.T, c *kfake.Cluster, k *tracker, name string, cut, confirm
 	return r
 }
 
-func isActive(s Status) bool   { return s.Active && s.Writable }
+func isActive(s Status) bool    { return s.Active && s.Writable }
 func notWritable(s Status) bool { return !s.Writable }
 
 func TestExactlyOneActive(t *testing.T) {
@@ -364,4 +364,3 @@ func TestStartErrors(t *testing.T) {
 		})
 	}
 }
-
