@@ -126,6 +126,9 @@ type Replica struct {
 // TakeoverRound is the Round of the record a replica commits on taking over.
 const TakeoverRound = -1
 
+// ProbeRound is the Round of the record CheckTransactions commits.
+const ProbeRound = -2
+
 // Start creates the control topic if it is missing, joins the group and
 // returns the replica. Close leaves the group.
 func Start(ctx context.Context, o Options) (*Replica, error) {
