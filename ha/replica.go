@@ -76,6 +76,12 @@ type Status struct {
 	// LeaseUntil is when the lease runs out unless confirmed again.
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
 	MemberID   string    `json:"member_id,omitempty"`
+	// Leader, LeaderEpoch and LeaderSince come from the last intent on the
+	// control topic: who leads as far as this replica has read, and since
+	// when (its takeover, if read).
+	Leader      string    `json:"leader,omitempty"`
+	LeaderEpoch int32     `json:"leader_epoch,omitempty"`
+	LeaderSince time.Time `json:"leader_since,omitzero"`
 }
 
 // Intent is the record committed before each batch of writes, and (with
@@ -114,6 +120,7 @@ type Replica struct {
 	fence      *kgo.Client
 	last       Status
 	takeoverCh chan struct{} // poked on assignment
+	leader     Intent        // the last intent read, with At of its takeover when read
 
 	authMu sync.Mutex // one intent transaction at a time
 
@@ -169,7 +176,9 @@ func Start(ctx context.Context, o Options) (*Replica, error) {
 	opts := append(append([]kgo.Opt(nil), o.Kafka...),
 		kgo.ConsumerGroup(o.GroupID),
 		kgo.ConsumeTopics(o.ControlTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
+		// The last intents tell a starting replica who leads.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd().Relative(-64)),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.DisableAutoCommit(),
 		kgo.SessionTimeout(o.SessionTimeout),
 		kgo.RebalanceTimeout(o.SessionTimeout),
@@ -224,6 +233,22 @@ func (r *Replica) poll(ctx context.Context) {
 		if fs.IsClientClosed() {
 			return
 		}
+		fs.EachRecord(func(rec *kgo.Record) {
+			var in Intent
+			if json.Unmarshal(rec.Value, &in) != nil || in.Round == ProbeRound || in.Replica == "" {
+				return
+			}
+			r.mu.Lock()
+			switch {
+			case in.Round == TakeoverRound:
+				r.leader = in
+			case in.Replica != r.leader.Replica || in.Epoch != r.leader.Epoch:
+				// A leader whose takeover this replica did not read: since
+				// its first intent read.
+				r.leader = in
+			}
+			r.mu.Unlock()
+		})
 	}
 }
 
@@ -441,7 +466,11 @@ func (r *Replica) statusLocked() Status {
 	if g := r.group.Load(); g != nil {
 		member, _ = g.GroupMetadata()
 	}
-	s := Status{Replica: r.o.ReplicaID, Active: r.active, Since: r.since, MemberID: member}
+	s := Status{Replica: r.o.ReplicaID, Active: r.active, Since: r.since, MemberID: member,
+		Leader: r.leader.Replica, LeaderEpoch: r.leader.Epoch, LeaderSince: r.leader.At}
+	if r.active {
+		s.Leader, s.LeaderEpoch, s.LeaderSince = r.o.ReplicaID, r.gen, r.since
+	}
 	if r.active {
 		s.Epoch = r.gen
 		s.LeaseUntil = r.confirmed.Add(r.o.Lease)
