@@ -115,6 +115,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	// The alert loop follows every round; the caller's hook too.
 	var alerts *alertLoop
 	onRound := func(out round.Outcome) {
+		if rep != nil {
+			rep.logWrites(out)
+		}
 		alerts.offer(out)
 		if o.OnRound != nil {
 			o.OnRound(out)

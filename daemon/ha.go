@@ -17,6 +17,7 @@ import (
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/ha"
 	"github.com/headroomhq/headroom/kafkaconn"
+	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/round"
 	"github.com/headroomhq/headroom/store"
 )
@@ -79,7 +80,9 @@ func startReplication(ctx context.Context, cfg *config.Config, db *store.DB, lis
 	); err != nil {
 		return nil, err
 	}
-	if err := ha.CheckTransactions(sctx, kafka, hc.TransactionalID+"-probe", hc.ControlTopic); err != nil {
+	// Each replica probes with an id of its own: probes must not fence
+	// one another, nor the active replica.
+	if err := ha.CheckTransactions(sctx, kafka, hc.TransactionalID+"-probe-"+id, hc.ControlTopic); err != nil {
 		return nil, err
 	}
 	j, err := ha.NewJournal(kafka, []string{hc.StateTopic, hc.EventsTopic}, r.apply, r.logger)
@@ -212,6 +215,24 @@ func (r *replication) Authorize(ctx context.Context, idx int64, digest string) (
 		return time.Time{}, err
 	}
 	return p.Until, nil
+}
+
+// logWrites logs a round that wrote quotas, with the epoch it wrote
+// under: with several replicas, who wrote what and when is worth a line.
+func (r *replication) logWrites(out round.Outcome) {
+	n := 0
+	for _, res := range out.Results {
+		if res.Outcome == applier.Written {
+			n++
+		}
+	}
+	if n > 0 {
+		var epoch int32
+		if r.replica != nil {
+			epoch = r.replica.Status().Epoch
+		}
+		r.logger.Info("quotas written", "round", out.Index, "written", n, "epoch", epoch)
+	}
 }
 
 // close leaves the group and stops publishing.

@@ -202,10 +202,12 @@ func (w *wireConn) fetched(version int16, body []byte) time.Duration {
 		for _, p := range t.Partitions {
 			tb += float64(len(p.RecordBatches))
 		}
-		tc := b.topic(name, now)
-		tc.fetchRequests++
-		tc.bytesOut += tb
-		tc.out.record(tb, now)
+		if name != "" { // as for produce: an unknown topic id counts in the totals only
+			tc := b.topic(name, now)
+			tc.fetchRequests++
+			tc.bytesOut += tb
+			tc.out.record(tb, now)
+		}
 		b.total.bytesOut += tb
 		total += tb
 		if owner := c.owners[name]; owner != nil && tb > 0 {
