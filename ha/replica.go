@@ -52,7 +52,8 @@ type Options struct {
 	Now    func() time.Time
 	Logger *slog.Logger
 	// OnChange, when set, receives the status whenever it changes (active,
-	// epoch or writable), from the replica's goroutines, one at a time.
+	// epoch, writable or the leader read from the control topic), from the
+	// replica's goroutines, one at a time.
 	OnChange func(Status)
 
 	// confirmOpts are added to the confirming client's options only
@@ -176,9 +177,7 @@ func Start(ctx context.Context, o Options) (*Replica, error) {
 	opts := append(append([]kgo.Opt(nil), o.Kafka...),
 		kgo.ConsumerGroup(o.GroupID),
 		kgo.ConsumeTopics(o.ControlTopic),
-		// The last intents tell a starting replica who leads.
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd().Relative(-64)),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 		kgo.DisableAutoCommit(),
 		kgo.SessionTimeout(o.SessionTimeout),
 		kgo.RebalanceTimeout(o.SessionTimeout),
@@ -192,7 +191,10 @@ func Start(ctx context.Context, o Options) (*Replica, error) {
 		return nil, fmt.Errorf("ha: group client: %w", err)
 	}
 	r.group.Store(cl)
-	conf, err := kgo.NewClient(append(append([]kgo.Opt(nil), o.Kafka...), o.confirmOpts...)...)
+	conf, err := kgo.NewClient(append(append(append([]kgo.Opt(nil), o.Kafka...), o.confirmOpts...),
+		// The last intents tell a starting replica who leads.
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{o.ControlTopic: {0: kgo.NewOffset().AtEnd().Relative(-64)}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
 	if err != nil {
 		cl.Close()
 		return nil, fmt.Errorf("ha: confirming client: %w", err)
@@ -200,8 +202,9 @@ func Start(ctx context.Context, o Options) (*Replica, error) {
 	r.confirmer = conf
 	rctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.wg.Add(3)
+	r.wg.Add(4)
 	go func() { defer r.wg.Done(); r.poll(rctx) }()
+	go func() { defer r.wg.Done(); r.watch(rctx) }()
 	go func() { defer r.wg.Done(); r.confirmLoop(rctx) }()
 	go func() { defer r.wg.Done(); r.takeoverLoop(rctx) }()
 	return r, nil
@@ -226,10 +229,21 @@ func ensureControlTopic(ctx context.Context, o Options) error {
 	return nil
 }
 
-// poll drains the control topic; the group needs a consumer that polls.
+// poll drains the group client; the group needs a consumer that polls.
 func (r *Replica) poll(ctx context.Context) {
 	for ctx.Err() == nil {
-		fs := r.group.Load().PollFetches(ctx)
+		if r.group.Load().PollFetches(ctx).IsClientClosed() {
+			return
+		}
+	}
+}
+
+// watch reads the intents on the control topic (committed ones only), on
+// every replica: the group assigns the partition to the active replica
+// alone, so standbys learn who leads from here.
+func (r *Replica) watch(ctx context.Context) {
+	for ctx.Err() == nil {
+		fs := r.confirmer.PollFetches(ctx)
 		if fs.IsClientClosed() {
 			return
 		}
@@ -239,15 +253,16 @@ func (r *Replica) poll(ctx context.Context) {
 				return
 			}
 			r.mu.Lock()
-			switch {
-			case in.Round == TakeoverRound:
-				r.leader = in
-			case in.Replica != r.leader.Replica || in.Epoch != r.leader.Epoch:
-				// A leader whose takeover this replica did not read: since
-				// its first intent read.
+			changed := in.Round == TakeoverRound || in.Replica != r.leader.Replica || in.Epoch != r.leader.Epoch
+			if changed {
+				// A takeover, or the first intent read of a leader whose
+				// takeover this replica did not read.
 				r.leader = in
 			}
 			r.mu.Unlock()
+			if changed {
+				r.notify()
+			}
 		})
 	}
 }
@@ -484,7 +499,8 @@ func (r *Replica) notify() {
 	defer r.changeMu.Unlock()
 	r.mu.Lock()
 	s := r.statusLocked()
-	changed := s.Active != r.last.Active || s.Writable != r.last.Writable || s.Epoch != r.last.Epoch
+	changed := s.Active != r.last.Active || s.Writable != r.last.Writable || s.Epoch != r.last.Epoch ||
+		s.Leader != r.last.Leader || s.LeaderEpoch != r.last.LeaderEpoch
 	r.last = s
 	r.mu.Unlock()
 	if changed {
@@ -565,6 +581,6 @@ func (r *Replica) Close() {
 	r.mu.Unlock()
 	r.cancel()
 	r.group.Load().Close() // leaves the group
-	r.wg.Wait()
 	r.confirmer.Close()
+	r.wg.Wait()
 }

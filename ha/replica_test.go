@@ -68,95 +68,66 @@ func (c *cutter) sever() {
 	c.conns = nil
 }
 
-// tracker records every replica's status changes and holds the
-// invariant: never two writable replicas at once.
+// tracker records every replica's latest status and holds the invariant:
+// never two writable replicas at once.
 type tracker struct {
-	t        *testing.T
-	mu       sync.Mutex
-	writable map[string]bool
-	ch       map[string]chan Status
+	t       *testing.T
+	mu      sync.Mutex
+	latest  map[string]Status
+	changed chan struct{} // closed and replaced on every change
 }
 
 func newTracker(t *testing.T) *tracker {
-	return &tracker{t: t, writable: map[string]bool{}, ch: map[string]chan Status{}}
+	return &tracker{t: t, latest: map[string]Status{}, changed: make(chan struct{})}
 }
 
 func (k *tracker) on(name string) func(Status) {
-	k.mu.Lock()
-	ch := make(chan Status, 256)
-	k.ch[name] = ch
-	k.mu.Unlock()
 	return func(s Status) {
 		k.mu.Lock()
-		k.writable[name] = s.Writable
+		defer k.mu.Unlock()
+		k.latest[name] = s
 		n := 0
-		for _, w := range k.writable {
-			if w {
+		for _, l := range k.latest {
+			if l.Writable {
 				n++
 			}
 		}
-		k.mu.Unlock()
 		if n > 1 {
 			k.t.Errorf("%d replicas writable at once after %s changed to %+v", n, name, s)
 		}
-		ch <- s
+		close(k.changed)
+		k.changed = make(chan struct{})
 	}
 }
 
-// wait returns the first status of name that satisfies ok.
+// wait returns the status of name once it satisfies ok.
 func (k *tracker) wait(name string, ok func(Status) bool) Status {
 	k.t.Helper()
-	k.mu.Lock()
-	ch := k.ch[name]
-	k.mu.Unlock()
+	_, s := k.waitAny([]string{name}, ok)
+	return s
+}
+
+// waitAny returns the first of names (and its status) whose latest status
+// satisfies ok.
+func (k *tracker) waitAny(names []string, ok func(Status) bool) (string, Status) {
+	k.t.Helper()
 	timer := time.NewTimer(waitLimit)
 	defer timer.Stop()
 	for {
-		select {
-		case s := <-ch:
-			if ok(s) {
-				return s
-			}
-		case <-timer.C:
-			k.t.Fatalf("replica %s: no status as expected within %s", name, waitLimit)
-		}
-	}
-}
-
-// waitAny returns the name of the first of names whose status satisfies ok.
-func (k *tracker) waitAny(names []string, ok func(Status) bool) (string, Status) {
-	k.t.Helper()
-	type hit struct {
-		name string
-		s    Status
-	}
-	found := make(chan hit, len(names))
-	stop := make(chan struct{})
-	defer close(stop)
-	for _, n := range names {
 		k.mu.Lock()
-		ch := k.ch[n]
-		k.mu.Unlock()
-		go func() {
-			for {
-				select {
-				case <-stop:
-					return
-				case s := <-ch:
-					if ok(s) {
-						found <- hit{n, s}
-						return
-					}
-				}
+		for _, n := range names {
+			if s, seen := k.latest[n]; seen && ok(s) {
+				k.mu.Unlock()
+				return n, s
 			}
-		}()
-	}
-	select {
-	case h := <-found:
-		return h.name, h.s
-	case <-time.After(waitLimit):
-		k.t.Fatalf("none of %v had a status as expected within %s", names, waitLimit)
-		return "", Status{}
+		}
+		ch := k.changed
+		k.mu.Unlock()
+		select {
+		case <-ch:
+		case <-timer.C:
+			k.t.Fatalf("none of %v had a status as expected within %s", names, waitLimit)
+		}
 	}
 }
 
@@ -203,6 +174,12 @@ func TestExactlyOneActive(t *testing.T) {
 			leader, s := k.waitAny(names, isActive)
 			if s.Epoch <= 0 {
 				t.Errorf("leader %s has epoch %d, want a group generation > 0", leader, s.Epoch)
+			}
+			// Every standby reads who leads from the control topic.
+			for _, name := range names {
+				if name != leader {
+					k.wait(name, func(s Status) bool { return s.Leader == leader && s.LeaderEpoch == s0Epoch(s, leader, rs) })
+				}
 			}
 			// Every replica asks for a permit: only the leader gets one.
 			for _, name := range names {
@@ -364,3 +341,6 @@ func TestStartErrors(t *testing.T) {
 		})
 	}
 }
+
+// s0Epoch is the epoch the leader reports.
+func s0Epoch(_ Status, leader string, rs map[string]*Replica) int32 { return rs[leader].Status().Epoch }

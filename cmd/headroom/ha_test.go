@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/headroomhq/headroom/api"
@@ -247,6 +248,75 @@ ha:
 			}
 		}
 	}
+	// Status: exactly one replica leads, and every replica names it; the
+	// metrics say the same.
+	leader := ""
+	waitFor(t, ctx, 30*time.Second, "one leader named by every replica", func() bool {
+		active, named := 0, map[string]bool{}
+		for _, r := range replicas {
+			var s struct {
+				Mode, Replica, Leader string
+				Active                bool
+			}
+			if getJSON(r.url+"/api/v1/status", &s) != nil || s.Mode != "replicated" {
+				return false
+			}
+			if s.Active {
+				active++
+				leader = s.Replica
+			}
+			named[s.Leader] = true
+		}
+		return active == 1 && len(named) == 1 && named[leader]
+	})
+	for _, r := range replicas {
+		want := "headroom_leader 0"
+		if r.name == leader {
+			want = "headroom_leader 1"
+		}
+		if m := getText(t, r.url+"/metrics"); !strings.Contains(m, want+"\n") || !strings.Contains(m, "headroom_state_lag_records ") {
+			t.Errorf("%s metrics lack %q or the state lag", r.name, want)
+		}
+	}
+	out, err := exec.Command(headroomBin, "ctl", "--api.url", byName[leader].url, "status").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), leader) {
+		t.Errorf("ctl status: %v\n%s", err, out)
+	}
+
+	// A way off. Straight to the cluster while replicas run: refused.
+	out, err = exec.Command(headroomBin, "ctl", "revert", "--to", "shares", "--direct", "--config.file", replicas[0].config).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "replicas are in group") {
+		t.Errorf("revert --direct with replicas running: %v\n%s", err, out)
+	}
+	// Through a standby's API: the active replica writes every share.
+	var standby *haReplica
+	for _, r := range replicas {
+		if r.name != leader {
+			standby = r
+		}
+	}
+	shares := map[string][2]float64{"a": {250000, 500000}, "b": {250000, 500000}}
+	cmd := exec.Command(headroomBin, "ctl", "--api.url", standby.url, "revert", "--to", "shares")
+	cmd.Env = append(os.Environ(), "HEADROOM_API_TOKEN="+operator)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ctl revert --to shares: %v\n%s", err, out)
+	}
+	waitFor(t, ctx, 30*time.Second, "the lab holds every share", func() bool { return labHolds(ctx, addrs.Bootstrap, shares) })
+
+	// Every replica stopped: straight to the cluster, after something
+	// else moved the quotas.
+	for _, r := range replicas {
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		_ = r.cmd.Wait()
+	}
+	setLabQuotas(t, ctx, addrs.Bootstrap, map[string][2]float64{"a": {111111, 222222}, "b": {333333, 444444}})
+	if out, err := exec.Command(headroomBin, "ctl", "revert", "--to", "shares", "--direct", "--config.file", replicas[0].config).CombinedOutput(); err != nil {
+		t.Fatalf("revert --direct with no replica: %v\n%s", err, out)
+	}
+	if !labHolds(ctx, addrs.Bootstrap, shares) {
+		t.Errorf("after revert --direct the lab does not hold every share")
+	}
+
 	slices.Sort(failovers)
 	t.Logf("failover (kill to the new leader's first round with writes) over %d kills: min %s, median %s, max %s",
 		len(failovers), failovers[0].Round(time.Millisecond), failovers[len(failovers)/2].Round(time.Millisecond), failovers[len(failovers)-1].Round(time.Millisecond))
@@ -495,4 +565,88 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(bytes.ToValidUTF8(b, nil))
+}
+
+func getJSON(url string, v any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %d", url, resp.StatusCode)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+func getText(t *testing.T, url string) string {
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// labHolds says whether the lab's client quotas are want (client id ->
+// produce, fetch).
+func labHolds(ctx context.Context, seeds []string, want map[string][2]float64) bool {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		return false
+	}
+	defer cl.Close()
+	qs, err := kadm.NewClient(cl).DescribeClientQuotas(ctx, false, nil)
+	if err != nil {
+		return false
+	}
+	got := map[string][2]float64{}
+	for _, q := range qs {
+		if len(q.Entity) != 1 || q.Entity[0].Type != "client-id" || q.Entity[0].Name == nil {
+			continue
+		}
+		var v [2]float64
+		for _, kv := range q.Values {
+			switch kv.Key {
+			case "producer_byte_rate":
+				v[0] = kv.Value
+			case "consumer_byte_rate":
+				v[1] = kv.Value
+			}
+		}
+		got[*q.Entity[0].Name] = v
+	}
+	for id, w := range want {
+		if got[id] != w {
+			return false
+		}
+	}
+	return true
+}
+
+func setLabQuotas(t *testing.T, ctx context.Context, seeds []string, qs map[string][2]float64) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var es []kadm.AlterClientQuotaEntry
+	for id, v := range qs {
+		id := id
+		es = append(es, kadm.AlterClientQuotaEntry{Entity: kadm.ClientQuotaEntity{{Type: "client-id", Name: &id}},
+			Ops: []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: v[0]}, {Key: "consumer_byte_rate", Value: v[1]}}})
+	}
+	res, err := kadm.NewClient(cl).AlterClientQuotas(ctx, es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if !labHolds(ctx, seeds, qs) {
+		t.Fatal("the lab did not take the quotas")
+	}
 }
