@@ -44,7 +44,12 @@ func TestKubernetesManifests(t *testing.T) {
 		var doc struct {
 			Kind string `yaml:"kind"`
 			Spec struct {
-				Replicas *int `yaml:"replicas"`
+				Replicas             *int `yaml:"replicas"`
+				VolumeClaimTemplates []struct {
+					Metadata struct {
+						Name string `yaml:"name"`
+					} `yaml:"metadata"`
+				} `yaml:"volumeClaimTemplates"`
 				Template struct {
 					Spec struct {
 						Containers []struct {
@@ -67,8 +72,13 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 		kinds[doc.Kind]++
 		if doc.Kind == "StatefulSet" {
-			if doc.Spec.Replicas == nil || *doc.Spec.Replicas != 1 {
-				t.Error("the StatefulSet must run exactly one replica: one writer of the quotas")
+			// Two replicas elect their writer through Kafka (the ha block
+			// the header documents); each keeps its own store.
+			if doc.Spec.Replicas == nil || *doc.Spec.Replicas != 2 {
+				t.Error("the StatefulSet must run two replicas")
+			}
+			if len(doc.Spec.VolumeClaimTemplates) != 1 || doc.Spec.VolumeClaimTemplates[0].Metadata.Name != "store" {
+				t.Error("each replica needs a store volume of its own (volumeClaimTemplates)")
 			}
 			for _, c := range doc.Spec.Template.Spec.Containers {
 				if c.Name == "headroom" {
@@ -77,7 +87,13 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"ServiceAccount", "PersistentVolumeClaim", "StatefulSet", "Service"} {
+	if !strings.Contains(string(b), "#   ha:\n#     group_id: ") {
+		t.Error("the manifest's header must show the ha block its replicas need")
+	}
+	if kinds["PersistentVolumeClaim"] != 0 {
+		t.Error("a PersistentVolumeClaim shared by the replicas: each needs its own")
+	}
+	for _, k := range []string{"ServiceAccount", "StatefulSet", "Service"} {
 		if kinds[k] != 1 {
 			t.Errorf("kubernetes/headroom.yaml has %d %s, want 1", kinds[k], k)
 		}
@@ -101,7 +117,8 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatalf("ExecStart %q does not run headroom", exec)
 	}
 	checkServeArgs(t, "ExecStart", f[1:])
-	for _, want := range []string{"ExecReload=/bin/kill -HUP $MAINPID", "KillSignal=SIGTERM", "ExecStartPre=/usr/local/bin/headroom check config"} {
+	for _, want := range []string{"ExecReload=/bin/kill -HUP $MAINPID", "KillSignal=SIGTERM", "ExecStartPre=/usr/local/bin/headroom check config",
+		"#   ha:\n#     group_id: "} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("the unit lacks %q", want)
 		}
