@@ -48,7 +48,9 @@ type haReplica struct {
 // override and audit record made (through standbys' APIs) before the kill
 // is on every replica; the new leader resumed the detector from the saved
 // state. The killed replica comes back with its local store deleted and
-// rebuilds it from the state topics.
+// rebuilds it from the state topics. Then: a standby killed changes
+// nothing; all replicas restarted with their stores deleted come back with
+// every override and audit record; status, metrics and both reverts.
 func TestHAFailover(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
@@ -248,6 +250,67 @@ ha:
 			}
 		}
 	}
+	// A standby killed changes nothing: the leader keeps its epoch and
+	// goes on writing.
+	cur := intents.next(t, ctx, 30*time.Second, func(in ha.Intent) bool { return in.Round >= 0 })
+	for _, r := range replicas {
+		if r.name == cur.Replica {
+			continue
+		}
+		if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		_ = r.cmd.Wait()
+		// Past the dead standby's session timeout and the rebalance
+		// that follows it, the same leader still writes under the same
+		// epoch, and no other replica took over.
+		deadline := time.Now().Add(haSession + 3*time.Second)
+		for {
+			in := intents.next(t, ctx, 30*time.Second, func(in ha.Intent) bool { return true })
+			if in.Replica != cur.Replica || in.Epoch != cur.Epoch {
+				t.Errorf("after a standby was killed, intent %+v, want only %s under epoch %d", in, cur.Replica, cur.Epoch)
+			}
+			if in.At.After(deadline) {
+				break
+			}
+		}
+		start(r)
+		waitFor(t, ctx, 60*time.Second, r.name+" ready again", func() bool { return get(r.url+"/-/ready", "") == http.StatusOK })
+		break
+	}
+
+	// Every replica restarted with its local store deleted: the state
+	// comes back from the topics alone.
+	for _, r := range replicas {
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		_ = r.cmd.Wait()
+		if err := os.RemoveAll(filepath.Dir(r.store)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sizes := map[string]int64{}
+	for _, r := range replicas {
+		sizes[r.name] = fileSize(t, r.log)
+		start(r)
+	}
+	for _, r := range replicas {
+		waitFor(t, ctx, 60*time.Second, r.name+" ready after the full restart", func() bool { return get(r.url+"/-/ready", "") == http.StatusOK })
+	}
+	back := intents.next(t, ctx, 2*haFailover, func(in ha.Intent) bool { return in.Round >= 0 })
+	for _, r := range replicas {
+		for p, v := range version {
+			if got := overrideVersion(r.url, operator, p); got != v {
+				t.Errorf("after the full restart %s has override %s at version %d, want %d", r.name, p, got, v)
+			}
+		}
+		if n := auditCount(t, r.url, admin); n != audits {
+			t.Errorf("after the full restart %s holds %d audit records, want %d", r.name, n, audits)
+		}
+	}
+	if rest := readFrom(t, byName[back.Replica].log, sizes[back.Replica]); !strings.Contains(rest, `msg="detector resumed from the store"`) {
+		t.Errorf("after the full restart the leader %s did not resume the detector", back.Replica)
+	}
+
 	// Status: exactly one replica leads, and every replica names it; the
 	// metrics say the same.
 	leader := ""
