@@ -120,7 +120,19 @@ func (r *replication) apply(ctx context.Context, _ string, _, value []byte) erro
 	if err := json.Unmarshal(value, &c); err != nil {
 		return fmt.Errorf("decode change: %w", err)
 	}
-	return r.db.ApplyChange(ctx, c)
+	if err := r.db.ApplyChange(ctx, c); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopping: the record is applied again at the next start
+		}
+		return err
+	}
+	// An override made through another replica takes effect on the
+	// leader at once, every change written however small (a pin back to
+	// the share is one).
+	if c.Kind == store.ChangeOverride && r.loop != nil && r.Active() {
+		_ = r.loop.ForceRound(ctx, "", true)
+	}
+	return nil
 }
 
 // publish sends a committed change to its topic; the write that made it

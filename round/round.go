@@ -622,6 +622,14 @@ func (l *Loop) Resume() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.restore()
+	// The ledger's numbering continues from the rounds other replicas
+	// recorded.
+	if next, err := l.opts.Store.NextRound(context.Background()); err == nil && next > l.index {
+		l.index = next
+		if l.ctl != nil {
+			l.ctl.SetNextRound(next)
+		}
+	}
 }
 
 func projectClusters(cfg *config.Config) map[string]string {

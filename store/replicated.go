@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"math"
 	"time"
 )
 
@@ -23,6 +23,9 @@ func init() {
 ALTER TABLE audit ADD COLUMN origin TEXT;
 CREATE UNIQUE INDEX audit_origin ON audit(origin);
 `)
+	registerMigration("ha_002_ledger_batches", `
+CREATE TABLE ledger_batches (origin TEXT PRIMARY KEY);
+`)
 }
 
 // Change kinds.
@@ -30,6 +33,7 @@ const (
 	ChangeOverride = "override"
 	ChangeAudit    = "audit"
 	ChangeState    = "state"
+	ChangeLedger   = "ledger"
 )
 
 // Change is one committed change of the shared state. Key is unique per
@@ -118,6 +122,12 @@ func (s *DB) ApplyChange(ctx context.Context, c Change) error {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
 		}
 		return nil
+	case ChangeLedger:
+		var lc ledgerChange
+		if err := json.Unmarshal(c.Value, &lc); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		return s.applyLedger(ctx, lc)
 	case ChangeState:
 		var sc stateChange
 		if err := json.Unmarshal(c.Value, &sc); err != nil {
@@ -177,7 +187,7 @@ func (s *DB) applyOverride(ctx context.Context, oc overrideChange) error {
 // ChangeTopicKind says which internal topic a change belongs to: "state"
 // (compacted, keyed) or "events" (append-only).
 func ChangeTopicKind(c Change) string {
-	if c.Kind == ChangeAudit || strings.HasPrefix(c.Key, "audit/") {
+	if c.Kind == ChangeAudit || c.Kind == ChangeLedger {
 		return "events"
 	}
 	return "state"
@@ -185,4 +195,80 @@ func ChangeTopicKind(c Change) string {
 
 func stateChangeOf(name string, value []byte, at time.Time) Change {
 	return Change{Kind: ChangeState, Key: "state/" + name, Value: mustJSON(stateChange{Name: name, Value: value, UpdatedMs: at.UnixMilli()})}
+}
+
+// ledgerChange is one round's entries; NaN travels as null.
+type ledgerChange struct {
+	Origin  string       `json:"origin"`
+	Entries []ledgerWire `json:"entries"`
+}
+
+type ledgerWire struct {
+	At                                           time.Time        `json:"at"`
+	Round                                        int64            `json:"round"`
+	Group, Direction, Project, Entity            string           `json:",omitempty"`
+	Mode, Outcome                                string           `json:",omitempty"`
+	Before, After, Ideal, Target, Share          *float64         `json:",omitempty"`
+	Observed, Rate, Demand, Forecast, ThrottleMs *float64         `json:",omitempty"`
+	HotBroker                                    int32            `json:",omitempty"`
+	Reasons                                      []string         `json:",omitempty"`
+	BorrowedFrom, LentTo                         []LedgerTransfer `json:",omitempty"`
+	Note, Error                                  string           `json:",omitempty"`
+}
+
+func wireNum(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+func fromWire(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+func ledgerChangeOf(es []LedgerEntry, origin string) Change {
+	lc := ledgerChange{Origin: origin}
+	for _, e := range es {
+		lc.Entries = append(lc.Entries, ledgerWire{At: e.At, Round: e.Round, Group: e.Group, Direction: e.Direction, Project: e.Project,
+			Entity: e.Entity, Mode: e.Mode, Outcome: e.Outcome,
+			Before: wireNum(e.Before), After: wireNum(e.After), Ideal: wireNum(e.Ideal), Target: wireNum(e.Target), Share: wireNum(e.Share),
+			Observed: wireNum(e.Observed), Rate: wireNum(e.Rate), Demand: wireNum(e.Demand), Forecast: wireNum(e.Forecast), ThrottleMs: wireNum(e.ThrottleMs),
+			HotBroker: e.HotBroker, Reasons: e.Reasons, BorrowedFrom: e.BorrowedFrom, LentTo: e.LentTo, Note: e.Note, Error: e.Error})
+	}
+	return Change{Kind: ChangeLedger, Key: "ledger/" + origin, Value: mustJSON(lc)}
+}
+
+// applyLedger inserts a round's entries unless their batch is already in.
+func (s *DB) applyLedger(ctx context.Context, lc ledgerChange) error {
+	if lc.Origin == "" {
+		return errors.New("apply ledger batch: no origin")
+	}
+	tx, err := s.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("apply ledger batch %s: %w", lc.Origin, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM ledger_batches WHERE origin = ?`, lc.Origin).Scan(&n); err != nil {
+		return fmt.Errorf("apply ledger batch %s: %w", lc.Origin, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	es := make([]LedgerEntry, 0, len(lc.Entries))
+	for _, w := range lc.Entries {
+		es = append(es, LedgerEntry{At: w.At, Round: w.Round, Group: w.Group, Direction: w.Direction, Project: w.Project,
+			Entity: w.Entity, Mode: w.Mode, Outcome: w.Outcome,
+			Before: fromWire(w.Before), After: fromWire(w.After), Ideal: fromWire(w.Ideal), Target: fromWire(w.Target), Share: fromWire(w.Share),
+			Observed: fromWire(w.Observed), Rate: fromWire(w.Rate), Demand: fromWire(w.Demand), Forecast: fromWire(w.Forecast), ThrottleMs: fromWire(w.ThrottleMs),
+			HotBroker: w.HotBroker, Reasons: w.Reasons, BorrowedFrom: w.BorrowedFrom, LentTo: w.LentTo, Note: w.Note, Error: w.Error})
+	}
+	if err := insertDecisions(ctx, tx, es, lc.Origin); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

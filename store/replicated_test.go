@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"testing"
 	"time"
 )
@@ -40,9 +41,17 @@ func TestChangesReplayIdempotently(t *testing.T) {
 	if err := writer.PutState(ctx, "detector", []byte("learnt"), at); err != nil {
 		t.Fatal(err)
 	}
-	// 4 override changes with their 4 audit records, 1 audit, 1 state.
-	if len(*cs) != 10 {
-		t.Fatalf("%d changes, want 10: %+v", len(*cs), *cs)
+	if err := writer.RecordDecisions(ctx, []LedgerEntry{
+		{At: at, Round: 7, Group: "g", Direction: "produce", Project: "alpha", Entity: "client-id=alpha", Mode: "enforce", Outcome: "written",
+			Before: math.NaN(), After: 1000, Ideal: 1000, Target: 900, Share: 800, Observed: 700, Rate: 700, Demand: 900, Forecast: 950, ThrottleMs: math.NaN(),
+			Reasons: []string{"borrow"}, BorrowedFrom: []LedgerTransfer{{Project: "beta", Bytes: 200}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// 4 override changes with their 4 audit records, 1 audit, 1 state, 1
+	// ledger batch.
+	if len(*cs) != 11 {
+		t.Fatalf("%d changes, want 11: %+v", len(*cs), *cs)
 	}
 
 	for _, tc := range []struct {
@@ -83,6 +92,19 @@ func TestChangesReplayIdempotently(t *testing.T) {
 			}
 			if len(audit) != 5 {
 				t.Errorf("%d audit records, want the writer's 5", len(audit))
+			}
+			hist, err := r.DecisionHistory(ctx, "alpha", "produce", at.Add(-time.Hour), at.Add(time.Hour), 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(hist) != 1 {
+				t.Fatalf("%d ledger entries, want the writer's 1", len(hist))
+			}
+			if e := hist[0]; e.Round != 7 || !math.IsNaN(e.Before) || e.After != 1000 || !math.IsNaN(e.ThrottleMs) || len(e.BorrowedFrom) != 1 || e.BorrowedFrom[0].Bytes != 200 {
+				t.Errorf("ledger entry %+v does not match the writer's", e)
+			}
+			if next, err := r.NextRound(ctx); err != nil || next != 8 {
+				t.Errorf("next round %d (%v), want 8: the ledger's numbering continues", next, err)
 			}
 			v, when, err := r.State(ctx, "detector")
 			if err != nil || string(v) != "learnt" || !when.Equal(at) {
