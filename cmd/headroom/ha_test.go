@@ -222,9 +222,16 @@ ha:
 		if late := intents.after(first, old.name); len(late) > 0 {
 			t.Errorf("kill %d: intents of the old leader %s after the new leader's first: %+v", kill, old.name, late)
 		}
-		if last, ok := intents.lastOf(old.name, first); ok && first.At.Sub(last.At) < haLease {
-			t.Errorf("kill %d: new leader's first intent %s only %s after the old leader's last (%s): permits may overlap",
-				kill, first.At, first.At.Sub(last.At), last.At)
+		if last, ok := intents.lastOf(old.name, first); ok {
+			if first.At.Sub(last.At) < haLease {
+				t.Errorf("kill %d: new leader's first intent %s only %s after the old leader's last (%s): permits may overlap",
+					kill, first.At, first.At.Sub(last.At), last.At)
+			}
+			// The ledger is replicated: the new leader numbers its rounds
+			// on from those its predecessor recorded.
+			if first.Round < last.Round {
+				t.Errorf("kill %d: new leader's first round %d, before the old leader's %d", kill, first.Round, last.Round)
+			}
 		}
 		// Forecasts continue: the new leader resumed the detector from the
 		// state its predecessor saved.
@@ -364,7 +371,13 @@ ha:
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ctl revert --to shares: %v\n%s", err, out)
 	}
-	waitFor(t, ctx, 30*time.Second, "the lab holds every share", func() bool { return labHolds(ctx, addrs.Bootstrap, shares) })
+	waitFor(t, ctx, 30*time.Second, "the lab holds every share", func() bool {
+		ok := labHolds(ctx, addrs.Bootstrap, shares)
+		if !ok {
+			t.Logf("lab quotas: %v", labQuotas(ctx, addrs.Bootstrap))
+		}
+		return ok
+	})
 
 	// Every replica stopped: straight to the cluster, after something
 	// else moved the quotas.
@@ -655,14 +668,25 @@ func getText(t *testing.T, url string) string {
 // labHolds says whether the lab's client quotas are want (client id ->
 // produce, fetch).
 func labHolds(ctx context.Context, seeds []string, want map[string][2]float64) bool {
+	got := labQuotas(ctx, seeds)
+	for id, w := range want {
+		if got[id] != w {
+			return false
+		}
+	}
+	return true
+}
+
+// labQuotas reads the lab's client-id quotas: produce, fetch.
+func labQuotas(ctx context.Context, seeds []string) map[string][2]float64 {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 	if err != nil {
-		return false
+		return nil
 	}
 	defer cl.Close()
 	qs, err := kadm.NewClient(cl).DescribeClientQuotas(ctx, false, nil)
 	if err != nil {
-		return false
+		return nil
 	}
 	got := map[string][2]float64{}
 	for _, q := range qs {
@@ -680,12 +704,7 @@ func labHolds(ctx context.Context, seeds []string, want map[string][2]float64) b
 		}
 		got[*q.Entity[0].Name] = v
 	}
-	for id, w := range want {
-		if got[id] != w {
-			return false
-		}
-	}
-	return true
+	return got
 }
 
 func setLabQuotas(t *testing.T, ctx context.Context, seeds []string, qs map[string][2]float64) {
