@@ -368,6 +368,9 @@ func (r *Replica) takeover(ctx context.Context, gen int32) error {
 		f.Close()
 		return err
 	}
+	// Confirm membership now rather than at the next tick: confirmations
+	// during the rebalance that made this replica active may have failed.
+	r.confirm(ctx)
 	r.mu.Lock()
 	if !r.assigned || r.gen != gen {
 		r.mu.Unlock()
