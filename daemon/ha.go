@@ -41,6 +41,10 @@ type replication struct {
 	mu      sync.Mutex
 	resumed bool // active, caught up with the state topics and resumed
 	changes chan ha.Status
+	// The last publish that failed and the last that succeeded: while the
+	// state topics cannot be written, the leader writes no quota.
+	pubFailed, pubOK time.Time
+	pubErr           error
 
 	publishErrors prometheus.Counter
 }
@@ -144,10 +148,19 @@ func (r *replication) publish(ctx context.Context, c store.Change) {
 	}
 	b, err := json.Marshal(c)
 	if err == nil {
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		// No longer than a lease: a round waiting on the state topics
+		// holds its quotas rather than write late.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(r.cfg.Lease))
 		err = r.journal.Publish(pctx, topic, []byte(c.Key), b)
 		cancel()
 	}
+	r.mu.Lock()
+	if err != nil {
+		r.pubFailed, r.pubErr = time.Now(), err
+	} else {
+		r.pubOK = time.Now()
+	}
+	r.mu.Unlock()
 	if err != nil {
 		r.publishErrors.Inc()
 		r.logger.Error("publish a change of the shared state", "key", c.Key, "err", err)
@@ -221,6 +234,14 @@ func (r *replication) Active() bool {
 func (r *replication) Authorize(ctx context.Context, idx int64, digest string) (time.Time, error) {
 	if r.replica == nil {
 		return time.Time{}, ha.ErrStandby
+	}
+	r.mu.Lock()
+	failing, perr := r.pubFailed.After(r.pubOK), r.pubErr
+	r.mu.Unlock()
+	if failing {
+		// What this round decided could not be saved where the next
+		// leader would find it: hold the quotas in force.
+		return time.Time{}, fmt.Errorf("state topics unreachable, holding the quotas in force: %w", perr)
 	}
 	p, err := r.replica.Authorize(ctx, idx, digest)
 	if err != nil {
