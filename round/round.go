@@ -505,7 +505,7 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	l.burst = false
 
 	// 5. Plan, write, record.
-	l.writer.round = out.Index
+	l.writer.round, l.writer.pinned = out.Index, eff.Pins
 	r, err := l.ctl.Step(ctx, now, active)
 	l.index++
 	out.Plans, out.Results = r.Plans, r.Results
@@ -562,6 +562,9 @@ type multiWriter struct {
 	loop  *Loop
 	route map[string]string // project -> cluster
 	round int64
+	// pinned are the round's pins (project -> direction -> quota): an
+	// operator's exact values, written past the applier's hysteresis.
+	pinned map[string]map[string]float64
 }
 
 // Apply implements control.Writer. Changes of one cluster are written
@@ -569,6 +572,9 @@ type multiWriter struct {
 func (w *multiWriter) Apply(ctx context.Context, changes []applier.Change) ([]applier.Result, error) {
 	byCluster := map[string][]applier.Change{}
 	for _, ch := range changes {
+		if _, ok := w.pinned[ch.Project][ch.Direction.String()]; ok {
+			ch.Urgent = true
+		}
 		byCluster[w.route[ch.Project]] = append(byCluster[w.route[ch.Project]], ch)
 	}
 	var out []applier.Result
