@@ -25,6 +25,8 @@ type Config struct {
 	Alerting       AlertingConfig  `yaml:"alerting"`
 	API            APIConfig       `yaml:"api"`
 	Store          StoreConfig     `yaml:"store"`
+	// HA, when present, runs this process as one of several replicas.
+	HA *HAConfig `yaml:"ha,omitempty"`
 }
 
 // GlobalConfig holds settings shared by every component.
@@ -282,6 +284,9 @@ func Load(b []byte) (*Config, error) {
 // because the items come from the file.
 func (c *Config) applyDefaults() {
 	c.Alerting.applyDefaults()
+	if c.HA != nil {
+		c.HA.applyDefaults(c.Clusters)
+	}
 	for i := range c.Clusters {
 		cl := &c.Clusters[i]
 		if cl.ClientID == "" {

@@ -148,7 +148,7 @@ func lookup(m map[string]any, path string) any {
 }
 
 var rateColumns = map[string]bool{"produce.share": true, "fetch.share": true, "produce.floor": true, "fetch.floor": true, "produce.ceiling": true, "fetch.ceiling": true,
-	"planned": true, "cluster": true, "share": true, "capacity.produce": true, "capacity.fetch": true}
+	"planned": true, "cluster": true, "share": true, "produce": true, "fetch": true, "capacity.produce": true, "capacity.fetch": true}
 
 func cell(v any, col string) string {
 	switch x := v.(type) {

@@ -87,20 +87,55 @@ func Run(ctx context.Context, o Options) (err error) {
 	defer db.Close()
 	reg.MustRegister(newAlertsCollector(db))
 
+	// With an ha block this process is one replica of several: the shared
+	// state comes from the state topics, and the round loop runs only
+	// while the election makes it the active replica.
+	var rep *replication
+	var gate round.Gate
+	saveEvery := time.Duration(0)
+	if cfg.HA != nil {
+		rep, err = startReplication(ctx, cfg, db, o.Listener.Addr(), reg, o.Logger)
+		if err != nil {
+			return err
+		}
+		defer rep.close()
+		jctx, jcancel := context.WithCancel(context.Background())
+		jdone := make(chan struct{})
+		go func() { defer close(jdone); rep.journal.Run(jctx) }()
+		defer func() { jcancel(); <-jdone }()
+		cctx, ccancel := context.WithTimeout(ctx, 2*time.Minute)
+		err = rep.journal.CatchUp(cctx)
+		ccancel()
+		if err != nil {
+			return err
+		}
+		gate = rep
+		// Standbys stay warm: the leader saves the detector every round.
+		saveEvery = time.Duration(cfg.Global.RoundInterval)
+	}
+
 	// The alert loop follows every round; the caller's hook too.
 	var alerts *alertLoop
 	onRound := func(out round.Outcome) {
+		if rep != nil {
+			rep.logWrites(out)
+		}
 		alerts.offer(out)
 		if o.OnRound != nil {
 			o.OnRound(out)
 		}
 	}
 	loop, err := round.New(round.Options{Config: live.Config, Store: db, Now: o.Now, Registerer: reg,
-		Logger: o.Logger.With("component", "round"), OnRound: onRound})
+		Logger: o.Logger.With("component", "round"), OnRound: onRound, Gate: gate, SaveEvery: saveEvery})
 	if err != nil {
 		return err
 	}
 	defer loop.Close()
+	if rep != nil {
+		if err := rep.elect(ctx, loop); err != nil {
+			return err
+		}
+	}
 
 	var n *notifier.Notifier
 	if len(cfg.Alerting.Alertmanagers) > 0 {
@@ -126,6 +161,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	srv.Handle("/api/v1/", apiHandler)
+	srv.Handle("GET "+StatusPath, statusHandler(rep, o.Now()))
 
 	var g run.Group
 	{
@@ -160,6 +196,10 @@ func Run(ctx context.Context, o Options) (err error) {
 			}
 			return loop.Run(lctx, tick)
 		}, func(error) { cancel() })
+	}
+	if rep != nil {
+		fctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { rep.follow(fctx); return nil }, func(error) { cancel() })
 	}
 	if n != nil {
 		nctx, cancel := context.WithCancel(ctx)

@@ -120,7 +120,12 @@ func TestKubernetesManifests(t *testing.T) {
 			} `yaml:"metadata"`
 			Data map[string]string `yaml:"data"`
 			Spec struct {
-				Replicas *int `yaml:"replicas"`
+				Replicas             *int `yaml:"replicas"`
+				VolumeClaimTemplates []struct {
+					Metadata struct {
+						Name string `yaml:"name"`
+					} `yaml:"metadata"`
+				} `yaml:"volumeClaimTemplates"`
 				Template struct {
 					Spec struct {
 						Containers []struct {
@@ -164,8 +169,13 @@ func TestKubernetesManifests(t *testing.T) {
 			webText = doc.Data["web.yml"]
 		}
 		if doc.Kind == "StatefulSet" {
-			if doc.Spec.Replicas == nil || *doc.Spec.Replicas != 1 {
-				t.Error("the StatefulSet must run exactly one replica: one writer of the quotas")
+			// Two replicas elect their writer through Kafka (the ha block
+			// the header documents); each keeps its own store.
+			if doc.Spec.Replicas == nil || *doc.Spec.Replicas != 2 {
+				t.Error("the StatefulSet must run two replicas")
+			}
+			if len(doc.Spec.VolumeClaimTemplates) != 1 || doc.Spec.VolumeClaimTemplates[0].Metadata.Name != "store" {
+				t.Error("each replica needs a store volume of its own (volumeClaimTemplates)")
 			}
 			for _, c := range doc.Spec.Template.Spec.Containers {
 				if c.Name != "headroom" {
@@ -190,7 +200,13 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"ServiceAccount", "PersistentVolumeClaim", "StatefulSet", "Service", "ConfigMap"} {
+	if !strings.Contains(string(b), "#   ha:\n#     group_id: ") {
+		t.Error("the manifest's header must show the ha block its replicas need")
+	}
+	if kinds["PersistentVolumeClaim"] != 0 {
+		t.Error("a PersistentVolumeClaim shared by the replicas: each needs its own")
+	}
+	for _, k := range []string{"ServiceAccount", "StatefulSet", "Service", "ConfigMap"} {
 		if kinds[k] != 1 {
 			t.Errorf("kubernetes/headroom.yaml has %d %s, want 1", kinds[k], k)
 		}
@@ -235,7 +251,8 @@ func TestSystemdUnit(t *testing.T) {
 	if webConfigArg(f[1:]) == "" {
 		t.Error("ExecStart serves without --web.config.file (TLS)")
 	}
-	for _, want := range []string{"ExecReload=/bin/kill -HUP $MAINPID", "KillSignal=SIGTERM", "ExecStartPre=/usr/local/bin/headroom check config"} {
+	for _, want := range []string{"ExecReload=/bin/kill -HUP $MAINPID", "KillSignal=SIGTERM", "ExecStartPre=/usr/local/bin/headroom check config",
+		"#   ha:\n#     group_id: "} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("the unit lacks %q", want)
 		}

@@ -2,6 +2,8 @@ package round
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,6 +64,22 @@ type Options struct {
 	OnRound func(Outcome)
 	// Sleep is the applier's wait between retries. Default a real sleep.
 	Sleep applier.Sleeper
+	// Gate, when set (several replicas), says whether this replica plays
+	// rounds, and authorises each batch of quota writes.
+	Gate Gate
+	// SaveEvery is how often the detector's state is saved. Default
+	// StateSaveInterval.
+	SaveEvery time.Duration
+}
+
+// Gate lets one of several replicas run rounds and write.
+type Gate interface {
+	// Active says whether this replica plays rounds.
+	Active() bool
+	// Authorize is called before each batch of writes with the round and
+	// a digest of the changes; writes may go on until the time returned.
+	// On error nothing is written.
+	Authorize(ctx context.Context, round int64, digest string) (time.Time, error)
 }
 
 // Outcome is what one round saw and did.
@@ -149,6 +167,9 @@ func New(o Options) (*Loop, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = http.DefaultClient
 	}
+	if o.SaveEvery <= 0 {
+		o.SaveEvery = StateSaveInterval
+	}
 	l := &Loop{opts: o, metrics: newMetrics(o.Registerer), conns: map[string]*cluster{}, broken: map[string]brokenCluster{}, memory: map[memKey]*loadMemory{}, force: make(chan struct{}, 1)}
 	next, err := o.Store.NextRound(context.Background())
 	if err != nil {
@@ -199,7 +220,9 @@ func (l *Loop) save(ctx context.Context, now time.Time) {
 func (l *Loop) Close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.mon != nil && l.hasLast {
+	// A replica that no longer leads must not overwrite the leader's
+	// newer state with its own.
+	if l.mon != nil && l.hasLast && (l.opts.Gate == nil || l.opts.Gate.Active()) {
 		l.save(context.Background(), l.opts.Now())
 	}
 	for _, c := range l.conns {
@@ -240,6 +263,9 @@ func (l *Loop) Run(ctx context.Context, tick <-chan time.Time) error {
 			return nil
 		case <-tick:
 		case <-l.force:
+		}
+		if g := l.opts.Gate; g != nil && !g.Active() {
+			continue // a standby plays no rounds
 		}
 		if _, err := l.Round(ctx); err != nil && ctx.Err() == nil {
 			l.opts.Logger.Error("round failed", "err", err)
@@ -434,7 +460,7 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	if now.Sub(l.pruned) >= PruneInterval {
 		l.prune(ctx, now, time.Duration(cfg.Store.Retention), &out)
 	}
-	if now.Sub(l.saved) >= StateSaveInterval {
+	if now.Sub(l.saved) >= l.opts.SaveEvery {
 		l.save(ctx, now)
 	}
 	states := b.states(est, out.Signals)
@@ -454,6 +480,7 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	l.burst = false
 
 	// 5. Plan, write, record.
+	l.writer.round, l.writer.pinned = out.Index, eff.Pins
 	r, err := l.ctl.Step(ctx, now, active)
 	l.index++
 	out.Plans, out.Results = r.Plans, r.Results
@@ -525,6 +552,10 @@ func (l *Loop) recordSignals(ctx context.Context, o *Outcome) {
 type multiWriter struct {
 	loop  *Loop
 	route map[string]string // project -> cluster
+	round int64
+	// pinned are the round's pins (project -> direction -> quota): an
+	// operator's exact values, written past the applier's hysteresis.
+	pinned map[string]map[string]float64
 }
 
 // Apply implements control.Writer. Changes of one cluster are written
@@ -532,6 +563,9 @@ type multiWriter struct {
 func (w *multiWriter) Apply(ctx context.Context, changes []applier.Change) ([]applier.Result, error) {
 	byCluster := map[string][]applier.Change{}
 	for _, ch := range changes {
+		if _, ok := w.pinned[ch.Project][ch.Direction.String()]; ok {
+			ch.Urgent = true
+		}
 		byCluster[w.route[ch.Project]] = append(byCluster[w.route[ch.Project]], ch)
 	}
 	var out []applier.Result
@@ -541,7 +575,7 @@ func (w *multiWriter) Apply(ctx context.Context, changes []applier.Change) ([]ap
 		var res []applier.Result
 		var err error
 		if ok {
-			res, err = c.applier.Apply(ctx, chs)
+			res, err = w.apply(ctx, c, chs)
 		} else {
 			err = fmt.Errorf("no connection to cluster %q", name)
 		}
@@ -556,6 +590,43 @@ func (w *multiWriter) Apply(ctx context.Context, changes []applier.Change) ([]ap
 		out = append(out, res...)
 	}
 	return out, nil
+}
+
+// apply writes one cluster's changes, after the gate's authorisation when
+// there is one, and no longer than it allows.
+func (w *multiWriter) apply(ctx context.Context, c *cluster, chs []applier.Change) ([]applier.Result, error) {
+	g := w.loop.opts.Gate
+	if g == nil || w.loop.cfg.Limiter.Mode == config.ModeShadow {
+		return c.applier.Apply(ctx, chs)
+	}
+	h := sha256.New()
+	for _, ch := range chs {
+		fmt.Fprintf(h, "%s %s %s %g\n", c.conf.Name, ch.Project, ch.Direction, ch.Quota)
+	}
+	until, err := g.Authorize(ctx, w.round, hex.EncodeToString(h.Sum(nil))[:16])
+	if err != nil {
+		return nil, fmt.Errorf("not authorised to write: %w", err)
+	}
+	actx, cancel := context.WithDeadline(ctx, until)
+	defer cancel()
+	return c.applier.Apply(actx, chs)
+}
+
+// Resume reloads the detector's state from the store, which other
+// replicas keep up to date: a replica that becomes active continues from
+// it instead of from what it learnt when last active.
+func (l *Loop) Resume() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.restore()
+	// The ledger's numbering continues from the rounds other replicas
+	// recorded.
+	if next, err := l.opts.Store.NextRound(context.Background()); err == nil && next > l.index {
+		l.index = next
+		if l.ctl != nil {
+			l.ctl.SetNextRound(next)
+		}
+	}
 }
 
 func projectClusters(cfg *config.Config) map[string]string {

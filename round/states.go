@@ -215,10 +215,15 @@ func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) [
 			if pe == nil {
 				continue
 			}
+			lp.Quota = pe.quota
 			if pin, ok := b.eff.Pins[lp.Name][s.Direction.String()]; ok {
 				lp.Share, lp.Floor, lp.Ceiling = pin, pin, pin
+				// A pin is an operator's exact value (a revert to shares,
+				// say): written as it is, however close the quota in
+				// force (which the controller may know better than the
+				// cluster's answer of this round).
+				s.Options.Hysteresis = 0
 			}
-			lp.Quota = pe.quota
 			lp.Stale = !pe.fresh
 			pe.in.Expected, pe.in.Upper = expected[k], upper[k]
 			mk := memKey{lp.Name, s.Direction}

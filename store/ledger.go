@@ -88,6 +88,25 @@ func (s *DB) RecordDecisions(ctx context.Context, es []LedgerEntry) error {
 		return fmt.Errorf("record decisions: %w", err)
 	}
 	defer tx.Rollback()
+	origin := newOrigin()
+	if err := insertDecisions(ctx, tx, es, origin); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record decisions: commit: %w", err)
+	}
+	if len(es) > 0 {
+		s.emit(ctx, ledgerChangeOf(es, origin))
+	}
+	return nil
+}
+
+// insertDecisions inserts a round's entries under origin, their batch's
+// identity across replicas.
+func insertDecisions(ctx context.Context, tx *sql.Tx, es []LedgerEntry, origin string) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_batches(origin) VALUES (?)`, origin); err != nil {
+		return fmt.Errorf("record decisions: %w", err)
+	}
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO ledger_decisions
 		(at, at_ms, round, grp, direction, project, entity, mode, outcome,
 		 quota_before, quota_after, ideal, target, share, observed, rate, demand, forecast, throttle_ms,
@@ -120,9 +139,6 @@ func (s *DB) RecordDecisions(ctx context.Context, es []LedgerEntry) error {
 			e.HotBroker, string(reasons), from, to, e.Note, e.Error); err != nil {
 			return fmt.Errorf("record decision %s round %d: %w", e.Project, e.Round, err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("record decisions: commit: %w", err)
 	}
 	return nil
 }

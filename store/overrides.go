@@ -99,12 +99,15 @@ func (s *DB) PutOverride(ctx context.Context, o Override, expectVersion int, aud
 		audit.Before = mustJSON(before)
 	}
 	audit.After = mustJSON(o)
-	if err := insertAudit(ctx, tx, audit); err != nil {
+	origin, err := insertAudit(ctx, tx, audit)
+	if err != nil {
 		return Override{}, err
 	}
 	if err := tx.Commit(); err != nil {
 		return Override{}, fmt.Errorf("put override %s/%s: commit: %w", o.Kind, o.Name, err)
 	}
+	s.emit(ctx, Change{Kind: ChangeOverride, Key: overrideKey(o.Kind, o.Name), Value: mustJSON(overrideChange{Override: o})},
+		auditChangeOf(audit, origin))
 	return o, nil
 }
 
@@ -127,12 +130,15 @@ func (s *DB) DeleteOverride(ctx context.Context, kind, name string, expectVersio
 		return fmt.Errorf("delete override %s/%s: %w", kind, name, err)
 	}
 	audit.Before, audit.After = mustJSON(before), json.RawMessage("null")
-	if err := insertAudit(ctx, tx, audit); err != nil {
+	origin, err := insertAudit(ctx, tx, audit)
+	if err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("delete override %s/%s: commit: %w", kind, name, err)
 	}
+	s.emit(ctx, Change{Kind: ChangeOverride, Key: overrideKey(kind, name), Value: mustJSON(overrideChange{Override: before, Deleted: true})},
+		auditChangeOf(audit, origin))
 	return nil
 }
 
@@ -145,12 +151,15 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
-func insertAudit(ctx context.Context, tx *sql.Tx, a AuditRecord) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.At.UTC().Format(timeFormat), a.Actor, a.Action, a.Target, nullJSON(a.Before), nullJSON(a.After)); err != nil {
-		return fmt.Errorf("record audit: %w", err)
+// insertAudit inserts a record under a new origin (its identity across
+// replicas) and returns the origin.
+func insertAudit(ctx context.Context, tx *sql.Tx, a AuditRecord) (string, error) {
+	origin := newOrigin()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, before, after, origin) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		a.At.UTC().Format(timeFormat), a.Actor, a.Action, a.Target, nullJSON(a.Before), nullJSON(a.After), origin); err != nil {
+		return "", fmt.Errorf("record audit: %w", err)
 	}
-	return nil
+	return origin, nil
 }
 
 // RecordAudit records a mutation made outside the override table (alert
@@ -161,10 +170,15 @@ func (s *DB) RecordAudit(ctx context.Context, a AuditRecord) error {
 		return fmt.Errorf("record audit: %w", err)
 	}
 	defer tx.Rollback()
-	if err := insertAudit(ctx, tx, a); err != nil {
+	origin, err := insertAudit(ctx, tx, a)
+	if err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("record audit: commit: %w", err)
+	}
+	s.emit(ctx, auditChangeOf(a, origin))
+	return nil
 }
 
 const overrideColumns = `kind, name, spec, expires_at, version, updated_by, updated_at`

@@ -29,6 +29,7 @@ func (s *DB) PutState(ctx context.Context, name string, value []byte, at time.Ti
 ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms`, name, value, at.UnixMilli()); err != nil {
 		return fmt.Errorf("save state %s: %w", name, err)
 	}
+	s.emit(ctx, stateChangeOf(name, value, at))
 	return nil
 }
 

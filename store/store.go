@@ -50,6 +50,9 @@ type DB struct {
 
 	mu    sync.Mutex // guards stmts
 	stmts map[string]*sql.Stmt
+
+	sinkMu sync.Mutex // guards sink
+	sink   func(context.Context, Change)
 }
 
 // Open opens (creating if needed) the store at path and brings its schema up

@@ -12,6 +12,7 @@ import (
 
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/ctl"
+	"github.com/headroomhq/headroom/daemon"
 )
 
 func init() { register(ctlCommand) }
@@ -132,6 +133,30 @@ func ctlCommand(app *kingpin.Application) (string, func() int) {
 	rejID := rej.Arg("id", "Incident id.").Required().Int64()
 	rejReason := rej.Flag("reason", "Why.").Required().String()
 	on(rej, func(ctx context.Context, c *ctl.Client) error { return c.Alert(ctx, "reject", *rejID, *rejReason) })
+
+	st := cmd.Command("status", "Show which replica leads, since when, and this replica's lag behind the state topics.")
+	on(st, func(ctx context.Context, c *ctl.Client) error { return c.Status(ctx) })
+
+	rv := cmd.Command("revert", "Write every project's share back: pins through the active replica, or straight to the cluster with --direct.")
+	rvTo := rv.Flag("to", "What to revert to.").Required().Enum("shares")
+	rvDirect := rv.Flag("direct", "Write to the clusters of --config.file directly; only when no replica runs.").Bool()
+	rvConfig := rv.Flag("config.file", "Configuration file, for --direct.").Default("headroom.yml").String()
+	on(rv, func(ctx context.Context, c *ctl.Client) error {
+		_ = *rvTo // "shares" is the only target
+		if !*rvDirect {
+			return c.RevertToShares(ctx)
+		}
+		user := os.Getenv("USER")
+		if user == "" {
+			user = "unknown"
+		}
+		rows, err := daemon.RevertDirect(ctx, *rvConfig, "ctl:"+user, newLogger("warn"))
+		for _, r := range rows {
+			fmt.Fprintf(c.Out, "%s\t%s\t%s\tproduce %s\tfetch %s\n", r.Cluster, r.Project, r.Entity,
+				config.Rate(r.Produce), config.Rate(r.Fetch))
+		}
+		return err
+	})
 
 	return cmd.FullCommand(), func() int {
 		return runCtl(os.Stdout, os.Stderr, apiURL, tokenFile, os.Getenv("HEADROOM_API_TOKEN"), output == "json", action)

@@ -310,16 +310,21 @@ func (c *Cluster) controlProduce(kreq kmsg.Request) (kmsg.Response, error, bool)
 		if name == "" {
 			name = c.topicName(t.TopicID)
 		}
-		tc := b.topic(name, now)
-		tc.produceRequests++
 		var tb, tm float64
 		for _, p := range t.Partitions {
 			tb += float64(len(p.Records))
 			tm += float64(countRecords(p.Records))
 		}
-		tc.bytesIn += tb
-		tc.in.record(tb, now)
-		tc.messagesIn += tm
+		// A topic created after the lab started (Headroom's own internal
+		// topics, say) has an id the lab does not know: it counts in the
+		// broker's totals only, not as a series with an empty topic label.
+		if name != "" {
+			tc := b.topic(name, now)
+			tc.produceRequests++
+			tc.bytesIn += tb
+			tc.in.record(tb, now)
+			tc.messagesIn += tm
+		}
 		b.total.bytesIn += tb
 		b.total.messagesIn += tm
 		total += tb

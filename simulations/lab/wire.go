@@ -411,10 +411,12 @@ func (w *wireConn) fetched(resp *kmsg.FetchResponse) time.Duration {
 		for _, p := range t.Partitions {
 			tb += float64(len(p.RecordBatches))
 		}
-		tc := b.topic(names[i], now)
-		tc.fetchRequests++
-		tc.bytesOut += tb
-		tc.out.record(tb, now)
+		if names[i] != "" { // as for produce: an unknown topic id counts in the totals only
+			tc := b.topic(names[i], now)
+			tc.fetchRequests++
+			tc.bytesOut += tb
+			tc.out.record(tb, now)
+		}
 		b.total.bytesOut += tb
 		total += tb
 	}

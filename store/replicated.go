@@ -1,0 +1,274 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Replicated state. When several replicas run, every change to the shared
+// state (overrides, audit, component state) is handed to the change sink
+// after it commits; the replicas publish it to internal topics and every
+// replica, the writer included, feeds it back through ApplyChange. Applying
+// a change twice, or an older change after a newer one, leaves the store as
+// it was: a replica may replay its topics from any offset.
+
+func init() {
+	registerMigration("ha_001_audit_origin", `
+ALTER TABLE audit ADD COLUMN origin TEXT;
+CREATE UNIQUE INDEX audit_origin ON audit(origin);
+`)
+	registerMigration("ha_002_ledger_batches", `
+CREATE TABLE ledger_batches (origin TEXT PRIMARY KEY);
+`)
+}
+
+// Change kinds.
+const (
+	ChangeOverride = "override"
+	ChangeAudit    = "audit"
+	ChangeState    = "state"
+	ChangeLedger   = "ledger"
+)
+
+// Change is one committed change of the shared state. Key is unique per
+// keyed item (compaction keeps the last value per key); audit records have
+// a key of their own each.
+type Change struct {
+	Kind  string          `json:"kind"`
+	Key   string          `json:"key"`
+	Value json.RawMessage `json:"value"`
+}
+
+// overrideChange is an override's value in a change; Deleted marks a
+// deletion at Version (kept, not a tombstone, so that an older put
+// replayed after it does not bring the override back).
+type overrideChange struct {
+	Override
+	Deleted bool `json:"deleted,omitempty"`
+}
+
+type auditChange struct {
+	AuditRecord
+	Origin string `json:"origin"`
+}
+
+type stateChange struct {
+	Name      string `json:"name"`
+	Value     []byte `json:"value"`
+	UpdatedMs int64  `json:"updated_ms"`
+}
+
+// SetChangeSink sets the function that receives every change of the shared
+// state after it commits (nil: none). It is called synchronously, so a
+// caller whose write returned knows the sink has seen it.
+func (s *DB) SetChangeSink(f func(context.Context, Change)) {
+	s.sinkMu.Lock()
+	s.sink = f
+	s.sinkMu.Unlock()
+}
+
+func (s *DB) emit(ctx context.Context, cs ...Change) {
+	s.sinkMu.Lock()
+	f := s.sink
+	s.sinkMu.Unlock()
+	if f == nil {
+		return
+	}
+	for _, c := range cs {
+		f(ctx, c)
+	}
+}
+
+func overrideKey(kind, name string) string { return "override/" + kind + "/" + name }
+
+func newOrigin() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func auditChangeOf(a AuditRecord, origin string) Change {
+	return Change{Kind: ChangeAudit, Key: "audit/" + origin, Value: mustJSON(auditChange{AuditRecord: a, Origin: origin})}
+}
+
+// ApplyChange applies a change another replica (or this one) published.
+// It is idempotent, and an override or state older than the one stored is
+// ignored. It does not call the change sink.
+func (s *DB) ApplyChange(ctx context.Context, c Change) error {
+	switch c.Kind {
+	case ChangeOverride:
+		var oc overrideChange
+		if err := json.Unmarshal(c.Value, &oc); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		return s.applyOverride(ctx, oc)
+	case ChangeAudit:
+		var ac auditChange
+		if err := json.Unmarshal(c.Value, &ac); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		if ac.Origin == "" {
+			return fmt.Errorf("apply change %s: audit record without origin", c.Key)
+		}
+		if _, err := s.sql.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, before, after, origin) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT(origin) DO NOTHING`,
+			ac.At.UTC().Format(timeFormat), ac.Actor, ac.Action, ac.Target, nullJSON(ac.Before), nullJSON(ac.After), ac.Origin); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		return nil
+	case ChangeLedger:
+		var lc ledgerChange
+		if err := json.Unmarshal(c.Value, &lc); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		return s.applyLedger(ctx, lc)
+	case ChangeState:
+		var sc stateChange
+		if err := json.Unmarshal(c.Value, &sc); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		if _, err := s.sql.ExecContext(ctx, `INSERT INTO component_state(name, value, updated_ms) VALUES (?, ?, ?)
+			ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms
+			WHERE excluded.updated_ms >= component_state.updated_ms`, sc.Name, sc.Value, sc.UpdatedMs); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		return nil
+	default:
+		return fmt.Errorf("apply change %s: unknown kind %q", c.Key, c.Kind)
+	}
+}
+
+// applyOverride stores a replicated override unless the store already has
+// a newer version. Equal versions are applied, so that two replicas that
+// both wrote one version converge on the one last in the topic.
+func (s *DB) applyOverride(ctx context.Context, oc overrideChange) error {
+	o := oc.Override
+	tx, err := s.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("apply override %s/%s: %w", o.Kind, o.Name, err)
+	}
+	defer tx.Rollback()
+	cur, err := overrideTx(ctx, tx, o.Kind, o.Name)
+	exists := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if exists && cur.Version > o.Version {
+		return nil
+	}
+	if oc.Deleted {
+		if exists {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM overrides WHERE kind = ? AND name = ?`, o.Kind, o.Name); err != nil {
+				return fmt.Errorf("apply override %s/%s: %w", o.Kind, o.Name, err)
+			}
+		}
+		return tx.Commit()
+	}
+	var expires any
+	if o.ExpiresAt != nil {
+		expires = o.ExpiresAt.UTC().Format(timeFormat)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO overrides (kind, name, spec, expires_at, version, updated_by, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(kind, name) DO UPDATE SET spec = excluded.spec, expires_at = excluded.expires_at,
+			version = excluded.version, updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+		o.Kind, o.Name, string(o.Spec), expires, o.Version, o.UpdatedBy, o.UpdatedAt.UTC().Format(timeFormat)); err != nil {
+		return fmt.Errorf("apply override %s/%s: %w", o.Kind, o.Name, err)
+	}
+	return tx.Commit()
+}
+
+// ChangeTopicKind says which internal topic a change belongs to: "state"
+// (compacted, keyed) or "events" (append-only).
+func ChangeTopicKind(c Change) string {
+	if c.Kind == ChangeAudit || c.Kind == ChangeLedger {
+		return "events"
+	}
+	return "state"
+}
+
+func stateChangeOf(name string, value []byte, at time.Time) Change {
+	return Change{Kind: ChangeState, Key: "state/" + name, Value: mustJSON(stateChange{Name: name, Value: value, UpdatedMs: at.UnixMilli()})}
+}
+
+// ledgerChange is one round's entries; NaN travels as null.
+type ledgerChange struct {
+	Origin  string       `json:"origin"`
+	Entries []ledgerWire `json:"entries"`
+}
+
+type ledgerWire struct {
+	At                                           time.Time        `json:"at"`
+	Round                                        int64            `json:"round"`
+	Group, Direction, Project, Entity            string           `json:",omitempty"`
+	Mode, Outcome                                string           `json:",omitempty"`
+	Before, After, Ideal, Target, Share          *float64         `json:",omitempty"`
+	Observed, Rate, Demand, Forecast, ThrottleMs *float64         `json:",omitempty"`
+	HotBroker                                    int32            `json:",omitempty"`
+	Reasons                                      []string         `json:",omitempty"`
+	BorrowedFrom, LentTo                         []LedgerTransfer `json:",omitempty"`
+	Note, Error                                  string           `json:",omitempty"`
+}
+
+func wireNum(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+func fromWire(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
+
+func ledgerChangeOf(es []LedgerEntry, origin string) Change {
+	lc := ledgerChange{Origin: origin}
+	for _, e := range es {
+		lc.Entries = append(lc.Entries, ledgerWire{At: e.At, Round: e.Round, Group: e.Group, Direction: e.Direction, Project: e.Project,
+			Entity: e.Entity, Mode: e.Mode, Outcome: e.Outcome,
+			Before: wireNum(e.Before), After: wireNum(e.After), Ideal: wireNum(e.Ideal), Target: wireNum(e.Target), Share: wireNum(e.Share),
+			Observed: wireNum(e.Observed), Rate: wireNum(e.Rate), Demand: wireNum(e.Demand), Forecast: wireNum(e.Forecast), ThrottleMs: wireNum(e.ThrottleMs),
+			HotBroker: e.HotBroker, Reasons: e.Reasons, BorrowedFrom: e.BorrowedFrom, LentTo: e.LentTo, Note: e.Note, Error: e.Error})
+	}
+	return Change{Kind: ChangeLedger, Key: "ledger/" + origin, Value: mustJSON(lc)}
+}
+
+// applyLedger inserts a round's entries unless their batch is already in.
+func (s *DB) applyLedger(ctx context.Context, lc ledgerChange) error {
+	if lc.Origin == "" {
+		return errors.New("apply ledger batch: no origin")
+	}
+	tx, err := s.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("apply ledger batch %s: %w", lc.Origin, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM ledger_batches WHERE origin = ?`, lc.Origin).Scan(&n); err != nil {
+		return fmt.Errorf("apply ledger batch %s: %w", lc.Origin, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	es := make([]LedgerEntry, 0, len(lc.Entries))
+	for _, w := range lc.Entries {
+		es = append(es, LedgerEntry{At: w.At, Round: w.Round, Group: w.Group, Direction: w.Direction, Project: w.Project,
+			Entity: w.Entity, Mode: w.Mode, Outcome: w.Outcome,
+			Before: fromWire(w.Before), After: fromWire(w.After), Ideal: fromWire(w.Ideal), Target: fromWire(w.Target), Share: fromWire(w.Share),
+			Observed: fromWire(w.Observed), Rate: fromWire(w.Rate), Demand: fromWire(w.Demand), Forecast: fromWire(w.Forecast), ThrottleMs: fromWire(w.ThrottleMs),
+			HotBroker: w.HotBroker, Reasons: w.Reasons, BorrowedFrom: w.BorrowedFrom, LentTo: w.LentTo, Note: w.Note, Error: w.Error})
+	}
+	if err := insertDecisions(ctx, tx, es, lc.Origin); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
