@@ -105,8 +105,11 @@ resource_groups:
     capacity: {produce: 10MiB/s, fetch: 20MiB/s}
     discovery:
       brokers:
+        # The first read comes before the directory watch is set, so a
+        # change made right after it is seen by the next refresh instead.
         file_sd_configs:
           - files: [%q, %q]
+            refresh_interval: 1s
         relabel_configs:
           - {source_labels: [role], regex: controller, action: drop}
           - {source_labels: [pod], regex: ".*-([0-9]+)", target_label: broker_id}
