@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -96,5 +97,33 @@ func TestCollectorSectionLoads(t *testing.T) {
 	_, err = Load(append(append([]byte{}, base...), bad...))
 	if err == nil || !strings.Contains(err.Error(), "profil") {
 		t.Fatalf("unknown field: err = %v", err)
+	}
+}
+
+// The round loop keeps its target discovery across a reload when the
+// configuration compares equal (reflect.DeepEqual), so the same discovery
+// blocks loaded twice must compare equal, and a changed one must not.
+func TestDiscoveryConfigsCompareEqual(t *testing.T) {
+	b, err := os.ReadFile("testdata/good/discovery.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a.ResourceGroups, again.ResourceGroups) || !reflect.DeepEqual(a.Collector, again.Collector) {
+		t.Fatal("the same discovery configuration loaded twice compares unequal")
+	}
+	changed, err := Load([]byte(strings.Replace(string(b), `regex: ".*-([0-9]+)"`, `regex: ".*-([0-9]+)$"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(a.ResourceGroups, changed.ResourceGroups) {
+		t.Fatal("a changed relabel rule compares equal")
 	}
 }
