@@ -150,8 +150,9 @@ func newDiscovery(static []Target, blocks []sdBlock) *Discovery {
 	st.targets, st.problems = st.build()
 	d := &Discovery{st: st}
 	// A Discovery dropped without Close (replaced on a configuration
-	// reload) still stops its mechanisms once it is collected.
-	d.cleanup = runtime.AddCleanup(d, func(st *sdState) { st.stop() }, st)
+	// reload) still stops its mechanisms once it is collected. The cleanup
+	// only cancels: it must not block the runtime's cleanup goroutine.
+	d.cleanup = runtime.AddCleanup(d, func(st *sdState) { st.cancelRun() }, st)
 	return d
 }
 
@@ -293,14 +294,19 @@ func (st *sdState) start(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// stop cancels the mechanisms and waits for them to return.
 func (st *sdState) stop() {
+	st.cancelRun()
+	st.wg.Wait()
+}
+
+func (st *sdState) cancelRun() {
 	st.mu.Lock()
 	cancel := st.cancel
 	st.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
-	st.wg.Wait()
 }
 
 func (st *sdState) update(key provKey, tgs []*targetgroup.Group) {

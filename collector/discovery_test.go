@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/model"
+	"go.uber.org/goleak"
 
 	"github.com/headroomhq/headroom/config"
 )
@@ -313,4 +315,32 @@ func toLabelSet(m map[string]string) model.LabelSet {
 		out[model.LabelName(k)] = model.LabelValue(v)
 	}
 	return out
+}
+
+// A Discovery replaced without Close (as the round loop replaces it on a
+// configuration reload) stops its mechanisms once it is collected.
+func TestDroppedDiscoveryStops(t *testing.T) {
+	dir := t.TempDir()
+	writeAtomic(t, filepath.Join(dir, "a.json"), `[{"targets": ["k:1"]}]`)
+	cfg := config.DefaultCollectorConfig()
+	c := loadConfig(t, fmt.Sprintf(`
+clusters: [{name: prod, bootstrap_servers: ["127.0.0.1:9092"]}]
+resource_groups:
+  - {name: shared, brokers: [{id: 1, metrics_url: "http://k:7071/metrics"}], capacity: {produce: 10MiB/s, fetch: 20MiB/s}}
+projects:
+  - {name: alpha, group: shared, entity: {client_id: alpha}, topics: {prefixes: [alpha.]}, produce: {share: 1MiB/s}, fetch: {share: 1MiB/s}}
+collector:
+  discovery: [{file_sd_configs: [{files: [%q]}]}]
+`, filepath.Join(dir, "*.json")))
+	cfg.Discovery = c.Collector.Discovery
+	before := goleak.IgnoreCurrent()
+	func() {
+		d := NewDiscovery(cfg)
+		if _, errs := d.Reload(); len(errs) > 0 || targetList(d.Targets()) != "http://k:1/metrics kafka-jmx / " {
+			t.Fatalf("targets %q, errors %v", targetList(d.Targets()), errs)
+		}
+	}()
+	runtime.GC()
+	runtime.GC()
+	goleak.VerifyNone(t, before)
 }
