@@ -3,13 +3,18 @@ package dashboards
 import (
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	goparser "go/parser"
+	"go/token"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -19,13 +24,15 @@ import (
 	"github.com/headroomhq/headroom/collector"
 )
 
-// registered scans the repository's Go code (tests excluded) for the
-// metric names Headroom registers with client_golang, adding a
-// histogram's series suffixes.
+// registered parses the repository's Go code (tests excluded) and returns
+// the metric names Headroom registers with client_golang: the Name (with
+// Namespace and Subsystem) of every prometheus.{Gauge,Counter,Histogram,
+// Summary}Opts literal, adding a histogram's and a summary's series
+// suffixes.
 func registered(t *testing.T) map[string]bool {
 	t.Helper()
-	opts := regexp.MustCompile(`prometheus\.(Gauge|Counter|Histogram|Summary)Opts\{\s*Name:\s*"(headroom_[a-z0-9_]+)"`)
 	names := map[string]bool{}
+	fset := token.NewFileSet()
 	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -36,16 +43,50 @@ func registered(t *testing.T) map[string]bool {
 		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		b, err := os.ReadFile(path)
+		f, err := goparser.ParseFile(fset, path, nil, 0)
 		if err != nil {
 			return err
 		}
-		for _, m := range opts.FindAllStringSubmatch(string(b), -1) {
-			names[m[2]] = true
-			if m[1] == "Histogram" || m[1] == "Summary" {
-				names[m[2]+"_bucket"], names[m[2]+"_sum"], names[m[2]+"_count"] = true, true, true
+		ast.Inspect(f, func(n ast.Node) bool {
+			cl, ok := n.(*ast.CompositeLit)
+			if !ok {
+				return true
 			}
-		}
+			sel, ok := cl.Type.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "prometheus" {
+				return true
+			}
+			kind, ok := strings.CutSuffix(sel.Sel.Name, "Opts")
+			if !ok || !slices.Contains([]string{"Gauge", "Counter", "Histogram", "Summary"}, kind) {
+				return true
+			}
+			parts := map[string]string{}
+			for _, e := range cl.Elts {
+				kv, ok := e.(*ast.KeyValueExpr)
+				if !ok {
+					continue
+				}
+				key, ok := kv.Key.(*ast.Ident)
+				lit, isLit := kv.Value.(*ast.BasicLit)
+				if !ok || !isLit || lit.Kind != token.STRING {
+					continue
+				}
+				if v, err := strconv.Unquote(lit.Value); err == nil {
+					parts[key.Name] = v
+				}
+			}
+			name := prometheus.BuildFQName(parts["Namespace"], parts["Subsystem"], parts["Name"])
+			if strings.HasPrefix(name, "headroom_") {
+				names[name] = true
+				if kind == "Histogram" || kind == "Summary" {
+					names[name+"_bucket"], names[name+"_sum"], names[name+"_count"] = true, true, true
+				}
+			}
+			return true
+		})
 		return nil
 	})
 	if err != nil {
