@@ -1,6 +1,7 @@
 // Package collector is Headroom's eyes. It scrapes what Kafka-compatible
-// brokers and their hosts expose (static targets and Prometheus file_sd
-// discovery), maps each exposition profile (kafka-jmx, kafka-strimzi,
+// brokers and their hosts expose (static targets, and targets found by
+// Prometheus service discovery: file_sd, dns_sd, kubernetes_sd and
+// static_configs, relabelled to broker ids), maps each exposition profile (kafka-jmx, kafka-strimzi,
 // kafka-confluent, redpanda, node, kminion, kafka-exporter) onto canonical
 // points, turns counters into rates, and assembles one Snapshot per round.
 //

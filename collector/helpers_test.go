@@ -136,3 +136,39 @@ func wantValue(t *testing.T, what string, got Value, want float64, state State) 
 		t.Errorf("%s = %v (%s), want %v (%s)", what, got.Value, got.State, want, state)
 	}
 }
+
+// sampleHead returns a sample line up to and including its value: the
+// name, the label set (quote-aware) and the first field after it.
+func sampleHead(line []byte) []byte {
+	i := 0
+	inQuote, depth := false, 0
+	for ; i < len(line); i++ {
+		c := line[i]
+		if inQuote {
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inQuote = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inQuote = true
+		case '{':
+			depth++
+		case '}':
+			depth--
+		}
+		if depth == 0 && c == ' ' {
+			break
+		}
+	}
+	for i < len(line) && line[i] == ' ' {
+		i++
+	}
+	for i < len(line) && line[i] != ' ' {
+		i++
+	}
+	return line[:i]
+}

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -82,22 +81,11 @@ func (f *Fetcher) Fetch(ctx context.Context, url string) (Page, error) {
 // MapPage parses a page and maps it with profile. It never panics on bad
 // input: every problem is an error.
 //
-// Only the families the profile reads are fully parsed; other lines get a
-// structural check. samples counts every sample line of the page.
+// Prometheus's parser reads the whole page, but only the samples of the
+// families the profile reads are built. samples counts every sample of the
+// page.
 func MapPage(profile Profile, page Page) (pts []Point, samples, dropped int, err error) {
-	body := page.Body
-	if isOpenMetrics(page.ContentType) {
-		body = openMetricsToText(body)
-	}
-	samples, err = countSamples(body)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("parse exposition: %w", err)
-	}
-	body, err = filterPage(body, wantedSet(profile))
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("parse exposition: %w", err)
-	}
-	fams, err := ParsePage(body, "")
+	fams, samples, err := parseFamilies(page.Body, page.ContentType, wantedSet(profile))
 	if err != nil {
 		return nil, 0, 0, err
 	}
@@ -136,30 +124,3 @@ func wantedSet(p Profile) map[string]bool {
 	return w
 }
 
-// MaxLineBytes bounds one line of a page. The longest lines of real broker
-// and host pages are a few hundred bytes; a longer one is a huge label (or
-// garbage) and fails the scrape before any parsing.
-const MaxLineBytes = 64 << 10
-
-// countSamples counts non-empty, non-comment lines and checks each against
-// MaxLineBytes.
-func countSamples(b []byte) (int, error) {
-	n, line1 := 0, 1
-	for len(b) > 0 {
-		i := bytes.IndexByte(b, '\n')
-		line := b
-		if i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		if len(line) > MaxLineBytes {
-			return 0, fmt.Errorf("line %d is longer than %d bytes", line1, MaxLineBytes)
-		}
-		if len(line) > 0 && line[0] != '#' {
-			n++
-		}
-		line1++
-	}
-	return n, nil
-}

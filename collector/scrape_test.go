@@ -249,7 +249,7 @@ func TestScrapeTimeoutIsolatesTargets(t *testing.T) {
 
 func TestGzipAndOpenMetrics(t *testing.T) {
 	om := "# TYPE kafka_server_brokertopicmetrics_bytesin counter\n" +
-		"# UNIT kafka_server_brokertopicmetrics_bytesin bytes\n" +
+		"# TYPE kafka_log_size_bytes gauge\n# UNIT kafka_log_size_bytes bytes\nkafka_log_size_bytes 12\n" +
 		"kafka_server_brokertopicmetrics_bytesin_total{topic=\"orders x\"} 150 1700000000.5 # {trace_id=\"a b\"} 1 1700000000\n" +
 		"kafka_server_brokertopicmetrics_bytesin_total 300 1700000000.5\n" +
 		"kafka_server_brokertopicmetrics_bytesin_created 1600000000\n" +
@@ -354,5 +354,48 @@ func TestLiveNodeExporter(t *testing.T) {
 	}
 	if !root {
 		t.Errorf("no sane filesystem in %+v", h.Filesystems)
+	}
+}
+
+// A page is parsed whole by Prometheus's parsers: damage anywhere, in a
+// mapped family or not, is an error, and an OpenMetrics page must end with
+// "# EOF" (a page cut at a line boundary is otherwise well formed).
+func TestParseErrors(t *testing.T) {
+	const om = "application/openmetrics-text; version=1.0.0"
+	good := "# TYPE kafka_server_brokertopicmetrics_bytesin counter\n" +
+		"kafka_server_brokertopicmetrics_bytesin_total{topic=\"a\"} 1\n" +
+		"# TYPE other gauge\nother{x=\"}\"} 2\n"
+	cases := []struct {
+		name, page, contentType, wantErr string
+	}{
+		{"text", good, "", ""},
+		{"openmetrics", good + "# EOF\n", om, ""},
+		{"openmetrics without # EOF", good, om, "# EOF"},
+		{"openmetrics cut after # EOF's line", good + "# EOF", om, ""},
+		{"openmetrics content after # EOF", good + "# EOF\nother 3\n", om, "EOF"},
+		{"text without the final line feed", strings.TrimSuffix(good, "\n"), "", "truncated"},
+		{"NUL byte", good + "other\x00 1\n", "", "NUL byte"},
+		{"unterminated label set in an unmapped family", good + "skip{a=\"b 1\n", "", "parse exposition"},
+		{"bad value in an unmapped family", good + "skip{a=\"b\"} one\n", "", "parse exposition"},
+		{"missing value in an unmapped family", good + "skip{a=\"b\"}\n", "", "parse exposition"},
+		{"bad value in a mapped family", "kafka_server_brokertopicmetrics_bytesin_total x\n", "", "parse exposition"},
+		{"NaN is a value", good + "skip NaN\n", "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pts, _, _, err := MapPage(kafkaJMX, Page{Body: []byte(tc.page), ContentType: tc.contentType})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pts) != 1 || pts[0].Name != "a" || pts[0].Value != 1 {
+				t.Errorf("points = %+v, want topic a's bytes in", pts)
+			}
+		})
 	}
 }

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -24,9 +22,11 @@ type CollectorConfig struct {
 	Profile string `yaml:"profile"`
 	// StaticTargets are scrape targets listed in the file.
 	StaticTargets []StaticTargetConfig `yaml:"static_targets,omitempty"`
-	// FileSD lists Prometheus file_sd files (JSON or YAML, globs allowed),
-	// re-read every RefreshInterval and used when their content changes.
-	FileSD []FileSDConfig `yaml:"file_sd,omitempty"`
+	// Discovery lists Prometheus service-discovery blocks for targets that
+	// belong to no resource group (kminion, kafka-exporter, extra hosts).
+	// After relabelling, the labels profile, cluster, broker_id and host
+	// fill the target's fields as in static_targets.
+	Discovery []SDConfig `yaml:"discovery,omitempty"`
 }
 
 // StaticTargetConfig is one scrape target.
@@ -42,14 +42,6 @@ type StaticTargetConfig struct {
 	BrokerID string `yaml:"broker_id,omitempty"`
 	// Host names the host for the node profile; default the URL's host.
 	Host string `yaml:"host,omitempty"`
-}
-
-// FileSDConfig is a set of file_sd files.
-type FileSDConfig struct {
-	// Files are paths or globs. At least one is required.
-	Files []string `yaml:"files"`
-	// RefreshInterval is how often the files are checked. Default 30s.
-	RefreshInterval model.Duration `yaml:"refresh_interval,omitempty"`
 }
 
 // Collector profiles.
@@ -99,19 +91,8 @@ func (c *CollectorConfig) Validate() []error {
 			errs = append(errs, fieldErr(p+".profile", "unknown profile %q", t.Profile))
 		}
 	}
-	for i, f := range c.FileSD {
-		p := indexPath("file_sd", i)
-		if len(f.Files) == 0 {
-			errs = append(errs, fieldErr(p+".files", "at least one file or glob is required"))
-		}
-		for j, g := range f.Files {
-			if _, err := filepath.Match(g, ""); err != nil {
-				errs = append(errs, fieldErr(fmt.Sprintf("%s.files[%d]", p, j), "bad glob %q: %v", g, err))
-			}
-		}
-		if f.RefreshInterval < 0 {
-			errs = append(errs, fieldErr(p+".refresh_interval", "must not be negative"))
-		}
+	for i := range c.Discovery {
+		errs = append(errs, c.Discovery[i].Validate(indexPath("discovery", i))...)
 	}
 	return errs
 }

@@ -2,11 +2,14 @@ package config
 
 import (
 	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/discovery/file"
 )
 
 func TestCollectorConfigValidate(t *testing.T) {
@@ -32,11 +35,6 @@ func TestCollectorConfigValidate(t *testing.T) {
 		{"static target bad profile", func(c *CollectorConfig) {
 			c.StaticTargets = []StaticTargetConfig{{URL: "http://h:1/m", Profile: "jmx"}}
 		}, `static_targets[0].profile: unknown profile "jmx"`},
-		{"file_sd without files", func(c *CollectorConfig) { c.FileSD = []FileSDConfig{{}} }, "file_sd[0].files: at least one"},
-		{"file_sd bad glob", func(c *CollectorConfig) { c.FileSD = []FileSDConfig{{Files: []string{"a/[x"}}} }, "file_sd[0].files[0]: bad glob"},
-		{"file_sd negative refresh", func(c *CollectorConfig) {
-			c.FileSD = []FileSDConfig{{Files: []string{"sd/*.json"}, RefreshInterval: model.Duration(-time.Second)}}
-		}, "file_sd[0].refresh_interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,9 +69,12 @@ func TestCollectorSectionLoads(t *testing.T) {
   static_targets:
     - {url: "http://10.0.0.1:9100/metrics", profile: node, host: kafka-1}
     - {url: "http://10.0.0.1:7071/metrics", cluster: lab, broker_id: "1"}
-  file_sd:
-    - files: ["/etc/headroom/sd/*.json"]
-      refresh_interval: 1m
+  discovery:
+    - file_sd_configs:
+        - files: ["/etc/headroom/sd/*.json"]
+          refresh_interval: 1m
+      relabel_configs:
+        - {source_labels: [__meta_filepath], regex: ".*/(kminion)[.]json", target_label: profile}
 `
 	c, err := Load(append(append([]byte{}, base...), good...))
 	if err != nil {
@@ -81,7 +82,12 @@ func TestCollectorSectionLoads(t *testing.T) {
 	}
 	col := c.Collector
 	if col.Profile != ProfileKafkaStrimzi || len(col.StaticTargets) != 2 || col.StaticTargets[0].Host != "kafka-1" ||
-		col.StaticTargets[1].BrokerID != "1" || len(col.FileSD) != 1 || col.FileSD[0].RefreshInterval != model.Duration(time.Minute) {
+		col.StaticTargets[1].BrokerID != "1" || len(col.Discovery) != 1 ||
+		len(col.Discovery[0].Configs) != 1 || len(col.Discovery[0].RelabelConfigs) != 1 {
+		t.Fatalf("collector = %+v", col)
+	}
+	if fc, ok := col.Discovery[0].Configs[0].(*file.SDConfig); !ok || fc.RefreshInterval != model.Duration(time.Minute) ||
+		!slices.Equal(fc.Files, []string{"/etc/headroom/sd/*.json"}) {
 		t.Errorf("collector = %+v", col)
 	}
 	bad := `collector:
@@ -91,5 +97,33 @@ func TestCollectorSectionLoads(t *testing.T) {
 	_, err = Load(append(append([]byte{}, base...), bad...))
 	if err == nil || !strings.Contains(err.Error(), "profil") {
 		t.Fatalf("unknown field: err = %v", err)
+	}
+}
+
+// The round loop keeps its target discovery across a reload when the
+// configuration compares equal (reflect.DeepEqual), so the same discovery
+// blocks loaded twice must compare equal, and a changed one must not.
+func TestDiscoveryConfigsCompareEqual(t *testing.T) {
+	b, err := os.ReadFile("testdata/good/discovery.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a.ResourceGroups, again.ResourceGroups) || !reflect.DeepEqual(a.Collector, again.Collector) {
+		t.Fatal("the same discovery configuration loaded twice compares unequal")
+	}
+	changed, err := Load([]byte(strings.Replace(string(b), `regex: ".*-([0-9]+)"`, `regex: ".*-([0-9]+)$"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(a.ResourceGroups, changed.ResourceGroups) {
+		t.Fatal("a changed relabel rule compares equal")
 	}
 }

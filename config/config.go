@@ -108,6 +108,10 @@ type GroupConfig struct {
 	// Brokers lists the group's brokers. At least one is required, and a
 	// broker belongs to one group only.
 	Brokers []BrokerConfig `yaml:"brokers"`
+	// Discovery finds the brokers' and hosts' metrics endpoints through
+	// Prometheus service discovery; a broker's metrics_url may then be
+	// omitted.
+	Discovery *GroupDiscoveryConfig `yaml:"discovery,omitempty"`
 	// Capacity is each broker's capacity per direction. Both are required.
 	Capacity DirectionRates `yaml:"capacity"`
 	// Margin is the share of capacity Headroom may hand out, in (0, 1].
@@ -119,8 +123,9 @@ type GroupConfig struct {
 type BrokerConfig struct {
 	// ID is the Kafka node id.
 	ID int32 `yaml:"id"`
-	// MetricsURL is the broker's Prometheus endpoint (jmx_exporter, Redpanda).
-	MetricsURL string `yaml:"metrics_url"`
+	// MetricsURL is the broker's Prometheus endpoint (jmx_exporter,
+	// Redpanda). Required unless the group discovers its brokers.
+	MetricsURL string `yaml:"metrics_url,omitempty"`
 	// HostMetricsURL is the node_exporter of the broker's host. Optional.
 	HostMetricsURL string `yaml:"host_metrics_url,omitempty"`
 }

@@ -106,12 +106,24 @@ func (c *Config) Validate() Errors {
 			} else {
 				brokerOwner[k] = g.Name
 			}
-			if err := checkHTTPURL(b.MetricsURL); err != nil {
-				add(bp+".metrics_url", "%v", err)
+			if b.MetricsURL != "" || g.Discovery == nil || g.Discovery.Brokers == nil {
+				if err := checkHTTPURL(b.MetricsURL); err != nil {
+					add(bp+".metrics_url", "%v", err)
+				}
 			}
 			if b.HostMetricsURL != "" {
 				if err := checkHTTPURL(b.HostMetricsURL); err != nil {
 					add(bp+".host_metrics_url", "%v", err)
+				}
+			}
+		}
+		if d := g.Discovery; d != nil {
+			for _, sd := range []struct {
+				key string
+				c   *SDConfig
+			}{{"brokers", d.Brokers}, {"hosts", d.Hosts}} {
+				if sd.c != nil {
+					errs = append(errs, prefixed(p+".discovery."+sd.key, sd.c.Validate(""))...)
 				}
 			}
 		}

@@ -2,12 +2,21 @@ package dashboards
 
 import (
 	"encoding/json"
+	"fmt"
+	"go/ast"
+	goparser "go/parser"
+	"go/token"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 
 	// Test only: the collector's profiles name the exporter metrics
 	// Headroom reads (jmx_exporter, Redpanda, node_exporter, kminion,
@@ -15,13 +24,15 @@ import (
 	"github.com/headroomhq/headroom/collector"
 )
 
-// registered scans the repository's Go code (tests excluded) for the
-// metric names Headroom registers with client_golang, adding a
-// histogram's series suffixes.
+// registered parses the repository's Go code (tests excluded) and returns
+// the metric names Headroom registers with client_golang: the Name (with
+// Namespace and Subsystem) of every prometheus.{Gauge,Counter,Histogram,
+// Summary}Opts literal, adding a histogram's and a summary's series
+// suffixes.
 func registered(t *testing.T) map[string]bool {
 	t.Helper()
-	opts := regexp.MustCompile(`prometheus\.(Gauge|Counter|Histogram|Summary)Opts\{\s*Name:\s*"(headroom_[a-z0-9_]+)"`)
 	names := map[string]bool{}
+	fset := token.NewFileSet()
 	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -32,16 +43,50 @@ func registered(t *testing.T) map[string]bool {
 		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 			return nil
 		}
-		b, err := os.ReadFile(path)
+		f, err := goparser.ParseFile(fset, path, nil, 0)
 		if err != nil {
 			return err
 		}
-		for _, m := range opts.FindAllStringSubmatch(string(b), -1) {
-			names[m[2]] = true
-			if m[1] == "Histogram" || m[1] == "Summary" {
-				names[m[2]+"_bucket"], names[m[2]+"_sum"], names[m[2]+"_count"] = true, true, true
+		ast.Inspect(f, func(n ast.Node) bool {
+			cl, ok := n.(*ast.CompositeLit)
+			if !ok {
+				return true
 			}
-		}
+			sel, ok := cl.Type.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "prometheus" {
+				return true
+			}
+			kind, ok := strings.CutSuffix(sel.Sel.Name, "Opts")
+			if !ok || !slices.Contains([]string{"Gauge", "Counter", "Histogram", "Summary"}, kind) {
+				return true
+			}
+			parts := map[string]string{}
+			for _, e := range cl.Elts {
+				kv, ok := e.(*ast.KeyValueExpr)
+				if !ok {
+					continue
+				}
+				key, ok := kv.Key.(*ast.Ident)
+				lit, isLit := kv.Value.(*ast.BasicLit)
+				if !ok || !isLit || lit.Kind != token.STRING {
+					continue
+				}
+				if v, err := strconv.Unquote(lit.Value); err == nil {
+					parts[key.Name] = v
+				}
+			}
+			name := prometheus.BuildFQName(parts["Namespace"], parts["Subsystem"], parts["Name"])
+			if strings.HasPrefix(name, "headroom_") {
+				names[name] = true
+				if kind == "Histogram" || kind == "Summary" {
+					names[name+"_bucket"], names[name+"_sum"], names[name+"_count"] = true, true, true
+				}
+			}
+			return true
+		})
 		return nil
 	})
 	if err != nil {
@@ -53,45 +98,96 @@ func registered(t *testing.T) map[string]bool {
 	return names
 }
 
-var (
-	promStrings  = regexp.MustCompile(`"(\\.|[^"\\])*"`)
-	promMatchers = regexp.MustCompile(`\{[^}]*\}|\[[^\]]*\]`)
-	promGrouping = regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)`)
-	promIdent    = regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*(\s*\()?`)
-	promKeywords = map[string]bool{"and": true, "or": true, "unless": true, "bool": true, "offset": true, "inf": true, "nan": true}
-)
+// promQL is Prometheus's own PromQL parser, with its default options
+// (those of a Prometheus without feature flags).
+var promQL = parser.NewParser(parser.Options{})
 
-// metricNames returns the metric names a PromQL expression selects.
-func metricNames(expr string) []string {
-	s := promStrings.ReplaceAllString(expr, `""`)
-	s = promMatchers.ReplaceAllString(s, " ")
-	s = promGrouping.ReplaceAllString(s, " ")
-	var out []string
-	for _, m := range promIdent.FindAllString(s, -1) {
-		if strings.HasSuffix(m, "(") || promKeywords[strings.ToLower(m)] {
-			continue // a function or aggregation, or a keyword
+// grafanaVar finds Grafana's template variables, $name or ${name}.
+var grafanaVar = regexp.MustCompile(`\$\{?([a-zA-Z_][a-zA-Z0-9_]*)\}?`)
+
+// grafanaDurations are Grafana's built-in duration variables.
+var grafanaDurations = map[string]bool{"__rate_interval": true, "__interval": true, "__range": true}
+
+// expand replaces Grafana's variables as Grafana does before sending the
+// query: a duration variable by a duration, a dashboard variable (used in
+// label matchers) by a value.
+func expand(expr string) (string, error) {
+	var bad error
+	out := grafanaVar.ReplaceAllStringFunc(expr, func(v string) string {
+		name := grafanaVar.FindStringSubmatch(v)[1]
+		switch {
+		case grafanaDurations[name]:
+			return "1m"
+		case strings.HasPrefix(name, "__"):
+			bad = fmt.Errorf("unknown Grafana variable %s", v)
 		}
-		out = append(out, m)
+		return "value"
+	})
+	return out, bad
+}
+
+// metricNames parses a panel's PromQL expression, as Grafana sends it,
+// with Prometheus's parser and returns the metric names it selects.
+func metricNames(expr string) ([]string, error) {
+	q, err := expand(expr)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	e, err := promQL.ParseExpr(q)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			name := vs.Name
+			for _, m := range vs.LabelMatchers {
+				if name == "" && m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+					name = m.Value
+				}
+			}
+			out = append(out, name)
+		}
+		return nil
+	})
+	return out, nil
 }
 
 func TestMetricNames(t *testing.T) {
 	for _, tt := range []struct {
-		expr string
-		want string
+		expr    string
+		want    string
+		wantErr string
 	}{
-		{`topk(10, sum by (topic) (rate(a_total{topic!="x y"}[$__rate_interval])))`, "a_total"},
-		{`1 - avg by (instance) (b)`, "b"},
-		{`histogram_quantile(0.5, sum by (le) (rate(c_bucket[5m]))) / on (x) d`, "c_bucket d"},
+		{`topk(10, sum by (topic) (rate(a_total{topic!="x y"}[$__rate_interval])))`, "a_total", ""},
+		{`1 - avg by (instance) (b)`, "b", ""},
+		{`histogram_quantile(0.5, sum by (le) (rate(c_bucket[5m]))) / on (x) d`, "c_bucket d", ""},
+		{`{__name__="e", job="x"} or f offset 5m`, "e f", ""},
+		{`sum by (topic) (rate(a_total[5m])`, "", "unclosed left parenthesis"},
+		{`rate(a_total[5m]) by (topic)`, "", "unexpected <by>"},
+		{`rate(a_total{direction="$direction"}[$__interval])`, "a_total", ""},
+		{`rate(a_total[$__rate_intervals])`, "", "unknown Grafana variable"},
+		{`rate(a_total)`, "", "expected type range vector"},
 	} {
-		if got := strings.Join(metricNames(tt.expr), " "); got != tt.want {
-			t.Errorf("%s: got %q, want %q", tt.expr, got, tt.want)
-		}
+		t.Run(tt.expr, func(t *testing.T) {
+			names, err := metricNames(tt.expr)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(names, " "); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 
-// TestPanelsUseRealMetrics checks that every PromQL target selects only
+// TestPanelsUseRealMetrics checks that every PromQL target parses and selects only
 // metrics Headroom registers or its collector profiles read from real
 // exporters, and that every Headroom target is a query type the plugin
 // serves.
@@ -139,7 +235,11 @@ func TestPanelsUseRealMetrics(t *testing.T) {
 			for _, tg := range p.Targets {
 				switch tg.Datasource.Type {
 				case "prometheus":
-					names := metricNames(tg.Expr)
+					names, err := metricNames(tg.Expr)
+					if err != nil {
+						t.Errorf("%s / %s: %q does not parse: %v", file, p.Title, tg.Expr, err)
+						continue
+					}
 					if len(names) == 0 {
 						t.Errorf("%s / %s: %q selects no metric", file, p.Title, tg.Expr)
 					}

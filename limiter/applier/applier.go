@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/headroomhq/headroom/internal/retry"
 	"github.com/headroomhq/headroom/limiter"
 )
 
@@ -156,16 +157,7 @@ type Result struct {
 type Sleeper func(ctx context.Context, d time.Duration) error
 
 // SleepContext sleeps for d or until ctx is done.
-func SleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func SleepContext(ctx context.Context, d time.Duration) error { return retry.Sleep(ctx, d) }
 
 // Config tunes an Applier.
 type Config struct {
@@ -183,8 +175,9 @@ type Config struct {
 	MinQuota float64
 	// Attempts is how often a request is tried. Default 4.
 	Attempts int
-	// Backoff is the first wait between attempts; it doubles up to
-	// MaxBackoff. Defaults 200ms and 5s.
+	// Backoff is the first step between attempts; it doubles up to
+	// MaxBackoff, and each wait is the step with internal/retry's jitter
+	// (±50%). Defaults 200ms and 5s.
 	Backoff, MaxBackoff time.Duration
 	// Sleep waits between attempts. Default SleepContext.
 	Sleep  Sleeper
@@ -409,7 +402,7 @@ func (a *Applier) writeAll(ctx context.Context, res []Result, ids []int) {
 // retriable error.
 func (a *Applier) writeBatch(ctx context.Context, res []Result, batch []int) {
 	pending := slices.Clone(batch)
-	backoff := a.cfg.Backoff
+	backoff := retry.New(a.cfg.Backoff, a.cfg.MaxBackoff)
 	for attempt := 1; len(pending) > 0; attempt++ {
 		entries := make([]kadm.AlterClientQuotaEntry, len(pending))
 		for j, i := range pending {
@@ -420,10 +413,10 @@ func (a *Applier) writeBatch(ctx context.Context, res []Result, batch []int) {
 				Ops:    []kadm.AlterClientQuotaOp{{Key: KeyFor(r.Direction), Value: r.Change.Quota}},
 			}
 		}
-		var retry []int
+		var again []int
 		fail := func(i int, err error, retriable bool) {
 			if retriable && attempt < a.cfg.Attempts {
-				retry = append(retry, i)
+				again = append(again, i)
 				return
 			}
 			res[i].Outcome, res[i].Err = Failed, err
@@ -463,24 +456,24 @@ func (a *Applier) writeBatch(ctx context.Context, res []Result, batch []int) {
 				}
 			}
 		}
-		pending = retry
+		pending = again
 		if len(pending) == 0 {
 			return
 		}
-		a.cfg.Logger.Warn("retrying quota writes", "entities", len(pending), "attempt", attempt, "backoff", backoff)
-		if err := a.cfg.Sleep(ctx, backoff); err != nil {
+		wait := backoff.Next()
+		a.cfg.Logger.Warn("retrying quota writes", "entities", len(pending), "attempt", attempt, "backoff", wait)
+		if err := a.cfg.Sleep(ctx, wait); err != nil {
 			for _, i := range pending {
 				res[i].Outcome, res[i].Err = Failed, fmt.Errorf("write quota of %s: %w", res[i].Entity, err)
 			}
 			return
 		}
-		backoff = min(2*backoff, a.cfg.MaxBackoff)
 	}
 }
 
 // retry runs a read with the applier's backoff.
 func (a *Applier) retry(ctx context.Context, what string, fn func() error) error {
-	backoff := a.cfg.Backoff
+	backoff := retry.New(a.cfg.Backoff, a.cfg.MaxBackoff)
 	var err error
 	for attempt := 1; ; attempt++ {
 		if err = fn(); err == nil {
@@ -489,10 +482,9 @@ func (a *Applier) retry(ctx context.Context, what string, fn func() error) error
 		if attempt >= a.cfg.Attempts || !retriableRequest(err) {
 			return fmt.Errorf("%s (attempt %d): %w", what, attempt, err)
 		}
-		if serr := a.cfg.Sleep(ctx, backoff); serr != nil {
+		if serr := a.cfg.Sleep(ctx, backoff.Next()); serr != nil {
 			return fmt.Errorf("%s: %w (last error: %v)", what, serr, err)
 		}
-		backoff = min(2*backoff, a.cfg.MaxBackoff)
 	}
 }
 

@@ -398,8 +398,15 @@ func TestApplyRetriesWithBackoff(t *testing.T) {
 	if rs[1].Outcome != Written || rs[1].Attempts != 1 {
 		t.Fatalf("steady: %s after %d attempts", rs[1].Outcome, rs[1].Attempts)
 	}
-	if want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond}; !slices.Equal(s.d, want) {
-		t.Fatalf("backoff %v, want %v", s.d, want)
+	// Steps of 100ms doubling up to 300ms, each with ±50% jitter.
+	steps := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond}
+	if len(s.d) != len(steps) {
+		t.Fatalf("backoff %v, want %d waits", s.d, len(steps))
+	}
+	for i, step := range steps {
+		if s.d[i] < step/2 || s.d[i] > step*3/2+1 {
+			t.Errorf("wait %d = %v, want within 50%% of %v", i, s.d[i], step)
+		}
 	}
 	if h.Hits() != 3 {
 		t.Fatalf("fault answered %d requests, want 3", h.Hits())
