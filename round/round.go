@@ -229,6 +229,10 @@ func (l *Loop) Close() {
 		c.conn.Close()
 	}
 	l.conns = map[string]*cluster{}
+	if l.disc != nil {
+		l.disc.Close()
+		l.disc = nil
+	}
 }
 
 // Last returns the last round's outcome; ok is false before the first.
@@ -301,7 +305,10 @@ func (l *Loop) prepare(cfg *config.Config) error {
 	// dropping them; it is rebuilt only when the targets' sources change.
 	if old == nil || !reflect.DeepEqual(old.Collector, cfg.Collector) || !reflect.DeepEqual(old.ResourceGroups, cfg.ResourceGroups) ||
 		!reflect.DeepEqual(old.Clusters, cfg.Clusters) {
-		l.disc = collector.NewDiscoveryFrom(collector.ConfigTargets(cfg), cfg.Collector)
+		if l.disc != nil {
+			l.disc.Close()
+		}
+		l.disc = collector.NewConfigDiscovery(cfg)
 	}
 	if old == nil || !reflect.DeepEqual(old.Detector, cfg.Detector) {
 		mon, err := detector.NewMonitor(cfg.Detector)
