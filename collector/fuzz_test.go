@@ -28,7 +28,7 @@ func FuzzParseAndMap(f *testing.F) {
 	f.Add([]byte("a_total{x=\"y\"} 1 1.5 # {t=\"1\"} 2\n# EOF\n"), true)
 	f.Add([]byte("kafka_server_quota_byte_rate{resource=\"Produce\",user=\"\\\"\"} NaN\n"), false)
 	f.Add([]byte("# TYPE a counter\na_total{x=\"y\"} 1\n"), true) // no # EOF
-	f.Add([]byte("{\"a.b\",x=\"y\"} 1\n# EOF\n"), true)        // a quoted UTF-8 name
+	f.Add([]byte("{\"a.b\",x=\"y\"} 1\n# EOF\n"), true)           // a quoted UTF-8 name
 	f.Fuzz(func(t *testing.T, body []byte, openMetrics bool) {
 		ct := ""
 		if openMetrics {

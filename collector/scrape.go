@@ -123,4 +123,3 @@ func wantedSet(p Profile) map[string]bool {
 	wantedSets.Store(p.Name(), w)
 	return w
 }
-

@@ -106,4 +106,3 @@ const (
 	LabelBrokerID    = "broker_id"
 	LabelHost        = "host"
 )
-

@@ -57,7 +57,8 @@ func TestHAFailover(t *testing.T) {
 	defer cancel()
 
 	// The lab: one broker, two projects whose demand moves fast enough
-	// (an hour of the scenario per second) that every round writes.
+	// (an hour of the scenario per second) and no hysteresis, so that every
+	// round writes: the pool reshuffles the whole capacity with demand.
 	addrFile := filepath.Join(dir, "addrs.json")
 	labCmd := exec.CommandContext(ctx, headroomBin, "lab", "--scenario", "../../simulations/scenarios/vivo-two-projects.yaml",
 		"--addresses-file", addrFile, "--scale", "0.005", "--time-compression", "3600")
@@ -100,7 +101,7 @@ projects:
   - {name: a, group: vivo, entity: {client_id: a}, topics: {prefixes: [a.events]}, produce: {share: 250000B/s}, fetch: {share: 500000B/s}}
   - {name: b, group: vivo, entity: {client_id: b}, topics: {prefixes: [b.events]}, produce: {share: 250000B/s}, fetch: {share: 500000B/s}}
 collector: {scrape_timeout: 500ms}
-limiter: {mode: enforce}
+limiter: {mode: enforce, hysteresis: 0}
 api:
   tokens:
     - {name: ops, role: operator, sha256: %s}
