@@ -128,23 +128,34 @@ func TestSurgeRaisesQuota(t *testing.T) {
 	const step = 4 * time.Second
 	r := newRigWindow(t, threeBrokers, step, lab.Window{Samples: 3, SampleWindow: time.Second})
 	r.Set("hot", 0.25e6)
-	r.Set("idle", 0.15e6)
+	// The neighbour uses most of its share (450 kB/s per broker): the pool
+	// hands out what nobody claims in proportion to demand, so beside an
+	// idle neighbour hot's quota would already cover the surge and nothing
+	// here would measure how fast a surge is met.
+	r.Set("idle", 1.35e6)
 	r.Start()
 	for range 3 {
 		r.Step(step)
 	}
 	var raise, meet []int
+	covered := 0
 	for surge := 0; surge < 3; surge++ {
 		// Calm until the quota has come back down near the share.
 		for i := 0; i < 20 && r.Quota("hot") > 0.625e6; i++ {
 			r.Step(step)
 		}
-		if q := r.Quota("hot"); q > 0.625e6 {
-			t.Fatalf("before surge %d hot's quota stayed at %.0f", surge, q)
-		}
 		r.Set("hot", 3e6) // 1 MB/s on each broker, twice the share
 		before := r.Quota("hot")
 		raised, met := -1, -1
+		if before >= 0.95*1e6 {
+			// The pool left hot a quota that already covers the surge
+			// (nobody claimed it back since the last one): met at once,
+			// nothing to raise.
+			raise, meet = append(raise, 0), append(meet, 0)
+			covered++
+			r.Set("hot", 0.25e6)
+			continue
+		}
 		var seen []string
 		for i := 1; i <= 8 && met < 0; i++ {
 			o := r.Step(step)
@@ -165,8 +176,12 @@ func TestSurgeRaisesQuota(t *testing.T) {
 		raise, meet = append(raise, raised), append(meet, met)
 		r.Set("hot", 0.25e6)
 	}
+	if covered == len(meet) {
+		t.Fatalf("every surge found hot's quota already covering it: nothing measured how fast a surge is met")
+	}
 	sort.Ints(raise)
 	sort.Ints(meet)
+	t.Logf("%d of %d surges found the quota already covering them", covered, len(meet))
 	t.Logf("rounds from surge to a raised quota on every broker: %v (p99 %d); to a quota that meets the surge: %v (p99 %d)",
 		raise, raise[len(raise)-1], meet, meet[len(meet)-1])
 	if p99 := raise[len(raise)-1]; p99 > 2 {
@@ -336,8 +351,11 @@ func TestLostMetricsTargetCutsNothing(t *testing.T) {
 			t.Fatalf("round %d: hot's decision %+v lacks %s", o.Index, d, limiter.ReasonHeldMissingData)
 		}
 	}
-	// Back up: the cut the data calls for is made.
+	// Back up, and idle wants most of its share: the cut the data calls
+	// for is made. (With nobody claiming, the pool would leave hot's quota
+	// where it is: holding capacity nobody asks for throttles nobody.)
 	px.setDown(false)
+	r.Set("idle", 1.35e6)
 	// The forecast's upper bound comes down over some rounds after a drop.
 	var o round.Outcome
 	for i := 0; i < 30 && r.Quota("hot") >= hot; i++ {
