@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"github.com/headroomhq/headroom/overrides"
 )
 
 // DamageView is the damage ledger of one project and direction over a span:
@@ -33,17 +31,8 @@ type DamageAnswer struct {
 }
 
 func (a *API) damage(c *gin.Context) {
-	now := a.opts.Now()
-	from, ok := parseTimeParam(c, "from", now.Add(-24*time.Hour))
+	from, to, ok := a.parseSpan(c, 24*time.Hour)
 	if !ok {
-		return
-	}
-	to, ok := parseTimeParam(c, "to", now)
-	if !ok {
-		return
-	}
-	if from.After(to) {
-		problem(c, http.StatusBadRequest, "invalid query parameter", "", overrides.FieldError{Path: "from", Message: "after to"})
 		return
 	}
 	ts, err := a.opts.Store.Damage(c.Request.Context(), from, to)

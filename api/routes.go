@@ -401,6 +401,23 @@ func parseTimeParam(c *gin.Context, name string, def time.Time) (time.Time, bool
 	return t, true
 }
 
+// parseSpan reads the from and to query parameters (RFC 3339; default the
+// last span up to now) and answers 400 when from is after to.
+func (a *API) parseSpan(c *gin.Context, span time.Duration) (from, to time.Time, ok bool) {
+	now := a.opts.Now()
+	if from, ok = parseTimeParam(c, "from", now.Add(-span)); !ok {
+		return
+	}
+	if to, ok = parseTimeParam(c, "to", now); !ok {
+		return
+	}
+	if from.After(to) {
+		problem(c, http.StatusBadRequest, "invalid query parameter", "", overrides.FieldError{Path: "from", Message: "after to"})
+		return from, to, false
+	}
+	return from, to, true
+}
+
 func checkDirection(c *gin.Context, optional bool) (string, bool) {
 	d := c.Query("direction")
 	if (d == "" && optional) || d == "produce" || d == "fetch" {
@@ -470,17 +487,8 @@ func (a *API) signals(c *gin.Context) {
 	if !ok {
 		return
 	}
-	now := a.opts.Now()
-	from, ok := parseTimeParam(c, "from", now.Add(-time.Hour))
+	from, to, ok := a.parseSpan(c, time.Hour)
 	if !ok {
-		return
-	}
-	to, ok := parseTimeParam(c, "to", now)
-	if !ok {
-		return
-	}
-	if from.After(to) {
-		problem(c, http.StatusBadRequest, "invalid query parameter", "", overrides.FieldError{Path: "from", Message: "after to"})
 		return
 	}
 	limit, ok := parseLimit(c)

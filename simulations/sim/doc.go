@@ -73,7 +73,9 @@
 // (Targets) and the decision-quality report (figures, Markdown, JSON, SVG
 // plots).
 //
-// It must not import the limiter, the lab, the collector or any component
-// that talks to a cluster: the Headroom policy adapts the limiter to this
-// package from its own file, not the other way round.
+// It must not import the lab, the collector or any component that talks to
+// a cluster. Of the limiter it imports only what is pure: the Headroom
+// policy adapts the limiter, its demand stage and the detector to this
+// package from its own file (policy_headroom.go), and the baselines take
+// Kafka's throttle formula from the demand stage, where it lives once.
 package sim
