@@ -414,8 +414,10 @@ func (a *allocator) allocate(s *State) Plan {
 		case ideal > cur:
 			// A small increase is not made, unless the project is
 			// short of its guaranteed base (a lender reclaiming); nor
-			// is one that only the pool gives.
-			if cur >= min(in.need, in.base) && (ideal <= cur*(1+h) || sticky && claim[i] <= cur*(1+h)) {
+			// is one that only the pool gives, unless the project is
+			// below its share: a lender's reserve is written, and it
+			// takes back what a borrower holds from the pool.
+			if cur >= min(in.need, in.base) && (ideal <= cur*(1+h) || sticky && claim[i] <= cur*(1+h) && cur >= s.Projects[i].Share) {
 				final[i] = cur
 			}
 		}
