@@ -22,11 +22,13 @@ const maxTransfers = 5
 //     with stale or inconsistent data are held at their last-good quota.
 //  2. Every other project starts at its floor. Capacity is water-filled,
 //     weighted max-min, up to each project's base min(target, share):
-//     lenders get back what they need before anyone borrows. Then up to
-//     what each project's quota window holds (Load.Hold, within the quota
-//     in force): a borrower is cut below the rate Kafka's window remembers
-//     only as far as a lender's base needs, since such a cut throttles it
-//     even when its demand is lower.
+//     lenders get back what they need before anyone borrows. The bases
+//     fill in three steps: first what measured demand earns (Load.Measured),
+//     then what each project's quota window holds (Load.Hold, within the
+//     quota in force), then the rest of the bases (a muted lender's guessed
+//     share). A borrower is cut below the rate Kafka's window remembers only
+//     as far as a lender's measured demand needs, since such a cut
+//     throttles it even when its demand is lower.
 //  3. What is left is water-filled, weighted max-min, from the base up to
 //     the target: the borrowing. Projects whose demand exceeds their base
 //     are filled first, to their demand and then to their target; only
