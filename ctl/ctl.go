@@ -180,14 +180,21 @@ func cell(v any, col string) string {
 	return fmt.Sprint(v)
 }
 
-func human(v float64) string {
-	units := []string{"B/s", "KiB/s", "MiB/s", "GiB/s"}
+func human(v float64) string { return binary(v, "B/s", "KiB/s", "MiB/s", "GiB/s") }
+
+// binary prints v in the first unit it is below 1024 of, each unit 1024
+// times the last; a negative v keeps its sign.
+func binary(v float64, units ...string) string {
+	sign := ""
+	if v < 0 {
+		sign, v = "-", -v
+	}
 	i := 0
 	for v >= 1024 && i < len(units)-1 {
 		v /= 1024
 		i++
 	}
-	return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.2f", v), "0"), ".0") + units[i]
+	return sign + strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.2f", v), "0"), ".0") + units[i]
 }
 
 // List prints a collection: groups, projects, quotas, overrides or alerts.

@@ -67,18 +67,5 @@ func (c *Client) Damage(ctx context.Context, from, to time.Time) error {
 	return tw.Flush()
 }
 
-// bytesHuman prints a byte count in binary units; negative counts (more
-// throttled under Headroom than under static shares) keep their sign.
-func bytesHuman(v float64) string {
-	sign := ""
-	if v < 0 {
-		sign, v = "-", -v
-	}
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	return sign + strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.2f", v), "0"), ".0") + units[i]
-}
+// bytesHuman prints a byte count in binary units.
+func bytesHuman(v float64) string { return binary(v, "B", "KiB", "MiB", "GiB", "TiB") }

@@ -363,8 +363,9 @@ func (a *allocator) allocate(s *State) Plan {
 	// noise scales with the level; capacity left unassigned protects
 	// nobody.
 	pooled := !o.Overcommit
-	claim := slices.Clone(a.q[:nP]) // what each project has before the pool
+	var claim []float64 // what each project has before the pool
 	if pooled {
+		claim = slices.Clone(a.q[:nP])
 		for i := range infos {
 			a.goal[i] = infos[i].ceiling
 			a.w[i] *= max(infos[i].need, infos[i].floor)

@@ -200,9 +200,8 @@ type Estimate struct {
 }
 
 // Estimate returns a project's demand on one broker from what the broker
-// showed and the quota in force: the throttle formula, muting and graze
-// rules. share is accepted for callers' symmetry and not used by the
-// current rules.
+// showed, the quota in force and the project's share: the throttle formula,
+// muting (a probe step; a muted lender's whole share) and graze rules.
 func (p Params) Estimate(served, throttleMs, quota, share float64) Estimate {
 	e := Estimate{Rate: served, Measured: served}
 	if !(quota > 0) || math.IsInf(quota, 0) || !(throttleMs > 0) {
