@@ -10,14 +10,14 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/overrides"
+	"github.com/headroomhq/headroom/limiter/overrides"
 	"github.com/headroomhq/headroom/store"
 )
 
 type storeOverridesFixture struct {
 	db     *store.DB
 	cfg    *config.Config
-	so     *StoreOverrides
+	so     *ServiceOverrides
 	now    time.Time
 	forced []string
 }
@@ -34,11 +34,12 @@ func newStoreOverrides(t *testing.T) *storeOverridesFixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	f := &storeOverridesFixture{db: db, cfg: cfg, now: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)}
-	f.so = &StoreOverrides{Store: db, Config: func() *config.Config { return cfg }, Now: func() time.Time { return f.now },
-		Force: func(_ context.Context, group string, burst bool) error {
-			f.forced = append(f.forced, group+map[bool]string{true: "/burst", false: ""}[burst])
-			return nil
-		}}
+	force := func(_ context.Context, group string, burst bool) error {
+		f.forced = append(f.forced, group+map[bool]string{true: "/burst", false: ""}[burst])
+		return nil
+	}
+	f.so = &ServiceOverrides{Force: force, Service: &overrides.Service{Store: db, Config: func() *config.Config { return cfg },
+		Now: func() time.Time { return f.now }, Replan: func(ctx context.Context, group string) { _ = force(ctx, group, false) }}}
 	return f
 }
 

@@ -32,6 +32,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/limiter/overrides"
 	"github.com/headroomhq/headroom/store"
 )
 
@@ -63,8 +64,12 @@ type Options struct {
 	// Quotas and Alerts are optional; their routes answer 503 without them.
 	Quotas ClusterQuotas
 	Alerts AlertActions
+	// Overrides is the override service the override routes write
+	// through. Without it, New builds one over Store that calls OnOverride
+	// after a change.
+	Overrides *overrides.Service
 	// OnOverride is called after an override changed, so that the limiter
-	// replans with it.
+	// replans with it; used only when Overrides is nil.
 	OnOverride func()
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -72,10 +77,11 @@ type Options struct {
 
 // API is the HTTP API.
 type API struct {
-	opts    Options
-	limiter *rateLimiter
-	mu      sync.Mutex // guards tokens and the engine's rebuild
-	tokens  []token
+	opts      Options
+	overrides *overrides.Service
+	limiter   *rateLimiter
+	mu        sync.Mutex // guards tokens and the engine's rebuild
+	tokens    []token
 	// served is the gin engine in force with the trusted proxies it was
 	// built for; a reload that changes them builds a new engine.
 	served atomic.Pointer[served]
@@ -127,7 +133,13 @@ func New(opts Options) (*API, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	gin.SetMode(gin.ReleaseMode)
-	a := &API{opts: opts}
+	a := &API{opts: opts, overrides: opts.Overrides}
+	if a.overrides == nil {
+		a.overrides = &overrides.Service{Store: opts.Store, Config: opts.Config, Now: opts.Now}
+		if on := opts.OnOverride; on != nil {
+			a.overrides.Replan = func(context.Context, string) { on() }
+		}
+	}
 	a.limiter = newRateLimiter(opts.Now)
 	a.SetTokens(opts.Config().API.Tokens)
 	proxies := opts.Config().API.TrustedProxies

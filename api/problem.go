@@ -12,7 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/overrides"
+	"github.com/headroomhq/headroom/limiter/overrides"
 )
 
 // Problem is an RFC 9457 problem detail.

@@ -13,7 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/overrides"
+	"github.com/headroomhq/headroom/limiter/overrides"
 	"github.com/headroomhq/headroom/store"
 	"github.com/headroomhq/headroom/whatif"
 )
@@ -67,17 +67,6 @@ func (a *API) health(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
-}
-
-// effective returns the configuration with overrides in force.
-func (a *API) effective(c *gin.Context) (overrides.Effective, bool) {
-	ovs, err := a.opts.Store.Overrides(c.Request.Context(), a.opts.Now())
-	if err != nil {
-		problem(c, http.StatusInternalServerError, "read overrides", err.Error())
-		return overrides.Effective{}, false
-	}
-	eff, _ := overrides.Apply(a.opts.Config(), ovs, a.opts.Now())
-	return eff, true
 }
 
 // GroupView is a resource group in API answers.
@@ -247,145 +236,6 @@ func (a *API) quotas(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, out)
-}
-
-// OverrideView is an override in API answers.
-type OverrideView struct {
-	Kind      string         `json:"kind"`
-	Name      string         `json:"name"`
-	Spec      overrides.Spec `json:"spec"`
-	Version   int            `json:"version"`
-	UpdatedBy string         `json:"updated_by"`
-	UpdatedAt time.Time      `json:"updated_at"`
-}
-
-func overrideView(o store.Override) OverrideView {
-	v := OverrideView{Kind: o.Kind, Name: o.Name, Version: o.Version, UpdatedBy: o.UpdatedBy, UpdatedAt: o.UpdatedAt}
-	_ = json.Unmarshal(o.Spec, &v.Spec) // written by putOverride from a valid Spec
-	return v
-}
-
-func etag(version int) string { return fmt.Sprintf(`"v%d"`, version) }
-
-func parseETag(s string) (int, bool) {
-	s = strings.TrimPrefix(strings.TrimSpace(s), "W/")
-	s = strings.Trim(s, `"`)
-	n, err := strconv.Atoi(strings.TrimPrefix(s, "v"))
-	return n, err == nil && strings.HasPrefix(s, "v") && n > 0
-}
-
-func (a *API) listOverrides(c *gin.Context) {
-	ovs, err := a.opts.Store.Overrides(c.Request.Context(), a.opts.Now())
-	if err != nil {
-		problem(c, http.StatusInternalServerError, "read overrides", err.Error())
-		return
-	}
-	out := []OverrideView{}
-	for _, o := range ovs {
-		out = append(out, overrideView(o))
-	}
-	c.JSON(http.StatusOK, out)
-}
-
-func (a *API) getOverride(c *gin.Context) {
-	o, err := a.opts.Store.GetOverride(c.Request.Context(), c.Param("kind"), c.Param("name"))
-	if errors.Is(err, store.ErrNotFound) {
-		problem(c, http.StatusNotFound, "no such override", c.Param("kind")+"/"+c.Param("name"))
-		return
-	}
-	if err != nil {
-		problem(c, http.StatusInternalServerError, "read override", err.Error())
-		return
-	}
-	c.Header("ETag", etag(o.Version))
-	c.JSON(http.StatusOK, overrideView(o))
-}
-
-func (a *API) putOverride(c *gin.Context) {
-	kind, name := c.Param("kind"), c.Param("name")
-	var spec overrides.Spec
-	if !decodeJSON(c, &spec) {
-		return
-	}
-	now := a.opts.Now()
-	if errs := overrides.Validate(a.opts.Config(), kind, name, spec, now); len(errs) > 0 {
-		status := http.StatusUnprocessableEntity
-		if len(errs) == 1 && errs[0].Path == "" && (strings.HasPrefix(errs[0].Message, "unknown project") || strings.HasPrefix(errs[0].Message, "unknown resource group")) {
-			status = http.StatusNotFound
-		}
-		problem(c, status, "invalid override", "", errs...)
-		return
-	}
-	ctx := c.Request.Context()
-	expect := 0
-	cur, err := a.opts.Store.GetOverride(ctx, kind, name)
-	switch {
-	case err == nil:
-		im := c.GetHeader("If-Match")
-		if im == "" {
-			problem(c, http.StatusPreconditionRequired, "If-Match required", "the override exists; send If-Match with its ETag "+etag(cur.Version))
-			return
-		}
-		v, ok := parseETag(im)
-		if !ok {
-			problem(c, http.StatusBadRequest, "bad If-Match", "want an ETag such as "+etag(cur.Version))
-			return
-		}
-		expect = v
-	case errors.Is(err, store.ErrNotFound):
-		if im := c.GetHeader("If-Match"); im != "" {
-			problem(c, http.StatusPreconditionFailed, "precondition failed", "the override does not exist")
-			return
-		}
-	default:
-		problem(c, http.StatusInternalServerError, "read override", err.Error())
-		return
-	}
-	body, _ := json.Marshal(spec)
-	p := principal(c)
-	o, err := a.opts.Store.PutOverride(ctx, store.Override{Kind: kind, Name: name, Spec: body, ExpiresAt: spec.ExpiresAt, UpdatedBy: p.Actor(), UpdatedAt: now},
-		expect, store.AuditRecord{At: now, Actor: p.Actor(), Action: "put_override", Target: kind + "/" + name})
-	if errors.Is(err, store.ErrConflict) {
-		problem(c, http.StatusPreconditionFailed, "precondition failed", "the override changed since it was read")
-		return
-	}
-	if err != nil {
-		problem(c, http.StatusInternalServerError, "store override", err.Error())
-		return
-	}
-	if a.opts.OnOverride != nil {
-		a.opts.OnOverride()
-	}
-	c.Header("ETag", etag(o.Version))
-	c.JSON(http.StatusOK, overrideView(o))
-}
-
-func (a *API) deleteOverride(c *gin.Context) {
-	kind, name := c.Param("kind"), c.Param("name")
-	im := c.GetHeader("If-Match")
-	v, ok := parseETag(im)
-	if im == "" || !ok {
-		problem(c, http.StatusPreconditionRequired, "If-Match required", "send If-Match with the override's ETag")
-		return
-	}
-	now := a.opts.Now()
-	err := a.opts.Store.DeleteOverride(c.Request.Context(), kind, name, v,
-		store.AuditRecord{At: now, Actor: principal(c).Actor(), Action: "delete_override", Target: kind + "/" + name})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		problem(c, http.StatusNotFound, "no such override", kind+"/"+name)
-		return
-	case errors.Is(err, store.ErrConflict):
-		problem(c, http.StatusPreconditionFailed, "precondition failed", "the override changed since it was read")
-		return
-	case err != nil:
-		problem(c, http.StatusInternalServerError, "delete override", err.Error())
-		return
-	}
-	if a.opts.OnOverride != nil {
-		a.opts.OnOverride()
-	}
-	c.Status(http.StatusNoContent)
 }
 
 func parseTimeParam(c *gin.Context, name string, def time.Time) (time.Time, bool) {

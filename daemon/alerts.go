@@ -108,7 +108,7 @@ func newAlertParts(live func() *config.Config, db *store.DB, n *notifier.Notifie
 	opts := alerting.Options{
 		Store:  db,
 		Config: cfg.Alerting,
-		Overrides: &alerting.StoreOverrides{Store: db, Config: live, Now: now,
+		Overrides: &alerting.ServiceOverrides{Service: overrideService(live, db, loop, now),
 			Force: loop.ForceRound},
 		Conditions: rules,
 		OnStep:     callbacks.Step,

@@ -25,7 +25,7 @@ import (
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/limiter/control"
-	"github.com/headroomhq/headroom/overrides"
+	"github.com/headroomhq/headroom/limiter/overrides"
 	"github.com/headroomhq/headroom/store"
 )
 

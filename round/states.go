@@ -12,7 +12,7 @@ import (
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/limiter/control"
 	"github.com/headroomhq/headroom/limiter/demand"
-	"github.com/headroomhq/headroom/overrides"
+	"github.com/headroomhq/headroom/limiter/overrides"
 	"github.com/headroomhq/headroom/store"
 )
 

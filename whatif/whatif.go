@@ -22,7 +22,7 @@ import (
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/demand"
-	"github.com/headroomhq/headroom/overrides"
+	"github.com/headroomhq/headroom/limiter/overrides"
 	"github.com/headroomhq/headroom/simulations/scenario"
 	"github.com/headroomhq/headroom/simulations/sim"
 	"github.com/headroomhq/headroom/store"

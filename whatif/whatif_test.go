@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/overrides"
+	"github.com/headroomhq/headroom/limiter/overrides"
 	"github.com/headroomhq/headroom/store"
 )
 

@@ -71,7 +71,7 @@ const verifyAtLeast = 22 * time.Second
 // rules saw) and writes it with the real applier through Kafka's
 // AlterClientQuotas, so what the playbook does reaches the cluster the way
 // a limiter round would. `headroom serve` gives the engine the real
-// alerting.StoreOverrides over its round loop; daemon/alertloop_test.go
+// alerting.ServiceOverrides over its round loop; daemon/alertloop_test.go
 // runs that end to end.
 type labLimiter struct {
 	app *applier.Applier

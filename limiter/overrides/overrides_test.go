@@ -18,7 +18,7 @@ func rate(s string) *config.Rate {
 }
 
 func TestApply(t *testing.T) {
-	cfg, err := config.LoadFile("../examples/headroom.yml")
+	cfg, err := config.LoadFile("../../examples/headroom.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestApply(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	cfg, err := config.LoadFile("../examples/headroom.yml")
+	cfg, err := config.LoadFile("../../examples/headroom.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestValidate(t *testing.T) {
 func FuzzSpecDecode(f *testing.F) {
 	f.Add([]byte(`{"produce": {"share": "35MiB/s", "pin": 1000}, "expires_at": "2030-01-01T00:00:00Z"}`))
 	f.Add([]byte(`{"margin": 0.5, "freeze": true}`))
-	cfg, err := config.LoadFile("../examples/headroom.yml")
+	cfg, err := config.LoadFile("../../examples/headroom.yml")
 	if err != nil {
 		f.Fatal(err)
 	}

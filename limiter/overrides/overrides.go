@@ -1,11 +1,17 @@
-// Package overrides owns operators' changes to the configured policy: per
-// project share, floor, ceiling, weight and a pinned quota; per group a
-// raised margin or a freeze. Each may expire. It validates a change against
-// the configuration (with YAML-style field paths) and applies the changes
-// in force to a copy of the configuration, which is what the limiter plans
-// with. Storage is package store; the HTTP surface is package api.
+// Package overrides owns operators' and playbooks' changes to the
+// configured policy: per project share, floor, ceiling, weight and a pinned
+// quota; per group a raised margin or a freeze. Each may expire. It
+// validates a change against the configuration (with YAML-style field
+// paths), applies the changes in force to a copy of the configuration
+// (which is what the limiter plans with), and holds the one write path for
+// them, Service: validation, optimistic versioning, the audit record in the
+// same transaction, the rule that a playbook never touches an operator's
+// override, and the replan hook. The API and the alert playbooks both write
+// through Service; storage sits behind its Store interface (package store
+// implements it).
 //
-// It must not import the limiter, the API or any cluster client.
+// It must not import the limiter's other packages, api, alerting, round,
+// daemon or any cluster client.
 package overrides
 
 import (
@@ -58,6 +64,9 @@ type Spec struct {
 type FieldError struct {
 	Path    string `json:"path"`
 	Message string `json:"message"`
+	// unknownTarget marks the error that the project or group is not
+	// configured.
+	unknownTarget bool
 }
 
 // Validate checks spec for the named target against cfg at now and
@@ -79,7 +88,7 @@ func Validate(cfg *config.Config, kind, name string, spec Spec, now time.Time) [
 			}
 		}
 		if p == nil {
-			add("", "unknown project %q", name)
+			errs = append(errs, FieldError{Message: fmt.Sprintf("unknown project %q", name), unknownTarget: true})
 			return errs
 		}
 		if spec.Freeze != nil || spec.Margin != nil {
@@ -124,7 +133,7 @@ func Validate(cfg *config.Config, kind, name string, spec Spec, now time.Time) [
 		}
 	case KindGroup:
 		if _, ok := cfg.Group(name); !ok {
-			add("", "unknown resource group %q", name)
+			errs = append(errs, FieldError{Message: fmt.Sprintf("unknown resource group %q", name), unknownTarget: true})
 			return errs
 		}
 		if spec.Produce != nil || spec.Fetch != nil {
