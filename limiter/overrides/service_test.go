@@ -84,7 +84,7 @@ func TestServicePut(t *testing.T) {
 			want: ErrInvalid, wantField: "produce.weight"},
 		{name: "unknown project and a past expiry is invalid, not unknown",
 			change: Change{Kind: KindProject, Name: "nope", Spec: Spec{Margin: ptr(0.9), ExpiresAt: ptr(time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC))}, Actor: "olga"},
-			want: ErrInvalid, wantField: "expires_at"},
+			want:   ErrInvalid, wantField: "expires_at"},
 		{name: "exists and no version", seedBy: "olga", change: Change{Kind: KindGroup, Name: "batch", Spec: margin(0.95), Actor: "ivan"},
 			want: ErrVersionRequired, wantVersion: 1, wantBy: "olga"},
 		{name: "exists and an unreadable version", seedBy: "olga", change: Change{Kind: KindGroup, Name: "batch", Spec: margin(0.95), Actor: "ivan", Version: -1},
