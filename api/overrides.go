@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,20 +27,11 @@ func (a *API) effective(c *gin.Context) (overrides.Effective, bool) {
 	return eff, true
 }
 
-// OverrideView is an override in API answers.
-type OverrideView struct {
-	Kind      string         `json:"kind"`
-	Name      string         `json:"name"`
-	Spec      overrides.Spec `json:"spec"`
-	Version   int            `json:"version"`
-	UpdatedBy string         `json:"updated_by"`
-	UpdatedAt time.Time      `json:"updated_at"`
-}
-
 func overrideView(o store.Override) OverrideView {
-	v := OverrideView{Kind: o.Kind, Name: o.Name, Version: o.Version, UpdatedBy: o.UpdatedBy, UpdatedAt: o.UpdatedAt}
-	_ = json.Unmarshal(o.Spec, &v.Spec) // written by the override service from a valid Spec
-	return v
+	var spec overrides.Spec
+	_ = json.Unmarshal(o.Spec, &spec) // written by the override service from a valid Spec
+	b, _ := json.Marshal(spec)
+	return OverrideView{Kind: o.Kind, Name: o.Name, Spec: b, Version: o.Version, UpdatedBy: o.UpdatedBy, UpdatedAt: o.UpdatedAt}
 }
 
 func etag(version int) string { return fmt.Sprintf(`"v%d"`, version) }

@@ -11,23 +11,19 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/headroomhq/headroom/api/wire"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/limiter/overrides"
 )
 
-// Problem is an RFC 9457 problem detail.
-type Problem struct {
-	Type   string                 `json:"type"`
-	Title  string                 `json:"title"`
-	Status int                    `json:"status"`
-	Detail string                 `json:"detail,omitempty"`
-	Errors []overrides.FieldError `json:"errors,omitempty"`
-}
-
 func problem(c *gin.Context, status int, title, detail string, fields ...overrides.FieldError) {
 	c.Header("Content-Type", "application/problem+json")
 	c.Status(status)
-	_ = json.NewEncoder(c.Writer).Encode(Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Errors: fields})
+	var errs []wire.FieldError
+	for _, f := range fields {
+		errs = append(errs, wire.FieldError{Path: f.Path, Message: f.Message})
+	}
+	_ = json.NewEncoder(c.Writer).Encode(Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Errors: errs})
 }
 
 // decodeJSON decodes the body strictly into v. On failure it has written

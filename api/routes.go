@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/headroomhq/headroom/api/wire"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/limiter/overrides"
 	"github.com/headroomhq/headroom/store"
@@ -69,26 +70,9 @@ func (a *API) health(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// GroupView is a resource group in API answers.
-type GroupView struct {
-	Name     string    `json:"name"`
-	Cluster  string    `json:"cluster"`
-	Brokers  []int32   `json:"brokers"`
-	Capacity RatesView `json:"capacity"`
-	Margin   float64   `json:"margin"`
-	Frozen   bool      `json:"frozen"`
-	Projects []string  `json:"projects"`
-}
-
-// RatesView holds bytes/s per direction.
-type RatesView struct {
-	Produce float64 `json:"produce"`
-	Fetch   float64 `json:"fetch"`
-}
-
 func groupView(eff overrides.Effective, g config.GroupConfig) GroupView {
 	v := GroupView{Name: g.Name, Cluster: g.Cluster, Margin: g.Margin, Frozen: eff.Frozen[g.Name],
-		Capacity: RatesView{float64(g.Capacity.Produce), float64(g.Capacity.Fetch)}, Brokers: []int32{}, Projects: []string{}}
+		Capacity: RatesView{Produce: float64(g.Capacity.Produce), Fetch: float64(g.Capacity.Fetch)}, Brokers: []int32{}, Projects: []string{}}
 	for _, b := range g.Brokers {
 		v.Brokers = append(v.Brokers, b.ID)
 	}
@@ -123,24 +107,6 @@ func (a *API) getGroup(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, groupView(eff, *g))
-}
-
-// ProjectView is a project in API answers.
-type ProjectView struct {
-	Name    string    `json:"name"`
-	Group   string    `json:"group"`
-	Entity  string    `json:"entity"`
-	Produce QuotaView `json:"produce"`
-	Fetch   QuotaView `json:"fetch"`
-}
-
-// QuotaView is a project's policy in one direction, bytes/s per broker.
-type QuotaView struct {
-	Share   float64  `json:"share"`
-	Floor   float64  `json:"floor"`
-	Ceiling float64  `json:"ceiling"`
-	Weight  float64  `json:"weight"`
-	Pin     *float64 `json:"pin,omitempty"`
 }
 
 func projectView(eff overrides.Effective, p config.ProjectConfig) ProjectView {
@@ -178,19 +144,6 @@ func (a *API) getProject(c *gin.Context) {
 		}
 	}
 	problem(c, http.StatusNotFound, "unknown project", c.Param("name"))
-}
-
-// QuotaState is one project's quota in one direction: the plan and what
-// the cluster holds.
-type QuotaState struct {
-	Project   string   `json:"project"`
-	Entity    string   `json:"entity"`
-	Direction string   `json:"direction"`
-	Planned   *float64 `json:"planned,omitempty"`
-	PlannedAt string   `json:"planned_at,omitempty"`
-	Outcome   string   `json:"outcome,omitempty"`
-	Cluster   *float64 `json:"cluster,omitempty"`
-	Share     float64  `json:"share"`
 }
 
 func (a *API) quotas(c *gin.Context) {
@@ -372,41 +325,12 @@ func parseLimit(c *gin.Context) (int, bool) {
 	return n, true
 }
 
-// SignalView is one detector forecast in API answers. Rates are bytes/s
-// per broker; expected is the baseline the detector forecast one horizon
-// ahead, upper its upper bound (the limiter's demand), score the anomaly
-// score in [0,1]. A value the detector did not know is null.
-type SignalView struct {
-	At        time.Time `json:"at"`
-	Project   string    `json:"project"`
-	Direction string    `json:"direction"`
-	Rate      *float64  `json:"rate"`
-	Expected  *float64  `json:"expected"`
-	Upper     *float64  `json:"upper"`
-	Score     *float64  `json:"score"`
-	State     string    `json:"state"`
-}
-
 // finite is v, or nil for NaN and infinities, which JSON cannot carry.
 func finite(v float64) *float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return nil
 	}
 	return &v
-}
-
-// LedgerView is a ledger entry in API answers: the store's fields under
-// the same names, with a rate the limiter did not know (NaN in the store)
-// as null, which JSON can carry.
-type LedgerView struct {
-	At                                                                                time.Time
-	Round                                                                             int64
-	Group, Direction, Project, Entity, Mode, Outcome                                  string
-	Before, After, Ideal, Target, Share, Observed, Rate, Demand, Forecast, ThrottleMs *float64
-	HotBroker                                                                         int32
-	Reasons                                                                           []string
-	BorrowedFrom, LentTo                                                              []store.LedgerTransfer
-	Note, Error                                                                       string
 }
 
 func ledgerView(e store.LedgerEntry) LedgerView {
@@ -419,17 +343,20 @@ func ledgerView(e store.LedgerEntry) LedgerView {
 	return LedgerView{At: e.At, Round: e.Round, Group: e.Group, Direction: e.Direction, Project: e.Project, Entity: e.Entity,
 		Mode: e.Mode, Outcome: e.Outcome, Before: f(e.Before), After: f(e.After), Ideal: f(e.Ideal), Target: f(e.Target),
 		Share: f(e.Share), Observed: f(e.Observed), Rate: f(e.Rate), Demand: f(e.Demand), Forecast: f(e.Forecast),
-		ThrottleMs: f(e.ThrottleMs), HotBroker: e.HotBroker, Reasons: e.Reasons, BorrowedFrom: e.BorrowedFrom, LentTo: e.LentTo,
+		ThrottleMs: f(e.ThrottleMs), HotBroker: e.HotBroker, Reasons: e.Reasons, BorrowedFrom: transfers(e.BorrowedFrom), LentTo: transfers(e.LentTo),
 		Note: e.Note, Error: e.Error}
 }
 
-// Explanation answers "why did project X have quota Y at time T".
-type Explanation struct {
-	Project   string     `json:"project"`
-	Direction string     `json:"direction"`
-	At        time.Time  `json:"at"`
-	Decision  LedgerView `json:"decision"`
-	Summary   string     `json:"summary"`
+// transfers is the wire form of the ledger's loans; nil stays nil (null).
+func transfers(ts []store.LedgerTransfer) []wire.LedgerTransfer {
+	if ts == nil {
+		return nil
+	}
+	out := make([]wire.LedgerTransfer, len(ts))
+	for i, t := range ts {
+		out[i] = wire.LedgerTransfer(t)
+	}
+	return out
 }
 
 func (a *API) explain(c *gin.Context) {
@@ -490,19 +417,6 @@ func human(v float64) string {
 	return config.Rate(v).String()
 }
 
-// IncidentView is an incident in API answers.
-type IncidentView struct {
-	ID          int64                `json:"id"`
-	AlertName   string               `json:"alertname"`
-	State       string               `json:"state"`
-	Labels      map[string]string    `json:"labels"`
-	Annotations map[string]string    `json:"annotations"`
-	OpenedAt    time.Time            `json:"opened_at"`
-	UpdatedAt   time.Time            `json:"updated_at"`
-	Handling    json.RawMessage      `json:"handling"`
-	Steps       []store.IncidentStep `json:"steps,omitempty"`
-}
-
 func incidentView(in store.Incident) IncidentView {
 	return IncidentView{ID: in.ID, AlertName: in.AlertName, State: in.State, Labels: in.Labels, Annotations: in.Annotations,
 		OpenedAt: in.OpenedAt, UpdatedAt: in.UpdatedAt, Handling: in.Data}
@@ -558,16 +472,15 @@ func (a *API) getAlert(c *gin.Context) {
 		return
 	}
 	v := incidentView(in)
-	if v.Steps, err = a.opts.Store.IncidentSteps(ctx, id); err != nil {
+	steps, err := a.opts.Store.IncidentSteps(ctx, id)
+	if err != nil {
 		problem(c, http.StatusInternalServerError, "read incident", err.Error())
 		return
 	}
+	for _, st := range steps {
+		v.Steps = append(v.Steps, wire.IncidentStep(st))
+	}
 	c.JSON(http.StatusOK, v)
-}
-
-// RejectBody is the body of a rejection.
-type RejectBody struct {
-	Reason string `json:"reason"`
 }
 
 func (a *API) alertAction(action string) gin.HandlerFunc {
