@@ -3,12 +3,11 @@
 // acknowledge, approve, reject) and prints tables for people or JSON for
 // scripts.
 //
-// It speaks to Headroom only over HTTP; it must not import the API's or
-// any component's package.
+// It speaks to Headroom only over HTTP, through the API's typed client: it
+// must not import any Headroom package but api/client and api/wire.
 package ctl
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,12 +15,15 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/headroomhq/headroom/api/client"
 )
 
-// Client calls the API.
+// Client calls the API through its typed client and prints the answers.
 type Client struct {
 	URL   string
 	Token string
@@ -31,76 +33,26 @@ type Client struct {
 	Out  io.Writer
 }
 
-// Error is a non-2xx answer.
-type Error struct {
-	Status int
-	Title  string
-	Detail string
-	Fields []struct{ Path, Message string }
+func (c *Client) api() *client.Client {
+	return &client.Client{URL: c.URL, Token: c.Token, HTTP: c.HTTP}
 }
 
-func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d %s", e.Status, e.Title)
-	if e.Detail != "" {
-		b.WriteString(": " + e.Detail)
-	}
-	for _, f := range e.Fields {
-		fmt.Fprintf(&b, "\n  %s: %s", f.Path, f.Message)
-	}
-	return b.String()
-}
-
+// do sends one request and returns a 2xx answer's body and headers; a
+// non-2xx answer is a *client.Error.
 func (c *Client) do(ctx context.Context, method, path string, body any, hdr map[string]string) ([]byte, http.Header, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.URL, "/")+path, rd)
+	return c.api().Do(ctx, method, path, body, hdr)
+}
+
+// show prints an answer (as JSON, or as a table of the named columns).
+func (c *Client) show(v any, err error, columns ...string) error {
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
+		return err
 	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	resp, err := hc.Do(req)
+	raw, err := json.Marshal(v)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
+		return err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		e := &Error{Status: resp.StatusCode}
-		var p struct {
-			Title, Detail string
-			Errors        []struct{ Path, Message string }
-		}
-		if json.Unmarshal(b, &p) == nil {
-			e.Title, e.Detail, e.Fields = p.Title, p.Detail, p.Errors
-		}
-		if e.Title == "" {
-			e.Title = http.StatusText(resp.StatusCode)
-		}
-		return nil, nil, e
-	}
-	return b, resp.Header, nil
+	return c.print(raw, columns...)
 }
 
 // print writes the JSON as is, or as a table of the named columns.
@@ -199,82 +151,67 @@ func binary(v float64, units ...string) string {
 
 // List prints a collection: groups, projects, quotas, overrides or alerts.
 func (c *Client) List(ctx context.Context, what string) error {
-	columns := map[string][]string{
-		"groups":    {"name", "cluster", "brokers", "capacity.produce", "capacity.fetch", "margin", "frozen", "projects"},
-		"projects":  {"name", "group", "entity", "produce.share", "produce.ceiling", "fetch.share", "fetch.ceiling"},
-		"quotas":    {"project", "direction", "share", "planned", "cluster", "outcome", "planned_at"},
-		"overrides": {"kind", "name", "version", "updated_by", "updated_at", "spec"},
-		"alerts":    {"id", "alertname", "state", "labels", "opened_at", "updated_at"},
-	}[what]
-	if columns == nil {
-		return fmt.Errorf("cannot list %q: want groups, projects, quotas, overrides or alerts", what)
+	api := c.api()
+	switch what {
+	case "groups":
+		v, err := api.Groups(ctx)
+		return c.show(v, err, groupColumns...)
+	case "projects":
+		v, err := api.Projects(ctx)
+		return c.show(v, err, "name", "group", "entity", "produce.share", "produce.ceiling", "fetch.share", "fetch.ceiling")
+	case "quotas":
+		v, err := api.Quotas(ctx)
+		return c.show(v, err, "project", "direction", "share", "planned", "cluster", "outcome", "planned_at")
+	case "overrides":
+		v, err := api.Overrides(ctx)
+		return c.show(v, err, "kind", "name", "version", "updated_by", "updated_at", "spec")
+	case "alerts":
+		v, err := api.Alerts(ctx)
+		return c.show(v, err, "id", "alertname", "state", "labels", "opened_at", "updated_at")
 	}
-	raw, _, err := c.do(ctx, "GET", "/api/v1/"+what, nil, nil)
-	if err != nil {
-		return err
-	}
-	return c.print(raw, columns...)
+	return fmt.Errorf("cannot list %q: want groups, projects, quotas, overrides or alerts", what)
 }
+
+var groupColumns = []string{"name", "cluster", "brokers", "capacity.produce", "capacity.fetch", "margin", "frozen", "projects"}
 
 // Show prints one group, project or alert.
 func (c *Client) Show(ctx context.Context, what, name string) error {
-	paths := map[string]string{"group": "groups", "project": "projects", "alert": "alerts"}
-	p, ok := paths[what]
-	if !ok {
-		return fmt.Errorf("cannot show %q: want group, project or alert", what)
-	}
-	raw, _, err := c.do(ctx, "GET", "/api/v1/"+p+"/"+url.PathEscape(name), nil, nil)
-	if err != nil {
-		return err
-	}
-	if c.JSON || what == "alert" {
+	api := c.api()
+	switch what {
+	case "group":
+		v, err := api.Group(ctx, name)
+		return c.show(v, err, groupColumns...)
+	case "project":
+		v, err := api.Project(ctx, name)
+		return c.show(v, err, "name", "group", "entity", "produce.share", "produce.floor", "produce.ceiling", "produce.weight",
+			"fetch.share", "fetch.floor", "fetch.ceiling", "fetch.weight")
+	case "alert":
+		id, err := strconv.ParseInt(name, 10, 64)
+		if err != nil {
+			// Not an id: the API's answer names the problem.
+			_, _, err := c.do(ctx, "GET", "/api/v1/alerts/"+url.PathEscape(name), nil, nil)
+			return err
+		}
+		v, err := api.Alert(ctx, id)
 		c.JSON = true
-		return c.print(raw)
+		return c.show(v, err)
 	}
-	cols := map[string][]string{
-		"group":   {"name", "cluster", "brokers", "capacity.produce", "capacity.fetch", "margin", "frozen", "projects"},
-		"project": {"name", "group", "entity", "produce.share", "produce.floor", "produce.ceiling", "produce.weight", "fetch.share", "fetch.floor", "fetch.ceiling", "fetch.weight"},
-	}[what]
-	return c.print(raw, cols...)
+	return fmt.Errorf("cannot show %q: want group, project or alert", what)
 }
 
 // Override creates or replaces an override. It reads the current one
 // first and sends its ETag, so a concurrent change is refused rather than
 // lost.
 func (c *Client) Override(ctx context.Context, kind, name string, spec map[string]any) error {
-	path := "/api/v1/overrides/" + url.PathEscape(kind) + "/" + url.PathEscape(name)
-	hdr := map[string]string{}
-	_, h, err := c.do(ctx, "GET", path, nil, nil)
-	switch e, _ := err.(*Error); {
-	case err == nil:
-		hdr["If-Match"] = h.Get("ETag")
-	case e != nil && e.Status == http.StatusNotFound:
-	default:
-		return err
-	}
-	raw, _, err := c.do(ctx, "PUT", path, spec, hdr)
-	if err != nil {
-		return err
-	}
-	return c.print(raw, "kind", "name", "version", "updated_by", "spec")
+	v, err := c.api().SetOverride(ctx, kind, name, spec)
+	return c.show(v, err, "kind", "name", "version", "updated_by", "spec")
 }
 
 // Explain prints why a project had its quota.
 func (c *Client) Explain(ctx context.Context, project, direction string, at time.Time) error {
-	q := url.Values{"project": {project}, "direction": {direction}}
-	if !at.IsZero() {
-		q.Set("at", at.UTC().Format(time.RFC3339))
-	}
-	raw, _, err := c.do(ctx, "GET", "/api/v1/explain?"+q.Encode(), nil, nil)
-	if err != nil {
-		return err
-	}
-	if c.JSON {
-		return c.print(raw)
-	}
-	var ex struct{ Summary string }
-	if err := json.Unmarshal(raw, &ex); err != nil {
-		return err
+	ex, err := c.api().Explain(ctx, project, direction, at)
+	if err != nil || c.JSON {
+		return c.show(ex, err)
 	}
 	_, err = fmt.Fprintln(c.Out, ex.Summary)
 	return err
@@ -282,13 +219,6 @@ func (c *Client) Explain(ctx context.Context, project, direction string, at time
 
 // Alert runs a lifecycle action: acknowledge, approve or reject.
 func (c *Client) Alert(ctx context.Context, action string, id int64, reason string) error {
-	var body any
-	if action == "reject" {
-		body = map[string]string{"reason": reason}
-	}
-	raw, _, err := c.do(ctx, "POST", fmt.Sprintf("/api/v1/alerts/%d/%s", id, action), body, nil)
-	if err != nil {
-		return err
-	}
-	return c.print(raw, "id", "alertname", "state", "updated_at")
+	v, err := c.api().AlertAction(ctx, action, id, reason)
+	return c.show(v, err, "id", "alertname", "state", "updated_at")
 }

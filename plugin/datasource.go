@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,6 +22,8 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
+
+	"github.com/headroomhq/headroom/api/client"
 )
 
 // ID is the plugin id in plugin.json.
@@ -108,7 +109,9 @@ type Datasource struct {
 	// queries report it rather than Grafana's generic instance error.
 	settingsErr error
 	client      *http.Client
-	now         func() time.Time
+	// api calls Headroom's API over client.
+	api *client.Client
+	now func() time.Time
 	// ticker paces the plan stream; tests replace it.
 	ticker func(time.Duration) (<-chan time.Time, func())
 }
@@ -125,13 +128,14 @@ var (
 // fail it: the instance then answers every call with what is wrong.
 func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
 	settings, err := LoadSettings(s)
-	client := &http.Client{Timeout: 15 * time.Second}
+	hc := &http.Client{Timeout: 15 * time.Second}
 	if settings.tls != nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = settings.tls
-		client.Transport = tr
+		hc.Transport = tr
 	}
-	return &Datasource{settings: settings, settingsErr: err, client: client, now: time.Now,
+	return &Datasource{settings: settings, settingsErr: err, client: hc, now: time.Now,
+		api: &client.Client{URL: settings.URL, Token: settings.Token, HTTP: hc},
 		ticker: func(d time.Duration) (<-chan time.Time, func()) {
 			t := time.NewTicker(d)
 			return t.C, t.Stop
@@ -140,72 +144,6 @@ func NewDatasource(_ context.Context, s backend.DataSourceInstanceSettings) (ins
 
 // Dispose closes idle connections when Grafana replaces the instance.
 func (d *Datasource) Dispose() { d.client.CloseIdleConnections() }
-
-// apiError is a non-2xx answer of the API.
-type apiError struct {
-	Status int
-	Title  string
-	Detail string
-	// Errors are the API's field errors.
-	Errors []struct{ Path, Message string }
-}
-
-func (e *apiError) Error() string {
-	msg := fmt.Sprintf("Headroom API answered %d", e.Status)
-	if e.Title != "" {
-		msg += ": " + e.Title
-	}
-	if e.Detail != "" {
-		msg += " (" + e.Detail + ")"
-	}
-	for _, f := range e.Errors {
-		msg += "; " + strings.TrimPrefix(f.Path+": ", ": ") + f.Message
-	}
-	return msg
-}
-
-// get fetches an API path into v.
-func (d *Datasource) get(ctx context.Context, path string, v any) error {
-	if d.settingsErr != nil {
-		return d.settingsErr
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.settings.URL+path, nil)
-	if err != nil {
-		return err
-	}
-	if d.settings.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+d.settings.Token)
-	}
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("reach Headroom at %s: %w", d.settings.URL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		ae := &apiError{Status: resp.StatusCode}
-		_ = json.Unmarshal(body, ae)
-		ae.Status = resp.StatusCode
-		return ae
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return &contentError{Path: path, ContentType: resp.Header.Get("Content-Type"), Err: err}
-	}
-	return nil
-}
-
-// contentError is a 2xx answer that is not the JSON the API gives.
-type contentError struct {
-	Path, ContentType string
-	Err               error
-}
-
-func (e *contentError) Error() string {
-	return fmt.Sprintf("decode %s (Content-Type %q): %v", e.Path, e.ContentType, e.Err)
-}
 
 // CheckHealth reaches the API with the token and says what is wrong: bad
 // settings, an unreachable address, an address that is not Headroom's API,
@@ -219,12 +157,9 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		return fail("Bad datasource settings: %v.", d.settingsErr), nil
 	}
 	u := d.settings.URL
-	var health struct {
-		Status string `json:"status"`
-	}
-	var ae *apiError
-	var ce *contentError
-	switch err := d.get(ctx, "/api/v1/health", &health); {
+	var ae *client.Error
+	var ce *client.ContentError
+	switch health, err := d.api.Health(ctx); {
 	case errors.As(err, &ae) && ae.Status == http.StatusServiceUnavailable:
 		return fail("Headroom at %s is up but its store is not: %v.", u, err), nil
 	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
@@ -241,11 +176,8 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 	if d.settings.Token == "" {
 		return fail("No API token is set: add a viewer (or operator, for tuning) token in the datasource's secure settings."), nil
 	}
-	var groups []struct {
-		Name     string   `json:"name"`
-		Projects []string `json:"projects"`
-	}
-	if err := d.get(ctx, "/api/v1/groups", &groups); err != nil {
+	groups, err := d.api.Groups(ctx)
+	if err != nil {
 		if errors.As(err, &ae) {
 			switch ae.Status {
 			case http.StatusUnauthorized:

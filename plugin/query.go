@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -14,6 +13,9 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/headroomhq/headroom/api/client"
+	"github.com/headroomhq/headroom/api/wire"
 )
 
 // Query types.
@@ -42,31 +44,6 @@ type Query struct {
 	Metric string `json:"metric"`
 	// N is how many projects top N keeps. Default 10.
 	N int `json:"n"`
-}
-
-// ledgerEntry is the part of the API's ledger entries the plugin reads.
-type ledgerEntry struct {
-	At                                                                 time.Time
-	Project, Direction, Outcome, Note                                  string
-	Before, After, Share, Demand, Observed, Rate, Forecast, ThrottleMs float64
-	Reasons                                                            []string
-	BorrowedFrom, LentTo                                               []struct {
-		Project string  `json:"project"`
-		Bytes   float64 `json:"bytes"`
-	}
-}
-
-// signal is one detector forecast as GET /api/v1/signals answers it; a
-// value the detector did not know is null.
-type signal struct {
-	At        time.Time `json:"at"`
-	Project   string    `json:"project"`
-	Direction string    `json:"direction"`
-	Rate      *float64  `json:"rate"`
-	Expected  *float64  `json:"expected"`
-	Upper     *float64  `json:"upper"`
-	Score     *float64  `json:"score"`
-	State     string    `json:"state"`
 }
 
 // QueryData answers every query; one bad query does not fail the others.
@@ -108,7 +85,7 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 			fmt.Sprintf("unknown query type %q (want quotas, ledger, throttled, detector, alerts or topn)", q.QueryType))
 	}
 	var bq *badQuery
-	var ae *apiError
+	var ae *client.Error
 	switch {
 	case errors.As(err, &bq), errors.As(err, &ae) && ae.Status == http.StatusBadRequest:
 		return backend.ErrDataResponse(backend.StatusBadRequest, err.Error())
@@ -127,10 +104,11 @@ func (d *Datasource) projects(ctx context.Context, only string) ([]string, error
 	if only != "" {
 		return []string{only}, nil
 	}
-	var ps []struct {
-		Name string `json:"name"`
+	if d.settingsErr != nil {
+		return nil, d.settingsErr
 	}
-	if err := d.get(ctx, "/api/v1/projects", &ps); err != nil {
+	ps, err := d.api.Projects(ctx)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]string, len(ps))
@@ -140,20 +118,32 @@ func (d *Datasource) projects(ctx context.Context, only string) ([]string, error
 	return out, nil
 }
 
-func (d *Datasource) history(ctx context.Context, project, direction string, tr backend.TimeRange) ([]ledgerEntry, error) {
-	v := url.Values{"project": {project}, "direction": {direction},
-		"from": {tr.From.UTC().Format(time.RFC3339)}, "to": {tr.To.UTC().Format(time.RFC3339)}, "limit": {"10000"}}
-	var es []ledgerEntry
-	if err := d.get(ctx, "/api/v1/ledger?"+v.Encode(), &es); err != nil {
+// span is the API's selection of one project's series over a panel's
+// time range.
+func span(project, direction string, tr backend.TimeRange) client.Span {
+	return client.Span{Project: project, Direction: direction, From: tr.From, To: tr.To, Limit: 10000}
+}
+
+func (d *Datasource) history(ctx context.Context, project, direction string, tr backend.TimeRange) ([]wire.LedgerView, error) {
+	if d.settingsErr != nil {
+		return nil, d.settingsErr
+	}
+	es, err := d.api.Ledger(ctx, span(project, direction, tr))
+	if err != nil {
 		return nil, fmt.Errorf("ledger of %s: %w", project, err)
 	}
 	return es, nil
 }
 
-func transfers(ts []struct {
-	Project string  `json:"project"`
-	Bytes   float64 `json:"bytes"`
-}) string {
+// num is a rate the ledger may not know (null): 0 then.
+func num(v *float64) float64 {
+	if v == nil {
+		return 0
+	}
+	return *v
+}
+
+func transfers(ts []wire.LedgerTransfer) string {
 	var parts []string
 	for _, t := range ts {
 		parts = append(parts, fmt.Sprintf("%s:%.0f", t.Project, t.Bytes))
@@ -183,7 +173,7 @@ func (d *Datasource) perProject(ctx context.Context, q Query, tr backend.TimeRan
 		case QueryQuotas:
 			quota, demand, share := make([]float64, n), make([]float64, n), make([]float64, n)
 			for i, e := range es {
-				quota[i], demand[i], share[i] = e.After, e.Demand, e.Share
+				quota[i], demand[i], share[i] = num(e.After), num(e.Demand), num(e.Share)
 			}
 			f.Fields = append(f.Fields,
 				data.NewField("quota", labels, quota).SetConfig(&data.FieldConfig{Unit: "Bps"}),
@@ -192,7 +182,7 @@ func (d *Datasource) perProject(ctx context.Context, q Query, tr backend.TimeRan
 		case QueryThrottled:
 			thr, ms := make([]float64, n), make([]float64, n)
 			for i, e := range es {
-				thr[i], ms[i] = throttled(e), e.ThrottleMs
+				thr[i], ms[i] = throttled(e), num(e.ThrottleMs)
 			}
 			f.Fields = append(f.Fields, data.NewField("throttled", labels, thr).SetConfig(&data.FieldConfig{Unit: "Bps"}),
 				data.NewField("throttle_ms", labels, ms).SetConfig(&data.FieldConfig{Unit: "ms"}))
@@ -200,7 +190,7 @@ func (d *Datasource) perProject(ctx context.Context, q Query, tr backend.TimeRan
 			before, after := make([]float64, n), make([]float64, n)
 			outcome, reasons, from, to := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 			for i, e := range es {
-				before[i], after[i], outcome[i] = e.Before, e.After, e.Outcome
+				before[i], after[i], outcome[i] = num(e.Before), num(e.After), e.Outcome
 				reasons[i] = strings.Join(e.Reasons, ",")
 				from[i], to[i] = transfers(e.BorrowedFrom), transfers(e.LentTo)
 			}
@@ -216,11 +206,12 @@ func (d *Datasource) perProject(ctx context.Context, q Query, tr backend.TimeRan
 	return frames, nil
 }
 
-func (d *Datasource) signals(ctx context.Context, project, direction string, tr backend.TimeRange) ([]signal, error) {
-	v := url.Values{"project": {project}, "direction": {direction},
-		"from": {tr.From.UTC().Format(time.RFC3339)}, "to": {tr.To.UTC().Format(time.RFC3339)}, "limit": {"10000"}}
-	var ss []signal
-	if err := d.get(ctx, "/api/v1/signals?"+v.Encode(), &ss); err != nil {
+func (d *Datasource) signals(ctx context.Context, project, direction string, tr backend.TimeRange) ([]wire.SignalView, error) {
+	if d.settingsErr != nil {
+		return nil, d.settingsErr
+	}
+	ss, err := d.api.Signals(ctx, span(project, direction, tr))
+	if err != nil {
 		return nil, fmt.Errorf("detector signals of %s: %w", project, err)
 	}
 	return ss, nil
@@ -265,14 +256,11 @@ var scoreMin, scoreMax = data.ConfFloat64(0), data.ConfFloat64(1)
 
 // throttled is the demand the quota in force did not serve, bytes/s per
 // broker.
-func throttled(e ledgerEntry) float64 { return max(0, e.Demand-e.Before) }
+func throttled(e wire.LedgerView) float64 { return max(0, num(e.Demand)-num(e.Before)) }
 
 // value is one decision's contribution to a top N metric.
-func value(e ledgerEntry, metric string) float64 {
-	sum := func(ts []struct {
-		Project string  `json:"project"`
-		Bytes   float64 `json:"bytes"`
-	}) (s float64) {
+func value(e wire.LedgerView, metric string) float64 {
+	sum := func(ts []wire.LedgerTransfer) (s float64) {
 		for _, t := range ts {
 			s += t.Bytes
 		}
@@ -286,13 +274,13 @@ func value(e ledgerEntry, metric string) float64 {
 	case "lent":
 		return sum(e.LentTo)
 	case "demand":
-		return e.Demand
+		return num(e.Demand)
 	case "quota":
-		return e.After
+		return num(e.After)
 	case "forecast":
-		return e.Forecast
+		return num(e.Forecast)
 	case "throttle_ms":
-		return e.ThrottleMs
+		return num(e.ThrottleMs)
 	}
 	return 0
 }
@@ -306,15 +294,11 @@ func repeat(s string, n int) []string {
 }
 
 func (d *Datasource) alerts(ctx context.Context, tr backend.TimeRange) (data.Frames, error) {
-	var ins []struct {
-		ID        int64             `json:"id"`
-		AlertName string            `json:"alertname"`
-		State     string            `json:"state"`
-		Labels    map[string]string `json:"labels"`
-		OpenedAt  time.Time         `json:"opened_at"`
-		UpdatedAt time.Time         `json:"updated_at"`
+	if d.settingsErr != nil {
+		return nil, d.settingsErr
 	}
-	if err := d.get(ctx, "/api/v1/alerts", &ins); err != nil {
+	ins, err := d.api.Alerts(ctx)
+	if err != nil {
 		return nil, err
 	}
 	var start, end []time.Time

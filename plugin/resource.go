@@ -12,6 +12,8 @@ import (
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/headroomhq/headroom/api/wire"
 )
 
 // proxied lists the API paths Grafana may reach through CallResource:
@@ -141,14 +143,6 @@ func (d *Datasource) PublishStream(context.Context, *backend.PublishStreamReques
 	return &backend.PublishStreamResponse{Status: backend.PublishStreamStatusPermissionDenied}, nil
 }
 
-type quotaState struct {
-	Project   string   `json:"project"`
-	Direction string   `json:"direction"`
-	Planned   *float64 `json:"planned"`
-	PlannedAt string   `json:"planned_at"`
-	Cluster   *float64 `json:"cluster"`
-}
-
 // RunStream polls the effective quotas and sends a frame with the rows
 // whose planned quota changed since the last poll (all rows on the
 // first). A round that re-plans the same quota is not a change.
@@ -163,8 +157,7 @@ func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamReques
 	tick, stop := d.ticker(time.Duration(d.settings.StreamInterval) * time.Second)
 	defer stop()
 	for {
-		var qs []quotaState
-		if err := d.get(ctx, "/api/v1/quotas", &qs); err != nil {
+		if qs, err := d.api.Quotas(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -182,7 +175,7 @@ func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamReques
 	}
 }
 
-func changed(qs []quotaState, last map[string]string, now time.Time) *data.Frame {
+func changed(qs []wire.QuotaState, last map[string]string, now time.Time) *data.Frame {
 	var ts []time.Time
 	var project, dir []string
 	var planned []float64
