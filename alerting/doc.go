@@ -8,7 +8,8 @@
 // Sending alerts to Alertmanager is package alerting/notifier; receiving
 // Alertmanager's webhook is package alerting/webhook.
 //
-// Playbooks act on the limiter only through the Overrides interface, the
-// limiter's public override surface that the API uses too. The package
-// must not import the limiter, detector or collector.
+// Playbooks act on the limiter only through the Overrides interface;
+// ServiceOverrides implements it over the limiter's override service
+// (limiter/overrides), the write path the API uses too. The package must
+// not import the limiter, detector or collector.
 package alerting

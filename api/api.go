@@ -8,8 +8,13 @@
 // (forwarding headers count only from configured trusted proxies); errors
 // are problem+json (RFC 9457) with field paths.
 //
+// Overrides are read and written through the limiter's override service
+// (limiter/overrides), the same one the alert playbooks use; the answers
+// are the wire types of api/wire.
+//
 // It must not import the limiter, collector or detector: what it needs of
-// them comes through the small interfaces in this file.
+// them comes through the small interfaces in this file and the override
+// service.
 package api
 
 import (
