@@ -73,6 +73,8 @@ type Error struct {
 	// (ErrVersionRequired, ErrMalformedVersion, ErrConflict on delete,
 	// ErrOperatorOwned); its Version is zero otherwise.
 	Current store.Override
+	// Read is the version the caller read (Change.Version).
+	Read int
 }
 
 func (e *Error) Error() string {
@@ -87,7 +89,7 @@ func (e *Error) Error() string {
 	case errors.Is(e.Err, ErrOperatorOwned):
 		msg = fmt.Sprintf("%s set one (version %d); %s", e.Current.UpdatedBy, e.Current.Version, e.Err)
 	case errors.Is(e.Err, ErrConflict) && e.Current.Version > 0:
-		msg = fmt.Sprintf("%s changed it since (version %d); left in place", e.Current.UpdatedBy, e.Current.Version)
+		msg = fmt.Sprintf("%s changed it since (version %d, not the %d read); left in place", e.Current.UpdatedBy, e.Current.Version, e.Read)
 	}
 	return fmt.Sprintf("%s override %s: %s", e.Op, e.Target, msg)
 }
@@ -168,7 +170,7 @@ func (s *Service) Effective(ctx context.Context) (Effective, []error, error) {
 func (s *Service) Put(ctx context.Context, c Change) (store.Override, error) {
 	now := s.now()
 	fail := func(err error, cur store.Override) (store.Override, error) {
-		return store.Override{}, &Error{Op: "put", Target: c.target(), Err: err, Current: cur}
+		return store.Override{}, &Error{Op: "put", Target: c.target(), Err: err, Current: cur, Read: c.Version}
 	}
 	cfg := s.Config()
 	if fe := Validate(cfg, c.Kind, c.Name, c.Spec, now); len(fe) > 0 {
@@ -218,7 +220,7 @@ func (s *Service) Put(ctx context.Context, c Change) (store.Override, error) {
 // with ErrOperatorOwned and leaves it in place.
 func (s *Service) Delete(ctx context.Context, c Change) error {
 	fail := func(err error, cur store.Override) error {
-		return &Error{Op: "delete", Target: c.target(), Err: err, Current: cur}
+		return &Error{Op: "delete", Target: c.target(), Err: err, Current: cur, Read: c.Version}
 	}
 	if c.Version <= 0 {
 		return fail(ErrVersionRequired, store.Override{})

@@ -229,7 +229,7 @@ func TestServiceErrorNamesTheOwner(t *testing.T) {
 		t.Fatalf("err %v, want %q", err, want)
 	}
 	err = f.svc.Delete(context.Background(), Change{Kind: KindGroup, Name: "events", Actor: "playbook:A", Version: 2})
-	if want := "delete override group/events: olga changed it since (version 1); left in place"; err == nil || err.Error() != want {
+	if want := "delete override group/events: olga changed it since (version 1, not the 2 read); left in place"; err == nil || err.Error() != want {
 		t.Fatalf("err %v, want %q", err, want)
 	}
 }
