@@ -148,61 +148,67 @@ func (c *Client) call(ctx context.Context, method, path string, body any, hdr ma
 	return h, nil
 }
 
+// get fetches path and decodes the answer as a T.
+func get[T any](ctx context.Context, c *Client, path string) (T, error) {
+	var v T
+	err := c.Get(ctx, path, &v)
+	return v, err
+}
+
 // Health is GET /api/v1/health.
 func (c *Client) Health(ctx context.Context) (wire.Health, error) {
-	var h wire.Health
-	return h, c.Get(ctx, "/api/v1/health", &h)
+	return get[wire.Health](ctx, c, "/api/v1/health")
 }
 
 // Groups lists the resource groups, overrides applied.
 func (c *Client) Groups(ctx context.Context) ([]wire.GroupView, error) {
-	var gs []wire.GroupView
-	return gs, c.Get(ctx, "/api/v1/groups", &gs)
+	return get[[]wire.GroupView](ctx, c, "/api/v1/groups")
 }
 
 // Group returns one resource group.
 func (c *Client) Group(ctx context.Context, name string) (wire.GroupView, error) {
-	var g wire.GroupView
-	return g, c.Get(ctx, "/api/v1/groups/"+url.PathEscape(name), &g)
+	return get[wire.GroupView](ctx, c, "/api/v1/groups/"+url.PathEscape(name))
 }
 
 // Projects lists the projects, overrides applied.
 func (c *Client) Projects(ctx context.Context) ([]wire.ProjectView, error) {
-	var ps []wire.ProjectView
-	return ps, c.Get(ctx, "/api/v1/projects", &ps)
+	return get[[]wire.ProjectView](ctx, c, "/api/v1/projects")
 }
 
 // Project returns one project.
 func (c *Client) Project(ctx context.Context, name string) (wire.ProjectView, error) {
-	var p wire.ProjectView
-	return p, c.Get(ctx, "/api/v1/projects/"+url.PathEscape(name), &p)
+	return get[wire.ProjectView](ctx, c, "/api/v1/projects/"+url.PathEscape(name))
 }
 
 // Quotas lists the effective quotas: the plan next to what the cluster
 // holds.
 func (c *Client) Quotas(ctx context.Context) ([]wire.QuotaState, error) {
-	var qs []wire.QuotaState
-	return qs, c.Get(ctx, "/api/v1/quotas", &qs)
+	return get[[]wire.QuotaState](ctx, c, "/api/v1/quotas")
 }
 
 // Overrides lists the overrides in force.
 func (c *Client) Overrides(ctx context.Context) ([]wire.OverrideView, error) {
-	var os []wire.OverrideView
-	return os, c.Get(ctx, "/api/v1/overrides", &os)
+	return get[[]wire.OverrideView](ctx, c, "/api/v1/overrides")
 }
 
 func overridePath(kind, name string) string {
 	return "/api/v1/overrides/" + url.PathEscape(kind) + "/" + url.PathEscape(name)
 }
 
-// Override returns one override and its ETag.
-func (c *Client) Override(ctx context.Context, kind, name string) (wire.OverrideView, string, error) {
+// override sends one request for an override and returns the override
+// answered with its ETag.
+func (c *Client) override(ctx context.Context, method, kind, name string, spec any, hdr map[string]string) (wire.OverrideView, string, error) {
 	var o wire.OverrideView
-	h, err := c.call(ctx, "GET", overridePath(kind, name), nil, nil, &o)
+	h, err := c.call(ctx, method, overridePath(kind, name), spec, hdr, &o)
 	if err != nil {
 		return wire.OverrideView{}, "", err
 	}
 	return o, h.Get("ETag"), nil
+}
+
+// Override returns one override and its ETag.
+func (c *Client) Override(ctx context.Context, kind, name string) (wire.OverrideView, string, error) {
+	return c.override(ctx, "GET", kind, name, nil, nil)
 }
 
 // PutOverride creates (ifMatch empty) or replaces (ifMatch the ETag read)
@@ -213,12 +219,7 @@ func (c *Client) PutOverride(ctx context.Context, kind, name string, spec any, i
 	if ifMatch != "" {
 		hdr["If-Match"] = ifMatch
 	}
-	var o wire.OverrideView
-	h, err := c.call(ctx, "PUT", overridePath(kind, name), spec, hdr, &o)
-	if err != nil {
-		return wire.OverrideView{}, "", err
-	}
-	return o, h.Get("ETag"), nil
+	return c.override(ctx, "PUT", kind, name, spec, hdr)
 }
 
 // SetOverride creates or replaces an override: it reads the current one
@@ -278,14 +279,12 @@ func encode(q url.Values) string {
 
 // Ledger returns a project's decisions over the span.
 func (c *Client) Ledger(ctx context.Context, s Span) ([]wire.LedgerView, error) {
-	var es []wire.LedgerView
-	return es, c.Get(ctx, "/api/v1/ledger"+s.query(), &es)
+	return get[[]wire.LedgerView](ctx, c, "/api/v1/ledger"+s.query())
 }
 
 // Signals returns the detector's forecasts for a project over the span.
 func (c *Client) Signals(ctx context.Context, s Span) ([]wire.SignalView, error) {
-	var ss []wire.SignalView
-	return ss, c.Get(ctx, "/api/v1/signals"+s.query(), &ss)
+	return get[[]wire.SignalView](ctx, c, "/api/v1/signals"+s.query())
 }
 
 // Damage returns the damage ledger over [from, to].
@@ -293,28 +292,24 @@ func (c *Client) Damage(ctx context.Context, from, to time.Time) (wire.DamageAns
 	q := url.Values{}
 	setTime(q, "from", from)
 	setTime(q, "to", to)
-	var d wire.DamageAnswer
-	return d, c.Get(ctx, "/api/v1/damage"+encode(q), &d)
+	return get[wire.DamageAnswer](ctx, c, "/api/v1/damage"+encode(q))
 }
 
 // Explain says why a project had its quota at a time (zero: now).
 func (c *Client) Explain(ctx context.Context, project, direction string, at time.Time) (wire.Explanation, error) {
 	q := url.Values{"project": {project}, "direction": {direction}}
 	setTime(q, "at", at)
-	var e wire.Explanation
-	return e, c.Get(ctx, "/api/v1/explain"+encode(q), &e)
+	return get[wire.Explanation](ctx, c, "/api/v1/explain"+encode(q))
 }
 
 // Alerts lists the incidents of the alert loop.
 func (c *Client) Alerts(ctx context.Context) ([]wire.IncidentView, error) {
-	var ins []wire.IncidentView
-	return ins, c.Get(ctx, "/api/v1/alerts", &ins)
+	return get[[]wire.IncidentView](ctx, c, "/api/v1/alerts")
 }
 
 // Alert returns one incident with its steps.
 func (c *Client) Alert(ctx context.Context, id int64) (wire.IncidentView, error) {
-	var in wire.IncidentView
-	return in, c.Get(ctx, fmt.Sprintf("/api/v1/alerts/%d", id), &in)
+	return get[wire.IncidentView](ctx, c, fmt.Sprintf("/api/v1/alerts/%d", id))
 }
 
 // AlertAction runs a lifecycle action on an incident: acknowledge,
@@ -325,6 +320,8 @@ func (c *Client) AlertAction(ctx context.Context, action string, id int64, reaso
 		body = wire.RejectBody{Reason: reason}
 	}
 	var in wire.IncidentView
-	_, err := c.call(ctx, "POST", fmt.Sprintf("/api/v1/alerts/%d/%s", id, url.PathEscape(action)), body, nil, &in)
-	return in, err
+	if _, err := c.call(ctx, "POST", fmt.Sprintf("/api/v1/alerts/%d/%s", id, url.PathEscape(action)), body, nil, &in); err != nil {
+		return wire.IncidentView{}, err
+	}
+	return in, nil
 }
