@@ -98,9 +98,9 @@ func (a *API) putOverride(c *gin.Context) {
 		c.Header("ETag", etag(o.Version))
 		c.JSON(http.StatusOK, overrideView(o))
 	case errors.Is(err, overrides.ErrUnknownTarget):
-		problem(c, http.StatusNotFound, "invalid override", "", oe.Fields...)
+		problem(c, http.StatusNotFound, "invalid override", "", fieldErrors(oe.Fields, "")...)
 	case errors.Is(err, overrides.ErrInvalid):
-		problem(c, http.StatusUnprocessableEntity, "invalid override", "", oe.Fields...)
+		problem(c, http.StatusUnprocessableEntity, "invalid override", "", fieldErrors(oe.Fields, "")...)
 	case errors.Is(err, overrides.ErrVersionRequired):
 		problem(c, http.StatusPreconditionRequired, "If-Match required", "the override exists; send If-Match with its ETag "+etag(oe.Current.Version))
 	case errors.Is(err, overrides.ErrMalformedVersion):

@@ -13,17 +13,22 @@ import (
 
 	"github.com/headroomhq/headroom/api/wire"
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/limiter/overrides"
 )
 
-func problem(c *gin.Context, status int, title, detail string, fields ...overrides.FieldError) {
+func problem(c *gin.Context, status int, title, detail string, fields ...wire.FieldError) {
 	c.Header("Content-Type", "application/problem+json")
 	c.Status(status)
-	var errs []wire.FieldError
-	for _, f := range fields {
-		errs = append(errs, wire.FieldError{Path: f.Path, Message: f.Message})
+	_ = json.NewEncoder(c.Writer).Encode(Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Errors: fields})
+}
+
+// fieldErrors are the wire form of validation problems, each path under
+// prefix ("spec." for a change inside a body).
+func fieldErrors(fe []config.FieldError, prefix string) []wire.FieldError {
+	out := make([]wire.FieldError, len(fe))
+	for i, f := range fe {
+		out[i] = wire.FieldError{Path: strings.TrimPrefix(prefix+f.Path, "."), Message: f.Msg}
 	}
-	_ = json.NewEncoder(c.Writer).Encode(Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Errors: errs})
+	return out
 }
 
 // decodeJSON decodes the body strictly into v. On failure it has written
@@ -53,10 +58,10 @@ func decodeJSON(c *gin.Context, v any) bool {
 }
 
 // fieldOf turns a JSON decoding error into a field error with a path.
-func fieldOf(err error, body []byte) overrides.FieldError {
+func fieldOf(err error, body []byte) wire.FieldError {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return overrides.FieldError{Path: te.Field, Message: fmt.Sprintf("must be %s, got %s", te.Type, te.Value)}
+		return wire.FieldError{Path: te.Field, Message: fmt.Sprintf("must be %s, got %s", te.Type, te.Value)}
 	}
 	msg := err.Error()
 	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
@@ -67,17 +72,17 @@ func fieldOf(err error, body []byte) overrides.FieldError {
 				key = p
 			}
 		}
-		return overrides.FieldError{Path: key, Message: "unknown field"}
+		return wire.FieldError{Path: key, Message: "unknown field"}
 	}
 	// A field's own decoder (rates) does not know its path: find the
 	// value it rejected.
 	var doc any
 	if json.Unmarshal(body, &doc) == nil {
 		if p := findRate(doc, ""); p != "" {
-			return overrides.FieldError{Path: p, Message: msg}
+			return wire.FieldError{Path: p, Message: msg}
 		}
 	}
-	return overrides.FieldError{Path: "", Message: msg}
+	return wire.FieldError{Path: "", Message: msg}
 }
 
 // findRate returns the path of the first rate field whose value does not

@@ -1,7 +1,8 @@
 package daemon
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/headroomhq/headroom/alerting"
@@ -195,7 +196,7 @@ func observe(cfg *config.Config, own *collector.Ownership, o round.Outcome) aler
 			}
 		}
 	}
-	for _, g := range sortedKeys(writes) {
+	for _, g := range slices.Sorted(maps.Keys(writes)) {
 		t := writes[g]
 		obs.Applies = append(obs.Applies, alerting.ApplyObservation{Cluster: clusterOf(g), Group: g, Failed: t.total > 0 && t.failed == t.total, Err: t.err})
 	}
@@ -216,13 +217,4 @@ func lagObservations(lags []kafkaadmin.GroupLag, own *collector.Ownership, clust
 			Lag: l.Lag, Status: string(l.Status), Growing: l.Status != kafkaadmin.StatusOK})
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

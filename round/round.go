@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"net/http"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -393,7 +394,7 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	}
 	now := l.opts.Now()
 	out := Outcome{Index: l.index, Time: now, Mode: cfg.Limiter.Mode}
-	for _, name := range sortedKeys(l.broken) {
+	for _, name := range slices.Sorted(maps.Keys(l.broken)) {
 		l.open(l.broken[name].conf)
 		if b, still := l.broken[name]; still {
 			out.Problems = append(out.Problems, "cluster "+name+": "+b.err.Error())
@@ -409,7 +410,7 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	out.Snapshot = l.coll.Round(ctx, l.disc.Targets())
 
 	// 2. Placement and lag.
-	for _, name := range sortedKeys(l.conns) {
+	for _, name := range slices.Sorted(maps.Keys(l.conns)) {
 		c := l.conns[name]
 		actx, cancel := context.WithTimeout(ctx, c.conn.Timeout)
 		p, err := c.reader.Placement(actx)
@@ -436,7 +437,7 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 		out.Problems = append(out.Problems, "override: "+err.Error())
 	}
 	held := map[string]map[applier.Entity]map[string]float64{}
-	for _, name := range sortedKeys(l.conns) {
+	for _, name := range slices.Sorted(maps.Keys(l.conns)) {
 		c := l.conns[name]
 		actx, cancel := context.WithTimeout(ctx, c.conn.Timeout)
 		q, err := c.applier.Describe(actx)
@@ -576,7 +577,7 @@ func (w *multiWriter) Apply(ctx context.Context, changes []applier.Change) ([]ap
 		byCluster[w.route[ch.Project]] = append(byCluster[w.route[ch.Project]], ch)
 	}
 	var out []applier.Result
-	for _, name := range sortedKeys(byCluster) {
+	for _, name := range slices.Sorted(maps.Keys(byCluster)) {
 		chs := byCluster[name]
 		c, ok := w.loop.conns[name]
 		var res []applier.Result
@@ -648,15 +649,6 @@ func projectClusters(cfg *config.Config) map[string]string {
 	return out
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
-
 func brokerID(id int32) string { return strconv.Itoa(int(id)) }
 
 // Held reads the client quotas a cluster holds now.
@@ -691,7 +683,7 @@ func (l *Loop) logProblems(o *Outcome) {
 			l.opts.Logger.Warn("round problem", "round", o.Index, "problem", p)
 		}
 	}
-	for _, p := range sortedKeys(l.problems) {
+	for _, p := range slices.Sorted(maps.Keys(l.problems)) {
 		if !now[p] {
 			l.opts.Logger.Info("round problem cleared", "round", o.Index, "problem", p)
 		}

@@ -73,7 +73,7 @@ func Run(ctx context.Context, db *store.DB, cfg *config.Config, change Change, w
 		return nil, fmt.Errorf("window %s: want %s to %s", window, MinWindow, MaxWindow)
 	}
 	if errs := overrides.Validate(cfg, change.Kind, change.Name, change.Spec, now); len(errs) > 0 {
-		return nil, fmt.Errorf("invalid change: %s: %s", errs[0].Path, errs[0].Message)
+		return nil, fmt.Errorf("invalid change: %s: %s", errs[0].Path, errs[0].Msg)
 	}
 	group := change.Name
 	if change.Kind == overrides.KindProject {

@@ -60,21 +60,12 @@ type Spec struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// FieldError is a problem with one field of a Spec.
-type FieldError struct {
-	Path    string `json:"path"`
-	Message string `json:"message"`
-	// unknownTarget marks the error that the project or group is not
-	// configured.
-	unknownTarget bool
-}
-
 // Validate checks spec for the named target against cfg at now and
-// returns every problem.
-func Validate(cfg *config.Config, kind, name string, spec Spec, now time.Time) []FieldError {
-	var errs []FieldError
+// returns every problem, each at its path in the spec.
+func Validate(cfg *config.Config, kind, name string, spec Spec, now time.Time) []config.FieldError {
+	var errs []config.FieldError
 	add := func(path, format string, args ...any) {
-		errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+		errs = append(errs, config.FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	if spec.ExpiresAt != nil && !spec.ExpiresAt.After(now) {
 		add("expires_at", "is in the past (%s); an override must expire in the future or not at all", spec.ExpiresAt.UTC().Format(time.RFC3339))
@@ -88,7 +79,7 @@ func Validate(cfg *config.Config, kind, name string, spec Spec, now time.Time) [
 			}
 		}
 		if p == nil {
-			errs = append(errs, FieldError{Message: fmt.Sprintf("unknown project %q", name), unknownTarget: true})
+			add("", "unknown project %q", name)
 			return errs
 		}
 		if spec.Freeze != nil || spec.Margin != nil {
@@ -133,7 +124,7 @@ func Validate(cfg *config.Config, kind, name string, spec Spec, now time.Time) [
 		}
 	case KindGroup:
 		if _, ok := cfg.Group(name); !ok {
-			errs = append(errs, FieldError{Message: fmt.Sprintf("unknown resource group %q", name), unknownTarget: true})
+			add("", "unknown resource group %q", name)
 			return errs
 		}
 		if spec.Produce != nil || spec.Fetch != nil {
@@ -197,7 +188,7 @@ func Apply(cfg *config.Config, ovs []store.Override, now time.Time) (Effective, 
 		}
 		spec.ExpiresAt = nil // already checked against now
 		if fe := Validate(out.Config, o.Kind, o.Name, spec, now); len(fe) > 0 {
-			errs = append(errs, fmt.Errorf("override %s/%s no longer fits the configuration: %s: %s", o.Kind, o.Name, fe[0].Path, fe[0].Message))
+			errs = append(errs, fmt.Errorf("override %s/%s no longer fits the configuration: %s: %s", o.Kind, o.Name, fe[0].Path, fe[0].Msg))
 			continue
 		}
 		switch o.Kind {

@@ -68,7 +68,7 @@ type Error struct {
 	Target string // kind/name
 	Err    error
 	// Fields holds the problems when Err is ErrInvalid or ErrUnknownTarget.
-	Fields []FieldError
+	Fields []config.FieldError
 	// Current is the stored override when the refusal is about it
 	// (ErrVersionRequired, ErrMalformedVersion, ErrConflict on delete,
 	// ErrOperatorOwned); its Version is zero otherwise.
@@ -83,7 +83,7 @@ func (e *Error) Error() string {
 	case len(e.Fields) > 0:
 		var fs []string
 		for _, f := range e.Fields {
-			fs = append(fs, strings.TrimPrefix(f.Path+": ", ": ")+f.Message)
+			fs = append(fs, f.Error())
 		}
 		msg = strings.Join(fs, "; ")
 	case errors.Is(e.Err, ErrOperatorOwned):
@@ -175,8 +175,8 @@ func (s *Service) Put(ctx context.Context, c Change) (store.Override, error) {
 	cfg := s.Config()
 	if fe := Validate(cfg, c.Kind, c.Name, c.Spec, now); len(fe) > 0 {
 		err := ErrInvalid
-		if len(fe) == 1 && fe[0].unknownTarget {
-			err = ErrUnknownTarget
+		if len(fe) == 1 && (c.Kind == KindProject || c.Kind == KindGroup) && GroupOf(cfg, c.Kind, c.Name) == "" {
+			err = ErrUnknownTarget // the one problem is that there is no such target
 		}
 		return store.Override{}, &Error{Op: "put", Target: c.target(), Err: err, Fields: fe}
 	}
