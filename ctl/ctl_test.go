@@ -14,40 +14,13 @@ import (
 	"github.com/headroomhq/headroom/alerting"
 	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/api"
+	"github.com/headroomhq/headroom/api/apitest"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/store"
 )
 
 // headroomAPI serves the real API on a real store over loopback.
-func headroomAPI(t *testing.T) string {
-	t.Helper()
-	cfg, err := config.LoadFile("../examples/headroom.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.API.Tokens = []config.APIToken{{Name: "otto", Role: config.RoleOperator, SHA256: api.HashToken("op")}}
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "h.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.RecordDecisions(context.Background(), []store.LedgerEntry{{At: time.Now().Add(-time.Minute), Group: "events",
-		Direction: "produce", Project: "checkout", Outcome: "written", After: 40 << 20, Share: 30 << 20, Demand: 38 << 20,
-		BorrowedFrom: []store.LedgerTransfer{{Project: "search", Bytes: 10 << 20}}}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.RecordDamage(context.Background(), []store.DamageEntry{
-		{At: time.Now().Add(-time.Minute), Project: "checkout", Direction: "produce", HeadroomBytes: 1 << 20, StaticBytes: 100 << 20}}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := api.New(api.Options{Config: func() *config.Config { return cfg }, Store: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a)
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
+func headroomAPI(t *testing.T) string { return apitest.Serve(t).URL }
 
 func TestOperations(t *testing.T) {
 	url := headroomAPI(t)
@@ -135,11 +108,7 @@ func (noConditions) Active(context.Context, string, map[string]string) (bool, er
 }
 
 func TestAlertLifecycle(t *testing.T) {
-	cfg, err := config.LoadFile("../examples/headroom.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.API.Tokens = []config.APIToken{{Name: "otto", Role: config.RoleOperator, SHA256: api.HashToken("op")}}
+	cfg := apitest.Example(t)
 	cfg.Alerting.Playbooks = []config.PlaybookConfig{{Alert: "GroupSaturated", Action: config.ActionRaiseMargin, Mode: config.ModeApprove,
 		Margin: 0.95, Cooldown: config.DefaultPlaybookCooldown, MaxTargets: 1, VerifyWindow: config.DefaultPlaybookVerifyWindow, Duration: config.DefaultPlaybookDuration}}
 	ctx := context.Background()

@@ -6,43 +6,19 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/headroomhq/headroom/api"
+	"github.com/headroomhq/headroom/api/apitest"
 	"github.com/headroomhq/headroom/api/client"
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/store"
 )
 
-// headroom serves the real API on a real store over loopback, with one
-// recorded decision, and returns a client for the operator token.
+// headroom serves the real API and returns a client for its operator
+// token.
 func headroom(t *testing.T) (*client.Client, *config.Config) {
-	t.Helper()
-	cfg, err := config.LoadFile("../../examples/headroom.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.API.Tokens = []config.APIToken{{Name: "otto", Role: config.RoleOperator, SHA256: api.HashToken("op")}}
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "h.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	at := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
-	if err := db.RecordDecisions(context.Background(), []store.LedgerEntry{{At: at, Group: "events",
-		Direction: "produce", Project: "checkout", Outcome: "written", After: 40 << 20, Share: 30 << 20, Demand: 38 << 20,
-		BorrowedFrom: []store.LedgerTransfer{{Project: "search", Bytes: 10 << 20}}}}); err != nil {
-		t.Fatal(err)
-	}
-	a, err := api.New(api.Options{Config: func() *config.Config { return cfg }, Store: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a)
-	t.Cleanup(srv.Close)
-	return &client.Client{URL: srv.URL, Token: "op"}, cfg
+	env := apitest.Serve(t)
+	return &client.Client{URL: env.URL, Token: apitest.Token}, env.Config
 }
 
 func TestReads(t *testing.T) {
@@ -117,7 +93,7 @@ func TestOverrides(t *testing.T) {
 	ctx := context.Background()
 	spec := map[string]any{"produce": map[string]any{"weight": 3}, "reason": "launch"}
 	o, err := c.SetOverride(ctx, "project", "checkout", spec)
-	if err != nil || o.Version != 1 || o.UpdatedBy != "otto" {
+	if err != nil || o.Version != 1 || o.UpdatedBy != apitest.Actor {
 		t.Fatalf("create: %+v, %v", o, err)
 	}
 	var s struct {

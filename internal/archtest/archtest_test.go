@@ -196,8 +196,9 @@ func goList(t *testing.T) map[string]pkg {
 	dec := json.NewDecoder(bytes.NewReader(out))
 	for {
 		var p struct {
-			ImportPath    string
-			Imports, Deps []string
+			ImportPath, Dir string
+			Imports, Deps   []string
+			GoFiles         []string
 		}
 		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
 			break
@@ -209,6 +210,27 @@ func goList(t *testing.T) map[string]pkg {
 			continue // the standard library or another module
 		}
 		tree[name[0]] = pkg{imports: rel(p.Imports), deps: rel(p.Deps)}
+		// go test caches a passing run against the files the test opened
+		// or stat'ed; go list's reads are not among them, so the test
+		// stats the sources itself: an edited import runs it again.
+		for _, f := range p.GoFiles {
+			if _, err := os.Stat(filepath.Join(p.Dir, f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The same for a new package: a new folder changes a listing.
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(tree) == 0 {
 		t.Fatal("go list reported no package of the module")
