@@ -156,7 +156,7 @@ func Run(ctx context.Context, o Options) (err error) {
 
 	srv := server.New(live, reg, o.Logger, o.Web)
 	apiHandler, err := api.New(api.Options{Config: live.Config, Store: db, Now: o.Now, Logger: o.Logger.With("component", "api"),
-		Quotas: clusterQuotas{loop}, Alerts: parts.engine, Overrides: overrideService(live.Config, db, loop, o.Now)})
+		Quotas: clusterQuotas{loop}, Alerts: parts.engine, OnOverride: func() { _ = loop.ForceRound(ctx, "", false) }})
 	if err != nil {
 		return err
 	}
