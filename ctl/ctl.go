@@ -37,12 +37,6 @@ func (c *Client) api() *client.Client {
 	return &client.Client{URL: c.URL, Token: c.Token, HTTP: c.HTTP}
 }
 
-// do sends one request and returns a 2xx answer's body and headers; a
-// non-2xx answer is a *client.Error.
-func (c *Client) do(ctx context.Context, method, path string, body any, hdr map[string]string) ([]byte, http.Header, error) {
-	return c.api().Do(ctx, method, path, body, hdr)
-}
-
 // show prints an answer (as JSON, or as a table of the named columns).
 func (c *Client) show(v any, err error, columns ...string) error {
 	if err != nil {
@@ -189,8 +183,7 @@ func (c *Client) Show(ctx context.Context, what, name string) error {
 		id, err := strconv.ParseInt(name, 10, 64)
 		if err != nil {
 			// Not an id: the API's answer names the problem.
-			_, _, err := c.do(ctx, "GET", "/api/v1/alerts/"+url.PathEscape(name), nil, nil)
-			return err
+			return api.Get(ctx, "/api/v1/alerts/"+url.PathEscape(name), nil)
 		}
 		v, err := api.Alert(ctx, id)
 		c.JSON = true

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/headroomhq/headroom/api/client"
 	"github.com/headroomhq/headroom/config"
 )
 
@@ -29,21 +30,19 @@ func TestRevertToShares(t *testing.T) {
 			if !strings.Contains(out.String(), p.Name) {
 				t.Errorf("revert %d: output lacks %s:\n%s", round, p.Name, out.String())
 			}
-			var raw bytes.Buffer
-			rc := &Client{URL: url, Token: "op", Out: &raw, JSON: true}
-			b, _, err := rc.do(ctx, "GET", "/api/v1/overrides/project/"+p.Name, nil, nil)
+			ov, _, err := (&client.Client{URL: url, Token: "op"}).Override(ctx, "project", p.Name)
 			if err != nil {
 				t.Fatalf("override %s: %v", p.Name, err)
 			}
-			var o struct {
-				Version int `json:"version"`
+			o := struct {
+				Version int
 				Spec    struct {
 					Produce struct{ Pin float64 } `json:"produce"`
 					Fetch   struct{ Pin float64 } `json:"fetch"`
 					Reason  string                `json:"reason"`
-				} `json:"spec"`
-			}
-			if err := json.Unmarshal(b, &o); err != nil {
+				}
+			}{Version: ov.Version}
+			if err := json.Unmarshal(ov.Spec, &o.Spec); err != nil {
 				t.Fatal(err)
 			}
 			if o.Version != round || o.Spec.Produce.Pin != float64(p.Produce.Share) || o.Spec.Fetch.Pin != float64(p.Fetch.Share) || o.Spec.Reason != RevertReason {
