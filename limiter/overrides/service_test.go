@@ -233,3 +233,26 @@ func TestServiceErrorNamesTheOwner(t *testing.T) {
 		t.Fatalf("err %v, want %q", err, want)
 	}
 }
+
+// A store that fails (closed under the service) fails the change with
+// the store's error, none of the refusals, and asks for no replan.
+func TestServiceStoreFailure(t *testing.T) {
+	f := newService(t)
+	f.db.Close()
+	ctx := context.Background()
+	_, perr := f.svc.Put(ctx, Change{Kind: KindGroup, Name: "batch", Spec: margin(0.95), Actor: "olga"})
+	derr := f.svc.Delete(ctx, Change{Kind: KindGroup, Name: "batch", Actor: "olga", Version: 1})
+	for _, err := range []error{perr, derr} {
+		if err == nil {
+			t.Fatal("a change on a closed store succeeded")
+		}
+		for _, refusal := range []error{ErrInvalid, ErrUnknownTarget, ErrVersionRequired, ErrMalformedVersion, ErrNotFound, ErrConflict, ErrOperatorOwned} {
+			if errors.Is(err, refusal) {
+				t.Errorf("%v reads as the refusal %v", err, refusal)
+			}
+		}
+	}
+	if len(f.replans) != 0 {
+		t.Fatalf("failed changes asked for replans %v", f.replans)
+	}
+}
