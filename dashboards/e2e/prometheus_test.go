@@ -146,11 +146,12 @@ type timing struct {
 	step       time.Duration
 }
 
-// grafanaTiming computes Grafana's interval for a range: the range over
-// the panel's data points (maxDataPoints, Grafana's default 1000 here is
-// taken for the panel width), never below the datasource's minimum
-// interval, rounded up to a whole second; and $__rate_interval as Grafana
-// documents it, max($__interval + scrape interval, 4 × scrape interval).
+// grafanaTiming computes what Grafana derives from a panel's range: the
+// interval is the range over the panel's data points (1000 here, a wide
+// panel), never below the datasource's minimum interval, rounded up to a
+// whole second; $__rate_interval is, as Grafana documents it,
+// max($__interval + scrape interval, 4 × scrape interval); $__range is the
+// range in seconds.
 func grafanaTiming(start, end time.Time) (timing, map[string]string) {
 	step := max(end.Sub(start)/1000, scrapeInterval)
 	step = (step + time.Second - 1).Truncate(time.Second)
