@@ -117,6 +117,12 @@ func check(rules []rule, tree map[string]pkg) []string {
 					problems = append(problems, fmt.Sprintf("%s imports %s, which its row (%s:%d) does not list under may import", name, imp, mapFile, r.line))
 				}
 			}
+			// The column is the list of what it imports, not a wish list.
+			for _, m := range r.may {
+				if !slices.Contains(p.imports, m) {
+					problems = append(problems, fmt.Sprintf("%s no longer imports %s; remove it from may import in its row (%s:%d)", name, m, mapFile, r.line))
+				}
+			}
 		}
 		// "*": nothing beyond what it may import and what those import.
 		var allowed map[string]bool
@@ -295,6 +301,10 @@ func TestCheck(t *testing.T) {
 			r[3].may = nil
 			return r
 		}, []string{"limiter/demo imports limiter, which its row"}},
+		{"may import lists an import no longer made", func(r []rule) []rule {
+			r[4].may = []string{"config", "store"}
+			return r
+		}, []string{"collector no longer imports store"}},
 		{"star: nothing beyond may import", func(r []rule) []rule {
 			r[5].mustNot = []string{"*"}
 			r[5].may = []string{"whatif"}

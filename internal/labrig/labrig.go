@@ -72,6 +72,13 @@ type Rig struct {
 // test ends.
 func New(t *testing.T, scenarioYAML string, w lab.Window) *Rig {
 	t.Helper()
+	return NewWithLoad(t, scenarioYAML, w, lab.LoadOptions{RecordSize: 4 << 10, BatchMaxBytes: 64 << 10})
+}
+
+// NewWithLoad is New with the load generators' options: records of 4 KiB
+// in batches of at most 64 KiB, as New uses, or what lo sets.
+func NewWithLoad(t *testing.T, scenarioYAML string, w lab.Window, lo lab.LoadOptions) *Rig {
+	t.Helper()
 	if w == (lab.Window{}) {
 		w = lab.DefaultWindow
 	}
@@ -102,7 +109,7 @@ func New(t *testing.T, scenarioYAML string, w lab.Window) *Rig {
 			return lab.Rates{Produce: r.demand[name]}
 		}
 	}
-	if r.Load, err = lab.StartLoad(context.Background(), c, demands, lab.LoadOptions{RecordSize: 4 << 10, BatchMaxBytes: 64 << 10}); err != nil {
+	if r.Load, err = lab.StartLoad(context.Background(), c, demands, lo); err != nil {
 		t.Fatalf("start load: %v", err)
 	}
 	if r.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
