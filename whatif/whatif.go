@@ -247,4 +247,3 @@ func replay(eff overrides.Effective, group string, traces map[string]string, fro
 	}
 	return sim.Run(s, sim.Options{Policies: policies, Headroom: new(sim.HeadroomConfigFor(cfg))})
 }
-
