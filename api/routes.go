@@ -478,7 +478,10 @@ func (a *API) getAlert(c *gin.Context) {
 		return
 	}
 	for _, st := range steps {
-		v.Steps = append(v.Steps, wire.IncidentStep(st))
+		// Field by field: the API answers with its documented step, not
+		// whatever the store keeps.
+		v.Steps = append(v.Steps, wire.IncidentStep{ID: st.ID, IncidentID: st.IncidentID, At: st.At, From: st.From, To: st.To,
+			Actor: st.Actor, Action: st.Action, Result: st.Result})
 	}
 	c.JSON(http.StatusOK, v)
 }
