@@ -354,7 +354,7 @@ func transfers(ts []store.LedgerTransfer) []wire.LedgerTransfer {
 	}
 	out := make([]wire.LedgerTransfer, len(ts))
 	for i, t := range ts {
-		out[i] = wire.LedgerTransfer(t)
+		out[i] = wire.LedgerTransfer{Project: t.Project, Bytes: t.Bytes}
 	}
 	return out
 }
