@@ -7,7 +7,6 @@
 package testpeer
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,7 +51,7 @@ type Peer struct {
 	URL string
 
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *LogBuffer
 	done chan struct{}
 	err  error
 }
@@ -130,7 +128,7 @@ func Start(t testing.TB, s Spec) *Peer {
 		if addr == "" {
 			addr = FreeAddr(t)
 		}
-		p := &Peer{Name: s.Name, Addr: addr, URL: "http://" + addr, out: &syncBuffer{}, done: make(chan struct{})}
+		p := &Peer{Name: s.Name, Addr: addr, URL: "http://" + addr, out: &LogBuffer{}, done: make(chan struct{})}
 		p.cmd = exec.Command(bin, s.Args(addr)...)
 		p.cmd.Stdout = p.out
 		p.cmd.Stderr = p.out
@@ -212,21 +210,4 @@ func WriteFile(t testing.TB, name, content string) string {
 		t.Fatalf("write %s: %v", path, err)
 	}
 	return path
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
