@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/headroomhq/headroom/alerting"
 	"github.com/headroomhq/headroom/alerting/notifier"
 	"github.com/headroomhq/headroom/collector"
@@ -101,10 +103,15 @@ type alertParts struct {
 	logger    *slog.Logger
 }
 
-func newAlertParts(live func() *config.Config, db *store.DB, n *notifier.Notifier, loop *round.Loop, now func() time.Time, logger *slog.Logger) (*alertParts, error) {
+func newAlertParts(live func() *config.Config, db *store.DB, n *notifier.Notifier, loop *round.Loop, now func() time.Time,
+	logger *slog.Logger, reg prometheus.Registerer) (*alertParts, error) {
 	cfg := live()
 	rules := alerting.NewRules(alerting.RuleOptionsFrom(cfg))
-	callbacks := alerting.NewCallbacks(alerting.CallbackOptions{URLs: cfg.Alerting.Callbacks, Logger: logger.With("component", "callbacks")})
+	callbacks, err := alerting.NewCallbacks(alerting.CallbackOptions{URLs: cfg.Alerting.Callbacks,
+		Logger: logger.With("component", "callbacks"), Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
 	opts := alerting.Options{
 		Store:  db,
 		Config: cfg.Alerting,

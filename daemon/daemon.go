@@ -147,7 +147,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			return err
 		}
 	}
-	parts, err := newAlertParts(live.Config, db, n, loop, o.Now, o.Logger)
+	parts, err := newAlertParts(live.Config, db, n, loop, o.Now, o.Logger, reg)
 	if err != nil {
 		return err
 	}
