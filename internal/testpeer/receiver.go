@@ -100,9 +100,13 @@ func WaitReceived[T comparable](t testing.TB, r *Receiver, decode func([]byte) [
 		}
 		return out
 	}
-	for !slices.Equal(got(), want) {
-		if len(got()) >= len(want) {
-			t.Fatalf("%s received %v, want %v", r.URL, got(), want)
+	for {
+		g := got()
+		if slices.Equal(g, want) {
+			return
+		}
+		if len(g) >= len(want) {
+			t.Fatalf("%s received %v, want %v", r.URL, g, want)
 		}
 		r.NextAttempt(t)
 	}
