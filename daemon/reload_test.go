@@ -19,6 +19,7 @@ import (
 
 	"github.com/headroomhq/headroom/alerting"
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/clock"
 )
 
 // reloadLog is a log sink the daemon and the test share.
@@ -116,7 +117,7 @@ func TestReloadAppliesAlerting(t *testing.T) {
 	go func() {
 		errc <- Run(ctx, Options{ConfigFile: cfgFile, Listener: l, Grace: 5 * time.Second,
 			Logger: slog.New(slog.NewTextHandler(logs, nil)), Reload: reload,
-			Tick: make(chan time.Time)}) // no rounds: only the webhook acts
+			Clock: clock.NewDriven(nil)}) // no rounds: only the webhook acts
 	}()
 	defer func() {
 		cancel()

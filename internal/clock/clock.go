@@ -84,3 +84,30 @@ func OrReal(c Clock) Clock {
 	}
 	return c
 }
+
+// Driven is a clock whose tickers tick only when told to, and which is
+// otherwise its base: for rigs that run a loop's rounds on demand against
+// a system that lives on wall time (a real Kafka lab), where a Fake's
+// stopped time would be wrong. Every ticker it makes shares one channel;
+// Tick sends on it.
+type Driven struct {
+	Clock
+	ticks chan time.Time
+}
+
+// NewDriven returns a Driven clock over base.
+func NewDriven(base Clock) *Driven { return &Driven{Clock: OrReal(base), ticks: make(chan time.Time)} }
+
+// NewTicker returns a ticker that ticks when Tick is called; its period is
+// ignored.
+func (d *Driven) NewTicker(time.Duration) Ticker { return drivenTicker{d.ticks} }
+
+// Tick returns the channel that delivers a tick to whichever ticker of d
+// is being read: a send on it blocks until the loop takes the tick.
+func (d *Driven) Tick() chan<- time.Time { return d.ticks }
+
+type drivenTicker struct{ c chan time.Time }
+
+func (t drivenTicker) C() <-chan time.Time { return t.c }
+func (drivenTicker) Stop()                 {}
+func (drivenTicker) Reset(time.Duration)   {}

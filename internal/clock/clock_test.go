@@ -126,3 +126,25 @@ func TestFake(t *testing.T) {
 		}
 	})
 }
+
+// A Driven clock's ticker ticks when told, whatever its period; its time
+// is its base's.
+func TestDriven(t *testing.T) {
+	f := NewFake(time.Unix(5, 0))
+	d := NewDriven(f)
+	tk := d.NewTicker(time.Hour)
+	defer tk.Stop()
+	go func() { d.Tick() <- time.Unix(7, 0) }()
+	if at := <-tk.C(); !at.Equal(time.Unix(7, 0)) {
+		t.Fatalf("tick %v", at)
+	}
+	f.Advance(2 * time.Hour)
+	select {
+	case at := <-tk.C():
+		t.Fatalf("ticked by itself at %v", at)
+	default:
+	}
+	if !d.Now().Equal(time.Unix(5, 0).Add(2 * time.Hour)) {
+		t.Fatalf("now %v, want the base's", d.Now())
+	}
+}
