@@ -1,6 +1,7 @@
 package testpeer
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -20,16 +21,34 @@ const WaitPoll = 20 * time.Millisecond
 // with testing/synctest or a clock.Fake instead.
 func Eventually(t testing.TB, what string, timeout time.Duration, cond func() bool) time.Time {
 	t.Helper()
+	return EventuallyNil(t, what, timeout, func() error {
+		if cond() {
+			return nil
+		}
+		return errNotYet
+	})
+}
+
+var errNotYet = errors.New("condition not met")
+
+// EventuallyNil is Eventually for a condition that says why it does not
+// hold yet: it waits until cond returns nil, and fails the test with the
+// last error after timeout.
+func EventuallyNil(t testing.TB, what string, timeout time.Duration, cond func() error) time.Time {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(WaitPoll)
 	defer tick.Stop()
-	for !cond() {
+	for {
+		err := cond()
+		if err == nil {
+			return time.Now()
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			t.Fatalf("timed out after %s waiting for %s: %v", timeout, what, err)
 		}
 		<-tick.C
 	}
-	return time.Now()
 }
 
 // Gathered returns the value of the series of the counter or gauge name

@@ -101,7 +101,8 @@ func TestKcatHeldToItsQuota(t *testing.T) {
 		}
 	}()
 
-	eventually(t, 30*time.Second, "kcat throttled", func() error {
+	// kcat (librdkafka) producing through the lab over real Kafka protocol.
+	testpeer.EventuallyNil(t, "kcat throttled", 30*time.Second, func() error {
 		if e := c.Enforcement()["kc"].Produce; e.Throttled == 0 {
 			return errors.New("no throttled response yet")
 		}
