@@ -28,6 +28,7 @@ import (
 	"github.com/headroomhq/headroom/daemon"
 	"github.com/headroomhq/headroom/demo"
 	"github.com/headroomhq/headroom/internal/clock"
+	"github.com/headroomhq/headroom/internal/testpeer"
 	"github.com/headroomhq/headroom/round"
 	"github.com/headroomhq/headroom/server"
 	"github.com/headroomhq/headroom/simulations/lab"
@@ -192,8 +193,8 @@ func (r *Rig) start(clk *clock.Driven) {
 func (r *Rig) waitReady() {
 	r.t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	var last error
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	// The daemon is a real HTTP server; its readiness is polled.
+	testpeer.EventuallyNil(r.t, "the daemon ready", 20*time.Second, func() error {
 		select {
 		case <-r.done:
 			r.t.Fatalf("the daemon stopped before it was ready: %v", r.err)
@@ -201,16 +202,14 @@ func (r *Rig) waitReady() {
 		}
 		resp, err := client.Get(r.URL + "/-/ready")
 		if err != nil {
-			last = err
-			continue
+			return err
 		}
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET /-/ready: %s", resp.Status)
 		}
-		last = fmt.Errorf("GET /-/ready: %s", resp.Status)
-	}
-	r.t.Fatalf("the daemon was not ready within 20s: %v", last)
+		return nil
+	})
 }
 
 func (r *Rig) record(o round.Outcome) {
