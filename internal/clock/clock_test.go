@@ -5,6 +5,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // Real follows the time package, so inside a synctest bubble its timers
@@ -148,3 +150,5 @@ func TestDriven(t *testing.T) {
 		t.Fatalf("now %v, want the base's", d.Now())
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

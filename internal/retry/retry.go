@@ -1,11 +1,11 @@
 // Package retry is Headroom's one backoff between retries: exponential,
 // with jitter, from github.com/cenkalti/backoff/v5. The applier uses it for
-// Kafka requests; every other retry loop (the Alertmanager notifier, the
-// callbacks) should take its waits from here too, so that replicas and
-// clients that fail together do not retry in lockstep.
+// Kafka requests and internal/outbox for everything Headroom sends (alerts
+// to Alertmanager, callbacks), so that replicas and clients that fail
+// together do not retry in lockstep.
 //
-// It only computes waits: callers sleep through their own injected
-// sleeper, so tests never wait. It imports nothing of Headroom.
+// It only computes waits: callers wait on an injected clock
+// (internal/clock), so tests never wait. It imports nothing of Headroom.
 package retry
 
 import (
