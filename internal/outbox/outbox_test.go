@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/headroomhq/headroom/internal/clock"
 	"github.com/headroomhq/headroom/internal/retry"
+	"github.com/headroomhq/headroom/internal/testpeer"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -74,23 +74,6 @@ func dst(id string, s *sink) Destination[item] {
 	return Destination[item]{ID: id, Label: id, Deliver: s.deliver}
 }
 
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // run starts o's Run and stops it when the test ends.
 func run[T any](t *testing.T, o *Outbox[T]) {
 	t.Helper()
@@ -100,7 +83,7 @@ func run[T any](t *testing.T, o *Outbox[T]) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-func testOptions(clk clock.Clock, reg prometheus.Registerer, logs *logBuf) Options[item] {
+func testOptions(clk clock.Clock, reg prometheus.Registerer, logs *testpeer.LogBuffer) Options[item] {
 	return Options[item]{Kind: "test receiver", LabelName: "receiver", Metrics: Names("test"), Capacity: 3, MaxBatch: 2,
 		Key: func(i item) string { return i.key }, Describe: item.String, MinBackoff: time.Second, MaxBackoff: 4 * time.Second,
 		Clock: clk, Registerer: reg, Logger: slog.New(slog.NewTextHandler(logs, nil))}
@@ -182,7 +165,7 @@ func TestRetriesBackOffWithJitterUntilDelivered(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1_000_000, 0))
 	reg := prometheus.NewRegistry()
 	s := newSink(true)
-	o, err := New(testOptions(clk, reg, &logBuf{}), []Destination[item]{dst("r", s)})
+	o, err := New(testOptions(clk, reg, &testpeer.LogBuffer{}), []Destination[item]{dst("r", s)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +228,7 @@ func value(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
 // Without Run nothing is delivered, so the queue is all there is.
 func TestFullQueueDropsOldestAndSaysWhich(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	logs := &logBuf{}
+	logs := &testpeer.LogBuffer{}
 	o, err := New(testOptions(nil, reg, logs), []Destination[item]{dst("r", newSink(false))})
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +254,7 @@ func TestFullQueueDropsOldestAndSaysWhich(t *testing.T) {
 func TestSetDestinationsWhileRunning(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1_000_000, 0))
 	reg := prometheus.NewRegistry()
-	logs := &logBuf{}
+	logs := &testpeer.LogBuffer{}
 	keep, gone, added := newSink(true), newSink(true), newSink(false)
 	o, err := New(testOptions(clk, reg, logs), []Destination[item]{dst("keep", keep), dst("gone", gone)})
 	if err != nil {
@@ -322,7 +305,7 @@ func TestSetDestinationsWhileRunning(t *testing.T) {
 // A kept destination takes the new Deliver (a new client or key).
 func TestSetDestinationsTakesNewDeliver(t *testing.T) {
 	old, next := newSink(false), newSink(false)
-	o, err := New(testOptions(nil, nil, &logBuf{}), []Destination[item]{dst("r", old)})
+	o, err := New(testOptions(nil, nil, &testpeer.LogBuffer{}), []Destination[item]{dst("r", old)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +323,7 @@ func TestSetDestinationsTakesNewDeliver(t *testing.T) {
 // Run starts with no destination and keeps running; one added later gets
 // what is pushed from then on.
 func TestRunWithoutDestinations(t *testing.T) {
-	o, err := New(testOptions(nil, nil, &logBuf{}), nil)
+	o, err := New(testOptions(nil, nil, &testpeer.LogBuffer{}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +345,7 @@ func TestRunWithoutDestinations(t *testing.T) {
 // Label does.
 func TestLabelsNotIDs(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	logs := &logBuf{}
+	logs := &testpeer.LogBuffer{}
 	o, err := New(testOptions(nil, reg, logs), []Destination[item]{{ID: "http://u:secret-4411@h/", Label: "http://h/", Deliver: newSink(false).deliver}})
 	if err != nil {
 		t.Fatal(err)
@@ -389,10 +372,10 @@ func TestLabelsNotIDs(t *testing.T) {
 
 func TestRegisterTwiceFails(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	if _, err := New(testOptions(nil, reg, &logBuf{}), nil); err != nil {
+	if _, err := New(testOptions(nil, reg, &testpeer.LogBuffer{}), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(testOptions(nil, reg, &logBuf{}), nil); err == nil {
+	if _, err := New(testOptions(nil, reg, &testpeer.LogBuffer{}), nil); err == nil {
 		t.Fatal("a second outbox registered the same metrics")
 	}
 }
