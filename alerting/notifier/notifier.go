@@ -197,9 +197,6 @@ func (n *Notifier) targetsFor(ams []config.HTTPTarget) ([]*target, error) {
 			return nil, err
 		}
 		t.api = api
-		if _, ok := old[am.URL]; ok {
-			n.opts.Logger.Info("alertmanager http_config changed", "alertmanager", t.label)
-		}
 		out = append(out, t)
 	}
 	return out, nil
@@ -229,6 +226,13 @@ func (n *Notifier) SetAlertmanagers(ams []config.HTTPTarget) error {
 	targets, err := n.targetsFor(ams)
 	if err != nil {
 		return fmt.Errorf("set alertmanagers: %w", err)
+	}
+	for _, old := range n.targets {
+		for _, t := range targets {
+			if t.url == old.url && t != old {
+				n.opts.Logger.Info("alertmanager http_config changed", "alertmanager", t.label)
+			}
+		}
 	}
 	n.targets = targets
 	n.out.SetDestinations(n.destinations(targets))
