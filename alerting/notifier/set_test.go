@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	promconfig "github.com/prometheus/common/config"
 
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/clock"
@@ -167,5 +168,32 @@ func TestRunWithoutAlertmanagers(t *testing.T) {
 	case <-done:
 		t.Fatal("Run returned with its context live")
 	default:
+	}
+}
+
+// An Alertmanager kept with a changed http_config keeps what is queued for
+// it and sends it with the new client: here, with the new credentials.
+func TestSetAlertmanagersNewHTTPConfigKeepsQueue(t *testing.T) {
+	am := testpeer.NewReceiver(t, false)
+	n, err := New(Options{Alertmanagers: config.URLs(am.URL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Send(named("Queued"))
+	hc := promconfig.DefaultHTTPClientConfig
+	hc.Authorization = &promconfig.Authorization{Type: "Bearer", Credentials: "new-am-token"}
+	if err := n.SetAlertmanagers([]config.HTTPTarget{{URL: am.URL, HTTPConfig: hc}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Pending()[am.URL]; got != 1 {
+		t.Fatalf("pending %d after the change, want the queued alert", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { n.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	rq := am.NextAttempt(t)
+	if got := alertNames(t)(rq.Body); !slices.Equal(got, []string{"Queued"}) || rq.Header.Get("Authorization") != "Bearer new-am-token" {
+		t.Fatalf("got %v with Authorization %q", got, rq.Header.Get("Authorization"))
 	}
 }
