@@ -68,7 +68,7 @@ func TestCallbacksDeliverInOrderThroughFailures(t *testing.T) {
 			t.Fatalf("attempt %d: %+v", i, rq)
 		}
 		d := <-clk.Timers()
-		lo, hi := time.Duration(float64(step)*(1-retry.Jitter)), time.Duration(float64(step)*(1+retry.Jitter))+1
+		lo, hi := retry.Range(step)
 		if d < lo || d > hi {
 			t.Fatalf("backoff %d = %v, want within [%v, %v]", i, d, lo, hi)
 		}

@@ -251,7 +251,7 @@ func TestBackoffGrowsWithJitter(t *testing.T) {
 	steps := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second}
 	for i, step := range steps {
 		d := <-clk.Timers()
-		lo, hi := time.Duration(float64(step)*(1-retry.Jitter)), time.Duration(float64(step)*(1+retry.Jitter))+1
+		lo, hi := retry.Range(step)
 		if d < lo || d > hi {
 			t.Fatalf("wait %d = %v, want within [%v, %v]", i, d, lo, hi)
 		}

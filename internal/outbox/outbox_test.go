@@ -178,7 +178,7 @@ func TestRetriesBackOffWithJitterUntilDelivered(t *testing.T) {
 			t.Fatalf("attempt %d sent %v", i, got)
 		}
 		wait := <-clk.Timers()
-		lo, hi := time.Duration(float64(step)*(1-retry.Jitter)), time.Duration(float64(step)*(1+retry.Jitter))+1
+		lo, hi := retry.Range(step)
 		if wait < lo || wait > hi {
 			t.Fatalf("wait %d = %v, want within [%v, %v]", i, wait, lo, hi)
 		}

@@ -44,7 +44,7 @@ func TestRealClockInBubble(t *testing.T) {
 		}
 		for i, step := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
 			gap := at[i+1].Sub(at[i])
-			lo, hi := time.Duration(float64(step)*(1-retry.Jitter)), time.Duration(float64(step)*(1+retry.Jitter))+1
+			lo, hi := retry.Range(step)
 			if gap < lo || gap > hi {
 				t.Errorf("gap %d = %v, want within [%v, %v]", i, gap, lo, hi)
 			}

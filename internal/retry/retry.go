@@ -22,6 +22,13 @@ const Jitter = 0.5
 // Multiplier is the growth of the step between attempts.
 const Multiplier = 2
 
+// Range returns the least and the most a wait whose exponential step is
+// step may be under Jitter (the most rounded up by a nanosecond), for
+// callers and tests that check a wait.
+func Range(step time.Duration) (lo, hi time.Duration) {
+	return time.Duration(float64(step) * (1 - Jitter)), time.Duration(float64(step)*(1+Jitter)) + 1
+}
+
 // Backoff yields the waits between attempts: the step starts at initial,
 // doubles each attempt up to max, and each wait is the step with Jitter.
 // A Backoff is for one retry loop; it is not safe for concurrent use.
