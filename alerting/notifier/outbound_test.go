@@ -82,18 +82,11 @@ func TestAlertmanagerHTTPConfig(t *testing.T) {
 	testpeer.Eventually(t, "the failure counted", peerWait, func() bool {
 		return testpeer.Gathered(t, reg, "headroom_notification_errors_total", map[string]string{"alertmanager": srv.URL}) >= 1
 	})
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	exposition := testpeer.Exposition(t, reg)
+	if !strings.Contains(exposition, srv.URL) {
+		t.Fatalf("metrics lack the Alertmanager label:\n%s", exposition)
 	}
-	var exposition strings.Builder
-	for _, mf := range mfs {
-		exposition.WriteString(mf.String())
-	}
-	if !strings.Contains(exposition.String(), srv.URL) {
-		t.Fatalf("metrics lack the Alertmanager label:\n%s", exposition.String())
-	}
-	for what, s := range map[string]string{"metrics": exposition.String(), "logs": logs.String()} {
+	for what, s := range map[string]string{"metrics": exposition, "logs": logs.String()} {
 		for _, secret := range []string{pass1, pass2} {
 			if strings.Contains(s, secret) {
 				t.Errorf("%s contain a password:\n%s", what, s)
@@ -113,20 +106,13 @@ func TestCredentialsInURLStayOutOfLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.Send(throttled("a"))
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var exposition strings.Builder
-	for _, mf := range mfs {
-		exposition.WriteString(mf.String())
-	}
-	if !strings.Contains(exposition.String(), "http://127.0.0.1:1/") {
-		t.Fatalf("no redacted label:\n%s", exposition.String())
+	exposition := testpeer.Exposition(t, reg)
+	if !strings.Contains(exposition, "http://127.0.0.1:1/") {
+		t.Fatalf("no redacted label:\n%s", exposition)
 	}
 	for _, s := range []string{"url-password-9931", "query-secret-1234", "user:"} {
-		if strings.Contains(exposition.String(), s) || strings.Contains(logs.String(), s) {
-			t.Fatalf("%q leaked:\n%s\n%s", s, exposition.String(), logs.String())
+		if strings.Contains(exposition, s) || strings.Contains(logs.String(), s) {
+			t.Fatalf("%q leaked:\n%s\n%s", s, exposition, logs.String())
 		}
 	}
 }

@@ -194,34 +194,10 @@ func TestRetriesBackOffWithJitterUntilDelivered(t *testing.T) {
 	n := len(steps)
 	for name, want := range map[string]float64{"test_errors_total": float64(n), "test_retries_total": float64(n),
 		"test_sent_total": 2, "test_queue_length": 0, "test_dropped_total": 0} {
-		if got := value(t, reg, "headroom_"+name, "r"); got != want {
+		if got := testpeer.Gathered(t, reg, "headroom_"+name, map[string]string{"receiver": "r"}); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
-}
-
-// value reads one series of reg; a series that was never written is 0.
-func value(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() != label {
-				continue
-			}
-			if m.GetCounter() != nil {
-				return m.GetCounter().GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	return 0
 }
 
 // A full queue drops its oldest items: counted, and named in the log.
@@ -239,7 +215,7 @@ func TestFullQueueDropsOldestAndSaysWhich(t *testing.T) {
 	if got := o.Pending()["r"]; got != 3 {
 		t.Fatalf("pending %d, want the bound 3", got)
 	}
-	if got := value(t, reg, "headroom_test_dropped_total", "r"); got != 2 {
+	if got := testpeer.Gathered(t, reg, "headroom_test_dropped_total", map[string]string{"receiver": "r"}); got != 2 {
 		t.Fatalf("dropped %v, want 2", got)
 	}
 	if !strings.Contains(logs.String(), `msg="test receiver queue full; dropped the oldest" receiver=r dropped=2 items="[a@1 b@2]"`) {
@@ -281,7 +257,7 @@ func TestSetDestinationsWhileRunning(t *testing.T) {
 	if !strings.Contains(logs.String(), "receiver=gone dropped=1") {
 		t.Errorf("the removed destination's dropped item is not logged:\n%s", logs)
 	}
-	if got := value(t, reg, "headroom_test_dropped_total", "gone"); got != 1 {
+	if got := testpeer.Gathered(t, reg, "headroom_test_dropped_total", map[string]string{"receiver": "gone"}); got != 1 {
 		t.Errorf("dropped for the removed destination %v, want 1", got)
 	}
 
@@ -354,19 +330,12 @@ func TestLabelsNotIDs(t *testing.T) {
 		o.Push(item{fmt.Sprint(i), "1"})
 	}
 	o.SetDestinations(nil)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	exposition := testpeer.Exposition(t, reg)
+	if !strings.Contains(exposition, "http://h/") || !strings.Contains(logs.String(), "receiver=http://h/") {
+		t.Fatalf("no label:\n%s\n%s", exposition, logs)
 	}
-	var exposition strings.Builder
-	for _, mf := range mfs {
-		exposition.WriteString(mf.String())
-	}
-	if !strings.Contains(exposition.String(), "http://h/") || !strings.Contains(logs.String(), "receiver=http://h/") {
-		t.Fatalf("no label:\n%s\n%s", exposition.String(), logs)
-	}
-	if strings.Contains(exposition.String()+logs.String(), "secret-4411") {
-		t.Fatalf("credential leaked:\n%s\n%s", exposition.String(), logs)
+	if strings.Contains(exposition+logs.String(), "secret-4411") {
+		t.Fatalf("credential leaked:\n%s\n%s", exposition, logs)
 	}
 }
 

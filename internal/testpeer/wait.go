@@ -2,6 +2,7 @@ package testpeer
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,4 +82,19 @@ func Gathered(t testing.TB, g prometheus.Gatherer, name string, labels map[strin
 		}
 	}
 	return 0
+}
+
+// Exposition returns everything g gathers as text, for tests that look
+// for a label or check that a secret is absent.
+func Exposition(t testing.TB, g prometheus.Gatherer) string {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		b.WriteString(mf.String())
+	}
+	return b.String()
 }
