@@ -3,7 +3,15 @@
 // ready-checked over HTTP within a deadline, and stopped when the test ends.
 //
 // A missing binary fails the test loudly with the command that installs it;
-// tests never skip because a peer is absent. Only tests import this package.
+// tests never skip because a peer is absent.
+//
+// It also holds what tests of real peers share: Eventually and
+// EventuallyNil, the one condition wait with a deadline, for conditions on
+// real bytes through a real peer; Receiver, the one HTTP stand-in for an
+// endpoint Headroom sends to whose outages a test toggles; LogBuffer, a
+// log sink the code under test and the test share; and Gathered and
+// Exposition, to read a registry. Only tests (and the test rigs under
+// internal/) import this package; it imports nothing of Headroom.
 package testpeer
 
 import (
