@@ -434,7 +434,8 @@ func rules(client *http.Client, promURL string) ([]ruleState, error) {
 // consumer-lag exporter; a real Prometheus scrapes all of them every
 // second and evaluates the rules in deploy/. Every expression of every
 // dashboard panel, with its variables replaced as Grafana replaces them,
-// must return data through Prometheus's HTTP API. What the expressions need
+// must return data through Prometheus's HTTP API, and every selector of
+// every rule must return series. What the expressions need
 // is made to happen: hot is throttled beyond what it can borrow, so
 // ProjectThrottled reaches Alertmanager and comes back through the webhook;
 // a second Alertmanager address refuses connections, so delivery errors
@@ -487,6 +488,9 @@ receivers:
 	// The lab's idle gauges are 1 − utilisation of the broker's capacity;
 	// hot and calm hold it at about 70%, so below 50% idle is saturation.
 	cfg += "detector:\n  saturation_idle_ratio: 0.5\n"
+	// A single replica, elected through the lab's group protocol, so that
+	// the replica metrics the rules in deploy/ read are exported too.
+	cfg += "ha: {group_id: headroom-dashboards}\n"
 	rig.WriteConfig(cfg)
 	rig.StartTicker()
 
