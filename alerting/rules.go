@@ -3,6 +3,7 @@ package alerting
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/url"
 	"sort"
 	"strings"
@@ -57,12 +58,35 @@ type ProjectObservation struct {
 	Share float64
 }
 
+// ThrottledRatio is the share of demand not let through: (Demand −
+// min(Served, Quota)) / Demand, 0 without demand. Throttling lets through
+// at most the quota; a served rate above it is the lag of Kafka's quota
+// window, not service.
+func (p ProjectObservation) ThrottledRatio() float64 {
+	if !(p.Demand > 0) {
+		return 0
+	}
+	allowed := p.Served
+	if p.Quota > 0 && allowed > p.Quota {
+		allowed = p.Quota
+	}
+	return max(0, p.Demand-allowed) / p.Demand
+}
+
 // GroupObservation is one resource group and direction: total demand
 // against the group's safe capacity (margin × capacity × brokers).
 type GroupObservation struct {
 	Cluster              string
 	Group, Direction     string
 	Demand, SafeCapacity float64
+}
+
+// Utilization is Demand / SafeCapacity, NaN without a safe capacity.
+func (g GroupObservation) Utilization() float64 {
+	if !(g.SafeCapacity > 0) {
+		return math.NaN()
+	}
+	return g.Demand / g.SafeCapacity
 }
 
 // BrokerObservation is one broker: its lower idle ratio (network processor
@@ -72,6 +96,15 @@ type BrokerObservation struct {
 	Group, Broker, Direction string
 	Idle                     float64
 	Served, SafeCapacity     float64
+}
+
+// Load is Served / SafeCapacity, NaN without a safe capacity (the
+// observation of the idle ratio alone).
+func (b BrokerObservation) Load() float64 {
+	if !(b.SafeCapacity > 0) {
+		return math.NaN()
+	}
+	return b.Served / b.SafeCapacity
 }
 
 // LagObservation is one consumer group's Burrow-style status on a topic.
@@ -263,13 +296,7 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 		if p.Demand <= 0 {
 			continue
 		}
-		// Throttling lets through at most the quota; a served rate above
-		// it is the lag of Kafka's quota window, not service.
-		allowed := p.Served
-		if p.Quota > 0 && allowed > p.Quota {
-			allowed = p.Quota
-		}
-		ratio := max(0, p.Demand-allowed) / p.Demand
+		ratio := p.ThrottledRatio()
 		if ratio <= o.ThrottledRatio {
 			continue
 		}
@@ -282,7 +309,7 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 			"/d/headroom-throttling", "/api/v1/explain?"+q.Encode())
 	}
 	for _, g := range obs.Groups {
-		if g.SafeCapacity <= 0 || g.Demand <= o.SaturatedRatio*g.SafeCapacity {
+		if !(g.Utilization() > o.SaturatedRatio) {
 			continue
 		}
 		add(o.SaturatedFor,
@@ -293,7 +320,7 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 			"/d/headroom-quotas", "/api/v1/groups/"+url.PathEscape(g.Group))
 	}
 	for _, b := range obs.Brokers {
-		over := b.SafeCapacity > 0 && b.Served > b.SafeCapacity
+		over := b.Load() > 1
 		if !over && !(b.Idle < o.OverloadIdle) {
 			continue
 		}

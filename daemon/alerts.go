@@ -34,6 +34,8 @@ type alertLoop struct {
 	logger *slog.Logger
 
 	outcomes chan round.Outcome
+	// exported, when set, exports each observation on /metrics.
+	exported *observationCollector
 
 	// ownFor is the configuration own was built for; both are the run
 	// goroutine's.
@@ -84,7 +86,11 @@ func (a *alertLoop) evaluate(ctx context.Context, o round.Outcome) {
 		}
 		a.ownFor, a.own = cfg, own
 	}
-	firing := a.rules.Evaluate(observe(cfg, a.own, o))
+	obs := observe(cfg, a.own, o)
+	if a.exported != nil {
+		a.exported.set(obs)
+	}
+	firing := a.rules.Evaluate(obs)
 	if a.keeper != nil {
 		a.keeper.Update(o.Time, firing)
 	}

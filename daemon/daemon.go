@@ -86,7 +86,10 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	defer db.Close()
-	reg.MustRegister(newAlertsCollector(db))
+	// What the alert rules compare, for Prometheus rules over /metrics;
+	// older than three rounds, it is no longer exported.
+	observed := newObservationCollector(o.Now, func() time.Duration { return 3 * time.Duration(live.Config().Global.RoundInterval) })
+	reg.MustRegister(newAlertsCollector(db), observed)
 
 	// With an ha block this process is one replica of several: the shared
 	// state comes from the state topics, and the round loop runs only
@@ -153,6 +156,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	alerts = parts.loop
+	alerts.exported = observed
 	live.Subscribe(parts.reload)
 
 	srv := server.New(live, reg, o.Logger, o.Web)

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/headroomhq/headroom/limiter"
+	"github.com/headroomhq/headroom/limiter/applier"
 )
 
 type metrics struct {
@@ -53,6 +54,12 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Help: "The damage ledger: bytes throttled under Headroom's quotas (policy=\"headroom\") and bytes the static shares would have throttled (policy=\"static\"), estimated each round from served rates and throttle times."},
 			[]string{"project", "direction", "policy"}),
 		collectors: &delegate{},
+	}
+	// Every outcome is exported from the start, at zero, so that rules
+	// see a first failure as an increase rather than a new series.
+	for _, o := range []applier.Outcome{applier.Written, applier.Unchanged, applier.Hysteresis, applier.Deferred,
+		applier.Failed, applier.Refused, applier.Shadow} {
+		m.writes.WithLabelValues(string(o))
 	}
 	if r != nil {
 		r.MustRegister(m.rounds, m.duration, m.decisions, m.writes, m.events, m.problems,

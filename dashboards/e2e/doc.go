@@ -4,7 +4,9 @@
 // running on it (with a real Alertmanager in its alert loop), a real
 // node_exporter and a consumer-lag exporter, must return data. The
 // Prometheus rules in deploy/ are loaded into the same Prometheus and must
-// evaluate without error.
+// evaluate without error, and every metric selector of every rule must
+// return series there (Headroom runs as a single elected replica, so its
+// replica metrics are there too).
 //
 // It has no code outside its test; it imports the dashboards package and
 // the test rigs, and nothing imports it.

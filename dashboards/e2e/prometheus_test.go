@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
@@ -433,7 +434,8 @@ func rules(client *http.Client, promURL string) ([]ruleState, error) {
 // consumer-lag exporter; a real Prometheus scrapes all of them every
 // second and evaluates the rules in deploy/. Every expression of every
 // dashboard panel, with its variables replaced as Grafana replaces them,
-// must return data through Prometheus's HTTP API. What the expressions need
+// must return data through Prometheus's HTTP API, and every selector of
+// every rule must return series. What the expressions need
 // is made to happen: hot is throttled beyond what it can borrow, so
 // ProjectThrottled reaches Alertmanager and comes back through the webhook;
 // a second Alertmanager address refuses connections, so delivery errors
@@ -486,6 +488,9 @@ receivers:
 	// The lab's idle gauges are 1 − utilisation of the broker's capacity;
 	// hot and calm hold it at about 70%, so below 50% idle is saturation.
 	cfg += "detector:\n  saturation_idle_ratio: 0.5\n"
+	// A single replica, elected through the lab's group protocol, so that
+	// the replica metrics the rules in deploy/ read are exported too.
+	cfg += "ha: {group_id: headroom-dashboards}\n"
 	rig.WriteConfig(cfg)
 	rig.StartTicker()
 
@@ -600,4 +605,106 @@ scrape_configs:
 			t.Fatalf("rules of %s that do not evaluate:\n%s", rulesFile, strings.Join(bad, "\n"))
 		}
 	}
+
+	// Every selector of every rule returns series: the rule reads metrics
+	// that exist, so it can fire (whether it does is promtool's to test).
+	// A selector on a metric nobody exports evaluates without error to
+	// nothing, which the health check above cannot see.
+	rs, err := rules(client, prom.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type use struct{ rule, selector string }
+	var uses []use
+	for _, r := range rs {
+		sels, err := ruleSelectors(r.Query)
+		if err != nil {
+			t.Fatalf("rule %s: %q: %v", r.Name, r.Query, err)
+		}
+		if len(sels) == 0 {
+			t.Fatalf("rule %s: %q selects nothing", r.Name, r.Query)
+		}
+		for _, sel := range sels {
+			uses = append(uses, use{r.Name, sel})
+		}
+	}
+	for start := time.Now(); ; time.Sleep(time.Second) {
+		bad = bad[:0]
+		for _, u := range uses {
+			n, err := queryInstant(client, prom.URL, u.selector)
+			switch {
+			case err != nil:
+				t.Fatalf("rule %s: %s: %v", u.rule, u.selector, err)
+			case n == 0:
+				bad = append(bad, fmt.Sprintf("rule %s: %s returns no series", u.rule, u.selector))
+			}
+		}
+		if len(bad) == 0 {
+			t.Logf("%d selectors of %d rules all return series", len(uses), len(rs))
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("rules of %s that read metrics Prometheus does not have:\n%s", rulesFile, strings.Join(bad, "\n"))
+		}
+	}
+}
+
+// ruleSelectors parses a rule's expression with Prometheus's parser and
+// returns its vector selectors (a range selector's included) as instant
+// queries, without offset or @.
+func ruleSelectors(expr string) ([]string, error) {
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			sel := (&parser.VectorSelector{Name: vs.Name, LabelMatchers: vs.LabelMatchers}).String()
+			if !seen[sel] {
+				seen[sel] = true
+				out = append(out, sel)
+			}
+		}
+		return nil
+	})
+	return out, nil
+}
+
+func TestRuleSelectors(t *testing.T) {
+	for _, tt := range []struct{ expr, want string }{
+		{`a > 1`, `a`},
+		{`avg_over_time(b{x="y"}[5m] offset 1m) > 0.05`, `b{x="y"}`},
+		{`sum without (o) (increase(c_total{o="f"}[10m])) > 0 unless sum without (o) (increase(c_total{o="w"}[10m])) > 0`, `c_total{o="f"} c_total{o="w"}`},
+		{`sum(up{job="h"}) == 0 or absent(up{job="h"})`, `up{job="h"}`},
+	} {
+		t.Run(tt.expr, func(t *testing.T) {
+			got, err := ruleSelectors(tt.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := strings.Join(got, " "); s != tt.want {
+				t.Errorf("got %q, want %q", s, tt.want)
+			}
+		})
+	}
+}
+
+// queryInstant evaluates expr now through /api/v1/query and returns the
+// number of series in the result.
+func queryInstant(client *http.Client, promURL, expr string) (int, error) {
+	resp, err := client.PostForm(promURL+"/api/v1/query", url.Values{"query": {expr}})
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var r promResult
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return 0, fmt.Errorf("query: %s: %w", resp.Status, err)
+	}
+	if r.Status != "success" {
+		return 0, fmt.Errorf("query: %s: %s", r.ErrorType, r.Error)
+	}
+	return len(r.Data.Result), nil
 }

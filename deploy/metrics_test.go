@@ -1,0 +1,301 @@
+package deploy_test
+
+import (
+	"go/ast"
+	goparser "go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+	"gopkg.in/yaml.v3"
+
+	// Test only: the collector's profiles name the exporter metrics
+	// Headroom reads (jmx_exporter, Redpanda, node_exporter, kminion,
+	// kafka_exporter), which the rules may use too.
+	"github.com/headroomhq/headroom/collector"
+)
+
+// scrapeSeries are the series Prometheus itself writes for every scrape
+// target (https://prometheus.io/docs/concepts/jobs_instances/).
+var scrapeSeries = []string{"up", "scrape_duration_seconds", "scrape_samples_scraped",
+	"scrape_samples_post_metric_relabeling", "scrape_series_added"}
+
+// headroomMetrics parses the repository's Go code (tests excluded) and
+// returns the metric names Headroom registers with client_golang: the
+// name of every prometheus.{Gauge,Counter,Histogram,Summary}Opts literal
+// (with Namespace and Subsystem, and a histogram's or summary's series
+// suffixes) and of every prometheus.NewDesc with a literal name (the
+// collectors that build their metrics at scrape time).
+func headroomMetrics(t *testing.T) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	add := func(name, kind string) {
+		if !strings.HasPrefix(name, "headroom_") {
+			return
+		}
+		names[name] = true
+		if kind == "Histogram" || kind == "Summary" {
+			names[name+"_bucket"], names[name+"_sum"], names[name+"_count"] = true, true, true
+		}
+	}
+	isPrometheus := func(e ast.Expr) (string, bool) {
+		sel, ok := e.(*ast.SelectorExpr)
+		if !ok {
+			return "", false
+		}
+		if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "prometheus" {
+			return "", false
+		}
+		return sel.Sel.Name, true
+	}
+	str := func(e ast.Expr) (string, bool) {
+		lit, ok := e.(*ast.BasicLit)
+		if !ok || lit.Kind != token.STRING {
+			return "", false
+		}
+		v, err := strconv.Unquote(lit.Value)
+		return v, err == nil
+	}
+	fset := token.NewFileSet()
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != ".." && (d.Name() == "node_modules" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := goparser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CompositeLit:
+				typ, ok := isPrometheus(n.Type)
+				kind, isOpts := strings.CutSuffix(typ, "Opts")
+				if !ok || !isOpts || !slices.Contains([]string{"Gauge", "Counter", "Histogram", "Summary"}, kind) {
+					return true
+				}
+				parts := map[string]string{}
+				for _, e := range n.Elts {
+					kv, ok := e.(*ast.KeyValueExpr)
+					if !ok {
+						continue
+					}
+					key, ok := kv.Key.(*ast.Ident)
+					if v, isStr := str(kv.Value); ok && isStr {
+						parts[key.Name] = v
+					}
+				}
+				add(prometheus.BuildFQName(parts["Namespace"], parts["Subsystem"], parts["Name"]), kind)
+			case *ast.CallExpr:
+				if fn, ok := isPrometheus(n.Fun); ok && fn == "NewDesc" && len(n.Args) > 0 {
+					if v, ok := str(n.Args[0]); ok {
+						add(v, "")
+					}
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) < 10 {
+		t.Fatalf("found only %d Headroom metrics; the scan is broken", len(names))
+	}
+	return names
+}
+
+// selectedNames returns the metric names an expression selects: the
+// names of its vector selectors (a matrix selector holds one), or their
+// __name__ equality matcher.
+func selectedNames(e parser.Expr) []string {
+	var out []string
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			name := vs.Name
+			for _, m := range vs.LabelMatchers {
+				if name == "" && m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+					name = m.Value
+				}
+			}
+			out = append(out, name)
+		}
+		return nil
+	})
+	return out
+}
+
+func TestSelectedNames(t *testing.T) {
+	p := parser.NewParser(parser.Options{})
+	for _, tt := range []struct{ expr, want string }{
+		{`a > 1`, "a"},
+		{`avg_over_time(b[5m]) > 0.05`, "b"},
+		{`sum without (x) (increase(c_total{x="y"}[10m])) > 0 unless d`, "c_total d"},
+		{`{__name__="e", job="j"} or absent(f{job="j"})`, "e f"},
+		{`g:h:avg5m > 500`, "g:h:avg5m"},
+		{`{job="j"}`, ""},
+	} {
+		t.Run(tt.expr, func(t *testing.T) {
+			e, err := p.ParseExpr(tt.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(selectedNames(e), " "); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// Every metric a shipped rule selects exists: Headroom registers it, a
+// collector profile reads it from an exporter, Prometheus writes it for
+// each scrape, or a rule of the shipped files records it. A selector on
+// a metric nobody exports returns nothing, without error, so the alert
+// could never fire.
+func TestRulesSelectExportedMetrics(t *testing.T) {
+	known := headroomMetrics(t)
+	exporter := map[string]bool{}
+	for _, name := range collector.ProfileNames() {
+		p, err := collector.ProfileByName(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range p.Families() {
+			exporter[f] = true
+		}
+	}
+	for _, s := range scrapeSeries {
+		known[s] = true
+	}
+	files, err := filepath.Glob("prometheus/rules/*.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type rule struct{ file, group, name, expr string }
+	var rules []rule
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.yml") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rf ruleFile
+		if err := yaml.Unmarshal(b, &rf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				if r.Record != "" {
+					known[r.Record] = true
+				}
+				rules = append(rules, rule{filepath.Base(f), g.Name, r.Record + r.Alert, r.Expr})
+			}
+		}
+	}
+	p := parser.NewParser(parser.Options{})
+	checked := 0
+	for _, r := range rules {
+		t.Run(r.name, func(t *testing.T) {
+			e, err := p.ParseExpr(r.expr)
+			if err != nil {
+				t.Fatalf("%s / %s: %v", r.file, r.group, err)
+			}
+			names := selectedNames(e)
+			if len(names) == 0 {
+				t.Fatalf("%s / %s: %q selects no metric by name", r.file, r.group, r.expr)
+			}
+			for _, n := range names {
+				checked++
+				if !known[n] && !exporter[n] {
+					t.Errorf("%s / %s: %s selects %s, which Headroom does not register, no collector profile reads and no rule records", r.file, r.group, r.name, n)
+				}
+			}
+		})
+	}
+	if checked < 10 {
+		t.Fatalf("only %d selectors checked", checked)
+	}
+}
+
+// testFile is the part of a promtool unit test file this test reads.
+type testFile struct {
+	Tests []struct {
+		AlertRuleTest []struct {
+			Alertname string `yaml:"alertname"`
+			ExpAlerts []any  `yaml:"exp_alerts"`
+		} `yaml:"alert_rule_test"`
+	} `yaml:"tests"`
+}
+
+// Every alert rule has a promtool unit test in which it fires and one in
+// which it does not.
+func TestEveryAlertHasFiringAndQuietCases(t *testing.T) {
+	files, err := filepath.Glob("prometheus/rules/*.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts []string
+	firing, quiet := map[string]bool{}, map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(f, "_test.yml") {
+			var tf testFile
+			if err := yaml.Unmarshal(b, &tf); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			for _, tc := range tf.Tests {
+				for _, a := range tc.AlertRuleTest {
+					if len(a.ExpAlerts) > 0 {
+						firing[a.Alertname] = true
+					} else {
+						quiet[a.Alertname] = true
+					}
+				}
+			}
+			continue
+		}
+		var rf ruleFile
+		if err := yaml.Unmarshal(b, &rf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				if r.Alert != "" {
+					alerts = append(alerts, r.Alert)
+				}
+			}
+		}
+	}
+	sort.Strings(alerts)
+	if len(alerts) < 5 {
+		t.Fatalf("only %d alert rules found", len(alerts))
+	}
+	for _, a := range alerts {
+		if !firing[a] {
+			t.Errorf("%s: no unit test in which it fires", a)
+		}
+		if !quiet[a] {
+			t.Errorf("%s: no unit test in which it stays quiet", a)
+		}
+	}
+}
