@@ -88,7 +88,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	defer db.Close()
 	// What the alert rules compare, for Prometheus rules over /metrics;
 	// older than three rounds, it is no longer exported.
-	observed := newObservationCollector(o.Now, func() time.Duration { return 3 * time.Duration(live.Config().Global.RoundInterval) })
+	observed := newObservationCollector(now, func() time.Duration { return 3 * time.Duration(live.Config().Global.RoundInterval) })
 	reg.MustRegister(newAlertsCollector(db), observed)
 
 	// With an ha block this process is one replica of several: the shared
