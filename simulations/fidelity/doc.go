@@ -5,13 +5,18 @@
 // windowed quota enforcement with KIP-219 muting, real franz-go clients),
 // must throttle about the same bytes and plan about the same quotas.
 //
-// The test runs with -fidelity (about five minutes of real traffic), not in
-// make test: on vivo the lender's quota agrees within 15% on 87–97% of
-// rounds depending on the run, below the 90% it asserts. Where the two
-// part: a real client's lumpy traffic grazes a quota set within a few
-// percent of its demand and reports a throttle time of about one request
-// at the quota rate, the signature of a muted client, so the demand stage
-// probes; the simulator's fluid client at the same quota shows none.
+// The test runs with -fidelity (go test ./simulations/fidelity/ -args
+// -fidelity; about five minutes of real traffic), not in make test: the
+// throttled bytes agree (hot-broker 43.8% in the simulator, 41.1–44.2% on
+// the lab over four runs; vivo 0 and 0), but the quotas agree within 15%
+// on 70–99% of rounds depending on the run and project, not on the 90% it
+// asserts every time. Where the two part: a real client's lumpy traffic
+// (a load generator catching up after a stall on a busy machine) grazes a
+// quota set within a few percent of its demand, and Kafka's throttle-time
+// sensor keeps reporting that throttle for its whole window, about one
+// request at the quota rate, the signature of a muted client, so the
+// demand stage probes; the simulator's fluid client shows none. Once one
+// run's quotas part, they stay apart while the brokers are full.
 //
 // Two findings of this test are in the simulator's model: Kafka's
 // throttle-time sensor averages only throttled requests over its window

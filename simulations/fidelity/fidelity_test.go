@@ -42,7 +42,7 @@ var fidelityFlag = flag.Bool("fidelity", false, "run the simulator-versus-lab fi
 // at least 90% of rounds.
 func TestSimulatorMatchesLab(t *testing.T) {
 	if !*fidelityFlag {
-		t.Skip("the fidelity test runs with -fidelity: go test -v -fidelity ./simulations/fidelity/")
+		t.Skip("the fidelity test runs with -fidelity: go test -v ./simulations/fidelity/ -args -fidelity")
 	}
 	for _, rp := range []replay{
 		// 06:00 to 18:00: both peaks, six minutes of the day per second.
