@@ -47,6 +47,7 @@ type replication struct {
 	pubErr           error
 
 	publishErrors prometheus.Counter
+	alerts        *haAlerts // set once the engine exists; guarded by mu
 }
 
 // startReplication checks the cluster (topics and their policies,
@@ -130,6 +131,12 @@ func (r *replication) apply(ctx context.Context, _ string, _, value []byte) erro
 		}
 		return err
 	}
+	r.mu.Lock()
+	alerts := r.alerts
+	r.mu.Unlock()
+	if alerts != nil {
+		alerts.applied(c)
+	}
 	// An override made through another replica takes effect on the
 	// leader at once, every change written however small (a pin back to
 	// the share is one).
@@ -139,21 +146,14 @@ func (r *replication) apply(ctx context.Context, _ string, _, value []byte) erro
 	return nil
 }
 
-// publish sends a committed change to its topic; the write that made it
-// returns once the cluster has it.
-func (r *replication) publish(ctx context.Context, c store.Change) {
-	topic := r.cfg.StateTopic
-	if store.ChangeTopicKind(c) == "events" {
-		topic = r.cfg.EventsTopic
-	}
-	b, err := json.Marshal(c)
-	if err == nil {
-		// No longer than a lease: a round waiting on the state topics
-		// holds its quotas rather than write late.
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(r.cfg.Lease))
-		err = r.journal.Publish(pctx, topic, []byte(c.Key), b)
-		cancel()
-	}
+// publish sends committed changes to their topics; the write that made
+// them returns once the cluster has them.
+func (r *replication) publish(ctx context.Context, cs []store.Change) {
+	// No longer than a lease: a round waiting on the state topics
+	// holds its quotas rather than write late.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(r.cfg.Lease))
+	err := r.publishNow(pctx, cs)
+	cancel()
 	r.mu.Lock()
 	if err != nil {
 		r.pubFailed, r.pubErr = time.Now(), err
@@ -163,8 +163,26 @@ func (r *replication) publish(ctx context.Context, c store.Change) {
 	r.mu.Unlock()
 	if err != nil {
 		r.publishErrors.Inc()
-		r.logger.Error("publish a change of the shared state", "key", c.Key, "err", err)
+		r.logger.Error("publish a change of the shared state", "changes", len(cs), "first_key", cs[0].Key, "err", err)
 	}
+}
+
+// publishNow sends changes to their topics and says whether the cluster
+// has them all.
+func (r *replication) publishNow(ctx context.Context, cs []store.Change) error {
+	rs := make([]ha.Record, 0, len(cs))
+	for _, c := range cs {
+		topic := r.cfg.StateTopic
+		if store.ChangeTopicKind(c) == "events" {
+			topic = r.cfg.EventsTopic
+		}
+		b, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("encode change %s: %w", c.Key, err)
+		}
+		rs = append(rs, ha.Record{Topic: topic, Key: []byte(c.Key), Value: b})
+	}
+	return r.journal.PublishAll(ctx, rs...)
 }
 
 // elect joins the election once the round loop exists.
@@ -213,6 +231,14 @@ func (r *replication) follow(ctx context.Context) {
 			r.resumed = true
 			r.mu.Unlock()
 			r.logger.Info("leading", "epoch", s.Epoch, "state_lag_records", r.journal.Lag())
+			r.mu.Lock()
+			alerts := r.alerts
+			r.mu.Unlock()
+			if alerts != nil {
+				// What the previous leader received or was asked and did
+				// not handle.
+				alerts.wake()
+			}
 			_ = r.loop.ForceRound(ctx, "", false)
 		case !s.Active && was:
 			r.mu.Lock()

@@ -135,6 +135,25 @@ func (j *Journal) Publish(ctx context.Context, topic string, key, value []byte) 
 	return nil
 }
 
+// Record is one record to publish.
+type Record struct {
+	Topic      string
+	Key, Value []byte
+}
+
+// PublishAll writes records, in order per topic, and returns once the
+// cluster has every one of them (or the first error).
+func (j *Journal) PublishAll(ctx context.Context, rs ...Record) error {
+	krs := make([]*kgo.Record, len(rs))
+	for i, r := range rs {
+		krs[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
+	}
+	if err := j.cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
+		return fmt.Errorf("ha: publish %d records: %w", len(rs), err)
+	}
+	return nil
+}
+
 // Run applies records until ctx is done.
 func (j *Journal) Run(ctx context.Context) {
 	for {

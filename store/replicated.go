@@ -34,6 +34,18 @@ const (
 	ChangeAudit    = "audit"
 	ChangeState    = "state"
 	ChangeLedger   = "ledger"
+	// An incident at a version, with the step that made it: keyed by
+	// incident on the state topic (its current state), and keyed by step
+	// on the events topic (its history).
+	ChangeIncident     = "incident"
+	ChangeIncidentStep = "incident_step"
+	// An alert state received from Alertmanager by any replica, and its
+	// being handled by the active one.
+	ChangeNotification = "notification"
+	// A lifecycle action asked for through a replica's API, and the
+	// active replica's answer.
+	ChangeAlertRequest = "alert_request"
+	ChangeAlertAnswer  = "alert_answer"
 )
 
 // Change is one committed change of the shared state. Key is unique per
@@ -65,9 +77,10 @@ type stateChange struct {
 }
 
 // SetChangeSink sets the function that receives every change of the shared
-// state after it commits (nil: none). It is called synchronously, so a
-// caller whose write returned knows the sink has seen it.
-func (s *DB) SetChangeSink(f func(context.Context, Change)) {
+// state after it commits (nil: none), the changes of one write together.
+// It is called synchronously, so a caller whose write returned knows the
+// sink has seen it.
+func (s *DB) SetChangeSink(f func(context.Context, []Change)) {
 	s.sinkMu.Lock()
 	s.sink = f
 	s.sinkMu.Unlock()
@@ -77,12 +90,10 @@ func (s *DB) emit(ctx context.Context, cs ...Change) {
 	s.sinkMu.Lock()
 	f := s.sink
 	s.sinkMu.Unlock()
-	if f == nil {
+	if f == nil || len(cs) == 0 {
 		return
 	}
-	for _, c := range cs {
-		f(ctx, c)
-	}
+	f(ctx, cs)
 }
 
 func overrideKey(kind, name string) string { return "override/" + kind + "/" + name }
@@ -139,6 +150,30 @@ func (s *DB) ApplyChange(ctx context.Context, c Change) error {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
 		}
 		return nil
+	case ChangeIncident, ChangeIncidentStep:
+		var ic incidentChange
+		if err := json.Unmarshal(c.Value, &ic); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		return s.applyIncident(ctx, ic)
+	case ChangeNotification:
+		var nc notificationChange
+		if err := json.Unmarshal(c.Value, &nc); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		return s.applyNotification(ctx, nc)
+	case ChangeAlertRequest:
+		var r AlertRequest
+		if err := json.Unmarshal(c.Value, &r); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		return s.applyAlertRequest(ctx, r)
+	case ChangeAlertAnswer:
+		var a alertAnswer
+		if err := json.Unmarshal(c.Value, &a); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		return s.applyAlertAnswer(ctx, a)
 	default:
 		return fmt.Errorf("apply change %s: unknown kind %q", c.Key, c.Kind)
 	}
@@ -187,7 +222,8 @@ func (s *DB) applyOverride(ctx context.Context, oc overrideChange) error {
 // ChangeTopicKind says which internal topic a change belongs to: "state"
 // (compacted, keyed) or "events" (append-only).
 func ChangeTopicKind(c Change) string {
-	if c.Kind == ChangeAudit || c.Kind == ChangeLedger {
+	switch c.Kind {
+	case ChangeAudit, ChangeLedger, ChangeIncidentStep, ChangeNotification, ChangeAlertRequest, ChangeAlertAnswer:
 		return "events"
 	}
 	return "state"
