@@ -75,11 +75,11 @@ type IncidentStep struct {
 	Seq int
 	// Origin names the request that caused the step, if any (an action
 	// asked for through another replica), so that it is done once.
-	Origin string
-	At         time.Time
-	From, To   string
-	Actor      string
-	Action     string
+	Origin   string
+	At       time.Time
+	From, To string
+	Actor    string
+	Action   string
 	// Result is free text or JSON describing what the step did.
 	Result string
 }
