@@ -44,6 +44,9 @@ type haAlerts struct {
 	logger *slog.Logger
 
 	kick chan struct{}
+	// unpublished are changes of handled alert states that the cluster
+	// does not have yet; they go out before anything else is handled.
+	unpublished []store.Change
 
 	mu      sync.Mutex
 	answers chan struct{} // closed and replaced when an answer is applied
@@ -99,30 +102,59 @@ func (a *haAlerts) run(ctx context.Context) {
 			continue
 		}
 		if err := a.pass(ctx); err != nil && ctx.Err() == nil {
-			a.logger.Error("handle replicated alert states and requests", "err", err)
+			a.logger.Error("handle replicated alert states and requests; retrying in a second", "err", err)
+			t := time.NewTimer(time.Second)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			a.wake()
 		}
 	}
 }
 
 // pass handles every alert state not handled yet, then every pending
 // request.
+//
+// The changes a batch of alert states makes (incidents, steps, overrides
+// of playbooks) are published together before the batch is marked
+// handled: one round trip to the cluster per batch, not two per alert. A
+// leader that stops in between leaves the batch unhandled on the topic,
+// and its successor handles it again, finding nothing or opening the
+// same incidents under the same ids.
 func (a *haAlerts) pass(ctx context.Context) error {
+	if len(a.unpublished) > 0 {
+		if err := a.rep.publishNow(ctx, a.unpublished); err != nil {
+			return err
+		}
+		a.unpublished = nil
+	}
 	for a.rep.Active() {
-		ns, err := a.db.UnhandledNotifications(ctx, 500)
+		ns, err := a.db.UnhandledNotifications(ctx, 200)
 		if err != nil {
 			return err
 		}
 		if len(ns) == 0 {
 			break
 		}
+		cctx, col := collecting(ctx)
 		for _, n := range ns {
-			if err := a.engine.Notify(ctx, []webhook.Notification{notificationOf(n)}); err != nil {
+			if err := a.engine.Notify(cctx, []webhook.Notification{notificationOf(n)}); err != nil {
 				// As with a single replica: the state is handled, what
 				// its playbook could not do is in its steps and the log.
 				a.logger.Error("handle notification", "alertname", n.AlertName, "status", n.Status, "err", err)
 			}
 		}
-		if err := a.db.MarkNotificationsHandled(ctx, ns); err != nil {
+		if err := a.db.MarkNotificationsHandled(cctx, ns); err != nil {
+			a.unpublished = col.cs
+			return err
+		}
+		if err := a.rep.publishNow(ctx, col.cs); err != nil {
+			// Handled here, not yet on the topic: published first on the
+			// next pass.
+			a.unpublished = col.cs
 			return err
 		}
 		a.handled.Add(float64(len(ns)))

@@ -68,7 +68,7 @@ func incidentChangesOf(in Incident, st IncidentStep) []Change {
 
 // applyIncident stores the incident unless the store has it at the same
 // or a later version, and its step unless the store has it.
-func (s *DB) applyIncident(ctx context.Context, ic incidentChange) error {
+func (s *DB) applyIncident(ctx context.Context, tx *sql.Tx, ic incidentChange) error {
 	in, st := ic.Incident, ic.Step
 	if in.ID == 0 || in.Version < 1 || st.Seq < 1 || st.Seq > in.Version {
 		return fmt.Errorf("apply incident %d: version %d, step %d: malformed", in.ID, in.Version, st.Seq)
@@ -84,11 +84,6 @@ func (s *DB) applyIncident(ctx context.Context, ic incidentChange) error {
 	if len(in.Data) == 0 {
 		in.Data = json.RawMessage("{}")
 	}
-	tx, err := s.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("apply incident %d: %w", in.ID, err)
-	}
-	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO alert_incidents
 		(id, fingerprint, alertname, labels, annotations, state, opened_at, updated_at, version, data, starts_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -104,7 +99,7 @@ func (s *DB) applyIncident(ctx context.Context, ic incidentChange) error {
 		in.ID, st.Seq, nullString(st.Origin), st.At.UTC().Format(timeFormat), st.From, st.To, st.Actor, st.Action, st.Result); err != nil {
 		return fmt.Errorf("apply step %d of incident %d: %w", st.Seq, in.ID, err)
 	}
-	return tx.Commit()
+	return nil
 }
 
 // HasStepFrom says whether a step caused by the request origin is stored.
@@ -130,7 +125,7 @@ func NotificationChange(n AlertNotification, handled bool) Change {
 	return Change{Kind: ChangeNotification, Key: "notification/" + n.Key, Value: mustJSON(notificationChange{AlertNotification: n, Handled: handled})}
 }
 
-func (s *DB) applyNotification(ctx context.Context, nc notificationChange) error {
+func (s *DB) applyNotification(ctx context.Context, tx *sql.Tx, nc notificationChange) error {
 	n := nc.AlertNotification
 	if n.Key == "" || (n.Status != "firing" && n.Status != "resolved") {
 		return fmt.Errorf("apply alert notification %q: malformed", n.Key)
@@ -149,7 +144,7 @@ func (s *DB) applyNotification(ctx context.Context, nc notificationChange) error
 	}
 	// A delivery seen before changes nothing (deliveries count what this
 	// replica's own webhook received); handled only ever goes to 1.
-	if _, err := s.sql.ExecContext(ctx, `INSERT INTO alert_notifications
+	if _, err := tx.ExecContext(ctx, `INSERT INTO alert_notifications
 		(key, group_key, receiver, fingerprint, status, alertname, labels, annotations, starts_at, ends_at, generator_url, received_at, handled)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(key) DO UPDATE SET handled = max(handled, excluded.handled)`,
@@ -216,11 +211,11 @@ func AlertRequestChange(r AlertRequest) Change {
 	return Change{Kind: ChangeAlertRequest, Key: "alert_request/" + r.ID, Value: mustJSON(r)}
 }
 
-func (s *DB) applyAlertRequest(ctx context.Context, r AlertRequest) error {
+func (s *DB) applyAlertRequest(ctx context.Context, tx *sql.Tx, r AlertRequest) error {
 	if r.ID == "" || r.IncidentID == 0 || r.Action == "" {
 		return fmt.Errorf("apply alert request %q: malformed", r.ID)
 	}
-	if _, err := s.sql.ExecContext(ctx, `INSERT INTO alert_requests (id, incident_id, action, actor, reason, at)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO alert_requests (id, incident_id, action, actor, reason, at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`,
 		r.ID, r.IncidentID, r.Action, r.Actor, r.Reason, r.At.UTC().Format(timeFormat)); err != nil {
 		return fmt.Errorf("apply alert request %s: %w", r.ID, err)
@@ -228,11 +223,11 @@ func (s *DB) applyAlertRequest(ctx context.Context, r AlertRequest) error {
 	return nil
 }
 
-func (s *DB) applyAlertAnswer(ctx context.Context, a alertAnswer) error {
-	if err := s.applyAlertRequest(ctx, a.AlertRequest); err != nil {
+func (s *DB) applyAlertAnswer(ctx context.Context, tx *sql.Tx, a alertAnswer) error {
+	if err := s.applyAlertRequest(ctx, tx, a.AlertRequest); err != nil {
 		return err
 	}
-	if _, err := s.sql.ExecContext(ctx, `UPDATE alert_requests SET answered = 1, error = ? WHERE id = ?`, a.Error, a.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE alert_requests SET answered = 1, error = ? WHERE id = ?`, a.Error, a.ID); err != nil {
 		return fmt.Errorf("apply answer to alert request %s: %w", a.ID, err)
 	}
 	return nil
@@ -264,11 +259,11 @@ func (s *DB) PendingAlertRequests(ctx context.Context) ([]AlertRequest, error) {
 // AnswerAlertRequest records the active replica's answer (errText empty:
 // done) and hands it to the change sink.
 func (s *DB) AnswerAlertRequest(ctx context.Context, r AlertRequest, errText string) error {
-	a := alertAnswer{AlertRequest: r, Error: errText}
-	if err := s.applyAlertAnswer(ctx, a); err != nil {
+	c := Change{Kind: ChangeAlertAnswer, Key: "alert_answer/" + r.ID, Value: mustJSON(alertAnswer{AlertRequest: r, Error: errText})}
+	if err := s.ApplyChange(ctx, c); err != nil {
 		return err
 	}
-	s.emit(ctx, Change{Kind: ChangeAlertAnswer, Key: "alert_answer/" + r.ID, Value: mustJSON(a)})
+	s.emit(ctx, c)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -112,13 +113,47 @@ func auditChangeOf(a AuditRecord, origin string) Change {
 // It is idempotent, and an override or state older than the one stored is
 // ignored. It does not call the change sink.
 func (s *DB) ApplyChange(ctx context.Context, c Change) error {
+	return s.ApplyChanges(ctx, []Change{c})
+}
+
+// ApplyChanges applies changes in one transaction (one write to disk for a
+// batch of records). A change that does not apply is left out and
+// reported; the others are applied.
+func (s *DB) ApplyChanges(ctx context.Context, cs []Change) error {
+	tx, err := s.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("apply %d changes: %w", len(cs), err)
+	}
+	defer tx.Rollback()
+	var errs []error
+	for _, c := range cs {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT change`); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		if err := s.applyChange(ctx, tx, c); err != nil {
+			errs = append(errs, err)
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO change`); err != nil {
+				return errors.Join(append(errs, fmt.Errorf("apply change %s: %w", c.Key, err))...)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE change`); err != nil {
+			return errors.Join(append(errs, fmt.Errorf("apply change %s: %w", c.Key, err))...)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return errors.Join(append(errs, fmt.Errorf("apply %d changes: commit: %w", len(cs), err))...)
+	}
+	return errors.Join(errs...)
+}
+
+func (s *DB) applyChange(ctx context.Context, tx *sql.Tx, c Change) error {
 	switch c.Kind {
 	case ChangeOverride:
 		var oc overrideChange
 		if err := json.Unmarshal(c.Value, &oc); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
 		}
-		return s.applyOverride(ctx, oc)
+		return s.applyOverride(ctx, tx, oc)
 	case ChangeAudit:
 		var ac auditChange
 		if err := json.Unmarshal(c.Value, &ac); err != nil {
@@ -127,7 +162,7 @@ func (s *DB) ApplyChange(ctx context.Context, c Change) error {
 		if ac.Origin == "" {
 			return fmt.Errorf("apply change %s: audit record without origin", c.Key)
 		}
-		if _, err := s.sql.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, before, after, origin) VALUES (?, ?, ?, ?, ?, ?, ?)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, before, after, origin) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT(origin) DO NOTHING`,
 			ac.At.UTC().Format(timeFormat), ac.Actor, ac.Action, ac.Target, nullJSON(ac.Before), nullJSON(ac.After), ac.Origin); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
@@ -138,13 +173,13 @@ func (s *DB) ApplyChange(ctx context.Context, c Change) error {
 		if err := json.Unmarshal(c.Value, &lc); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
 		}
-		return s.applyLedger(ctx, lc)
+		return s.applyLedger(ctx, tx, lc)
 	case ChangeState:
 		var sc stateChange
 		if err := json.Unmarshal(c.Value, &sc); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
 		}
-		if _, err := s.sql.ExecContext(ctx, `INSERT INTO component_state(name, value, updated_ms) VALUES (?, ?, ?)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO component_state(name, value, updated_ms) VALUES (?, ?, ?)
 			ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms
 			WHERE excluded.updated_ms >= component_state.updated_ms`, sc.Name, sc.Value, sc.UpdatedMs); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
@@ -155,25 +190,25 @@ func (s *DB) ApplyChange(ctx context.Context, c Change) error {
 		if err := json.Unmarshal(c.Value, &ic); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
 		}
-		return s.applyIncident(ctx, ic)
+		return s.applyIncident(ctx, tx, ic)
 	case ChangeNotification:
 		var nc notificationChange
 		if err := json.Unmarshal(c.Value, &nc); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
 		}
-		return s.applyNotification(ctx, nc)
+		return s.applyNotification(ctx, tx, nc)
 	case ChangeAlertRequest:
 		var r AlertRequest
 		if err := json.Unmarshal(c.Value, &r); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
 		}
-		return s.applyAlertRequest(ctx, r)
+		return s.applyAlertRequest(ctx, tx, r)
 	case ChangeAlertAnswer:
 		var a alertAnswer
 		if err := json.Unmarshal(c.Value, &a); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
 		}
-		return s.applyAlertAnswer(ctx, a)
+		return s.applyAlertAnswer(ctx, tx, a)
 	default:
 		return fmt.Errorf("apply change %s: unknown kind %q", c.Key, c.Kind)
 	}
@@ -182,13 +217,8 @@ func (s *DB) ApplyChange(ctx context.Context, c Change) error {
 // applyOverride stores a replicated override unless the store already has
 // a newer version. Equal versions are applied, so that two replicas that
 // both wrote one version converge on the one last in the topic.
-func (s *DB) applyOverride(ctx context.Context, oc overrideChange) error {
+func (s *DB) applyOverride(ctx context.Context, tx *sql.Tx, oc overrideChange) error {
 	o := oc.Override
-	tx, err := s.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("apply override %s/%s: %w", o.Kind, o.Name, err)
-	}
-	defer tx.Rollback()
 	cur, err := overrideTx(ctx, tx, o.Kind, o.Name)
 	exists := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -203,7 +233,7 @@ func (s *DB) applyOverride(ctx context.Context, oc overrideChange) error {
 				return fmt.Errorf("apply override %s/%s: %w", o.Kind, o.Name, err)
 			}
 		}
-		return tx.Commit()
+		return nil
 	}
 	var expires any
 	if o.ExpiresAt != nil {
@@ -216,7 +246,7 @@ func (s *DB) applyOverride(ctx context.Context, oc overrideChange) error {
 		o.Kind, o.Name, string(o.Spec), expires, o.Version, o.UpdatedBy, o.UpdatedAt.UTC().Format(timeFormat)); err != nil {
 		return fmt.Errorf("apply override %s/%s: %w", o.Kind, o.Name, err)
 	}
-	return tx.Commit()
+	return nil
 }
 
 // ChangeTopicKind says which internal topic a change belongs to: "state"
@@ -279,15 +309,10 @@ func ledgerChangeOf(es []LedgerEntry, origin string) Change {
 }
 
 // applyLedger inserts a round's entries unless their batch is already in.
-func (s *DB) applyLedger(ctx context.Context, lc ledgerChange) error {
+func (s *DB) applyLedger(ctx context.Context, tx *sql.Tx, lc ledgerChange) error {
 	if lc.Origin == "" {
 		return errors.New("apply ledger batch: no origin")
 	}
-	tx, err := s.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("apply ledger batch %s: %w", lc.Origin, err)
-	}
-	defer tx.Rollback()
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM ledger_batches WHERE origin = ?`, lc.Origin).Scan(&n); err != nil {
 		return fmt.Errorf("apply ledger batch %s: %w", lc.Origin, err)
@@ -303,8 +328,5 @@ func (s *DB) applyLedger(ctx context.Context, lc ledgerChange) error {
 			Observed: fromWire(w.Observed), Rate: fromWire(w.Rate), Demand: fromWire(w.Demand), Forecast: fromWire(w.Forecast), ThrottleMs: fromWire(w.ThrottleMs),
 			HotBroker: w.HotBroker, Reasons: w.Reasons, BorrowedFrom: w.BorrowedFrom, LentTo: w.LentTo, Note: w.Note, Error: w.Error})
 	}
-	if err := insertDecisions(ctx, tx, es, lc.Origin); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return insertDecisions(ctx, tx, es, lc.Origin)
 }
