@@ -13,7 +13,8 @@ import (
 )
 
 // Replicated state. When several replicas run, every change to the shared
-// state (overrides, audit, component state) is handed to the change sink
+// state (overrides, audit, component state, the ledger, the alert
+// lifecycle) is handed to the change sink
 // after it commits; the replicas publish it to internal topics and every
 // replica, the writer included, feeds it back through ApplyChange. Applying
 // a change twice, or an older change after a newer one, leaves the store as
