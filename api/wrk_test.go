@@ -94,9 +94,11 @@ func TestWrk1000(t *testing.T) {
 			t.Errorf("%v %s errors, want none", v, what)
 		}
 	}
-	// Paced to about 1,000/s: far below means the client or the machine
-	// could not keep the pace, and the figure does not say what it claims.
-	if rate < 800 {
+	// The figure run is paced to about 1,000/s: far below means the client
+	// or the machine could not keep the pace, and the figure does not say
+	// what it claims. The short run in make test (under the race detector,
+	// on a shared machine) holds the errors only.
+	if *wrkDuration >= time.Minute && rate < 900 {
 		t.Errorf("%.0f requests/s, want about 1,000 (the pace was not kept)", rate)
 	}
 }

@@ -23,6 +23,10 @@ import (
 	"github.com/headroomhq/headroom/store"
 )
 
+// testHTTP is the tests' client: no connection outlives a request, so
+// none is left behind when the replicas stop (goleak).
+var testHTTP = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+
 // opsToken is the operator token of the replicas' API in these tests.
 const opsToken = "ops-secret"
 
@@ -99,7 +103,7 @@ func leaderOf(t *testing.T, rs []*haReplica) (*haReplica, []*haReplica) {
 	for time.Now().Before(deadline) {
 		for i, r := range rs {
 			var s struct{ Active, Writable bool }
-			if resp, err := http.Get(r.url + StatusPath); err == nil {
+			if resp, err := testHTTP.Get(r.url + StatusPath); err == nil {
 				_ = json.NewDecoder(resp.Body).Decode(&s)
 				resp.Body.Close()
 			}
@@ -151,7 +155,7 @@ func post(t *testing.T, url, token, body string) (int, string) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,5 +339,62 @@ func TestHAAlertLifecycleThroughEitherReplica(t *testing.T) {
 	}
 	if p, err := ldb.PendingAlertRequests(ctx); err != nil || len(p) != 0 {
 		t.Errorf("requests left pending on the leader: %+v (%v)", p, err)
+	}
+}
+
+// An alert state on the events topic that no leader handled (its receiver
+// was a standby, or the leader stopped before handling it) is handled by
+// the next replica to lead, once.
+func TestHANewLeaderHandlesWhatWasLeft(t *testing.T) {
+	bootstrap := newCluster(t)
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	// The topics exist once a replica has started; this one stops before
+	// anything is delivered.
+	first := startHAReplicas(t, bootstrap, 1)
+	leaderOf(t, first)
+	first[0].cancel()
+	if err := <-first[0].done; err != nil {
+		t.Fatal(err)
+	}
+	first[0].done <- nil // for the cleanup
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, fp := range []string{"left1", "left2"} {
+		n := store.AlertNotification{Key: "k-" + fp, GroupKey: "g", Receiver: "headroom", Fingerprint: fp, Status: "firing",
+			AlertName: "GroupSaturated", Labels: map[string]string{"alertname": "GroupSaturated", "group": fp},
+			Annotations: map[string]string{}, StartsAt: t0, EndsAt: t0.Add(time.Hour), ReceivedAt: t0}
+		c := store.NotificationChange(n, false)
+		b, _ := json.Marshal(c)
+		// Twice: a delivery that reached the topic through two replicas.
+		for range 2 {
+			if err := cl.ProduceSync(t.Context(), &kgo.Record{Topic: "_headroom_events", Key: []byte(c.Key), Value: b}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	next := startHAReplicas(t, bootstrap, 1)
+	leader, _ := leaderOf(t, next)
+	db := readStore(t, leader.dbPath)
+	ctx := context.Background()
+	eventually(t, 30*time.Second, "the states left handled by the new leader", func() (bool, string) {
+		for _, fp := range []string{"left1", "left2"} {
+			in, err := db.Incident(ctx, store.IncidentID(fp, t0))
+			if err != nil || in.Version < 2 {
+				return false, fmt.Sprintf("%s: %+v (%v)", fp, in, err)
+			}
+		}
+		un, err := db.UnhandledNotifications(ctx, 10)
+		return err == nil && len(un) == 0, fmt.Sprintf("%d unhandled (%v)", len(un), err)
+	})
+	steps := stepRecords(t, bootstrap)
+	for _, fp := range []string{"left1", "left2"} {
+		if k := fmt.Sprintf("incident/%d/1", store.IncidentID(fp, t0)); steps[k] != 1 {
+			t.Errorf("%s opened %d times, want once", fp, steps[k])
+		}
 	}
 }
