@@ -161,7 +161,7 @@ func (e *Engine) record(ctx context.Context, in store.Incident, h handling, to, 
 	if err != nil {
 		return in, fmt.Errorf("incident %d: %w", in.ID, err)
 	}
-	step := store.IncidentStep{At: e.opts.Now(), From: in.State, To: to, Actor: actor, Action: action, Result: result}
+	step := store.IncidentStep{At: e.opts.Now(), From: in.State, To: to, Actor: actor, Action: action, Result: result, Origin: originOf(ctx)}
 	in.State, in.Data = to, data
 	out, err := e.opts.Store.UpdateIncident(ctx, in, step)
 	if err != nil {
@@ -172,6 +172,20 @@ func (e *Engine) record(ctx context.Context, in store.Incident, h handling, to, 
 		e.opts.OnStep(out, step)
 	}
 	return out, nil
+}
+
+type originKey struct{}
+
+// WithOrigin marks the steps recorded under ctx as caused by the request
+// origin (an action another replica's API asked for), so that the
+// request is seen done by every replica.
+func WithOrigin(ctx context.Context, origin string) context.Context {
+	return context.WithValue(ctx, originKey{}, origin)
+}
+
+func originOf(ctx context.Context) string {
+	s, _ := ctx.Value(originKey{}).(string)
+	return s
 }
 
 func decodeHandling(in store.Incident) handling {
@@ -201,6 +215,11 @@ func (e *Engine) notify(ctx context.Context, n webhook.Notification) error {
 	}
 	if n.Status == "resolved" {
 		for _, in := range open {
+			if !in.StartsAt.IsZero() && in.StartsAt.After(n.StartsAt) {
+				// A later firing of the alert: this resolution (late, or
+				// replayed) is not about it.
+				continue
+			}
 			h := decodeHandling(in)
 			if in.State == StateHandling {
 				// Verification decides; the action's override stays until
@@ -213,13 +232,28 @@ func (e *Engine) notify(ctx context.Context, n webhook.Notification) error {
 		}
 		return nil
 	}
+	// Every replica names the incident of this firing alike, so a
+	// notification handled again (after a failover, or delivered through
+	// two replicas) finds it.
+	id := store.IncidentID(n.Fingerprint, n.StartsAt)
+	in, err := e.opts.Store.Incident(ctx, id)
+	switch {
+	case err == nil:
+		if in.Version == 1 && in.State == StateFiring {
+			// Opened, but stopped before its playbook ran.
+			return e.runPlaybook(ctx, in, "headroom")
+		}
+		return nil
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
 	if len(open) > 0 {
 		return nil // a repeat of an incident already open
 	}
 	now := e.opts.Now()
-	in, err := e.opts.Store.OpenIncident(ctx, store.Incident{
-		Fingerprint: n.Fingerprint, AlertName: n.AlertName, Labels: n.Labels, Annotations: n.Annotations,
-		State: StateFiring, OpenedAt: now,
+	in, err = e.opts.Store.OpenIncident(ctx, store.Incident{
+		ID: id, Fingerprint: n.Fingerprint, AlertName: n.AlertName, Labels: n.Labels, Annotations: n.Annotations,
+		State: StateFiring, OpenedAt: now, StartsAt: n.StartsAt,
 	}, store.IncidentStep{At: now, From: StateDetected, To: StateFiring, Actor: "alertmanager", Action: "opened",
 		Result: fmt.Sprintf("firing since %s", n.StartsAt.Format(time.RFC3339))})
 	if err != nil {

@@ -18,26 +18,20 @@ import (
 	"github.com/headroomhq/headroom/store"
 )
 
-// loadClients is how many viewer tokens share the load. With the default
-// rate limit (100/s, burst 200 per token) 1,000 requests/s need more than
-// ten; twenty keeps each one at half its limit, so the limiter runs on
-// every request without refusing any.
-const loadClients = 20
-
-func loadToken(i int) string { return fmt.Sprintf("load-viewer-%02d", i) }
+// loadToken is the one automation client's token: the default rate limit
+// lets one client run at 1,000 requests/s, and the limiter runs on every
+// request.
+const loadToken = "load-automation"
 
 // newLoadEnv is the API over a real SQLite file holding what a day of
 // running leaves behind: six hours of decisions at a 15 s round for every
 // project and direction, overrides and an incident.
-func newLoadEnv(b *testing.B) (*env, int64) {
+func newLoadEnv(b testing.TB) (*env, int64) {
 	b.Helper()
 	e := newEnv(b, "", func(c *config.Config) {
 		def := config.DefaultAPIConfig()
 		c.API.RateLimit, c.API.RateBurst = def.RateLimit, def.RateBurst
-		c.API.Tokens = nil
-		for i := range loadClients {
-			c.API.Tokens = append(c.API.Tokens, config.APIToken{Name: fmt.Sprintf("load-%02d", i), Role: config.RoleViewer, SHA256: HashToken(loadToken(i))})
-		}
+		c.API.Tokens = []config.APIToken{{Name: "automation", Role: config.RoleViewer, SHA256: HashToken(loadToken)}}
 		c.API.Tokens = append(c.API.Tokens, config.APIToken{Name: "ada", Role: config.RoleAdmin, SHA256: HashToken(adminToken)})
 		c.Alerting.Playbooks = []config.PlaybookConfig{{Alert: "GroupSaturated", Action: config.ActionRaiseMargin, Mode: config.ModeApprove,
 			Margin: 0.95, Cooldown: config.DefaultPlaybookCooldown, MaxTargets: 1, VerifyWindow: config.DefaultPlaybookVerifyWindow, Duration: config.DefaultPlaybookDuration}}
@@ -107,20 +101,7 @@ func BenchmarkLoad1000(b *testing.B) {
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
 	defer client.CloseIdleConnections()
 
-	paths := []string{
-		"/api/v1/groups",
-		"/api/v1/groups/events",
-		"/api/v1/projects",
-		"/api/v1/projects/checkout",
-		"/api/v1/quotas",
-		"/api/v1/overrides",
-		"/api/v1/overrides/project/checkout",
-		"/api/v1/ledger?project=checkout&direction=produce&limit=100",
-		"/api/v1/explain?project=search&direction=fetch",
-		"/api/v1/alerts",
-		fmt.Sprintf("/api/v1/alerts/%d", incident),
-		"/api/v1/health",
-	}
+	paths := loadPaths(incident)
 	type sample struct {
 		sent, sched time.Duration
 		status      int
@@ -146,7 +127,7 @@ func BenchmarkLoad1000(b *testing.B) {
 			defer wg.Done()
 			path := paths[i%len(paths)]
 			req, _ := http.NewRequest("GET", srv.URL+path, nil)
-			req.Header.Set("Authorization", "Bearer "+loadToken(i%loadClients))
+			req.Header.Set("Authorization", "Bearer "+loadToken)
 			sent := time.Now()
 			resp, err := client.Do(req)
 			s := sample{path: path, err: err}
@@ -202,6 +183,25 @@ func BenchmarkLoad1000(b *testing.B) {
 	b.ReportMetric(float64(len(samples))/elapsed.Seconds(), "req/s")
 	b.ReportMetric(ms(late), "max-late-ms")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(len(samples)), "cpu-µs/req")
+}
+
+// loadPaths are the mixed reads of the load: the plugin's and an
+// automation client's.
+func loadPaths(incident int64) []string {
+	return []string{
+		"/api/v1/groups",
+		"/api/v1/groups/events",
+		"/api/v1/projects",
+		"/api/v1/projects/checkout",
+		"/api/v1/quotas",
+		"/api/v1/overrides",
+		"/api/v1/overrides/project/checkout",
+		"/api/v1/ledger?project=checkout&direction=produce&limit=100",
+		"/api/v1/explain?project=search&direction=fetch",
+		"/api/v1/alerts",
+		fmt.Sprintf("/api/v1/alerts/%d", incident),
+		"/api/v1/health",
+	}
 }
 
 // processCPU is the CPU time (user and system) the test process has used:

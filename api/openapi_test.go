@@ -368,7 +368,7 @@ func TestOpenAPIExchangesValidate(t *testing.T) {
 		Labels: map[string]string{"alertname": "GroupSaturated", "group": "batch"}, StartsAt: e.now}}); err != nil {
 		t.Fatal(err)
 	}
-	second := first + 1
+	second := store.IncidentID("fp2", e.now) // ids derive from the fingerprint and start
 	alert := func(id int64, action string) string { return fmt.Sprintf("/api/v1/alerts/%d%s", id, action) }
 	const ov = "/api/v1/overrides/project/checkout"
 

@@ -25,9 +25,10 @@ type APIConfig struct {
 	// request but /api/v1/health is refused.
 	Tokens []APIToken `yaml:"tokens"`
 	// RateLimit is the sustained requests per second allowed per token
-	// (per remote address before authentication). Default 100.
+	// (per remote address before authentication). Default 1500: one
+	// automation client may run at 1,000 requests/s with room to spare.
 	RateLimit float64 `yaml:"rate_limit"`
-	// RateBurst is how many requests may come at once. Default 200.
+	// RateBurst is how many requests may come at once. Default 3000.
 	RateBurst int `yaml:"rate_burst"`
 	// RateLimitClients bounds the table of per-client buckets; the least
 	// recently seen client is forgotten first. Default 10000.
@@ -58,7 +59,7 @@ type APIToken struct {
 
 // DefaultAPIConfig returns the API defaults.
 func DefaultAPIConfig() APIConfig {
-	return APIConfig{MaxBodyBytes: 1 << 20, RateLimit: 100, RateBurst: 200, RateLimitClients: 10000}
+	return APIConfig{MaxBodyBytes: 1 << 20, RateLimit: 1500, RateBurst: 3000, RateLimitClients: 10000}
 }
 
 // Validate reports the section's problems.

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
@@ -103,6 +104,10 @@ func cell(v any, col string) string {
 	case float64:
 		if rateColumns[col] {
 			return human(x)
+		}
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			// Ids (an incident's is up to 2^53) in full, not as 7.1e+15.
+			return strconv.FormatInt(int64(x), 10)
 		}
 		return fmt.Sprintf("%g", x)
 	case []any:

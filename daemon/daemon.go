@@ -159,9 +159,18 @@ func Run(ctx context.Context, o Options) (err error) {
 	alerts.exported = observed
 	live.Subscribe(parts.reload)
 
+	// With several replicas, alert states and lifecycle actions go
+	// through the events topic to the active replica.
+	var haA *haAlerts
+	var actions api.AlertActions = parts.engine
+	if rep != nil {
+		haA = newHAAlerts(rep, db, parts.engine, now, reg, o.Logger)
+		actions = haA
+	}
+
 	srv := server.New(live, reg, o.Logger, o.Web)
 	apiHandler, err := api.New(api.Options{Config: live.Config, Store: db, Now: now, Logger: o.Logger.With("component", "api"),
-		Quotas: clusterQuotas{loop}, Alerts: parts.engine, OnOverride: func() { _ = loop.ForceRound(ctx, "", false) }})
+		Quotas: clusterQuotas{loop}, Alerts: actions, OnOverride: func() { _ = loop.ForceRound(ctx, "", false) }})
 	if err != nil {
 		return err
 	}
@@ -201,6 +210,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	if rep != nil {
 		fctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error { rep.follow(fctx); return nil }, func(error) { cancel() })
+		hctx, hcancel := context.WithCancel(ctx)
+		g.Add(func() error { haA.run(hctx); return nil }, func(error) { hcancel() })
+		haA.wake() // states applied while catching up, if this replica leads
 	}
 	if n != nil {
 		nctx, cancel := context.WithCancel(ctx)
@@ -218,11 +230,19 @@ func Run(ctx context.Context, o Options) (err error) {
 	// run their playbooks. They act under the daemon's context, not the
 	// request's: a playbook is not cut short because Alertmanager hung up.
 	hookLogger := o.Logger.With("component", "webhook")
-	hook, err := newWebhook(cfg.Alerting.Webhook, db, reg, hookLogger, now, func(ns []webhook.Notification) {
+	var recorder webhook.Recorder = webhook.StoreRecorder{DB: db}
+	onFresh := func(ns []webhook.Notification) {
 		if err := parts.engine.Notify(ctx, ns); err != nil {
 			hookLogger.Error("handle notifications", "err", err)
 		}
-	})
+		if err := db.MarkNotificationsHandled(ctx, storeNotifications(ns)); err != nil {
+			hookLogger.Error("mark notifications handled", "err", err)
+		}
+	}
+	if haA != nil {
+		recorder, onFresh = haA, nil // the active replica handles them from the topic
+	}
+	hook, err := newWebhook(cfg.Alerting.Webhook, recorder, reg, hookLogger, now, onFresh)
 	if err != nil {
 		return err
 	}
@@ -261,13 +281,23 @@ func Run(ctx context.Context, o Options) (err error) {
 }
 
 // newWebhook builds the Alertmanager receiver from its configuration.
-func newWebhook(c config.WebhookConfig, db *store.DB, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time, onFresh func([]webhook.Notification)) (*webhook.Receiver, error) {
+func newWebhook(c config.WebhookConfig, rec webhook.Recorder, reg prometheus.Registerer, logger *slog.Logger, now func() time.Time, onFresh func([]webhook.Notification)) (*webhook.Receiver, error) {
 	auth, err := webhookAuth(c, logger)
 	if err != nil {
 		return nil, err
 	}
-	return webhook.New(webhook.Options{Recorder: webhook.StoreRecorder{DB: db}, Auth: auth, MaxBodyBytes: c.MaxBodyBytes,
+	return webhook.New(webhook.Options{Recorder: rec, Auth: auth, MaxBodyBytes: c.MaxBodyBytes,
 		Now: now, Logger: logger, Registerer: reg, OnFresh: onFresh})
+}
+
+func storeNotifications(ns []webhook.Notification) []store.AlertNotification {
+	out := make([]store.AlertNotification, len(ns))
+	for i, n := range ns {
+		out[i] = store.AlertNotification{Key: n.Key, GroupKey: n.GroupKey, Receiver: n.Receiver, Fingerprint: n.Fingerprint,
+			Status: n.Status, AlertName: n.AlertName, Labels: n.Labels, Annotations: n.Annotations,
+			StartsAt: n.StartsAt, EndsAt: n.EndsAt, GeneratorURL: n.GeneratorURL, ReceivedAt: n.ReceivedAt}
+	}
+	return out
 }
 
 // webhookAuth reads the receiver's credentials from their files. With no

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -47,6 +48,7 @@ type replication struct {
 	pubErr           error
 
 	publishErrors prometheus.Counter
+	alerts        *haAlerts // set once the engine exists; guarded by mu
 }
 
 // startReplication checks the cluster (topics and their policies,
@@ -93,6 +95,7 @@ func startReplication(ctx context.Context, cfg *config.Config, db *store.DB, lis
 	if err != nil {
 		return nil, err
 	}
+	j.SetApplyBatch(r.applyBatch)
 	r.journal = j
 	r.publishErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "headroom_state_publish_errors_total",
 		Help: "Changes of the shared state that could not be published to the state topics."})
@@ -120,40 +123,59 @@ func startReplication(ctx context.Context, cfg *config.Config, db *store.DB, lis
 
 // apply materialises one record of the state topics.
 func (r *replication) apply(ctx context.Context, _ string, _, value []byte) error {
-	var c store.Change
-	if err := json.Unmarshal(value, &c); err != nil {
-		return fmt.Errorf("decode change: %w", err)
-	}
-	if err := r.db.ApplyChange(ctx, c); err != nil {
-		if ctx.Err() != nil {
-			return nil // stopping: the record is applied again at the next start
-		}
-		return err
-	}
-	// An override made through another replica takes effect on the
-	// leader at once, every change written however small (a pin back to
-	// the share is one).
-	if c.Kind == store.ChangeOverride && r.loop != nil && r.Active() {
-		_ = r.loop.ForceRound(ctx, "", true)
-	}
-	return nil
+	return r.applyBatch(ctx, []ha.Record{{Value: value}})
 }
 
-// publish sends a committed change to its topic; the write that made it
-// returns once the cluster has it.
-func (r *replication) publish(ctx context.Context, c store.Change) {
-	topic := r.cfg.StateTopic
-	if store.ChangeTopicKind(c) == "events" {
-		topic = r.cfg.EventsTopic
+// applyBatch materialises a batch of records of one state topic in one
+// transaction.
+func (r *replication) applyBatch(ctx context.Context, rs []ha.Record) error {
+	cs := make([]store.Change, 0, len(rs))
+	var errs []error
+	for _, rec := range rs {
+		var c store.Change
+		if err := json.Unmarshal(rec.Value, &c); err != nil {
+			errs = append(errs, fmt.Errorf("decode change %s: %w", rec.Key, err))
+			continue
+		}
+		cs = append(cs, c)
 	}
-	b, err := json.Marshal(c)
-	if err == nil {
-		// No longer than a lease: a round waiting on the state topics
-		// holds its quotas rather than write late.
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(r.cfg.Lease))
-		err = r.journal.Publish(pctx, topic, []byte(c.Key), b)
-		cancel()
+	if err := r.db.ApplyChanges(ctx, cs); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopping: the records are applied again at the next start
+		}
+		errs = append(errs, err)
 	}
+	r.mu.Lock()
+	alerts := r.alerts
+	r.mu.Unlock()
+	forced := false
+	for _, c := range cs {
+		if alerts != nil {
+			alerts.applied(c)
+		}
+		// An override made through another replica takes effect on the
+		// leader at once, every change written however small (a pin back
+		// to the share is one).
+		if c.Kind == store.ChangeOverride && !forced && r.loop != nil && r.Active() {
+			forced = true
+			_ = r.loop.ForceRound(ctx, "", true)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// publish sends committed changes to their topics; the write that made
+// them returns once the cluster has them.
+func (r *replication) publish(ctx context.Context, cs []store.Change) {
+	if col, ok := ctx.Value(collectKey{}).(*collected); ok {
+		col.cs = append(col.cs, cs...)
+		return
+	}
+	// No longer than a lease: a round waiting on the state topics
+	// holds its quotas rather than write late.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(r.cfg.Lease))
+	err := r.publishNow(pctx, cs)
+	cancel()
 	r.mu.Lock()
 	if err != nil {
 		r.pubFailed, r.pubErr = time.Now(), err
@@ -163,8 +185,37 @@ func (r *replication) publish(ctx context.Context, c store.Change) {
 	r.mu.Unlock()
 	if err != nil {
 		r.publishErrors.Inc()
-		r.logger.Error("publish a change of the shared state", "key", c.Key, "err", err)
+		r.logger.Error("publish a change of the shared state", "changes", len(cs), "first_key", cs[0].Key, "err", err)
 	}
+}
+
+type collectKey struct{}
+
+// collected gathers the changes written under a context made by
+// collecting, to be published together by their writer.
+type collected struct{ cs []store.Change }
+
+func collecting(ctx context.Context) (context.Context, *collected) {
+	col := &collected{}
+	return context.WithValue(ctx, collectKey{}, col), col
+}
+
+// publishNow sends changes to their topics and says whether the cluster
+// has them all.
+func (r *replication) publishNow(ctx context.Context, cs []store.Change) error {
+	rs := make([]ha.Record, 0, len(cs))
+	for _, c := range cs {
+		topic := r.cfg.StateTopic
+		if store.ChangeTopicKind(c) == "events" {
+			topic = r.cfg.EventsTopic
+		}
+		b, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("encode change %s: %w", c.Key, err)
+		}
+		rs = append(rs, ha.Record{Topic: topic, Key: []byte(c.Key), Value: b})
+	}
+	return r.journal.PublishAll(ctx, rs...)
 }
 
 // elect joins the election once the round loop exists.
@@ -213,6 +264,14 @@ func (r *replication) follow(ctx context.Context) {
 			r.resumed = true
 			r.mu.Unlock()
 			r.logger.Info("leading", "epoch", s.Epoch, "state_lag_records", r.journal.Lag())
+			r.mu.Lock()
+			alerts := r.alerts
+			r.mu.Unlock()
+			if alerts != nil {
+				// What the previous leader received or was asked and did
+				// not handle.
+				alerts.wake()
+			}
 			_ = r.loop.ForceRound(ctx, "", false)
 		case !s.Active && was:
 			r.mu.Lock()

@@ -103,6 +103,7 @@ type Journal struct {
 	cl     *kgo.Client
 	topics []string
 	apply  func(ctx context.Context, topic string, key, value []byte) error
+	batch  func(ctx context.Context, rs []Record) error
 	log    *slog.Logger
 
 	mu       sync.Mutex
@@ -135,6 +136,30 @@ func (j *Journal) Publish(ctx context.Context, topic string, key, value []byte) 
 	return nil
 }
 
+// Record is one record to publish.
+type Record struct {
+	Topic      string
+	Key, Value []byte
+}
+
+// PublishAll writes records, in order per topic, and returns once the
+// cluster has every one of them (or the first error).
+func (j *Journal) PublishAll(ctx context.Context, rs ...Record) error {
+	krs := make([]*kgo.Record, len(rs))
+	for i, r := range rs {
+		krs[i] = &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
+	}
+	if err := j.cl.ProduceSync(ctx, krs...).FirstErr(); err != nil {
+		return fmt.Errorf("ha: publish %d records: %w", len(rs), err)
+	}
+	return nil
+}
+
+// SetApplyBatch makes Run hand each fetched batch of a topic's records to
+// f at once (one write to the store for many records) instead of one by
+// one. Call it before Run.
+func (j *Journal) SetApplyBatch(f func(ctx context.Context, rs []Record) error) { j.batch = f }
+
 // Run applies records until ctx is done.
 func (j *Journal) Run(ctx context.Context) {
 	for {
@@ -146,7 +171,19 @@ func (j *Journal) Run(ctx context.Context) {
 			j.log.Warn("state topic fetch", "topic", t, "partition", p, "err", err)
 		})
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if j.batch != nil && len(p.Records) > 0 {
+				rs := make([]Record, len(p.Records))
+				for i, r := range p.Records {
+					rs[i] = Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
+				}
+				if err := j.batch(ctx, rs); err != nil {
+					j.log.Error("apply replicated records", "topic", p.Topic, "from_offset", p.Records[0].Offset, "records", len(rs), "err", err)
+				}
+			}
 			for _, r := range p.Records {
+				if j.batch != nil {
+					break
+				}
 				if err := j.apply(ctx, r.Topic, r.Key, r.Value); err != nil {
 					j.log.Error("apply replicated record", "topic", r.Topic, "offset", r.Offset, "key", string(r.Key), "err", err)
 				}

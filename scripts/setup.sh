@@ -5,7 +5,8 @@
 #   Debian packages: prometheus, prometheus-alertmanager, prometheus-node-exporter
 #                    (promtool and amtool come with them), python3 (NAB scorer),
 #                    nodejs and npm (the Grafana plugin frontend), kcat
-#                    (librdkafka: a Kafka client no one here wrote, against the lab)
+#                    (librdkafka: a Kafka client no one here wrote, against the lab),
+#                    wrk (the API load figure)
 #   npm packages:    scripts/setup-plugin.sh (plugin/package-lock.json)
 #   Go modules:      go mod download
 set -eu
@@ -13,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # binary:package pairs the tests start as real peers.
-NEEDED="node:nodejs npm:npm prometheus:prometheus promtool:prometheus prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager prometheus-node-exporter:prometheus-node-exporter python3:python3 kcat:kcat"
+NEEDED="node:nodejs npm:npm prometheus:prometheus promtool:prometheus prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager prometheus-node-exporter:prometheus-node-exporter python3:python3 kcat:kcat wrk:wrk"
 
 missing=""
 for pair in $NEEDED; do

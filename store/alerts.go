@@ -96,14 +96,15 @@ func (s *DB) RecordAlertNotifications(ctx context.Context, ns []AlertNotificatio
 // AlertNotifications returns the recorded notifications for a fingerprint,
 // oldest first; an empty fingerprint returns all of them.
 func (s *DB) AlertNotifications(ctx context.Context, fingerprint string) ([]AlertNotification, error) {
-	q := `SELECT key, group_key, receiver, fingerprint, status, alertname, labels, annotations,
-		starts_at, ends_at, generator_url, received_at, deliveries FROM alert_notifications`
-	var args []any
 	if fingerprint != "" {
-		q += ` WHERE fingerprint = ?`
-		args = append(args, fingerprint)
+		return s.alertNotifications(ctx, ` WHERE fingerprint = ? ORDER BY received_at, key`, fingerprint)
 	}
-	q += ` ORDER BY received_at, key`
+	return s.alertNotifications(ctx, ` ORDER BY received_at, key`)
+}
+
+func (s *DB) alertNotifications(ctx context.Context, where string, args ...any) ([]AlertNotification, error) {
+	q := `SELECT key, group_key, receiver, fingerprint, status, alertname, labels, annotations,
+		starts_at, ends_at, generator_url, received_at, deliveries FROM alert_notifications` + where
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query alert notifications: %w", err)

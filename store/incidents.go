@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,8 +43,14 @@ CREATE INDEX alert_steps_incident ON alert_steps(incident_id, id);
 // Incident is one alert occurrence handled by Headroom, from detection to
 // resolution or escalation.
 type Incident struct {
+	// ID is derived from the fingerprint and the alert's start (see
+	// IncidentID), so that every replica names an incident alike; files
+	// older than replication keep their small sequential ids.
 	ID          int64
 	Fingerprint string
+	// StartsAt is when the alert started (Alertmanager's startsAt); zero
+	// on incidents recorded before it was kept.
+	StartsAt    time.Time
 	AlertName   string
 	Labels      map[string]string
 	Annotations map[string]string
@@ -59,18 +67,28 @@ type Incident struct {
 
 // IncidentStep is one recorded step of an incident's lifecycle.
 type IncidentStep struct {
+	// ID is local to a store: replicas number steps by Seq.
 	ID         int64
 	IncidentID int64
-	At         time.Time
-	From, To   string
-	Actor      string
-	Action     string
+	// Seq is the incident's version this step made: 1 for the opening
+	// step, then one more per step.
+	Seq int
+	// Origin names the request that caused the step, if any (an action
+	// asked for through another replica), so that it is done once.
+	Origin   string
+	At       time.Time
+	From, To string
+	Actor    string
+	Action   string
 	// Result is free text or JSON describing what the step did.
 	Result string
 }
 
 // ErrConflict means the record changed since it was read.
 var ErrConflict = errors.New("conflict: the record changed since it was read")
+
+// ErrExists means the record is there already.
+var ErrExists = errors.New("already exists")
 
 // ErrNotFound means no such record.
 var ErrNotFound = errors.New("not found")
@@ -88,38 +106,65 @@ func (s *DB) OpenIncident(ctx context.Context, in Incident, first IncidentStep) 
 	if len(in.Data) == 0 {
 		in.Data = json.RawMessage("{}")
 	}
+	if in.ID == 0 {
+		start := in.StartsAt
+		if start.IsZero() {
+			start = in.OpenedAt
+		}
+		in.ID = IncidentID(in.Fingerprint, start)
+	}
 	tx, err := s.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return Incident{}, fmt.Errorf("open incident: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO alert_incidents
-		(fingerprint, alertname, labels, annotations, state, opened_at, updated_at, data)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		in.Fingerprint, in.AlertName, string(labels), string(ann), in.State,
-		in.OpenedAt.UTC().Format(timeFormat), in.OpenedAt.UTC().Format(timeFormat), string(in.Data))
-	if err != nil {
-		return Incident{}, fmt.Errorf("open incident: %w", err)
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM alert_incidents WHERE id = ?`, in.ID).Scan(&n); err != nil {
+		return Incident{}, fmt.Errorf("open incident %d: %w", in.ID, err)
 	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return Incident{}, fmt.Errorf("open incident: %w", err)
+	if n > 0 {
+		return Incident{}, fmt.Errorf("open incident %d: %w", in.ID, ErrExists)
 	}
-	first.IncidentID = id
+	if _, err := tx.ExecContext(ctx, `INSERT INTO alert_incidents
+		(id, fingerprint, alertname, labels, annotations, state, opened_at, updated_at, data, starts_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		in.ID, in.Fingerprint, in.AlertName, string(labels), string(ann), in.State,
+		in.OpenedAt.UTC().Format(timeFormat), in.OpenedAt.UTC().Format(timeFormat), string(in.Data), nullTime(in.StartsAt)); err != nil {
+		return Incident{}, fmt.Errorf("open incident %d: %w", in.ID, err)
+	}
+	first.IncidentID, first.Seq = in.ID, 1
 	if err := insertStep(ctx, tx, first); err != nil {
 		return Incident{}, err
 	}
 	if err := tx.Commit(); err != nil {
 		return Incident{}, fmt.Errorf("open incident: commit: %w", err)
 	}
-	in.ID, in.Version, in.UpdatedAt = id, 1, in.OpenedAt
+	in.Version, in.UpdatedAt = 1, in.OpenedAt
+	s.emit(ctx, incidentChangesOf(in, first)...)
 	return in, nil
 }
 
+// IncidentID is the id of the incident of the alert with this fingerprint
+// that started at startsAt. Every replica derives the same id, so that two
+// of them never name different incidents alike nor one incident twice. It
+// lies in [2^52, 2^53): above the sequential ids of older files, and exact
+// as a JSON number in every client.
+func IncidentID(fingerprint string, startsAt time.Time) int64 {
+	h := sha256.Sum256([]byte(fingerprint + "\x00" + startsAt.UTC().Format(time.RFC3339Nano)))
+	return int64(1<<52 | binary.BigEndian.Uint64(h[:8])&(1<<52-1))
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(timeFormat)
+}
+
 func insertStep(ctx context.Context, tx *sql.Tx, st IncidentStep) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO alert_steps (incident_id, at, from_state, to_state, actor, action, result)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		st.IncidentID, st.At.UTC().Format(timeFormat), st.From, st.To, st.Actor, st.Action, st.Result)
+	_, err := tx.ExecContext(ctx, `INSERT INTO alert_steps (incident_id, seq, origin, at, from_state, to_state, actor, action, result)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		st.IncidentID, st.Seq, nullString(st.Origin), st.At.UTC().Format(timeFormat), st.From, st.To, st.Actor, st.Action, st.Result)
 	if err != nil {
 		return fmt.Errorf("record step of incident %d: %w", st.IncidentID, err)
 	}
@@ -149,7 +194,7 @@ func (s *DB) UpdateIncident(ctx context.Context, in Incident, step IncidentStep)
 	} else if n == 0 {
 		return Incident{}, fmt.Errorf("update incident %d: %w", in.ID, ErrConflict)
 	}
-	step.IncidentID = in.ID
+	step.IncidentID, step.Seq = in.ID, in.Version+1
 	if err := insertStep(ctx, tx, step); err != nil {
 		return Incident{}, err
 	}
@@ -158,15 +203,17 @@ func (s *DB) UpdateIncident(ctx context.Context, in Incident, step IncidentStep)
 	}
 	in.Version++
 	in.UpdatedAt = step.At
+	s.emit(ctx, incidentChangesOf(in, step)...)
 	return in, nil
 }
 
-const incidentColumns = `id, fingerprint, alertname, labels, annotations, state, opened_at, updated_at, version, data`
+const incidentColumns = `id, fingerprint, alertname, labels, annotations, state, opened_at, updated_at, version, data, starts_at`
 
 func scanIncident(row interface{ Scan(...any) error }) (Incident, error) {
 	var in Incident
 	var labels, ann, opened, updated, data string
-	if err := row.Scan(&in.ID, &in.Fingerprint, &in.AlertName, &labels, &ann, &in.State, &opened, &updated, &in.Version, &data); err != nil {
+	var starts sql.NullString
+	if err := row.Scan(&in.ID, &in.Fingerprint, &in.AlertName, &labels, &ann, &in.State, &opened, &updated, &in.Version, &data, &starts); err != nil {
 		return Incident{}, err
 	}
 	if err := json.Unmarshal([]byte(labels), &in.Labels); err != nil {
@@ -181,6 +228,11 @@ func scanIncident(row interface{ Scan(...any) error }) (Incident, error) {
 	}
 	if in.UpdatedAt, err = time.Parse(timeFormat, updated); err != nil {
 		return Incident{}, fmt.Errorf("incident %d: %w", in.ID, err)
+	}
+	if starts.Valid {
+		if in.StartsAt, err = time.Parse(timeFormat, starts.String); err != nil {
+			return Incident{}, fmt.Errorf("incident %d: %w", in.ID, err)
+		}
 	}
 	in.Data = json.RawMessage(data)
 	return in, nil
@@ -235,8 +287,8 @@ func (s *DB) Incidents(ctx context.Context, fingerprint string, states ...string
 
 // IncidentSteps returns an incident's steps in order.
 func (s *DB) IncidentSteps(ctx context.Context, id int64) ([]IncidentStep, error) {
-	rows, err := s.query(ctx, `SELECT id, incident_id, at, from_state, to_state, actor, action, result
-		FROM alert_steps WHERE incident_id = ? ORDER BY id`, id)
+	rows, err := s.query(ctx, `SELECT id, incident_id, seq, coalesce(origin, ''), at, from_state, to_state, actor, action, result
+		FROM alert_steps WHERE incident_id = ? ORDER BY seq, id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("query steps of incident %d: %w", id, err)
 	}
@@ -245,7 +297,7 @@ func (s *DB) IncidentSteps(ctx context.Context, id int64) ([]IncidentStep, error
 	for rows.Next() {
 		var st IncidentStep
 		var at string
-		if err := rows.Scan(&st.ID, &st.IncidentID, &at, &st.From, &st.To, &st.Actor, &st.Action, &st.Result); err != nil {
+		if err := rows.Scan(&st.ID, &st.IncidentID, &st.Seq, &st.Origin, &at, &st.From, &st.To, &st.Actor, &st.Action, &st.Result); err != nil {
 			return nil, fmt.Errorf("query steps of incident %d: %w", id, err)
 		}
 		if st.At, err = time.Parse(timeFormat, at); err != nil {

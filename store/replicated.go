@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,7 +13,8 @@ import (
 )
 
 // Replicated state. When several replicas run, every change to the shared
-// state (overrides, audit, component state) is handed to the change sink
+// state (overrides, audit, component state, the ledger, the alert
+// lifecycle) is handed to the change sink
 // after it commits; the replicas publish it to internal topics and every
 // replica, the writer included, feeds it back through ApplyChange. Applying
 // a change twice, or an older change after a newer one, leaves the store as
@@ -34,6 +36,18 @@ const (
 	ChangeAudit    = "audit"
 	ChangeState    = "state"
 	ChangeLedger   = "ledger"
+	// An incident at a version, with the step that made it: keyed by
+	// incident on the state topic (its current state), and keyed by step
+	// on the events topic (its history).
+	ChangeIncident     = "incident"
+	ChangeIncidentStep = "incident_step"
+	// An alert state received from Alertmanager by any replica, and its
+	// being handled by the active one.
+	ChangeNotification = "notification"
+	// A lifecycle action asked for through a replica's API, and the
+	// active replica's answer.
+	ChangeAlertRequest = "alert_request"
+	ChangeAlertAnswer  = "alert_answer"
 )
 
 // Change is one committed change of the shared state. Key is unique per
@@ -65,9 +79,10 @@ type stateChange struct {
 }
 
 // SetChangeSink sets the function that receives every change of the shared
-// state after it commits (nil: none). It is called synchronously, so a
-// caller whose write returned knows the sink has seen it.
-func (s *DB) SetChangeSink(f func(context.Context, Change)) {
+// state after it commits (nil: none), the changes of one write together.
+// It is called synchronously, so a caller whose write returned knows the
+// sink has seen it.
+func (s *DB) SetChangeSink(f func(context.Context, []Change)) {
 	s.sinkMu.Lock()
 	s.sink = f
 	s.sinkMu.Unlock()
@@ -77,12 +92,10 @@ func (s *DB) emit(ctx context.Context, cs ...Change) {
 	s.sinkMu.Lock()
 	f := s.sink
 	s.sinkMu.Unlock()
-	if f == nil {
+	if f == nil || len(cs) == 0 {
 		return
 	}
-	for _, c := range cs {
-		f(ctx, c)
-	}
+	f(ctx, cs)
 }
 
 func overrideKey(kind, name string) string { return "override/" + kind + "/" + name }
@@ -101,13 +114,47 @@ func auditChangeOf(a AuditRecord, origin string) Change {
 // It is idempotent, and an override or state older than the one stored is
 // ignored. It does not call the change sink.
 func (s *DB) ApplyChange(ctx context.Context, c Change) error {
+	return s.ApplyChanges(ctx, []Change{c})
+}
+
+// ApplyChanges applies changes in one transaction (one write to disk for a
+// batch of records). A change that does not apply is left out and
+// reported; the others are applied.
+func (s *DB) ApplyChanges(ctx context.Context, cs []Change) error {
+	tx, err := s.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("apply %d changes: %w", len(cs), err)
+	}
+	defer tx.Rollback()
+	var errs []error
+	for _, c := range cs {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT change`); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		if err := s.applyChange(ctx, tx, c); err != nil {
+			errs = append(errs, err)
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO change`); err != nil {
+				return errors.Join(append(errs, fmt.Errorf("apply change %s: %w", c.Key, err))...)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE change`); err != nil {
+			return errors.Join(append(errs, fmt.Errorf("apply change %s: %w", c.Key, err))...)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return errors.Join(append(errs, fmt.Errorf("apply %d changes: commit: %w", len(cs), err))...)
+	}
+	return errors.Join(errs...)
+}
+
+func (s *DB) applyChange(ctx context.Context, tx *sql.Tx, c Change) error {
 	switch c.Kind {
 	case ChangeOverride:
 		var oc overrideChange
 		if err := json.Unmarshal(c.Value, &oc); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
 		}
-		return s.applyOverride(ctx, oc)
+		return s.applyOverride(ctx, tx, oc)
 	case ChangeAudit:
 		var ac auditChange
 		if err := json.Unmarshal(c.Value, &ac); err != nil {
@@ -116,7 +163,7 @@ func (s *DB) ApplyChange(ctx context.Context, c Change) error {
 		if ac.Origin == "" {
 			return fmt.Errorf("apply change %s: audit record without origin", c.Key)
 		}
-		if _, err := s.sql.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, before, after, origin) VALUES (?, ?, ?, ?, ?, ?, ?)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (at, actor, action, target, before, after, origin) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT(origin) DO NOTHING`,
 			ac.At.UTC().Format(timeFormat), ac.Actor, ac.Action, ac.Target, nullJSON(ac.Before), nullJSON(ac.After), ac.Origin); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
@@ -127,18 +174,42 @@ func (s *DB) ApplyChange(ctx context.Context, c Change) error {
 		if err := json.Unmarshal(c.Value, &lc); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
 		}
-		return s.applyLedger(ctx, lc)
+		return s.applyLedger(ctx, tx, lc)
 	case ChangeState:
 		var sc stateChange
 		if err := json.Unmarshal(c.Value, &sc); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
 		}
-		if _, err := s.sql.ExecContext(ctx, `INSERT INTO component_state(name, value, updated_ms) VALUES (?, ?, ?)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO component_state(name, value, updated_ms) VALUES (?, ?, ?)
 			ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms
 			WHERE excluded.updated_ms >= component_state.updated_ms`, sc.Name, sc.Value, sc.UpdatedMs); err != nil {
 			return fmt.Errorf("apply change %s: %w", c.Key, err)
 		}
 		return nil
+	case ChangeIncident, ChangeIncidentStep:
+		var ic incidentChange
+		if err := json.Unmarshal(c.Value, &ic); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		return s.applyIncident(ctx, tx, ic)
+	case ChangeNotification:
+		var nc notificationChange
+		if err := json.Unmarshal(c.Value, &nc); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		return s.applyNotification(ctx, tx, nc)
+	case ChangeAlertRequest:
+		var r AlertRequest
+		if err := json.Unmarshal(c.Value, &r); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		return s.applyAlertRequest(ctx, tx, r)
+	case ChangeAlertAnswer:
+		var a alertAnswer
+		if err := json.Unmarshal(c.Value, &a); err != nil {
+			return fmt.Errorf("apply change %s: %w", c.Key, err)
+		}
+		return s.applyAlertAnswer(ctx, tx, a)
 	default:
 		return fmt.Errorf("apply change %s: unknown kind %q", c.Key, c.Kind)
 	}
@@ -147,13 +218,8 @@ func (s *DB) ApplyChange(ctx context.Context, c Change) error {
 // applyOverride stores a replicated override unless the store already has
 // a newer version. Equal versions are applied, so that two replicas that
 // both wrote one version converge on the one last in the topic.
-func (s *DB) applyOverride(ctx context.Context, oc overrideChange) error {
+func (s *DB) applyOverride(ctx context.Context, tx *sql.Tx, oc overrideChange) error {
 	o := oc.Override
-	tx, err := s.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("apply override %s/%s: %w", o.Kind, o.Name, err)
-	}
-	defer tx.Rollback()
 	cur, err := overrideTx(ctx, tx, o.Kind, o.Name)
 	exists := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -168,7 +234,7 @@ func (s *DB) applyOverride(ctx context.Context, oc overrideChange) error {
 				return fmt.Errorf("apply override %s/%s: %w", o.Kind, o.Name, err)
 			}
 		}
-		return tx.Commit()
+		return nil
 	}
 	var expires any
 	if o.ExpiresAt != nil {
@@ -181,13 +247,14 @@ func (s *DB) applyOverride(ctx context.Context, oc overrideChange) error {
 		o.Kind, o.Name, string(o.Spec), expires, o.Version, o.UpdatedBy, o.UpdatedAt.UTC().Format(timeFormat)); err != nil {
 		return fmt.Errorf("apply override %s/%s: %w", o.Kind, o.Name, err)
 	}
-	return tx.Commit()
+	return nil
 }
 
 // ChangeTopicKind says which internal topic a change belongs to: "state"
 // (compacted, keyed) or "events" (append-only).
 func ChangeTopicKind(c Change) string {
-	if c.Kind == ChangeAudit || c.Kind == ChangeLedger {
+	switch c.Kind {
+	case ChangeAudit, ChangeLedger, ChangeIncidentStep, ChangeNotification, ChangeAlertRequest, ChangeAlertAnswer:
 		return "events"
 	}
 	return "state"
@@ -243,15 +310,10 @@ func ledgerChangeOf(es []LedgerEntry, origin string) Change {
 }
 
 // applyLedger inserts a round's entries unless their batch is already in.
-func (s *DB) applyLedger(ctx context.Context, lc ledgerChange) error {
+func (s *DB) applyLedger(ctx context.Context, tx *sql.Tx, lc ledgerChange) error {
 	if lc.Origin == "" {
 		return errors.New("apply ledger batch: no origin")
 	}
-	tx, err := s.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("apply ledger batch %s: %w", lc.Origin, err)
-	}
-	defer tx.Rollback()
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM ledger_batches WHERE origin = ?`, lc.Origin).Scan(&n); err != nil {
 		return fmt.Errorf("apply ledger batch %s: %w", lc.Origin, err)
@@ -267,8 +329,5 @@ func (s *DB) applyLedger(ctx context.Context, lc ledgerChange) error {
 			Observed: fromWire(w.Observed), Rate: fromWire(w.Rate), Demand: fromWire(w.Demand), Forecast: fromWire(w.Forecast), ThrottleMs: fromWire(w.ThrottleMs),
 			HotBroker: w.HotBroker, Reasons: w.Reasons, BorrowedFrom: w.BorrowedFrom, LentTo: w.LentTo, Note: w.Note, Error: w.Error})
 	}
-	if err := insertDecisions(ctx, tx, es, lc.Origin); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return insertDecisions(ctx, tx, es, lc.Origin)
 }

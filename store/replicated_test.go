@@ -12,7 +12,7 @@ import (
 // capture records the changes a store hands to its sink.
 func capture(db *DB) *[]Change {
 	var cs []Change
-	db.SetChangeSink(func(_ context.Context, c Change) { cs = append(cs, c) })
+	db.SetChangeSink(func(_ context.Context, c []Change) { cs = append(cs, c...) })
 	return &cs
 }
 

@@ -52,7 +52,7 @@ type DB struct {
 	stmts map[string]*sql.Stmt
 
 	sinkMu sync.Mutex // guards sink
-	sink   func(context.Context, Change)
+	sink   func(context.Context, []Change)
 }
 
 // Open opens (creating if needed) the store at path and brings its schema up
