@@ -28,7 +28,8 @@ import (
 // the metric names Headroom registers with client_golang: the Name (with
 // Namespace and Subsystem) of every prometheus.{Gauge,Counter,Histogram,
 // Summary}Opts literal, adding a histogram's and a summary's series
-// suffixes.
+// suffixes, and every name of an outbox.MetricNames literal (a sender's
+// metrics, which the outbox registers).
 func registered(t *testing.T) map[string]bool {
 	t.Helper()
 	names := map[string]bool{}
@@ -56,7 +57,20 @@ func registered(t *testing.T) map[string]bool {
 			if !ok {
 				return true
 			}
-			if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "prometheus" {
+			pkg, ok := sel.X.(*ast.Ident)
+			if ok && pkg.Name == "outbox" && sel.Sel.Name == "MetricNames" {
+				for _, e := range cl.Elts {
+					if kv, ok := e.(*ast.KeyValueExpr); ok {
+						if lit, ok := kv.Value.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+							if v, err := strconv.Unquote(lit.Value); err == nil {
+								names[v] = true
+							}
+						}
+					}
+				}
+				return true
+			}
+			if !ok || pkg.Name != "prometheus" {
 				return true
 			}
 			kind, ok := strings.CutSuffix(sel.Sel.Name, "Opts")
