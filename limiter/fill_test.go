@@ -11,9 +11,6 @@ import (
 // to check the fast one against.
 func fillReference(a *allocator, nP, nB int, owner []int) {
 	a.active = growBool(a.active, nP)
-	if cap(a.list) < nP {
-		a.list = make([]int, 0, nP)
-	}
 	a.rate = grow(a.rate, nB)
 	a.nActive = growInt(a.nActive, nB)
 	clear(a.rate)
@@ -65,7 +62,7 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 			freezeBroker(b)
 		}
 	}
-	list := a.list[:0]
+	list := make([]int, 0, nP)
 	for i := 0; i < nP; i++ {
 		if a.active[i] {
 			list = append(list, i)
