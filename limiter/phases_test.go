@@ -2,6 +2,7 @@ package limiter
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -318,5 +319,42 @@ func TestHysteresisFit(t *testing.T) {
 				t.Fatalf("committed %v, a %v + b %v, safe 200", c, a.After, b.After)
 			}
 		})
+	}
+}
+
+// TestNoSmallIncreaseIsPlanned: the applier used to hold a non-urgent
+// increase within the hysteresis band (new ≤ in force × (1+h), in force ≥
+// demand) a second time. Hysteresis is the allocator's alone: over many
+// rounds of random groups, no increase it plans for a project whose quota
+// in force is valid (within floor and ceiling) falls in that band, so the
+// applier's rule was a no-op for such plans.
+func TestNoSmallIncreaseIsPlanned(t *testing.T) {
+	const h = 0.05
+	r := rand.New(rand.NewPCG(11, 11))
+	var checked int
+	for n := range 300 {
+		g := randomGroup(r, Options{Hysteresis: h, Headroom: 0.1, LenderSpare: 0.05})
+		for round := range 8 {
+			if round%3 == 2 {
+				g.setDemand(r, r.IntN(len(g.state.Projects)))
+			}
+			g.observe(r, 0.05)
+			pl := Allocate(&g.state)
+			for i, d := range pl.Decisions {
+				p := &g.state.Projects[i]
+				floor := max(p.Floor, DefaultMinQuota)
+				if !d.Write || !(d.After > d.Before) || d.Before < floor || d.Before > p.Ceiling {
+					continue
+				}
+				checked++
+				if d.Before >= d.Demand && d.After <= d.Before*(1+h) {
+					t.Fatalf("group %d round %d: %s planned %v over %v (demand %v) within the band", n, round, d.Project, d.After, d.Before, d.Demand)
+				}
+			}
+			g.apply(pl)
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d increases checked", checked)
 	}
 }
