@@ -18,11 +18,15 @@ type fillItem struct {
 //
 // It runs on a common level Λ: an active project's quota is q0 + w·Λ, and a
 // broker's slack falls at the rate Σ w·coef of its active projects. Events
-// are a project reaching its goal (projects sorted by the level at which
-// they do) and a broker running out (an indexed heap keyed by the level at
-// which it does). Each event touches only the brokers of the projects it
-// stops, so a fill costs O((P·k + B) log B) for P projects on k brokers
-// each. Nothing is allocated once the scratch space has grown.
+// are a project reaching its goal (a queue ordered by the level at which
+// each does) and a broker running out (an indexed heap keyed by the level
+// at which it does). A broker with room for every goal placed on it never
+// stops anyone and stays off the heap; when no broker is on it, the queue
+// is sorted, otherwise it is a heap popped only as far as the brokers let
+// projects reach their goals. Each event touches only the brokers of the
+// projects it stops, so a fill costs O((P·k + B) log B + P log P) for P
+// projects on k brokers each. Nothing is allocated once the scratch space
+// has grown.
 func (a *allocator) fill(nP, nB int, owner []int) {
 	if a.fillImpl != nil {
 		a.fillImpl(a, nP, nB, owner)
@@ -32,14 +36,39 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 	if len(queue) == 0 {
 		return
 	}
+	// With no broker on the heap every project reaches its goal, in
+	// order: the queue is sorted. Otherwise brokers stop most projects
+	// first, and the queue is a heap popped only as far as needed.
+	sorted := len(a.heap) == 0
+	if sorted {
+		slices.SortFunc(queue, func(x, y fillItem) int {
+			if x.before(y) {
+				return -1
+			}
+			return 1 // no two items are equal: their projects differ
+		})
+	} else {
+		for k := len(queue)/2 - 1; k >= 0; k-- {
+			siftDown(queue, k)
+		}
+	}
 	level, next := 0.0, 0
 	for {
-		for next < len(queue) && !a.active[queue[next].i] {
-			next++
-		}
 		pLevel := math.Inf(1)
-		if next < len(queue) {
-			pLevel = queue[next].level
+		if sorted {
+			for next < len(queue) && !a.active[queue[next].i] {
+				next++
+			}
+			if next < len(queue) {
+				pLevel = queue[next].level
+			}
+		} else {
+			for len(queue) > 0 && !a.active[queue[0].i] {
+				queue = popItem(queue)
+			}
+			if len(queue) > 0 {
+				pLevel = queue[0].level
+			}
 		}
 		bLevel := a.nextBroker()
 		if math.IsInf(pLevel, 1) && math.IsInf(bLevel, 1) {
@@ -47,7 +76,12 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 		}
 		if pLevel <= bLevel {
 			level = max(level, pLevel)
-			i := queue[next].i
+			var i int
+			if sorted {
+				i = queue[next].i
+			} else {
+				i = queue[0].i
+			}
 			a.stop(i, level)
 			a.q[i] = a.goal[i]
 			continue
@@ -66,9 +100,48 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 	}
 }
 
+// before orders fill's queue: by level, then by project index.
+func (x fillItem) before(y fillItem) bool {
+	if x.level != y.level {
+		return x.level < y.level
+	}
+	return x.i < y.i
+}
+
+func siftDown(h []fillItem, k int) {
+	n := len(h)
+	for {
+		l := 2*k + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h[r].before(h[l]) {
+			m = r
+		}
+		if !h[m].before(h[k]) {
+			return
+		}
+		h[k], h[m] = h[m], h[k]
+		k = m
+	}
+}
+
+// popItem removes the first item of the heap h.
+func popItem(h []fillItem) []fillItem {
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	if last > 0 {
+		siftDown(h, 0)
+	}
+	return h
+}
+
 // startFill activates every project not held whose goal is above its
-// quota, and returns them sorted by the level at which each reaches its
-// goal; the brokers they are placed on go on the heap.
+// quota, and returns them with the level at which each reaches its goal;
+// the brokers they are placed on go on the heap, but for those with room
+// for every goal on them.
 func (a *allocator) startFill(nP, nB int) []fillItem {
 	a.active = growBool(a.active, nP)
 	a.rate = grow(a.rate, nB)
@@ -103,15 +176,6 @@ func (a *allocator) startFill(nP, nB int) []fillItem {
 	if len(queue) == 0 {
 		return nil
 	}
-	slices.SortFunc(queue, func(x, y fillItem) int {
-		switch {
-		case x.level < y.level:
-			return -1
-		case x.level > y.level:
-			return 1
-		}
-		return x.i - y.i
-	})
 	// A broker with room for every goal on it never stops a project: it
 	// stays off the heap (the margin covers rounding in the slack).
 	for b := 0; b < nB; b++ {
