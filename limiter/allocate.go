@@ -101,6 +101,7 @@ type allocator struct {
 	q, goal, w, q0, claim, fin []float64
 	limitedBy, stamp           []int
 	queue                      []fillItem
+	live                       int // active projects in the fill
 	// fillImpl replaces fill in tests that compare it with a reference.
 	fillImpl func(a *allocator, nP, nB int, owner []int)
 	// The plan's buffers, reused by the next call.

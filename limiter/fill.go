@@ -53,7 +53,7 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 		}
 	}
 	level, next := 0.0, 0
-	for {
+	for a.live > 0 {
 		pLevel := math.Inf(1)
 		if sorted {
 			for next < len(queue) && !a.active[queue[next].i] {
@@ -154,6 +154,7 @@ func (a *allocator) startFill(nP, nB int) []fillItem {
 	a.want = grow(a.want, nB)
 	queue := a.queue[:0]
 	want := a.want
+	a.live = 0
 	for i := 0; i < nP; i++ {
 		if a.held[i] || !(a.goal[i] > a.q[i]*(1+1e-12)) {
 			continue
@@ -163,6 +164,7 @@ func (a *allocator) startFill(nP, nB int) []fillItem {
 			continue
 		}
 		a.active[i] = true
+		a.live++
 		a.q0[i] = a.q[i]
 		queue = append(queue, fillItem{(a.goal[i] - a.q0[i]) / a.w[i], i})
 		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
@@ -191,6 +193,7 @@ func (a *allocator) startFill(nP, nB int) []fillItem {
 // stop deactivates project i at level.
 func (a *allocator) stop(i int, level float64) {
 	a.active[i] = false
+	a.live--
 	a.q[i] = min(a.q0[i]+a.w[i]*level, a.goal[i])
 	for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
 		b := a.mBroker[j]
