@@ -30,27 +30,20 @@ func (a *allocator) need(s *State, plan *Plan, o Options) {
 	nB, nP := len(s.Brokers), len(s.Projects)
 	a.stamp = growInt(a.stamp, nB)
 	a.infos = resize(a.infos, nP)
-	nm := 0
-	for i := range s.Projects {
-		nm += len(s.Projects[i].Loads)
-	}
 	a.pStart = growInt(a.pStart, nP+1)
-	a.mBroker = growInt(a.mBroker, nm)
-	a.mCoef = grow(a.mCoef, nm)
-	m := 0
+	a.mBroker, a.mCoef = a.mBroker[:0], a.mCoef[:0]
 	for i := range s.Projects {
 		p := &s.Projects[i]
 		in := &a.infos[i]
 		d := &plan.Decisions[i]
 		*d = Decision{Project: p.Name, Before: p.Quota, Share: p.Share, Reasons: a.reasons[i*reasonsCap : i*reasonsCap : (i+1)*reasonsCap]}
-		a.pStart[i] = m
+		a.pStart[i] = len(a.mBroker)
 		for _, l := range p.Loads {
 			b := l.Broker
 			if b < 0 || b >= nB {
 				b = 0 // recorded as bad input by projectNeed; keep the index in range
 			}
-			a.mBroker[m], a.mCoef[m] = b, 1
-			m++
+			a.mBroker, a.mCoef = append(a.mBroker, b), append(a.mCoef, 1)
 		}
 		*in = projectNeed(s, i, o, a.stamp, a.brokerBad, d)
 		// Overcommit: a project counts on each broker in proportion to
@@ -67,7 +60,7 @@ func (a *allocator) need(s *State, plan *Plan, o Options) {
 			}
 		}
 	}
-	a.pStart[nP] = m
+	a.pStart[nP] = len(a.mBroker)
 }
 
 // projectNeed works out project i's need, target and bases, and fills in
