@@ -100,7 +100,7 @@ type allocator struct {
 	held, active, keptAbove    []bool
 	q, goal, w, q0, claim, fin []float64
 	limitedBy, stamp           []int
-	queue                      []fillItem
+	queue, queue2              []fillItem
 	live                       int // active projects in the fill
 	// fillImpl replaces fill in tests that compare it with a reference.
 	fillImpl func(a *allocator, nP, nB int, owner []int)

@@ -41,12 +41,7 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 	// first, and the queue is a heap popped only as far as needed.
 	sorted := len(a.heap) == 0
 	if sorted {
-		slices.SortFunc(queue, func(x, y fillItem) int {
-			if x.before(y) {
-				return -1
-			}
-			return 1 // no two items are equal: their projects differ
-		})
+		a.sortQueue(queue)
 	} else {
 		for k := len(queue)/2 - 1; k >= 0; k-- {
 			siftDown(queue, k)
@@ -97,6 +92,55 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 			}
 		}
 		a.slack[b] = 0
+	}
+}
+
+// sortQueue sorts fill's queue by level, then by project index. The levels
+// are positive (a goal above the quota, a positive weight), and positive
+// numbers' bits order as the numbers do, so a stable radix sort over the
+// bits of the items, appended in index order, gives that order; a pass
+// over a byte every item shares is skipped. Short queues, and any level
+// that is not positive, take a comparison sort.
+func (a *allocator) sortQueue(q []fillItem) {
+	radix := len(q) >= 256
+	for _, it := range q {
+		if !(it.level > 0) {
+			radix = false
+			break
+		}
+	}
+	if !radix {
+		slices.SortFunc(q, func(x, y fillItem) int {
+			if x.before(y) {
+				return -1
+			}
+			return 1 // no two items are equal: their projects differ
+		})
+		return
+	}
+	a.queue2 = resize(a.queue2, len(q))
+	src, dst := q, a.queue2
+	for shift := uint(0); shift < 64; shift += 8 {
+		var count [256]int
+		for _, it := range src {
+			count[byte(math.Float64bits(it.level)>>shift)]++
+		}
+		if count[byte(math.Float64bits(src[0].level)>>shift)] == len(src) {
+			continue
+		}
+		pos := 0
+		for k := range count {
+			pos, count[k] = pos+count[k], pos
+		}
+		for _, it := range src {
+			k := byte(math.Float64bits(it.level) >> shift)
+			dst[count[k]] = it
+			count[k]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &q[0] {
+		copy(q, src)
 	}
 }
 
