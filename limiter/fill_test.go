@@ -1,6 +1,7 @@
 package limiter
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -11,9 +12,6 @@ import (
 // to check the fast one against.
 func fillReference(a *allocator, nP, nB int, owner []int) {
 	a.active = growBool(a.active, nP)
-	if cap(a.list) < nP {
-		a.list = make([]int, 0, nP)
-	}
 	a.rate = grow(a.rate, nB)
 	a.nActive = growInt(a.nActive, nB)
 	clear(a.rate)
@@ -65,7 +63,7 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 			freezeBroker(b)
 		}
 	}
-	list := a.list[:0]
+	list := make([]int, 0, nP)
 	for i := 0; i < nP; i++ {
 		if a.active[i] {
 			list = append(list, i)
@@ -143,5 +141,38 @@ func TestFillMatchesReference(t *testing.T) {
 			}
 		}
 		g.apply(pf)
+	}
+}
+
+func TestSortQueue(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, n := range []int{0, 1, 2, 255, 256, 257, 1000, 5000} {
+		for _, ties := range []bool{false, true} {
+			t.Run(fmt.Sprintf("n=%d/ties=%v", n, ties), func(t *testing.T) {
+				q := make([]fillItem, n)
+				for i := range q {
+					l := r.ExpFloat64() * 1e6
+					if ties {
+						l = float64(1+r.IntN(7)) / 2 // many equal levels
+					}
+					if i%97 == 5 {
+						l = math.Inf(1) // a goal at an infinite ceiling
+					}
+					q[i] = fillItem{l, i}
+				}
+				var a allocator
+				a.sortQueue(q)
+				seen := make([]bool, n)
+				for k, it := range q {
+					if k > 0 && !q[k-1].before(it) {
+						t.Fatalf("items %d and %d out of order: %+v %+v", k-1, k, q[k-1], it)
+					}
+					if seen[it.i] {
+						t.Fatalf("item %d twice", it.i)
+					}
+					seen[it.i] = true
+				}
+			})
+		}
 	}
 }

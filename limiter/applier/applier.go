@@ -7,8 +7,9 @@
 // is. Zero, negative and non-finite quotas are never written. Shadow mode
 // computes and reports everything and writes nothing.
 //
-// It owns no policy: which quota a project gets is limiter.Allocate's
-// decision. It must not import the collector, the detector, alerting, api
+// It owns no policy: which quota a project gets, and whether a change is
+// worth writing (hysteresis), is limiter.Allocate's decision; every change
+// it is given is written, within the write budget. It must not import the collector, the detector, alerting, api
 // or store.
 package applier
 
@@ -102,8 +103,8 @@ type Change struct {
 	// Demand is the project's estimated demand; a cut below it is always
 	// written.
 	Demand float64
-	// Urgent changes skip hysteresis: a lender reclaiming its share, a
-	// project short of its demand.
+	// Urgent changes go first among the increases, within the write
+	// budget: a lender reclaiming its share, a project short of its demand.
 	Urgent bool
 }
 
@@ -133,13 +134,18 @@ type Outcome string
 
 // Outcomes.
 const (
-	Written    Outcome = "written"
-	Unchanged  Outcome = "unchanged"  // Kafka already had the value
-	Hysteresis Outcome = "hysteresis" // a small increase, not written
-	Deferred   Outcome = "deferred"   // over the round's write budget
-	Failed     Outcome = "failed"     // Kafka refused or did not answer; the value in force stays
-	Refused    Outcome = "refused"    // not a positive finite number; never sent
-	Shadow     Outcome = "shadow"     // shadow mode: would have been written
+	Written   Outcome = "written"
+	Unchanged Outcome = "unchanged" // Kafka already had the value
+	// Hysteresis is no longer produced: the allocator holds small changes
+	// (limiter.ReasonHeldHysteresis) and never plans them. Kept for the
+	// readers of older results.
+	//
+	// Deprecated: never produced.
+	Hysteresis Outcome = "hysteresis"
+	Deferred   Outcome = "deferred" // over the round's write budget
+	Failed     Outcome = "failed"   // Kafka refused or did not answer; the value in force stays
+	Refused    Outcome = "refused"  // not a positive finite number; never sent
+	Shadow     Outcome = "shadow"   // shadow mode: would have been written
 )
 
 // Result is one change's outcome.
@@ -168,9 +174,6 @@ type Config struct {
 	// BatchSize is the most entities per AlterClientQuotas request.
 	// Default 25.
 	BatchSize int
-	// Hysteresis is the relative increase below which a non-urgent change
-	// is not written. Default 0.
-	Hysteresis float64
 	// MinQuota is the smallest value ever written. Default 1024.
 	MinQuota float64
 	// Attempts is how often a request is tried. Default 4.
@@ -302,8 +305,6 @@ func (a *Applier) Apply(ctx context.Context, changes []Change) ([]Result, error)
 			cuts = append(cuts, i)
 		case c.Urgent || math.IsNaN(cur) || (c.Demand > 0 && cur < c.Demand):
 			urgent = append(urgent, i)
-		case q <= cur*(1+a.cfg.Hysteresis):
-			r.Outcome = Hysteresis
 		default:
 			rest = append(rest, i)
 		}

@@ -117,7 +117,7 @@ func labReplay(t *testing.T, s *scenario.Scenario, withLimiter bool) labOutcome 
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ap := applier.New(kadm.NewClient(cl), applier.Config{Hysteresis: 0.05, Backoff: 20 * time.Millisecond})
+	ap := applier.New(kadm.NewClient(cl), applier.Config{Backoff: 20 * time.Millisecond})
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "ledger.db"))
 	if err != nil {
 		t.Fatal(err)

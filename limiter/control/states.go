@@ -28,7 +28,6 @@ func ApplierConfig(c config.LimiterConfig) applier.Config {
 		Shadow:      c.Mode != config.ModeEnforce,
 		WriteBudget: c.WriteBudget,
 		BatchSize:   c.BatchSize,
-		Hysteresis:  c.Hysteresis,
 		MinQuota:    float64(c.MinQuota),
 		Attempts:    c.WriteAttempts,
 		Backoff:     time.Duration(c.WriteBackoff),

@@ -79,6 +79,9 @@ type headroomPolicy struct {
 	in    []demand.Input
 	est   [][]demand.Estimate
 	start time.Time
+	// alloc plans with the scratch space of the previous round; each plan
+	// is read before the next is made.
+	alloc limiter.Allocator
 }
 
 // NewHeadroomPolicy returns the headroom policy for one group with the
@@ -160,7 +163,7 @@ func (p *headroomPolicy) Plan(obs *Observation, quotas []float64) error {
 		in.Expected, in.Upper = r.Forecast, r.Upper
 		lp.Loads = p.par.Loads(&p.mem[i], in, p.est[i], lp.Loads[:0])
 	}
-	plan := limiter.Allocate(&p.state)
+	plan := p.alloc.Allocate(&p.state)
 	for i, d := range plan.Decisions {
 		if d.Write {
 			quotas[i] = d.After

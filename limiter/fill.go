@@ -1,0 +1,353 @@
+package limiter
+
+import (
+	"math"
+	"slices"
+)
+
+// fillItem is a project in fill's queue: the level at which it reaches its
+// goal.
+type fillItem struct {
+	level float64
+	i     int
+}
+
+// fill water-fills a.q towards a.goal for the projects not held, weighted
+// max-min, within each broker's slack. A broker whose slack runs out stops
+// every project placed on it.
+//
+// It runs on a common level Λ: an active project's quota is q0 + w·Λ, and a
+// broker's slack falls at the rate Σ w·coef of its active projects. Events
+// are a project reaching its goal (a queue ordered by the level at which
+// each does) and a broker running out (an indexed heap keyed by the level
+// at which it does). A broker with room for every goal placed on it never
+// stops anyone and stays off the heap; when no broker is on it, the queue
+// is sorted, otherwise it is a heap popped only as far as the brokers let
+// projects reach their goals. Each event touches only the brokers of the
+// projects it stops, so a fill costs O((P·k + B) log B + P log P) for P
+// projects on k brokers each. Nothing is allocated once the scratch space
+// has grown.
+func (a *allocator) fill(nP, nB int, owner []int) {
+	if a.fillImpl != nil {
+		a.fillImpl(a, nP, nB, owner)
+		return
+	}
+	queue := a.startFill(nP, nB)
+	if len(queue) == 0 {
+		return
+	}
+	// With no broker on the heap every project reaches its goal, in
+	// order: the queue is sorted. Otherwise brokers stop most projects
+	// first, and the queue is a heap popped only as far as needed.
+	sorted := len(a.heap) == 0
+	if sorted {
+		a.sortQueue(queue)
+	} else {
+		for k := len(queue)/2 - 1; k >= 0; k-- {
+			siftDown(queue, k)
+		}
+	}
+	level, next := 0.0, 0
+	for a.live > 0 {
+		pLevel := math.Inf(1)
+		if sorted {
+			for next < len(queue) && !a.active[queue[next].i] {
+				next++
+			}
+			if next < len(queue) {
+				pLevel = queue[next].level
+			}
+		} else {
+			for len(queue) > 0 && !a.active[queue[0].i] {
+				queue = popItem(queue)
+			}
+			if len(queue) > 0 {
+				pLevel = queue[0].level
+			}
+		}
+		bLevel := a.nextBroker()
+		if math.IsInf(pLevel, 1) && math.IsInf(bLevel, 1) {
+			break
+		}
+		if pLevel <= bLevel {
+			level = max(level, pLevel)
+			var i int
+			if sorted {
+				i = queue[next].i
+			} else {
+				i = queue[0].i
+			}
+			a.stop(i, level)
+			a.q[i] = a.goal[i]
+			continue
+		}
+		level = max(level, bLevel)
+		b := a.heapPop()
+		a.slack[b] = 0
+		a.at[b] = level
+		for _, j := range a.members(b) {
+			if i := owner[j]; a.active[i] {
+				a.limitedBy[i] = b
+				a.stop(i, level)
+			}
+		}
+		a.slack[b] = 0
+	}
+}
+
+// sortQueue sorts fill's queue by level, then by project index. The levels
+// are positive (a goal above the quota, a positive weight), and positive
+// numbers' bits order as the numbers do, so a stable radix sort over the
+// bits of the items, appended in index order, gives that order; a pass
+// over a byte every item shares is skipped. Short queues, and any level
+// that is not positive, take a comparison sort.
+func (a *allocator) sortQueue(q []fillItem) {
+	radix := len(q) >= 256
+	for _, it := range q {
+		if !(it.level > 0) {
+			radix = false
+			break
+		}
+	}
+	if !radix {
+		slices.SortFunc(q, func(x, y fillItem) int {
+			if x.before(y) {
+				return -1
+			}
+			return 1 // no two items are equal: their projects differ
+		})
+		return
+	}
+	a.queue2 = resize(a.queue2, len(q))
+	src, dst := q, a.queue2
+	for shift := uint(0); shift < 64; shift += 8 {
+		var count [256]int
+		for _, it := range src {
+			count[byte(math.Float64bits(it.level)>>shift)]++
+		}
+		if count[byte(math.Float64bits(src[0].level)>>shift)] == len(src) {
+			continue
+		}
+		pos := 0
+		for k := range count {
+			pos, count[k] = pos+count[k], pos
+		}
+		for _, it := range src {
+			k := byte(math.Float64bits(it.level) >> shift)
+			dst[count[k]] = it
+			count[k]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &q[0] {
+		copy(q, src)
+	}
+}
+
+// before orders fill's queue: by level, then by project index.
+func (x fillItem) before(y fillItem) bool {
+	if x.level != y.level {
+		return x.level < y.level
+	}
+	return x.i < y.i
+}
+
+func siftDown(h []fillItem, k int) {
+	n := len(h)
+	for {
+		l := 2*k + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h[r].before(h[l]) {
+			m = r
+		}
+		if !h[m].before(h[k]) {
+			return
+		}
+		h[k], h[m] = h[m], h[k]
+		k = m
+	}
+}
+
+// popItem removes the first item of the heap h.
+func popItem(h []fillItem) []fillItem {
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	if last > 0 {
+		siftDown(h, 0)
+	}
+	return h
+}
+
+// startFill activates every project not held whose goal is above its
+// quota, and returns them with the level at which each reaches its goal;
+// the brokers they are placed on go on the heap, but for those with room
+// for every goal on them.
+func (a *allocator) startFill(nP, nB int) []fillItem {
+	a.active = growBool(a.active, nP)
+	a.rate = grow(a.rate, nB)
+	a.nActive = growInt(a.nActive, nB)
+	a.q0 = resize(a.q0, nP)
+	a.at = grow(a.at, nB)
+	a.sat = resize(a.sat, nB)
+	a.heap = a.heap[:0]
+	a.hpos = resize(a.hpos, nB)
+	a.want = grow(a.want, nB)
+	queue := a.queue[:0]
+	want := a.want
+	a.live = 0
+	for i := 0; i < nP; i++ {
+		if a.held[i] || !(a.goal[i] > a.q[i]*(1+1e-12)) {
+			continue
+		}
+		if a.pStart[i] == a.pStart[i+1] {
+			a.q[i] = a.goal[i] // placed nowhere: costs nothing
+			continue
+		}
+		a.active[i] = true
+		a.live++
+		a.q0[i] = a.q[i]
+		queue = append(queue, fillItem{(a.goal[i] - a.q0[i]) / a.w[i], i})
+		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
+			b := a.mBroker[j]
+			a.rate[b] += a.w[i] * a.mCoef[j]
+			a.nActive[b]++
+			want[b] += (a.goal[i] - a.q0[i]) * a.mCoef[j]
+		}
+	}
+	a.queue = queue
+	if len(queue) == 0 {
+		return nil
+	}
+	// A broker with room for every goal on it never stops a project: it
+	// stays off the heap (the margin covers rounding in the slack).
+	for b := 0; b < nB; b++ {
+		a.hpos[b] = -1
+		if a.nActive[b] > 0 && !(want[b] <= a.slack[b]*(1-1e-9)) {
+			a.sat[b] = a.saturation(b, 0)
+			a.heapPush(b)
+		}
+	}
+	return queue
+}
+
+// stop deactivates project i at level.
+func (a *allocator) stop(i int, level float64) {
+	a.active[i] = false
+	a.live--
+	a.q[i] = min(a.q0[i]+a.w[i]*level, a.goal[i])
+	for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
+		b := a.mBroker[j]
+		a.slack[b] -= a.rate[b] * (level - a.at[b])
+		a.at[b] = level
+		a.nActive[b]--
+		if a.nActive[b] == 0 {
+			a.rate[b] = 0
+		} else {
+			a.rate[b] -= a.w[i] * a.mCoef[j]
+		}
+		// The heap's key is a lower bound of the broker's saturation:
+		// a stop only raises it (but for rounding), so the key is raised
+		// lazily, when the broker comes to the top (nextBroker).
+		if a.hpos[b] >= 0 {
+			if s := a.saturation(b, level); !(s >= a.sat[b]) {
+				a.sat[b] = s
+				a.heapFix(b)
+			}
+		}
+	}
+}
+
+// nextBroker returns the level at which the next broker runs out, with
+// that broker at the top of the heap; +Inf if none will.
+func (a *allocator) nextBroker() float64 {
+	for len(a.heap) > 0 {
+		b := a.heap[0]
+		s := a.saturation(b, a.at[b])
+		if !(s > a.sat[b]) {
+			return a.sat[b]
+		}
+		a.sat[b] = s
+		a.heapDown(0)
+	}
+	return math.Inf(1)
+}
+
+// saturation is the level at which broker b runs out of slack.
+func (a *allocator) saturation(b int, level float64) float64 {
+	if a.nActive[b] == 0 || !(a.rate[b] > 0) {
+		return math.Inf(1)
+	}
+	return level + max(0, a.slack[b])/a.rate[b]
+}
+
+func (a *allocator) heapLess(x, y int) bool {
+	bx, by := a.heap[x], a.heap[y]
+	if a.sat[bx] != a.sat[by] {
+		return a.sat[bx] < a.sat[by]
+	}
+	return bx < by
+}
+
+func (a *allocator) heapSwap(x, y int) {
+	a.heap[x], a.heap[y] = a.heap[y], a.heap[x]
+	a.hpos[a.heap[x]] = x
+	a.hpos[a.heap[y]] = y
+}
+
+func (a *allocator) heapUp(k int) {
+	for k > 0 {
+		p := (k - 1) / 2
+		if !a.heapLess(k, p) {
+			return
+		}
+		a.heapSwap(k, p)
+		k = p
+	}
+}
+
+func (a *allocator) heapDown(k int) {
+	n := len(a.heap)
+	for {
+		l := 2*k + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && a.heapLess(r, l) {
+			m = r
+		}
+		if !a.heapLess(m, k) {
+			return
+		}
+		a.heapSwap(k, m)
+		k = m
+	}
+}
+
+func (a *allocator) heapPush(b int) {
+	a.heap = append(a.heap, b)
+	a.hpos[b] = len(a.heap) - 1
+	a.heapUp(len(a.heap) - 1)
+}
+
+func (a *allocator) heapFix(b int) {
+	k := a.hpos[b]
+	a.heapUp(k)
+	a.heapDown(a.hpos[b])
+}
+
+func (a *allocator) heapPop() int {
+	b := a.heap[0]
+	last := len(a.heap) - 1
+	a.heapSwap(0, last)
+	a.heap = a.heap[:last]
+	a.hpos[b] = -1
+	if last > 0 {
+		a.heapDown(0)
+	}
+	return b
+}

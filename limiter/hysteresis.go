@@ -1,0 +1,94 @@
+package limiter
+
+import "math"
+
+// hysteresis is phase 5: each project's final quota is its ideal (what the
+// fills gave it) unless keepInForce holds the quota in force. h is the
+// relative band; pooled says the pool ran.
+func (a *allocator) hysteresis(s *State, plan *Plan, h float64, pooled bool) {
+	nP := len(s.Projects)
+	a.fin = resize(a.fin, nP)
+	a.keptAbove = growBool(a.keptAbove, nP)
+	for i := range s.Projects {
+		d := &plan.Decisions[i]
+		in := &a.infos[i]
+		ideal := a.q[i]
+		d.Ideal = ideal
+		a.fin[i] = ideal
+		if in.held {
+			continue
+		}
+		cur := s.Projects[i].Quota
+		if !(cur >= in.floor && cur <= in.ceiling) || math.IsInf(cur, 0) {
+			continue // nothing valid in force: write the plan
+		}
+		claim := ideal
+		if pooled {
+			claim = a.claim[i]
+		}
+		if keepInForce(ideal, cur, claim, in.need, in.base, s.Projects[i].Share, h, pooled) {
+			a.fin[i] = cur
+			a.keptAbove[i] = ideal < cur
+		}
+	}
+}
+
+// keepInForce says whether the quota in force cur is kept instead of the
+// ideal. claim is what the project had before the pool, need its demand,
+// base its guaranteed base, h the band; pooled says the pool ran.
+//
+// A cut that newly puts the quota below demand is always made; a small one
+// that does not, or that trims a quota already below demand, is not.
+// Releasing unused quota is never urgent, so its band is twice as wide as
+// that of increases. A small increase is not made, unless the project is
+// short of its guaranteed base (a lender reclaiming).
+//
+// With the pool and hysteresis on, pool moves are held like small changes,
+// whatever their size: the pool reshuffles with every round's demand. A
+// quota that covers what the project claims is kept however far above its
+// ideal (a release is written only when a broker needs the room: fit), and
+// an increase only the pool gives is not made unless the project is below
+// its share: a lender's reserve is written, and it takes back what a
+// borrower holds from the pool.
+func keepInForce(ideal, cur, claim, need, base, share, h float64, pooled bool) bool {
+	sticky := pooled && h > 0
+	switch {
+	case ideal < cur:
+		return (ideal >= need || cur < need) && (cur <= ideal*(1+2*h) || sticky && cur >= claim)
+	case ideal > cur:
+		return cur >= min(need, base) && (ideal <= cur*(1+h) || sticky && claim <= cur*(1+h) && cur >= share)
+	}
+	return false
+}
+
+// fit makes every broker fit again after hysteresis: where the quotas kept
+// above their ideal overfill a feasible broker, those on it get their
+// ideal. It records each broker's committed load.
+func (a *allocator) fit(plan *Plan) {
+	nB := len(plan.Brokers)
+	a.load = grow(a.load, nB)
+	for b := 0; b < nB; b++ {
+		for _, j := range a.members(b) {
+			a.load[b] += a.fin[a.owner[j]] * a.mCoef[j]
+		}
+	}
+	for b := 0; b < nB; b++ {
+		if a.load[b] <= a.safe[b]*(1+1e-12) || plan.Brokers[b].Infeasible {
+			continue
+		}
+		for _, j := range a.members(b) {
+			i := a.owner[j]
+			if !a.keptAbove[i] {
+				continue
+			}
+			a.keptAbove[i] = false
+			for jj := a.pStart[i]; jj < a.pStart[i+1]; jj++ {
+				a.load[a.mBroker[jj]] -= (a.fin[i] - a.q[i]) * a.mCoef[jj]
+			}
+			a.fin[i] = a.q[i]
+		}
+	}
+	for b := range plan.Brokers {
+		plan.Brokers[b].Committed = a.load[b]
+	}
+}

@@ -1,0 +1,171 @@
+package limiter
+
+import (
+	"fmt"
+	"math"
+)
+
+// projectInfo is what the need phase works out for one project; the fill
+// phases read it.
+type projectInfo struct {
+	need, target, base, mid, rawTarget float64
+	// hold is the highest rate a broker's quota window holds for the
+	// project, and keep what of it the quota in force covers: a cut below
+	// keep throttles the client however low its demand is now.
+	hold, keep float64
+	// measured is the hottest broker's measured demand and baseM the base
+	// it alone earns: reclaimed before any window hold.
+	measured, baseM        float64
+	floor, ceiling         float64
+	hot                    int // index into Loads
+	throttled, forecastSet bool
+	held                   bool
+	bad                    string
+}
+
+// need is phase 1: each project's decision is started and its need,
+// target and bases worked out (projectNeed), and its memberships (one per
+// broker it is placed on) are laid out flat, by project.
+func (a *allocator) need(s *State, plan *Plan, o Options) {
+	nB, nP := len(s.Brokers), len(s.Projects)
+	a.stamp = growInt(a.stamp, nB)
+	a.infos = resize(a.infos, nP)
+	a.pStart = growInt(a.pStart, nP+1)
+	a.mBroker, a.mCoef = a.mBroker[:0], a.mCoef[:0]
+	for i := range s.Projects {
+		p := &s.Projects[i]
+		in := &a.infos[i]
+		d := &plan.Decisions[i]
+		*d = Decision{Project: p.Name, Before: p.Quota, Share: p.Share, Reasons: a.reasons[i*reasonsCap : i*reasonsCap : (i+1)*reasonsCap]}
+		a.pStart[i] = len(a.mBroker)
+		for _, l := range p.Loads {
+			b := l.Broker
+			if b < 0 || b >= nB {
+				b = 0 // recorded as bad input by projectNeed; keep the index in range
+			}
+			a.mBroker, a.mCoef = append(a.mBroker, b), append(a.mCoef, 1)
+		}
+		*in = projectNeed(s, i, o, a.stamp, a.brokerBad, d)
+		// Overcommit: a project counts on each broker in proportion to
+		// its expected load there relative to its hottest broker.
+		if o.Overcommit && !in.held {
+			var top float64
+			for _, l := range p.Loads {
+				top = max(top, max(l.Rate, l.Forecast))
+			}
+			if top > 0 {
+				for k, l := range p.Loads {
+					a.mCoef[a.pStart[i]+k] = max(l.Rate, l.Forecast) / top
+				}
+			}
+		}
+	}
+	a.pStart[nP] = len(a.mBroker)
+}
+
+// projectNeed works out project i's need, target and bases, and fills in
+// the decision's inputs (hot broker, demand, forecast, target) and, for a
+// held project, why it is held. stamp is scratch of one int per broker;
+// brokerBad marks brokers whose capacity is unusable.
+func projectNeed(s *State, i int, o Options, stamp []int, brokerBad []bool, d *Decision) projectInfo {
+	p := &s.Projects[i]
+	in := projectInfo{floor: max(p.Floor, o.MinQuota), ceiling: p.Ceiling}
+	in.bad = checkProject(p, len(s.Brokers), stamp, i+1)
+	if in.bad == "" && in.ceiling < in.floor {
+		in.bad = fmt.Sprintf("ceiling %g below floor %g", in.ceiling, in.floor)
+	}
+	if in.bad != "" {
+		in.floor = max(o.MinQuota, finiteOr(p.Floor, 0))
+		in.ceiling = math.Inf(1)
+		if c := p.Ceiling; c >= in.floor && !math.IsInf(c, 0) {
+			in.ceiling = c
+		}
+		in.held = true
+		d.Reasons = append(d.Reasons, ReasonHeldBadInput)
+		d.Note = "inconsistent input: " + in.bad + "; the last-good quota is kept"
+	} else {
+		hotRate, stale := -1.0, p.Stale
+		for k, l := range p.Loads {
+			dem := l.Rate
+			if l.FromThrottle {
+				in.throttled = true
+			}
+			in.hold = max(in.hold, l.Hold)
+			m := l.Measured
+			if !(m > 0) || m > dem {
+				m = dem
+			}
+			in.measured = max(in.measured, m)
+			if dem > hotRate {
+				hotRate, in.hot = dem, k
+			}
+			in.need = max(in.need, dem)
+			if l.Forecast > 0 {
+				in.forecastSet = true
+			}
+			if s.Brokers[l.Broker].Stale || brokerBad[l.Broker] {
+				stale = true
+			}
+			d.Forecast = max(d.Forecast, l.Forecast)
+		}
+		if stale {
+			in.held = true
+			d.Reasons = append(d.Reasons, ReasonHeldMissingData)
+			d.Note = "signals are stale; the last-good quota is kept"
+		}
+		l := p.Loads[in.hot]
+		d.HotBroker = s.Brokers[l.Broker].ID
+		d.Observed, d.Rate, d.ThrottleMs = l.Observed, l.Rate, l.ThrottleMs
+	}
+	d.Demand = in.need
+	in.rawTarget = max(in.need*(1+o.Headroom), d.Forecast)
+	in.target = min(max(in.rawTarget, in.floor), in.ceiling)
+	in.base = min(max(min(in.need*(1+o.LenderSpare), in.target, p.Share), in.floor), in.ceiling)
+	in.mid = max(in.base, min(in.need, in.target))
+	in.baseM = min(in.base, max(min(in.measured*(1+o.LenderSpare), in.target, p.Share), in.floor))
+	if q := p.Quota; q > 0 && !math.IsInf(q, 0) {
+		in.keep = min(max(min(in.hold, q), in.base), in.ceiling)
+	} else {
+		in.keep = in.base
+	}
+	d.Target = in.target
+	return in
+}
+
+// checkProject returns what is inconsistent about p, or "".
+// stamp[b] == mark means broker b was already seen for this project.
+func checkProject(p *Project, nB int, stamp []int, mark int) string {
+	bad := func(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) || x < 0 }
+	switch {
+	case p.Name == "":
+		return "project without a name"
+	case bad(p.Share) || p.Share == 0:
+		return fmt.Sprintf("share %g is not a positive number", p.Share)
+	case bad(p.Floor):
+		return fmt.Sprintf("floor %g is not a non-negative number", p.Floor)
+	case math.IsNaN(p.Ceiling) || p.Ceiling <= 0:
+		return fmt.Sprintf("ceiling %g is not a positive number", p.Ceiling)
+	case math.IsNaN(p.Quota) || p.Quota < 0:
+		return fmt.Sprintf("quota in force %g is not a non-negative number", p.Quota)
+	case len(p.Loads) == 0:
+		return "no placement: the project leads no known partitions"
+	}
+	for _, l := range p.Loads {
+		switch {
+		case l.Broker < 0 || l.Broker >= nB:
+			return fmt.Sprintf("placement on unknown broker index %d", l.Broker)
+		case stamp[l.Broker] == mark:
+			return fmt.Sprintf("broker index %d placed twice", l.Broker)
+		case bad(l.Rate):
+			return fmt.Sprintf("demand %g on broker index %d is not a non-negative number", l.Rate, l.Broker)
+		case bad(l.ThrottleMs):
+			return fmt.Sprintf("throttle time %g on broker index %d is not a non-negative number", l.ThrottleMs, l.Broker)
+		case bad(l.Forecast):
+			return fmt.Sprintf("forecast %g on broker index %d is not a non-negative number", l.Forecast, l.Broker)
+		case math.IsNaN(l.Observed) || l.Observed < 0:
+			return fmt.Sprintf("observed rate %g on broker index %d is not a non-negative number", l.Observed, l.Broker)
+		}
+		stamp[l.Broker] = mark
+	}
+	return ""
+}
