@@ -16,9 +16,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	promconfig "github.com/prometheus/common/config"
 
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/clock"
+	"github.com/headroomhq/headroom/internal/outbox"
 	"github.com/headroomhq/headroom/store"
 )
 
@@ -60,96 +63,117 @@ type CallbackOptions struct {
 	// its HTTP client configuration and signing secret.
 	URLs []config.CallbackConfig
 	// QueueCapacity bounds the steps waiting per URL; when full the oldest
-	// is dropped and logged. Default 1000.
+	// is dropped, counted and logged. Default 1000.
 	QueueCapacity int
-	// MinBackoff and MaxBackoff bound the retry delay. Defaults 100ms, 30s.
+	// MinBackoff and MaxBackoff bound the retry delay, which grows by
+	// internal/retry's steps with jitter. Defaults 100ms, 30s.
 	MinBackoff, MaxBackoff time.Duration
 	// Timeout bounds each POST. Default 10s.
 	Timeout time.Duration
 	// HTTPClient, when set, replaces every callback's own client (tests).
 	HTTPClient *http.Client
-	// Sleep waits for d or until ctx is done; tests inject their own.
-	Sleep  func(ctx context.Context, d time.Duration) error
-	Logger *slog.Logger
+	// Clock times the waits between retries. Default clock.Real.
+	Clock      clock.Clock
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 }
 
-// Callbacks posts lifecycle changes to the configured URLs. Each URL has
-// its own bounded queue and delivery loop, retried with backoff until a 2xx
-// answer, in order. Use Step as the engine's OnStep, and Run to deliver;
-// SetURLs changes the URLs while it runs.
+// CallbackMetrics are the callbacks' outbox metrics, labelled url.
+var CallbackMetrics = outbox.Names("callback")
+
+// Callbacks posts lifecycle changes to the configured URLs through
+// internal/outbox: each URL has its own bounded queue and delivery loop,
+// retried with jittered backoff until a 2xx answer, one step per POST, in
+// order. Use Step as the engine's OnStep, and Run to deliver; SetURLs
+// changes the URLs while it runs.
 type Callbacks struct {
 	opts CallbackOptions
+	out  *outbox.Outbox[callbackStep]
 
 	mu      sync.Mutex
-	targets []*callbackTarget // in configuration order
-	runCtx  context.Context   // Run's context while it runs, else nil
-	loops   sync.WaitGroup    // the targets' loops started by Run
+	targets map[string]*callbackTarget // by URL
+}
+
+// callbackStep is one queued step: its JSON body, and what names it in a
+// log line if it is dropped.
+type callbackStep struct {
+	body []byte
+	name string
 }
 
 type callbackTarget struct {
 	url   string
-	label string // url without credentials, for logs
-	mu    sync.Mutex
-	q     [][]byte
-	wake  chan struct{}
+	label string // url without credentials, for logs and metrics
 
 	// client and key are what the target sends with; blocked, when set,
 	// says why it sends nothing. All change under mu.
+	mu      sync.Mutex
 	client  *http.Client
 	key     []byte // nil: unsigned
 	blocked error
-
-	// cancel and done, set under Callbacks.mu while Run runs, stop the
-	// loop and tell when it stopped.
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 // NewCallbacks returns the callbacks for opts. A URL listed twice gets
 // each step once.
-func NewCallbacks(opts CallbackOptions) *Callbacks {
+func NewCallbacks(opts CallbackOptions) (*Callbacks, error) {
 	if opts.QueueCapacity <= 0 {
 		opts.QueueCapacity = 1000
-	}
-	if opts.MinBackoff <= 0 {
-		opts.MinBackoff = 100 * time.Millisecond
-	}
-	if opts.MaxBackoff < opts.MinBackoff {
-		opts.MaxBackoff = max(30*time.Second, opts.MinBackoff)
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
-	if opts.Sleep == nil {
-		opts.Sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-t.C:
-				return nil
-			}
-		}
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Callbacks{opts: opts}
-	seen := map[string]bool{}
-	for _, u := range opts.URLs {
-		if !seen[u.URL] {
-			seen[u.URL] = true
-			c.targets = append(c.targets, c.newCallbackTarget(u))
-		}
+	c := &Callbacks{opts: opts, targets: map[string]*callbackTarget{}}
+	out, err := outbox.New(outbox.Options[callbackStep]{
+		Kind: "callback", LabelName: "url", Metrics: CallbackMetrics, Capacity: opts.QueueCapacity, MaxBatch: 1,
+		Describe:   func(s callbackStep) string { return s.name },
+		MinBackoff: opts.MinBackoff, MaxBackoff: opts.MaxBackoff, Clock: opts.Clock,
+		Logger: opts.Logger, Registerer: opts.Registerer,
+	}, c.destinations(opts.URLs, true))
+	if err != nil {
+		return nil, err
 	}
-	return c
+	c.out = out
+	return c, nil
 }
 
-func (c *Callbacks) newCallbackTarget(cb config.CallbackConfig) *callbackTarget {
-	t := &callbackTarget{url: cb.URL, label: config.RedactURL(cb.URL), wake: make(chan struct{}, 1)}
-	c.configure(t, cb, true)
-	return t
+// destinations returns the outbox destinations for urls, configuring the
+// target of each: a URL already known is reconfigured in place (see
+// configure), a new one is built. c.mu must be held, or c not yet shared.
+func (c *Callbacks) destinations(urls []config.CallbackConfig, fresh bool) []outbox.Destination[callbackStep] {
+	var out []outbox.Destination[callbackStep]
+	seen := map[string]bool{}
+	for _, u := range urls {
+		if seen[u.URL] {
+			continue
+		}
+		seen[u.URL] = true
+		t, ok := c.targets[u.URL]
+		if ok {
+			c.configure(t, u, fresh)
+		} else {
+			t = &callbackTarget{url: u.URL, label: config.RedactURL(u.URL)}
+			c.configure(t, u, true)
+			c.targets[u.URL] = t
+		}
+		out = append(out, outbox.Destination[callbackStep]{ID: t.url, Label: t.label,
+			Deliver: func(ctx context.Context, batch []callbackStep) error {
+				for _, s := range batch {
+					if err := c.post(ctx, t, s.body); err != nil {
+						return err
+					}
+				}
+				return nil
+			}})
+	}
+	for u := range c.targets {
+		if !seen[u] {
+			delete(c.targets, u)
+		}
+	}
+	return out
 }
 
 // configure (re)builds t's client and reads its signing key. On a reload
@@ -208,83 +232,14 @@ func (c *Callbacks) configure(t *callbackTarget, cb config.CallbackConfig, fresh
 // keeps its queue, with the steps not yet delivered, and its loop; a new
 // URL starts with an empty queue and gets the steps from now on; a removed
 // URL's loop is stopped before SetURLs returns, and the steps it had not
-// delivered are dropped and their number logged.
+// delivered are dropped, counted and logged.
 //
 // A kept URL gets its new http_config, and its secret_file is read again;
 // if that file cannot be read, the URL keeps signing with its previous key.
 func (c *Callbacks) SetURLs(urls []config.CallbackConfig) {
 	c.mu.Lock()
-	old := make(map[string]*callbackTarget, len(c.targets))
-	for _, t := range c.targets {
-		old[t.url] = t
-	}
-	next := make([]*callbackTarget, 0, len(urls))
-	seen := map[string]bool{}
-	for _, u := range urls {
-		if seen[u.URL] {
-			continue
-		}
-		seen[u.URL] = true
-		t, ok := old[u.URL]
-		if ok {
-			c.configure(t, u, false)
-		} else {
-			t = c.newCallbackTarget(u)
-			if c.runCtx != nil {
-				c.start(t)
-			}
-			c.opts.Logger.Info("callback URL added", "url", t.label)
-		}
-		next = append(next, t)
-	}
-	var removed []*callbackTarget
-	var stops []func()
-	for _, t := range c.targets {
-		if !seen[t.url] {
-			removed = append(removed, t)
-			stops = append(stops, t.stopFunc())
-		}
-	}
-	c.targets = next
-	c.mu.Unlock()
-
-	for i, t := range removed {
-		stops[i]()
-		t.mu.Lock()
-		dropped := len(t.q)
-		t.q = nil
-		t.mu.Unlock()
-		if dropped > 0 {
-			c.opts.Logger.Warn("callback URL removed; dropped the steps not delivered to it", "url", t.label, "dropped", dropped)
-		} else {
-			c.opts.Logger.Info("callback URL removed", "url", t.label, "dropped", 0)
-		}
-	}
-}
-
-// start runs t's loop under Run's context. c.mu must be held and Run
-// running.
-func (c *Callbacks) start(t *callbackTarget) {
-	ctx, cancel := context.WithCancel(c.runCtx)
-	done := make(chan struct{})
-	t.cancel, t.done = cancel, done
-	c.loops.Add(1)
-	go func() {
-		defer c.loops.Done()
-		defer close(done)
-		c.run(ctx, t)
-	}()
-}
-
-// stopFunc returns what stops t's loop and waits until it has stopped; a
-// no-op when it is not running. Callbacks.mu must be held.
-func (t *callbackTarget) stopFunc() func() {
-	cancel, done := t.cancel, t.done
-	t.cancel, t.done = nil, nil
-	if cancel == nil {
-		return func() {}
-	}
-	return func() { cancel(); <-done }
+	defer c.mu.Unlock()
+	c.out.SetDestinations(c.destinations(urls, false))
 }
 
 // Step queues one lifecycle change for every URL. It never blocks on the
@@ -298,96 +253,16 @@ func (c *Callbacks) Step(in store.Incident, st store.IncidentStep) {
 		c.opts.Logger.Error("encode callback", "err", err)
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, t := range c.targets {
-		t.mu.Lock()
-		if len(t.q) >= c.opts.QueueCapacity {
-			t.q = t.q[1:]
-			c.opts.Logger.Warn("callback queue full; dropped the oldest step", "url", t.label)
-		}
-		t.q = append(t.q, body)
-		t.mu.Unlock()
-		select {
-		case t.wake <- struct{}{}:
-		default:
-		}
-	}
+	c.out.Push(callbackStep{body: body, name: fmt.Sprintf("incident %d %s (to %s)", in.ID, st.Action, st.To)})
 }
 
 // Pending returns the queued steps per URL.
-func (c *Callbacks) Pending() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.targets))
-	for _, t := range c.targets {
-		t.mu.Lock()
-		out[t.url] = len(t.q)
-		t.mu.Unlock()
-	}
-	return out
-}
+func (c *Callbacks) Pending() map[string]int { return c.out.Pending() }
 
 // Run delivers until ctx is done, also while there is no URL, so that it
 // can run beside the other components of a process, and to the URLs that
 // SetURLs adds meanwhile. Call it once.
-func (c *Callbacks) Run(ctx context.Context) {
-	c.mu.Lock()
-	c.runCtx = ctx
-	for _, t := range c.targets {
-		c.start(t)
-	}
-	c.mu.Unlock()
-	<-ctx.Done()
-	c.mu.Lock()
-	c.runCtx = nil // no loop starts after this, so the wait below is final
-	for _, t := range c.targets {
-		if t.cancel != nil {
-			t.cancel()
-		}
-		t.cancel, t.done = nil, nil
-	}
-	c.mu.Unlock()
-	c.loops.Wait()
-}
-
-func (c *Callbacks) run(ctx context.Context, t *callbackTarget) {
-	backoff := c.opts.MinBackoff
-	for {
-		t.mu.Lock()
-		var body []byte
-		if len(t.q) > 0 {
-			body = t.q[0]
-		}
-		t.mu.Unlock()
-		if body == nil {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.wake:
-				continue
-			}
-		}
-		if err := c.post(ctx, t, body); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			c.opts.Logger.Warn("callback failed; will retry", "url", t.label, "retry_in", backoff, "err", err)
-			if c.opts.Sleep(ctx, backoff) != nil {
-				return
-			}
-			backoff = min(2*backoff, c.opts.MaxBackoff)
-			continue
-		}
-		backoff = c.opts.MinBackoff
-		t.mu.Lock()
-		// Pop what was sent, unless a full queue dropped it meanwhile.
-		if len(t.q) > 0 && &t.q[0][0] == &body[0] {
-			t.q = t.q[1:]
-		}
-		t.mu.Unlock()
-	}
-}
+func (c *Callbacks) Run(ctx context.Context) { c.out.Run(ctx) }
 
 // post sends one step, signed with t's key when it has one. Errors name the
 // URL without credentials; the client's own errors can quote the full URL,

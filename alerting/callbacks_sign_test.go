@@ -2,7 +2,6 @@ package alerting
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -14,70 +13,33 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	promconfig "github.com/prometheus/common/config"
 
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/clock"
+	"github.com/headroomhq/headroom/internal/testpeer"
 	"github.com/headroomhq/headroom/store"
 )
 
-// receiver checks callbacks the way the documented receiver does: HMAC-
-// SHA256 of the raw body under the shared key, compared in constant time.
-// It records which key, if any, signed each delivery.
-type receiver struct {
-	mu   sync.Mutex
-	keys []string // candidate keys
-	got  []string // the key that verified each delivery, or "unsigned"/"bad"
-	auth []string // the Authorization header of each delivery
-	seen chan struct{}
-}
-
-func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	sig := r.Header.Get("X-Headroom-Signature-256")
-	verdict := "unsigned"
-	if sig != "" {
-		verdict = "bad"
-		for _, k := range rc.keys {
-			m := hmac.New(sha256.New, []byte(k))
-			m.Write(body)
-			if hmac.Equal([]byte(sig), []byte("sha256="+hex.EncodeToString(m.Sum(nil)))) {
-				verdict = k
-			}
+// verdict checks a callback the way the documented receiver does: the
+// HMAC-SHA256 of the raw body under a candidate key, compared in constant
+// time. It returns the key that verified it, or "unsigned" or "bad".
+func verdict(rq testpeer.Request, keys ...string) string {
+	sig := rq.Header.Get("X-Headroom-Signature-256")
+	if sig == "" {
+		return "unsigned"
+	}
+	for _, k := range keys {
+		m := hmac.New(sha256.New, []byte(k))
+		m.Write(rq.Body)
+		if hmac.Equal([]byte(sig), []byte("sha256="+hex.EncodeToString(m.Sum(nil)))) {
+			return k
 		}
 	}
-	rc.mu.Lock()
-	rc.got = append(rc.got, verdict)
-	rc.auth = append(rc.auth, r.Header.Get("Authorization"))
-	rc.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
-	rc.seen <- struct{}{}
-}
-
-func (rc *receiver) deliveries() []string {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]string(nil), rc.got...)
-}
-
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	return "bad"
 }
 
 // Callbacks are signed with the key in secret_file and carry the
@@ -87,9 +49,7 @@ func (l *lockedLog) String() string {
 // tokens never reach the logs.
 func TestCallbackSignatureAndRotation(t *testing.T) {
 	const key1, key2, bearer = "callback-key-one-5521", "callback-key-two-8874", "chatops-bearer-3310"
-	rc := &receiver{keys: []string{key1, key2}, seen: make(chan struct{}, 16)}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
+	srv := testpeer.NewReceiver(t, false)
 	dir := t.TempDir()
 	keyFile, tokFile := filepath.Join(dir, "callback-secret"), filepath.Join(dir, "token")
 	write := func(p, s string) {
@@ -102,19 +62,16 @@ func TestCallbackSignatureAndRotation(t *testing.T) {
 	hc := promconfig.DefaultHTTPClientConfig
 	hc.Authorization = &promconfig.Authorization{Type: "Bearer", CredentialsFile: tokFile}
 	cfg := []config.CallbackConfig{{URL: srv.URL, HTTPConfig: hc, SecretFile: keyFile}}
-	logs := &lockedLog{}
-	cb := NewCallbacks(CallbackOptions{URLs: cfg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { cb.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	logs := &testpeer.LogBuffer{}
+	cb := newCallbacks(t, CallbackOptions{URLs: cfg, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	runCallbacks(t, cb)
+	var got []string
 	step := func() {
 		cb.Step(store.Incident{ID: 1, AlertName: "GroupSaturated", State: StateFiring}, store.IncidentStep{At: time.Now(), Action: "opened"})
-		select {
-		case <-rc.seen:
-		case <-time.After(10 * time.Second):
-			t.Fatal("callback not delivered")
+		rq := srv.NextAttempt(t)
+		got = append(got, verdict(rq, key1, key2))
+		if a := rq.Header.Get("Authorization"); a != "Bearer "+bearer {
+			t.Errorf("delivery %d: Authorization %q", len(got), a)
 		}
 	}
 	step()
@@ -126,16 +83,9 @@ func TestCallbackSignatureAndRotation(t *testing.T) {
 	}
 	cb.SetURLs(cfg)
 	step()
-	if got, want := rc.deliveries(), []string{key1, key2, key2}; strings.Join(got, ",") != strings.Join(want, ",") {
+	if want := []string{key1, key2, key2}; strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("signed by %v, want %v", got, want)
 	}
-	rc.mu.Lock()
-	for i, a := range rc.auth {
-		if a != "Bearer "+bearer {
-			t.Errorf("delivery %d: Authorization %q", i, a)
-		}
-	}
-	rc.mu.Unlock()
 	if !strings.Contains(logs.String(), "callback secret unreadable; keeping the previous one") {
 		t.Fatalf("the unreadable key was not logged:\n%s", logs.String())
 	}
@@ -147,29 +97,15 @@ func TestCallbackSignatureAndRotation(t *testing.T) {
 }
 
 func TestCallbackWithUnreadableKeySendsNothing(t *testing.T) {
-	rc := &receiver{seen: make(chan struct{}, 16)}
-	srv := httptest.NewServer(rc)
-	defer srv.Close()
+	srv := testpeer.NewReceiver(t, false)
 	keyFile := filepath.Join(t.TempDir(), "missing")
 	cfg := []config.CallbackConfig{{URL: srv.URL, HTTPConfig: promconfig.DefaultHTTPClientConfig, SecretFile: keyFile}}
-	attempts := make(chan struct{}, 100)
-	cb := NewCallbacks(CallbackOptions{URLs: cfg, Sleep: func(ctx context.Context, d time.Duration) error {
-		attempts <- struct{}{}
-		<-ctx.Done()
-		return ctx.Err()
-	}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { cb.Run(ctx); close(done) }()
+	clk := clock.NewFake(time.Unix(1_000_000, 0))
+	cb := newCallbacks(t, CallbackOptions{URLs: cfg, Clock: clk})
+	runCallbacks(t, cb)
 	cb.Step(store.Incident{ID: 1}, store.IncidentStep{At: time.Now()})
-	select {
-	case <-attempts: // the first attempt failed and the loop backs off
-	case <-time.After(10 * time.Second):
-		t.Fatal("no attempt")
-	}
-	cancel()
-	<-done
-	if got := rc.deliveries(); len(got) != 0 {
+	<-clk.Timers() // the first attempt failed and the loop backs off
+	if got := srv.Received(); len(got) != 0 {
 		t.Fatalf("delivered without a key: %v", got)
 	}
 	if p := cb.Pending()[srv.URL]; p != 1 {

@@ -1,93 +1,111 @@
 package alerting
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
-	"net/http"
-	"net/http/httptest"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/clock"
+	"github.com/headroomhq/headroom/internal/retry"
+	"github.com/headroomhq/headroom/internal/testpeer"
 	"github.com/headroomhq/headroom/store"
 )
 
-// TestCallbacksDeliverInOrderThroughFailures runs a real HTTP receiver
-// that refuses the first two attempts: every step arrives once, in order,
-// and the retries back off.
-func TestCallbacksDeliverInOrderThroughFailures(t *testing.T) {
-	var mu sync.Mutex
-	var got []string
-	attempts := 0
-	delivered := make(chan struct{}, 3)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		attempts++
-		if attempts <= 2 {
-			http.Error(w, "not now", http.StatusServiceUnavailable)
-			return
-		}
-		b, _ := io.ReadAll(r.Body)
+func newCallbacks(t *testing.T, opts CallbackOptions) *Callbacks {
+	t.Helper()
+	cb, err := NewCallbacks(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cb
+}
+
+// runCallbacks runs cb until the test ends.
+func runCallbacks(t *testing.T, cb *Callbacks) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { cb.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// actions decodes a callback body into its step's action.
+func actions(t *testing.T) func([]byte) []string {
+	return func(b []byte) []string {
 		var ev CallbackEvent
-		if err := json.Unmarshal(b, &ev); err != nil || r.Header.Get("Content-Type") != "application/json" {
+		if err := json.Unmarshal(b, &ev); err != nil {
 			t.Errorf("bad callback %q: %v", b, err)
 		}
-		got = append(got, ev.Step.Action+":"+ev.State)
-		w.WriteHeader(http.StatusNoContent)
-		delivered <- struct{}{}
-	}))
-	defer srv.Close()
+		return []string{ev.Step.Action + ":" + ev.State}
+	}
+}
 
-	var slept []time.Duration
-	cb := NewCallbacks(CallbackOptions{URLs: config.CallbackURLs(srv.URL), MinBackoff: time.Second, Sleep: func(ctx context.Context, d time.Duration) error {
-		slept = append(slept, d) // only the delivery goroutine sleeps
-		return ctx.Err()
-	}})
+// TestCallbacksDeliverInOrderThroughFailures refuses the first two
+// attempts: every step arrives once, in order, and the retries wait by
+// internal/retry's steps (1s, then 2s) within its jitter, on the clock.
+// The receiver is testpeer's: it refuses and accepts on demand.
+func TestCallbacksDeliverInOrderThroughFailures(t *testing.T) {
+	rc := testpeer.NewReceiver(t, true)
+	clk := clock.NewFake(time.Unix(1_000_000, 0))
+	reg := prometheus.NewRegistry()
+	cb := newCallbacks(t, CallbackOptions{URLs: config.CallbackURLs(rc.URL), MinBackoff: time.Second, Clock: clk, Registerer: reg})
 	in := store.Incident{ID: 7, AlertName: "ProjectThrottled", Fingerprint: "fp", Labels: map[string]string{"project": "checkout"}}
 	for _, s := range []struct{ action, state string }{{"opened", StateFiring}, {"reallocate_now", StateHandling}, {"verified", StateResolved}} {
 		in.State = s.state
 		cb.Step(in, store.IncidentStep{At: time.Now(), To: s.state, Actor: "headroom", Action: s.action})
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { cb.Run(ctx); close(done) }()
-	for range 3 {
-		select {
-		case <-delivered:
-		case <-time.After(10 * time.Second):
-			t.Fatal("callbacks not delivered")
+	runCallbacks(t, cb)
+	for i, step := range []time.Duration{time.Second, 2 * time.Second} {
+		if rq := rc.NextAttempt(t); rq.Accepted || rq.Method != "POST" || rq.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("attempt %d: %+v", i, rq)
 		}
+		d := <-clk.Timers()
+		lo, hi := retry.Range(step)
+		if d < lo || d > hi {
+			t.Fatalf("backoff %d = %v, want within [%v, %v]", i, d, lo, hi)
+		}
+		if i == 1 {
+			rc.SetDown(false)
+		}
+		clk.Advance(d)
 	}
-	cancel()
-	<-done
-	mu.Lock()
-	defer mu.Unlock()
-	want := []string{"opened:firing", "reallocate_now:handling", "verified:resolved"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("delivered %v, want %v", got, want)
-	}
-	if !slices.Equal(slept, []time.Duration{time.Second, 2 * time.Second}) {
-		t.Fatalf("backoffs %v, want [1s 2s]", slept)
+	testpeer.WaitReceived(t, rc, actions(t), []string{"opened:firing", "reallocate_now:handling", "verified:resolved"})
+	for name, want := range map[string]float64{"headroom_callback_errors_total": 2, "headroom_callback_retries_total": 2, "headroom_callback_sent_total": 3} {
+		// The sent counter follows the receiver's answer: wait for the
+		// last one to be counted.
+		testpeer.Eventually(t, name, testpeer.AttemptTimeout, func() bool {
+			return testpeer.Gathered(t, reg, name, map[string]string{"url": rc.URL}) == want
+		})
 	}
 }
 
+// A full queue drops its oldest step, and counts and names it.
 func TestCallbackQueueIsBounded(t *testing.T) {
-	cb := NewCallbacks(CallbackOptions{URLs: config.CallbackURLs("http://127.0.0.1:1/"), QueueCapacity: 2})
+	reg := prometheus.NewRegistry()
+	logs := &testpeer.LogBuffer{}
+	cb := newCallbacks(t, CallbackOptions{URLs: config.CallbackURLs("http://127.0.0.1:1/"), QueueCapacity: 2, Registerer: reg,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	for i := range 5 {
-		cb.Step(store.Incident{ID: int64(i)}, store.IncidentStep{})
+		cb.Step(store.Incident{ID: int64(i)}, store.IncidentStep{Action: "opened", To: "firing"})
 	}
 	if n := cb.Pending()["http://127.0.0.1:1/"]; n != 2 {
 		t.Fatalf("queued %d, want the bound 2", n)
+	}
+	if got := testpeer.Gathered(t, reg, "headroom_callback_dropped_total", map[string]string{"url": "http://127.0.0.1:1/"}); got != 3 {
+		t.Fatalf("dropped %v, want 3", got)
+	}
+	for i := range 3 {
+		if !strings.Contains(logs.String(), fmt.Sprintf("incident %d opened (to firing)", i)) {
+			t.Errorf("dropped step %d not named in the log:\n%s", i, logs)
+		}
 	}
 }
 
@@ -96,7 +114,7 @@ func TestCallbackQueueIsBounded(t *testing.T) {
 // and a URL listed twice counts once.
 func TestCallbacksSetURLsQueues(t *testing.T) {
 	const a, b, c = "http://a.example/", "http://b.example/", "http://c.example/"
-	cb := NewCallbacks(CallbackOptions{URLs: config.CallbackURLs(a, a)})
+	cb := newCallbacks(t, CallbackOptions{URLs: config.CallbackURLs(a, a)})
 	tests := []struct {
 		name  string
 		urls  []string
@@ -121,124 +139,28 @@ func TestCallbacksSetURLsQueues(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink the loops and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// callbackPeer is a callback receiver that refuses while down and records
-// the actions it accepted; every attempt is signalled.
-type callbackPeer struct {
-	*httptest.Server
-	mu       sync.Mutex
-	down     bool
-	got      []string
-	attempts chan struct{}
-}
-
-func newCallbackPeer(t *testing.T, down bool) *callbackPeer {
-	p := &callbackPeer{down: down, attempts: make(chan struct{}, 100)}
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() { p.attempts <- struct{}{} }()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		if p.down {
-			http.Error(w, "not now", http.StatusServiceUnavailable)
-			return
-		}
-		var ev CallbackEvent
-		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
-			t.Errorf("bad callback: %v", err)
-		}
-		p.got = append(p.got, ev.Step.Action)
-	}))
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *callbackPeer) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-}
-
-func (p *callbackPeer) received() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.got)
-}
-
-func (p *callbackPeer) waitAttempt(t *testing.T) {
-	t.Helper()
-	select {
-	case <-p.attempts:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no callback attempt at %s", p.URL)
-	}
-}
-
-func waitReceived(t *testing.T, p *callbackPeer, want []string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !slices.Equal(p.received(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s received %v, want %v", p.URL, p.received(), want)
-		}
-		p.waitAttempt(t)
-	}
-}
-
 // TestCallbacksSetURLsWhileRunning changes the URLs under Run: the kept
 // URL delivers its old and new steps in order, the new URL gets only the
 // steps after the change, and the removed URL's loop has stopped when
 // SetURLs returns, its undelivered step logged as dropped.
 func TestCallbacksSetURLsWhileRunning(t *testing.T) {
-	keep, gone, added := newCallbackPeer(t, true), newCallbackPeer(t, true), newCallbackPeer(t, false)
-	resume := make(chan struct{})
-	parked := make(chan struct{}, 10)
-	var stopped atomic.Int32
-	logs := &syncBuffer{}
-	cb := NewCallbacks(CallbackOptions{URLs: config.CallbackURLs(keep.URL, gone.URL),
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		// A failed delivery waits for resume, or until its loop stops.
-		Sleep: func(ctx context.Context, _ time.Duration) error {
-			parked <- struct{}{}
-			select {
-			case <-ctx.Done():
-				stopped.Add(1)
-				return ctx.Err()
-			case <-resume:
-				return nil
-			}
-		}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { cb.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	keep, gone, added := testpeer.NewReceiver(t, true), testpeer.NewReceiver(t, true), testpeer.NewReceiver(t, false)
+	clk := clock.NewFake(time.Unix(1_000_000, 0))
+	logs := &testpeer.LogBuffer{}
+	cb := newCallbacks(t, CallbackOptions{URLs: config.CallbackURLs(keep.URL, gone.URL), Clock: clk,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	runCallbacks(t, cb)
 
 	cb.Step(store.Incident{ID: 1}, store.IncidentStep{Action: "opened"})
-	keep.waitAttempt(t)
-	gone.waitAttempt(t)
+	keep.NextAttempt(t)
+	gone.NextAttempt(t)
 	for range 2 { // both failed and wait to retry
-		<-parked
+		<-clk.Timers()
 	}
 
 	cb.SetURLs(config.CallbackURLs(keep.URL, added.URL))
-	if n := stopped.Load(); n != 1 {
-		t.Fatalf("%d loops stopped, want the removed URL's", n)
+	if n := clk.Waiting(); n != 1 {
+		t.Fatalf("%d loops waiting to retry, want the kept URL's: the removed loop has not stopped", n)
 	}
 	if got, want := cb.Pending(), map[string]int{keep.URL: 1, added.URL: 0}; !maps.Equal(got, want) {
 		t.Fatalf("pending %v, want %v", got, want)
@@ -248,11 +170,11 @@ func TestCallbacksSetURLsWhileRunning(t *testing.T) {
 	}
 
 	cb.Step(store.Incident{ID: 1}, store.IncidentStep{Action: "verified"})
-	waitReceived(t, added, []string{"verified"})
-	keep.setDown(false)
-	close(resume)
-	waitReceived(t, keep, []string{"opened", "verified"})
-	if got := gone.received(); len(got) != 0 {
+	testpeer.WaitReceived(t, added, actions(t), []string{"verified:"})
+	keep.SetDown(false)
+	clk.Advance(time.Minute)
+	testpeer.WaitReceived(t, keep, actions(t), []string{"opened:", "verified:"})
+	if got := gone.Received(); len(got) != 0 {
 		t.Errorf("removed URL received %v", got)
 	}
 }
@@ -260,16 +182,16 @@ func TestCallbacksSetURLsWhileRunning(t *testing.T) {
 // TestCallbacksRunWithoutURLs starts with no URL: Run keeps running, and a
 // URL added later gets the steps.
 func TestCallbacksRunWithoutURLs(t *testing.T) {
-	cb := NewCallbacks(CallbackOptions{})
+	cb := newCallbacks(t, CallbackOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { cb.Run(ctx); close(done) }()
 
 	cb.Step(store.Incident{ID: 1}, store.IncidentStep{Action: "opened"}) // nobody to tell
-	p := newCallbackPeer(t, false)
+	p := testpeer.NewReceiver(t, false)
 	cb.SetURLs(config.CallbackURLs(p.URL))
 	cb.Step(store.Incident{ID: 1}, store.IncidentStep{Action: "acknowledged"})
-	waitReceived(t, p, []string{"acknowledged"})
+	testpeer.WaitReceived(t, p, actions(t), []string{"acknowledged:"})
 
 	cb.SetURLs(nil)
 	select {

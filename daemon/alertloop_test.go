@@ -238,23 +238,19 @@ func (sv *serve) incident(id int64) api.IncidentView {
 	return v
 }
 
-// waitFor polls the real peers (Alertmanager, serve's API) until cond
-// holds. The daemon and Alertmanager run on wall time.
+// waitFor waits until cond holds, through testpeer.Eventually: every
+// condition here is on real peers (Alertmanager, serve's API) that run on
+// wall time with a real Kafka lab. It fails at once if the daemon stops.
 func (sv *serve) waitFor(what string, timeout time.Duration, cond func() bool) time.Time {
 	sv.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
+	return testpeer.Eventually(sv.t, what, timeout, func() bool {
 		select {
 		case <-sv.Done():
 			sv.t.Fatalf("waiting for %s: the daemon stopped: %v", what, sv.Err())
 		default:
 		}
-		if time.Now().After(deadline) {
-			sv.t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return time.Now()
+		return cond()
+	})
 }
 
 func steps(v api.IncidentView) string {

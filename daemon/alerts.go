@@ -5,10 +5,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/headroomhq/headroom/alerting"
 	"github.com/headroomhq/headroom/alerting/notifier"
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/clock"
 	"github.com/headroomhq/headroom/round"
 	"github.com/headroomhq/headroom/store"
 )
@@ -101,10 +104,16 @@ type alertParts struct {
 	logger    *slog.Logger
 }
 
-func newAlertParts(live func() *config.Config, db *store.DB, n *notifier.Notifier, loop *round.Loop, now func() time.Time, logger *slog.Logger) (*alertParts, error) {
+func newAlertParts(live func() *config.Config, db *store.DB, n *notifier.Notifier, loop *round.Loop, clk clock.Clock,
+	logger *slog.Logger, reg prometheus.Registerer) (*alertParts, error) {
 	cfg := live()
+	now := clk.Now
 	rules := alerting.NewRules(alerting.RuleOptionsFrom(cfg))
-	callbacks := alerting.NewCallbacks(alerting.CallbackOptions{URLs: cfg.Alerting.Callbacks, Logger: logger.With("component", "callbacks")})
+	callbacks, err := alerting.NewCallbacks(alerting.CallbackOptions{URLs: cfg.Alerting.Callbacks, Clock: clk,
+		Logger: logger.With("component", "callbacks"), Registerer: reg})
+	if err != nil {
+		return nil, err
+	}
 	opts := alerting.Options{
 		Store:  db,
 		Config: cfg.Alerting,

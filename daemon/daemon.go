@@ -29,6 +29,7 @@ import (
 	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/clock"
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/round"
 	"github.com/headroomhq/headroom/server"
@@ -46,10 +47,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Reload receives a value for each reload request (SIGHUP).
 	Reload <-chan struct{}
-	Now    func() time.Time
-	// Tick, when set, drives the control rounds instead of a ticker at
-	// global.round_interval (tests and the demo).
-	Tick <-chan time.Time
+	// Clock is the daemon's time: now for every component, the ticker of
+	// the control rounds at global.round_interval, and the outbox's
+	// retry waits. Default clock.Real; rigs that run rounds on demand
+	// pass a clock.Driven.
+	Clock clock.Clock
 	// OnRound, when set, receives every round's outcome.
 	OnRound func(round.Outcome)
 }
@@ -66,16 +68,15 @@ func Run(ctx context.Context, o Options) (err error) {
 			_ = o.Listener.Close()
 		}
 	}()
-	if o.Now == nil {
-		o.Now = time.Now
-	}
+	o.Clock = clock.OrReal(o.Clock)
+	now := o.Clock.Now
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		versioncollector.NewCollector("headroom"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	live, err := server.NewLiveConfig(o.ConfigFile, o.Logger, reg, o.Now)
+	live, err := server.NewLiveConfig(o.ConfigFile, o.Logger, reg, now)
 	if err != nil {
 		return err
 	}
@@ -125,7 +126,7 @@ func Run(ctx context.Context, o Options) (err error) {
 			o.OnRound(out)
 		}
 	}
-	loop, err := round.New(round.Options{Config: live.Config, Store: db, Now: o.Now, Registerer: reg,
+	loop, err := round.New(round.Options{Config: live.Config, Store: db, Now: now, Clock: o.Clock, Registerer: reg,
 		Logger: o.Logger.With("component", "round"), OnRound: onRound, Gate: gate, SaveEvery: saveEvery})
 	if err != nil {
 		return err
@@ -141,13 +142,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	if len(cfg.Alerting.Alertmanagers) > 0 {
 		n, err = notifier.New(notifier.Options{
 			Alertmanagers: cfg.Alerting.Alertmanagers, QueueCapacity: cfg.Alerting.QueueCapacity,
-			Logger: o.Logger.With("component", "notifier"), Registerer: reg,
+			Clock: o.Clock, Logger: o.Logger.With("component", "notifier"), Registerer: reg,
 		})
 		if err != nil {
 			return err
 		}
 	}
-	parts, err := newAlertParts(live.Config, db, n, loop, o.Now, o.Logger)
+	parts, err := newAlertParts(live.Config, db, n, loop, o.Clock, o.Logger, reg)
 	if err != nil {
 		return err
 	}
@@ -155,13 +156,13 @@ func Run(ctx context.Context, o Options) (err error) {
 	live.Subscribe(parts.reload)
 
 	srv := server.New(live, reg, o.Logger, o.Web)
-	apiHandler, err := api.New(api.Options{Config: live.Config, Store: db, Now: o.Now, Logger: o.Logger.With("component", "api"),
+	apiHandler, err := api.New(api.Options{Config: live.Config, Store: db, Now: now, Logger: o.Logger.With("component", "api"),
 		Quotas: clusterQuotas{loop}, Alerts: parts.engine, OnOverride: func() { _ = loop.ForceRound(ctx, "", false) }})
 	if err != nil {
 		return err
 	}
 	srv.Handle("/api/v1/", apiHandler)
-	srv.Handle("GET "+StatusPath, statusHandler(rep, o.Now()))
+	srv.Handle("GET "+StatusPath, statusHandler(rep, now()))
 
 	var g run.Group
 	{
@@ -178,23 +179,19 @@ func Run(ctx context.Context, o Options) (err error) {
 			intervals <- time.Duration(c.Global.RoundInterval)
 		})
 		g.Add(func() error {
-			tick := o.Tick
-			if tick == nil {
-				t := time.NewTicker(time.Duration(cfg.Global.RoundInterval))
-				defer t.Stop()
-				tick = t.C
-				go func() {
-					for {
-						select {
-						case <-lctx.Done():
-							return
-						case d := <-intervals:
-							t.Reset(d)
-						}
+			t := o.Clock.NewTicker(time.Duration(cfg.Global.RoundInterval))
+			defer t.Stop()
+			go func() {
+				for {
+					select {
+					case <-lctx.Done():
+						return
+					case d := <-intervals:
+						t.Reset(d)
 					}
-				}()
-			}
-			return loop.Run(lctx, tick)
+				}
+			}()
+			return loop.Run(lctx, t.C())
 		}, func(error) { cancel() })
 	}
 	if rep != nil {
@@ -217,7 +214,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	// run their playbooks. They act under the daemon's context, not the
 	// request's: a playbook is not cut short because Alertmanager hung up.
 	hookLogger := o.Logger.With("component", "webhook")
-	hook, err := newWebhook(cfg.Alerting.Webhook, db, reg, hookLogger, o.Now, func(ns []webhook.Notification) {
+	hook, err := newWebhook(cfg.Alerting.Webhook, db, reg, hookLogger, now, func(ns []webhook.Notification) {
 		if err := parts.engine.Notify(ctx, ns); err != nil {
 			hookLogger.Error("handle notifications", "err", err)
 		}

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/headroomhq/headroom/api"
+	"github.com/headroomhq/headroom/internal/testpeer"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -92,19 +93,13 @@ func TestRunServesAPIAndWebhook(t *testing.T) {
 // test, so its readiness is a condition to wait on, with a deadline.
 func waitReady(t *testing.T, base string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testpeer.Eventually(t, "the daemon at "+base+" ready", 10*time.Second, func() bool {
 		resp, err := http.Get(base + "/-/ready")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon at %s not ready within 10s (last error: %v)", base, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }

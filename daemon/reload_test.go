@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,50 +8,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/headroomhq/headroom/alerting"
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/clock"
+	"github.com/headroomhq/headroom/internal/testpeer"
 )
-
-// reloadLog is a log sink the daemon and the test share.
-type reloadLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *reloadLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *reloadLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// callbackSink is a callback peer that hands every event it gets to the
-// test.
-func callbackSink(t *testing.T) (*httptest.Server, chan alerting.CallbackEvent) {
-	events := make(chan alerting.CallbackEvent, 100)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ev alerting.CallbackEvent
-		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
-			t.Errorf("bad callback: %v", err)
-		}
-		events <- ev
-	}))
-	t.Cleanup(srv.Close)
-	return srv, events
-}
 
 // probePayload is a firing alert no playbook handles: its incident's one
 // callback step is no_playbook.
@@ -62,15 +28,14 @@ func probePayload(fingerprint string) string {
 "startsAt":"2026-11-23T03:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":%q}]}`, fingerprint, fingerprint)
 }
 
-func nextEvent(t *testing.T, events chan alerting.CallbackEvent, url string) alerting.CallbackEvent {
+// nextEvent decodes the next callback the receiver got.
+func nextEvent(t *testing.T, r *testpeer.Receiver) alerting.CallbackEvent {
 	t.Helper()
-	select {
-	case ev := <-events:
-		return ev
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no callback at %s", url)
-		return alerting.CallbackEvent{}
+	var ev alerting.CallbackEvent
+	if err := json.Unmarshal(r.NextAttempt(t).Body, &ev); err != nil {
+		t.Fatalf("bad callback at %s: %v", r.URL, err)
 	}
+	return ev
 }
 
 // TestReloadAppliesAlerting reloads serve with a new webhook token file and
@@ -101,22 +66,21 @@ func TestReloadAppliesAlerting(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cbOld, oldEvents := callbackSink(t)
-	cbNew, newEvents := callbackSink(t)
+	cbOld, cbNew := testpeer.NewReceiver(t, false), testpeer.NewReceiver(t, false)
 	writeConfig(oldTok, cbOld.URL)
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &reloadLog{}
+	logs := &testpeer.LogBuffer{}
 	reload := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
 		errc <- Run(ctx, Options{ConfigFile: cfgFile, Listener: l, Grace: 5 * time.Second,
 			Logger: slog.New(slog.NewTextHandler(logs, nil)), Reload: reload,
-			Tick: make(chan time.Time)}) // no rounds: only the webhook acts
+			Clock: clock.NewDriven(nil)}) // no rounds: only the webhook acts
 	}()
 	defer func() {
 		cancel()
@@ -152,7 +116,7 @@ func TestReloadAppliesAlerting(t *testing.T) {
 	if code := post("old-secret", probePayload("before")); code != 200 {
 		t.Fatalf("old token before the reload: %d, want 200", code)
 	}
-	if ev := nextEvent(t, oldEvents, cbOld.URL); ev.Fingerprint != "before" || ev.Step.Action != "no_playbook" {
+	if ev := nextEvent(t, cbOld); ev.Fingerprint != "before" || ev.Step.Action != "no_playbook" {
 		t.Fatalf("callback before the reload: %+v", ev)
 	}
 
@@ -170,7 +134,7 @@ func TestReloadAppliesAlerting(t *testing.T) {
 			t.Errorf("after the reload, token %q: %d, want %d", tt.token, got, tt.code)
 		}
 	}
-	if ev := nextEvent(t, newEvents, cbNew.URL); ev.Fingerprint != "after" {
+	if ev := nextEvent(t, cbNew); ev.Fingerprint != "after" {
 		t.Fatalf("new callback URL got %+v, want the incident opened after the reload", ev)
 	}
 
@@ -189,11 +153,22 @@ func TestReloadAppliesAlerting(t *testing.T) {
 		}
 	}
 
-	select {
-	case ev := <-oldEvents:
-		t.Errorf("removed callback URL got %+v", ev)
-	case ev := <-newEvents:
-		t.Errorf("unexpected callback %+v", ev)
-	default:
+	if got := cbOld.Received(); len(got) != 1 {
+		t.Errorf("removed callback URL got %d callbacks, want the one before the reload", len(got))
 	}
+	if got := cbNew.Received(); len(got) != 1 {
+		t.Errorf("new callback URL got %d callbacks, want the one after the reload", len(got))
+	}
+	// The outbox's metrics are served, per callback URL. The counter
+	// follows the receiver's answer over real HTTP.
+	want := fmt.Sprintf("headroom_callback_sent_total{url=%q} 1", cbNew.URL)
+	testpeer.Eventually(t, want+" on /metrics", 10*time.Second, func() bool {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), want)
+	})
 }

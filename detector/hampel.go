@@ -9,7 +9,10 @@ const madScale = 1.4826
 // hampel is a Hampel filter over the last n samples: a sample further than
 // k scaled MADs from the window's median is replaced by the median. The
 // window is kept both in arrival order (a ring) and sorted, so one step
-// costs O(n) with no allocation.
+// costs O(n) with no allocation. A library median (gonum's stat.Quantile)
+// would copy and sort the window on every point, and its empirical
+// quantile takes the lower middle value of an even window where the
+// median here is the mean of the two.
 type hampel struct {
 	k      float64
 	ring   []float64 // arrival order, len n once full

@@ -21,6 +21,7 @@ import (
 	"github.com/headroomhq/headroom/collector/kafkaadmin"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/detector"
+	"github.com/headroomhq/headroom/internal/clock"
 	"github.com/headroomhq/headroom/kafkaconn"
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/applier"
@@ -62,8 +63,9 @@ type Options struct {
 	// OnRound is called after every round with its outcome, from the
 	// round's goroutine.
 	OnRound func(Outcome)
-	// Sleep is the applier's wait between retries. Default a real sleep.
-	Sleep applier.Sleeper
+	// Clock times the applier's waits between retries. Default
+	// clock.Real.
+	Clock clock.Clock
 	// Gate, when set (several replicas), says whether this replica plays
 	// rounds, and authorises each batch of quota writes.
 	Gate Gate
@@ -376,7 +378,8 @@ func (l *Loop) open(cc config.ClusterConfig) {
 
 func (l *Loop) newApplier(c *cluster, lc config.LimiterConfig) {
 	ac := control.ApplierConfig(lc)
-	ac.Sleep = l.opts.Sleep
+	clk := clock.OrReal(l.opts.Clock)
+	ac.Sleep = func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, clk, d) }
 	ac.Logger = l.opts.Logger.With("component", "applier", "cluster", c.conf.Name)
 	c.applier = applier.New(c.conn.Admin, ac)
 }

@@ -59,25 +59,23 @@ basic_auth_users:
 		vec, _ := v.(model.Vector)
 		return vec, nil
 	}
-	var last string
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	// A real Prometheus scraping a real TLS listener on its own interval.
+	testpeer.EventuallyNil(t, "up by job "+fmt.Sprint(want)+" (Prometheus at "+(&url.URL{Scheme: "http", Host: prom.Addr}).String()+")", 60*time.Second, func() error {
 		up, err := query("up")
 		if err != nil {
-			last = err.Error()
-			continue
+			return err
 		}
 		got := map[string]float64{}
 		for _, s := range up {
 			got[string(s.Metric["job"])] = float64(s.Value)
 		}
-		last = fmt.Sprint(got)
 		if len(got) != 3 || got["good"] != want["good"] || got["nocert"] != want["nocert"] || got["wrongpass"] != want["wrongpass"] {
-			continue
+			return fmt.Errorf("up by job: %v", got)
 		}
 		// The good job's samples came through, not just its up.
-		if v, err := query(`headroom_config_last_reload_successful{job="good"}`); err == nil && len(v) == 1 {
-			return
+		if v, err := query(`headroom_config_last_reload_successful{job="good"}`); err != nil || len(v) != 1 {
+			return fmt.Errorf("the good job's samples: %v %v", v, err)
 		}
-	}
-	t.Fatalf("up by job: %s, want %v (Prometheus at %s)", last, want, (&url.URL{Scheme: "http", Host: prom.Addr}).String())
+		return nil
+	})
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,12 +18,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/headroomhq/headroom/internal/testpeer"
 )
 
 // pki is a throwaway CA with a server certificate for 127.0.0.1 and a
@@ -100,32 +100,14 @@ func writeKey(t *testing.T, path string, k *ecdsa.PrivateKey) {
 	writePEM(t, path, "EC PRIVATE KEY", der)
 }
 
-// syncBuf is a log sink safe for the server's goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serveWeb serves a test server with the web configuration text (none if
 // empty) on addr, with a component route standing for the API.
-func serveWeb(t *testing.T, addr, webConfig string, dir string) (string, *syncBuf) {
+func serveWeb(t *testing.T, addr, webConfig string, dir string) (string, *testpeer.LogBuffer) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "headroom.yml")
 	writeConfig(t, path, goodConfig)
 	reg := prometheus.NewRegistry()
-	logs := &syncBuf{}
+	logs := &testpeer.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	live, err := NewLiveConfig(path, logger, reg, nil)
 	if err != nil {

@@ -20,8 +20,6 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/limiter"
-	"github.com/headroomhq/headroom/limiter/demand"
 	"github.com/headroomhq/headroom/overrides"
 	"github.com/headroomhq/headroom/simulations/scenario"
 	"github.com/headroomhq/headroom/simulations/sim"
@@ -247,23 +245,6 @@ func replay(eff overrides.Effective, group string, traces map[string]string, fro
 	if policy != "static" {
 		policies = append(policies, "static")
 	}
-	return sim.Run(s, sim.Options{Policies: policies, Headroom: headroomConfig(cfg)})
+	return sim.Run(s, sim.Options{Policies: policies, Headroom: new(sim.HeadroomConfigFor(cfg))})
 }
 
-// headroomConfig is the live policy as cfg configures it: the same detector
-// parameters, demand-stage window and allocator options the daemon runs.
-func headroomConfig(cfg *config.Config) *sim.HeadroomConfig {
-	hc := sim.DefaultHeadroomConfig()
-	hc.Detector = cfg.Detector
-	hc.Demand = demand.DefaultParams()
-	if w := time.Duration(cfg.Limiter.ThrottleWindow); w > 0 {
-		hc.Demand.Window = w
-	}
-	hc.Limiter = limiter.Options{
-		Hysteresis:  cfg.Limiter.Hysteresis,
-		Headroom:    cfg.Limiter.DemandHeadroom,
-		LenderSpare: cfg.Limiter.LenderSpare,
-		MinQuota:    float64(cfg.Limiter.MinQuota),
-	}
-	return &hc
-}

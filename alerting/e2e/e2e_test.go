@@ -163,25 +163,6 @@ func amAlerts(p *testpeer.Peer) (map[string]int, error) {
 	return out, nil
 }
 
-// waitFor polls real peers (Alertmanager's API, the store the webhook
-// writes) until cond holds. The loop under test runs on wall time because
-// Alertmanager does.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) time.Time {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		select {
-		case <-time.After(100 * time.Millisecond):
-		case <-t.Context().Done():
-			t.Fatal(t.Context().Err())
-		}
-	}
-	return time.Now()
-}
-
 // TestAlertLoopAgainstRealAlertmanager is the loop end to end. Alertmanager
 // B is down when the surge starts and comes back mid-flow; Alertmanager A
 // is restarted while the incident is being handled.
@@ -374,14 +355,16 @@ func TestAlertLoopAgainstRealAlertmanager(t *testing.T) {
 		}
 		return ins[0], true
 	}
-	tAlert := waitFor(t, "ProjectThrottled active in Alertmanager A", long, func() bool {
+	// A real Alertmanager, fed by rounds over a real Kafka lab on wall time.
+	tAlert := testpeer.Eventually(t, "ProjectThrottled active in Alertmanager A", long, func() bool {
 		as, err := amAlerts(amA)
 		return err == nil && as[alerting.AlertProjectThrottled] == 1
 	})
 	if q := n.Pending()[amB.URL]; q == 0 {
 		t.Fatal("nothing queued for Alertmanager B while it is down")
 	}
-	tHandled := waitFor(t, "the incident in handling", long, func() bool {
+	// The webhook called back by a real Alertmanager.
+	tHandled := testpeer.Eventually(t, "the incident in handling", long, func() bool {
 		in, ok := incident()
 		return ok && (in.State == alerting.StateHandling || in.State == alerting.StateResolved)
 	})
@@ -389,7 +372,8 @@ func TestAlertLoopAgainstRealAlertmanager(t *testing.T) {
 	// Mid-flow: B comes back where the notifier expects it, and A restarts
 	// in place.
 	amB = testpeer.AlertmanagerAt(t, amCfg, amB.Addr, dirB)
-	waitFor(t, "the queue for Alertmanager B delivered", long, func() bool { return n.Pending()[amB.URL] == 0 })
+	// A real Alertmanager restarted: its port must accept again.
+	testpeer.Eventually(t, "the queue for Alertmanager B delivered", long, func() bool { return n.Pending()[amB.URL] == 0 })
 	stateAtRestart := ""
 	if in, ok := incident(); ok {
 		stateAtRestart = in.State
@@ -397,7 +381,8 @@ func TestAlertLoopAgainstRealAlertmanager(t *testing.T) {
 	amA.Stop()
 	amA = testpeer.AlertmanagerAt(t, amCfg, amA.Addr, dirA)
 
-	tVerified := waitFor(t, "the incident verified and resolved", long, func() bool {
+	// Verification rounds over a real Kafka lab, on wall time.
+	tVerified := testpeer.Eventually(t, "the incident verified and resolved", long, func() bool {
 		in, ok := incident()
 		if ok && in.State == alerting.StateEscalated {
 			steps, _ := db.IncidentSteps(ctx, in.ID)
@@ -407,7 +392,8 @@ func TestAlertLoopAgainstRealAlertmanager(t *testing.T) {
 	})
 	in, _ := incident()
 	var fp string
-	tResolved := waitFor(t, "ProjectThrottled resolved in both Alertmanagers and the resolution delivered back", long, func() bool {
+	// Resolutions through real Alertmanagers and back over the webhook.
+	tResolved := testpeer.Eventually(t, "ProjectThrottled resolved in both Alertmanagers and the resolution delivered back", long, func() bool {
 		for _, am := range []*testpeer.Peer{amA, amB} {
 			as, err := amAlerts(am)
 			if err != nil || as[alerting.AlertProjectThrottled] != 0 {

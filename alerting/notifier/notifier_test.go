@@ -14,10 +14,11 @@ import (
 	"github.com/prometheus/alertmanager/api/v2/client/silence"
 	"github.com/prometheus/alertmanager/api/v2/models"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/clock"
+	"github.com/headroomhq/headroom/internal/retry"
 	"github.com/headroomhq/headroom/internal/testpeer"
 )
 
@@ -53,16 +54,8 @@ func activeAlerts(t *testing.T, api *amclient.AlertmanagerAPI) []string {
 	return names
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// peerWait bounds a wait on what a real Alertmanager holds.
+const peerWait = 30 * time.Second
 
 func runNotifier(t *testing.T, opts Options) *Notifier {
 	t.Helper()
@@ -97,7 +90,8 @@ func TestFireRefreshResolveOnHAPair(t *testing.T) {
 	k.Update(now, []Alert{throttled("checkout"), throttled("search")})
 	for _, p := range []*testpeer.Peer{a, b} {
 		api := amAPI(t, p)
-		waitFor(t, "both alerts on "+p.URL, func() bool {
+		// Real alerts posted to a real Alertmanager.
+		testpeer.Eventually(t, "both alerts on "+p.URL, peerWait, func() bool {
 			return slices.Equal(activeAlerts(t, api), []string{"ProjectThrottled/checkout", "ProjectThrottled/search"})
 		})
 	}
@@ -106,7 +100,8 @@ func TestFireRefreshResolveOnHAPair(t *testing.T) {
 	k.Update(now.Add(15*time.Second), []Alert{throttled("checkout")})
 	for _, p := range []*testpeer.Peer{a, b} {
 		api := amAPI(t, p)
-		waitFor(t, "search resolved on "+p.URL, func() bool {
+		// Real alerts posted to a real Alertmanager.
+		testpeer.Eventually(t, "search resolved on "+p.URL, peerWait, func() bool {
 			return slices.Equal(activeAlerts(t, api), []string{"ProjectThrottled/checkout"})
 		})
 	}
@@ -123,7 +118,7 @@ func TestFireRefreshResolveOnHAPair(t *testing.T) {
 	if d := ends.Sub(now); d < 3*time.Minute || d > 5*time.Minute {
 		t.Fatalf("endsAt %s is %s after the first send, want about 4m", ends, d)
 	}
-	if got := testutil.ToFloat64(n.metrics.sent.WithLabelValues(a.URL)); got < 3 {
+	if got := testpeer.Gathered(t, reg, "headroom_notifications_sent_total", map[string]string{"alertmanager": a.URL}); got < 3 {
 		t.Fatalf("sent counter for %s = %v, want >= 3", a.URL, got)
 	}
 }
@@ -131,7 +126,9 @@ func TestFireRefreshResolveOnHAPair(t *testing.T) {
 func TestQueuesWhileAlertmanagerIsDown(t *testing.T) {
 	addr := testpeer.FreeAddr(t)
 	url := "http://" + addr
-	n := runNotifier(t, Options{Alertmanagers: config.URLs(url), MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	reg := prometheus.NewRegistry()
+	clk := clock.NewFake(time.Now())
+	n := runNotifier(t, Options{Alertmanagers: config.URLs(url), Registerer: reg, Clock: clk})
 
 	var sent []Alert
 	for i := range 50 {
@@ -139,14 +136,26 @@ func TestQueuesWhileAlertmanagerIsDown(t *testing.T) {
 		sent = append(sent, a)
 	}
 	n.Send(sent...)
-	waitFor(t, "a failed attempt", func() bool { return testutil.ToFloat64(n.metrics.failed.WithLabelValues(url)) >= 2 })
+	// Two refused attempts: each failure starts a backoff timer, the
+	// first of which the clock fires.
+	<-clk.Timers()
+	clk.Advance(time.Minute)
+	<-clk.Timers()
+	if got := testpeer.Gathered(t, reg, "headroom_notification_errors_total", map[string]string{"alertmanager": url}); got != 2 {
+		t.Fatalf("failed attempts = %v, want 2", got)
+	}
 	if got := n.Pending()[url]; got != 50 {
 		t.Fatalf("pending while down = %d, want 50", got)
 	}
 
 	am := testpeer.AlertmanagerAt(t, amConfig, addr, t.TempDir())
 	api := amAPI(t, am)
-	waitFor(t, "all 50 alerts delivered", func() bool { return len(activeAlerts(t, api)) == 50 })
+	// Real alerts posted to a real Alertmanager; the clock moves on so that
+	// an attempt refused while it starts is retried.
+	testpeer.Eventually(t, "all 50 alerts delivered", peerWait, func() bool {
+		clk.Advance(time.Minute)
+		return len(activeAlerts(t, api)) == 50
+	})
 	if got := n.Pending()[url]; got != 0 {
 		t.Fatalf("pending after delivery = %d", got)
 	}
@@ -179,7 +188,8 @@ func TestSilenceCreateAndExpire(t *testing.T) {
 
 	// A silenced alert stays silenced in Alertmanager.
 	n.Send(throttled("checkout"))
-	waitFor(t, "alert silenced", func() bool {
+	// A real alert posted to a real Alertmanager, silenced there.
+	testpeer.Eventually(t, "alert silenced", peerWait, func() bool {
 		resp, err := amAPI(t, am).Alert.GetAlerts(alert.NewGetAlertsParams())
 		if err != nil || len(resp.Payload) != 1 {
 			return false
@@ -229,40 +239,25 @@ func TestNewRejectsBadURLs(t *testing.T) {
 	}
 }
 
-// TestBackoffDoubles points at a port nobody listens on (a real refused
-// connection) and records the delays the loop asks for.
-func TestBackoffDoubles(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var delays []time.Duration
-	n, err := New(Options{
-		Alertmanagers: config.URLs("http://" + testpeer.FreeAddr(t)),
-		MinBackoff:    100 * time.Millisecond,
-		MaxBackoff:    time.Second,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			delays = append(delays, d)
-			if len(delays) == 6 {
-				cancel()
-				return ctx.Err()
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestBackoffGrowsWithJitter points at a port nobody listens on (a real
+// refused connection) and reads the waits the loop starts on its clock:
+// each lies within internal/retry's jitter of a step that doubles from
+// MinBackoff up to MaxBackoff, and the alert stays queued throughout.
+func TestBackoffGrowsWithJitter(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_000_000, 0))
+	url := "http://" + testpeer.FreeAddr(t)
+	n := runNotifier(t, Options{Alertmanagers: config.URLs(url), MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second, Clock: clk})
 	n.Send(throttled("a"))
-	n.Run(ctx)
-	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second}
-	if !slices.Equal(delays, want) {
-		t.Fatalf("delays %v, want %v", delays, want)
-	}
-	if got := n.Pending(); len(got) != 1 {
-		t.Fatalf("pending = %v", got)
-	}
-	for _, v := range n.Pending() {
-		if v != 1 {
+	steps := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second}
+	for i, step := range steps {
+		d := <-clk.Timers()
+		lo, hi := retry.Range(step)
+		if d < lo || d > hi {
+			t.Fatalf("wait %d = %v, want within [%v, %v]", i, d, lo, hi)
+		}
+		if got := n.Pending()[url]; got != 1 {
 			t.Fatalf("the alert left the queue without delivery: %v", n.Pending())
 		}
+		clk.Advance(d)
 	}
 }

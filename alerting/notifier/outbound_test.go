@@ -1,7 +1,6 @@
 package notifier
 
 import (
-	"bytes"
 	"encoding/pem"
 	"log/slog"
 	"net/http"
@@ -9,33 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	promconfig "github.com/prometheus/common/config"
 
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/testpeer"
 )
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // An Alertmanager behind TLS and basic auth is reached with the target's
 // http_config; its password file is read on every request, so a rotated
@@ -78,40 +59,34 @@ func TestAlertmanagerHTTPConfig(t *testing.T) {
 	hc.BasicAuth = &promconfig.BasicAuth{Username: "headroom", PasswordFile: passFile}
 	hc.TLSConfig = promconfig.TLSConfig{CAFile: ca}
 	reg := prometheus.NewRegistry()
-	logs := &lockedBuf{}
+	logs := &testpeer.LogBuffer{}
 	n := runNotifier(t, Options{Alertmanagers: []config.HTTPTarget{{URL: srv.URL, HTTPConfig: hc}}, Registerer: reg,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 
 	n.Send(throttled("a"))
-	waitFor(t, "the first alert over TLS with basic auth", func() bool { return got.Load() == 1 })
+	// Each wait below is on real requests to a real TLS server.
+	testpeer.Eventually(t, "the first alert over TLS with basic auth", peerWait, func() bool { return got.Load() == 1 })
 
 	// Rotate: the server wants the new password, the file holds it; no
 	// reload happens.
 	want.Store(pass2)
 	write(passFile, pass2)
 	n.Send(throttled("b"))
-	waitFor(t, "the second alert with the rotated password", func() bool { return got.Load() == 2 })
+	testpeer.Eventually(t, "the second alert with the rotated password", peerWait, func() bool { return got.Load() == 2 })
 
 	// A wrong password is retried and shows in the error counter, under
 	// the URL without credentials.
 	want.Store("a password headroom does not have")
 	n.Send(throttled("c"))
-	waitFor(t, "a refused attempt", func() bool { return refused.Load() > 0 })
-	waitFor(t, "the failure counted", func() bool {
-		return testutil.ToFloat64(n.metrics.failed.WithLabelValues(srv.URL)) >= 1
+	testpeer.Eventually(t, "a refused attempt", peerWait, func() bool { return refused.Load() > 0 })
+	testpeer.Eventually(t, "the failure counted", peerWait, func() bool {
+		return testpeer.Gathered(t, reg, "headroom_notification_errors_total", map[string]string{"alertmanager": srv.URL}) >= 1
 	})
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	exposition := testpeer.Exposition(t, reg)
+	if !strings.Contains(exposition, srv.URL) {
+		t.Fatalf("metrics lack the Alertmanager label:\n%s", exposition)
 	}
-	var exposition strings.Builder
-	for _, mf := range mfs {
-		exposition.WriteString(mf.String())
-	}
-	if !strings.Contains(exposition.String(), srv.URL) {
-		t.Fatalf("metrics lack the Alertmanager label:\n%s", exposition.String())
-	}
-	for what, s := range map[string]string{"metrics": exposition.String(), "logs": logs.String()} {
+	for what, s := range map[string]string{"metrics": exposition, "logs": logs.String()} {
 		for _, secret := range []string{pass1, pass2} {
 			if strings.Contains(s, secret) {
 				t.Errorf("%s contain a password:\n%s", what, s)
@@ -124,27 +99,20 @@ func TestAlertmanagerHTTPConfig(t *testing.T) {
 // reaches a label or a log line in full.
 func TestCredentialsInURLStayOutOfLabels(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	logs := &lockedBuf{}
+	logs := &testpeer.LogBuffer{}
 	n, err := New(Options{Alertmanagers: config.URLs("http://user:url-password-9931@127.0.0.1:1/?token=query-secret-1234"), Registerer: reg,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.Send(throttled("a"))
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var exposition strings.Builder
-	for _, mf := range mfs {
-		exposition.WriteString(mf.String())
-	}
-	if !strings.Contains(exposition.String(), "http://127.0.0.1:1/") {
-		t.Fatalf("no redacted label:\n%s", exposition.String())
+	exposition := testpeer.Exposition(t, reg)
+	if !strings.Contains(exposition, "http://127.0.0.1:1/") {
+		t.Fatalf("no redacted label:\n%s", exposition)
 	}
 	for _, s := range []string{"url-password-9931", "query-secret-1234", "user:"} {
-		if strings.Contains(exposition.String(), s) || strings.Contains(logs.String(), s) {
-			t.Fatalf("%q leaked:\n%s\n%s", s, exposition.String(), logs.String())
+		if strings.Contains(exposition, s) || strings.Contains(logs.String(), s) {
+			t.Fatalf("%q leaked:\n%s\n%s", s, exposition, logs.String())
 		}
 	}
 }

@@ -1,95 +1,38 @@
 package notifier
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus"
+	promconfig "github.com/prometheus/common/config"
 
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/internal/clock"
+	"github.com/headroomhq/headroom/internal/testpeer"
 )
 
-// fakeAM answers Alertmanager's POST /api/v2/alerts: 500 while down, else
-// 200, recording the alertnames it accepted. Every attempt is signalled.
-type fakeAM struct {
-	*httptest.Server
-	mu       sync.Mutex
-	down     bool
-	got      []string
-	attempts chan struct{}
-}
-
-func newFakeAM(t *testing.T, down bool) *fakeAM {
-	am := &fakeAM{down: down, attempts: make(chan struct{}, 100)}
-	am.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() { am.attempts <- struct{}{} }()
-		if r.Method != http.MethodPost || r.URL.Path != "/api/v2/alerts" {
-			http.NotFound(w, r)
-			return
-		}
-		am.mu.Lock()
-		defer am.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		if am.down {
-			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = w.Write([]byte(`"down"`))
-			return
-		}
+// alertNames decodes a POST /api/v2/alerts body into its alertnames.
+func alertNames(t *testing.T) func(body []byte) []string {
+	return func(body []byte) []string {
 		var alerts []struct {
 			Labels map[string]string `json:"labels"`
 		}
-		if err := json.NewDecoder(r.Body).Decode(&alerts); err != nil {
-			t.Errorf("bad alerts: %v", err)
+		if err := json.Unmarshal(body, &alerts); err != nil {
+			t.Errorf("bad alerts %q: %v", body, err)
 		}
+		var out []string
 		for _, a := range alerts {
-			am.got = append(am.got, a.Labels["alertname"])
+			out = append(out, a.Labels["alertname"])
 		}
-	}))
-	t.Cleanup(am.Close)
-	return am
-}
-
-func (am *fakeAM) setDown(down bool) {
-	am.mu.Lock()
-	defer am.mu.Unlock()
-	am.down = down
-}
-
-func (am *fakeAM) received() []string {
-	am.mu.Lock()
-	defer am.mu.Unlock()
-	return slices.Clone(am.got)
-}
-
-func (am *fakeAM) waitAttempt(t *testing.T) {
-	t.Helper()
-	select {
-	case <-am.attempts:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no post to %s", am.URL)
-	}
-}
-
-func (am *fakeAM) waitReceived(t *testing.T, want []string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !slices.Equal(am.received(), want) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s received %v, want %v", am.URL, am.received(), want)
-		}
-		am.waitAttempt(t)
+		return out
 	}
 }
 
@@ -97,58 +40,34 @@ func named(name string) Alert {
 	return Alert{Labels: map[string]string{"alertname": name}, StartsAt: time.Unix(1000, 0)}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestSetAlertmanagersWhileRunning replaces one member of a pair: the
 // member kept keeps its queue and delivers it in order, the new member
 // gets only what is sent after the change, and the removed member's loop
 // has stopped when SetAlertmanagers returns, its queue logged as dropped.
+// The members are testpeer receivers: a real Alertmanager cannot be made
+// to refuse and then accept on demand.
 func TestSetAlertmanagersWhileRunning(t *testing.T) {
-	keep, gone, added := newFakeAM(t, true), newFakeAM(t, true), newFakeAM(t, false)
-	resume := make(chan struct{})
-	parked := make(chan struct{}, 10)
-	var stopped atomic.Int32
-	logs := &syncBuffer{}
-	n := runNotifier(t, Options{Alertmanagers: config.URLs(keep.URL, gone.URL),
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
-		// A failed post waits for resume, or until its loop stops.
-		Sleep: func(ctx context.Context, _ time.Duration) error {
-			parked <- struct{}{}
-			select {
-			case <-ctx.Done():
-				stopped.Add(1)
-				return ctx.Err()
-			case <-resume:
-				return nil
-			}
-		}})
+	keep, gone, added := testpeer.NewReceiver(t, true), testpeer.NewReceiver(t, true), testpeer.NewReceiver(t, false)
+	clk := clock.NewFake(time.Unix(1_000_000, 0))
+	logs := &testpeer.LogBuffer{}
+	reg := prometheus.NewRegistry()
+	n := runNotifier(t, Options{Alertmanagers: config.URLs(keep.URL, gone.URL), Clock: clk, Registerer: reg,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 
 	n.Send(named("First"))
-	keep.waitAttempt(t)
-	gone.waitAttempt(t)
+	for _, r := range []*testpeer.Receiver{keep, gone} {
+		if rq := r.NextAttempt(t); rq.Method != "POST" || rq.Path != "/api/v2/alerts" {
+			t.Fatalf("%s %s, want POST /api/v2/alerts", rq.Method, rq.Path)
+		}
+	}
 	for range 2 { // both failed and wait to retry
-		<-parked
+		<-clk.Timers()
 	}
 	if err := n.SetAlertmanagers(config.URLs(keep.URL, added.URL)); err != nil {
 		t.Fatal(err)
 	}
-	if got := stopped.Load(); got != 1 {
-		t.Fatalf("%d loops stopped, want the removed Alertmanager's", got)
+	if got := clk.Waiting(); got != 1 {
+		t.Fatalf("%d loops waiting to retry, want the kept one's: the removed loop has not stopped", got)
 	}
 	if got, want := n.Pending(), map[string]int{keep.URL: 1, added.URL: 0}; !maps.Equal(got, want) {
 		t.Fatalf("pending %v, want %v", got, want)
@@ -161,15 +80,28 @@ func TestSetAlertmanagersWhileRunning(t *testing.T) {
 	}
 
 	n.Send(named("Second"))
-	added.waitReceived(t, []string{"Second"})
-	keep.setDown(false)
-	close(resume)
-	keep.waitReceived(t, []string{"First", "Second"})
-	if got := gone.received(); len(got) != 0 {
+	testpeer.WaitReceived(t, added, alertNames(t), []string{"Second"})
+	keep.SetDown(false)
+	clk.Advance(time.Minute)
+	testpeer.WaitReceived(t, keep, alertNames(t), []string{"First", "Second"})
+	if got := gone.Received(); len(got) != 0 {
 		t.Errorf("removed Alertmanager received %v", got)
 	}
-	if got := testutil.CollectAndCount(n.metrics.queued); got != 2 {
-		t.Errorf("%d queue length series, want the two current Alertmanagers'", got)
+	if got := testpeer.Gathered(t, reg, "headroom_notifications_dropped_total", map[string]string{"alertmanager": gone.URL}); got != 1 {
+		t.Errorf("dropped for the removed Alertmanager %v, want 1", got)
+	}
+	series := 0
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "headroom_notification_queue_length" {
+			series = len(mf.GetMetric())
+		}
+	}
+	if series != 2 {
+		t.Errorf("%d queue length series, want the two current Alertmanagers'", series)
 	}
 }
 
@@ -223,12 +155,12 @@ func TestRunWithoutAlertmanagers(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	n.Send(named("Nobody"))
-	am := newFakeAM(t, false)
+	am := testpeer.NewReceiver(t, false)
 	if err := n.SetAlertmanagers(config.URLs(am.URL)); err != nil {
 		t.Fatal(err)
 	}
 	n.Send(named("Later"))
-	am.waitReceived(t, []string{"Later"})
+	testpeer.WaitReceived(t, am, alertNames(t), []string{"Later"})
 	if err := n.SetAlertmanagers(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -236,5 +168,32 @@ func TestRunWithoutAlertmanagers(t *testing.T) {
 	case <-done:
 		t.Fatal("Run returned with its context live")
 	default:
+	}
+}
+
+// An Alertmanager kept with a changed http_config keeps what is queued for
+// it and sends it with the new client: here, with the new credentials.
+func TestSetAlertmanagersNewHTTPConfigKeepsQueue(t *testing.T) {
+	am := testpeer.NewReceiver(t, false)
+	n, err := New(Options{Alertmanagers: config.URLs(am.URL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Send(named("Queued"))
+	hc := promconfig.DefaultHTTPClientConfig
+	hc.Authorization = &promconfig.Authorization{Type: "Bearer", Credentials: "new-am-token"}
+	if err := n.SetAlertmanagers([]config.HTTPTarget{{URL: am.URL, HTTPConfig: hc}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Pending()[am.URL]; got != 1 {
+		t.Fatalf("pending %d after the change, want the queued alert", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { n.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	rq := am.NextAttempt(t)
+	if got := alertNames(t)(rq.Body); !slices.Equal(got, []string{"Queued"}) || rq.Header.Get("Authorization") != "Bearer new-am-token" {
+		t.Fatalf("got %v with Authorization %q", got, rq.Header.Get("Authorization"))
 	}
 }

@@ -47,7 +47,7 @@ func (n *Notifier) CreateSilence(ctx context.Context, s Silence) (SilenceIDs, er
 	var errs []error
 	for _, t := range n.snapshot() {
 		cctx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
-		resp, err := t.api.Load().Silence.PostSilences(silence.NewPostSilencesParamsWithContext(cctx).WithSilence(body))
+		resp, err := t.api.Silence.PostSilences(silence.NewPostSilencesParamsWithContext(cctx).WithSilence(body))
 		cancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("create silence on %s: %w", t.label, err))
@@ -68,7 +68,7 @@ func (n *Notifier) ExpireSilence(ctx context.Context, ids SilenceIDs) error {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, n.opts.Timeout)
-		_, err := t.api.Load().Silence.DeleteSilence(silence.NewDeleteSilenceParamsWithContext(cctx).WithSilenceID(strfmt.UUID(id)))
+		_, err := t.api.Silence.DeleteSilence(silence.NewDeleteSilenceParamsWithContext(cctx).WithSilenceID(strfmt.UUID(id)))
 		cancel()
 		var nf *silence.DeleteSilenceNotFound
 		if err != nil && !errors.As(err, &nf) {

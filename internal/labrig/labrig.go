@@ -27,6 +27,8 @@ import (
 
 	"github.com/headroomhq/headroom/daemon"
 	"github.com/headroomhq/headroom/demo"
+	"github.com/headroomhq/headroom/internal/clock"
+	"github.com/headroomhq/headroom/internal/testpeer"
 	"github.com/headroomhq/headroom/round"
 	"github.com/headroomhq/headroom/server"
 	"github.com/headroomhq/headroom/simulations/lab"
@@ -58,11 +60,11 @@ type Rig struct {
 	rounds []round.Outcome
 	more   chan struct{} // signalled when an outcome is recorded
 
-	next int // the first outcome Step has not returned
-	tick chan time.Time
-	stop context.CancelFunc
-	done chan struct{} // closed when daemon.Run has returned err
-	err  error
+	next  int           // the first outcome Step has not returned
+	clock *clock.Driven // nil: the daemon ticks by itself
+	stop  context.CancelFunc
+	done  chan struct{} // closed when daemon.Run has returned err
+	err   error
 }
 
 // New starts a lab for the scenario text (rates as written, scale 1) whose
@@ -71,6 +73,13 @@ type Rig struct {
 // load generators whose demand is zero until Set. Everything stops when the
 // test ends.
 func New(t *testing.T, scenarioYAML string, w lab.Window) *Rig {
+	t.Helper()
+	return NewWithLoad(t, scenarioYAML, w, lab.LoadOptions{RecordSize: 4 << 10, BatchMaxBytes: 64 << 10})
+}
+
+// NewWithLoad is New with the load generators' options: records of 4 KiB
+// in batches of at most 64 KiB, as New uses, or what lo sets.
+func NewWithLoad(t *testing.T, scenarioYAML string, w lab.Window, lo lab.LoadOptions) *Rig {
 	t.Helper()
 	if w == (lab.Window{}) {
 		w = lab.DefaultWindow
@@ -102,7 +111,7 @@ func New(t *testing.T, scenarioYAML string, w lab.Window) *Rig {
 			return lab.Rates{Produce: r.demand[name]}
 		}
 	}
-	if r.Load, err = lab.StartLoad(context.Background(), c, demands, lab.LoadOptions{RecordSize: 4 << 10, BatchMaxBytes: 64 << 10}); err != nil {
+	if r.Load, err = lab.StartLoad(context.Background(), c, demands, lo); err != nil {
 		t.Fatalf("start load: %v", err)
 	}
 	if r.ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
@@ -150,7 +159,7 @@ func (r *Rig) WriteConfig(text string) {
 // run by Step, and waits until it is ready.
 func (r *Rig) Start() {
 	r.t.Helper()
-	r.start(make(chan time.Time))
+	r.start(clock.NewDriven(nil))
 }
 
 // StartTicker is Start with the rounds on the daemon's own ticker at
@@ -161,7 +170,7 @@ func (r *Rig) StartTicker() {
 	r.start(nil)
 }
 
-func (r *Rig) start(tick chan time.Time) {
+func (r *Rig) start(clk *clock.Driven) {
 	r.t.Helper()
 	if r.ln == nil {
 		ln, err := net.Listen("tcp", strings.TrimPrefix(r.URL, "http://"))
@@ -175,9 +184,12 @@ func (r *Rig) start(tick chan time.Time) {
 	r.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	l, done := r.ln, make(chan struct{})
-	r.ln, r.tick, r.stop, r.done = nil, tick, cancel, done
+	r.ln, r.clock, r.stop, r.done = nil, clk, cancel, done
 	opts := daemon.Options{ConfigFile: r.ConfigFile, Listener: l, Web: server.Web{EnableLifecycle: true}, Grace: 5 * time.Second, Logger: slog.New(slog.DiscardHandler),
-		Tick: tick, OnRound: r.record}
+		OnRound: r.record}
+	if clk != nil {
+		opts.Clock = clk
+	}
 	go func() {
 		r.err = daemon.Run(ctx, opts)
 		close(done)
@@ -188,8 +200,8 @@ func (r *Rig) start(tick chan time.Time) {
 func (r *Rig) waitReady() {
 	r.t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	var last error
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	// The daemon is a real HTTP server; its readiness is polled.
+	testpeer.EventuallyNil(r.t, "the daemon ready", 20*time.Second, func() error {
 		select {
 		case <-r.done:
 			r.t.Fatalf("the daemon stopped before it was ready: %v", r.err)
@@ -197,16 +209,14 @@ func (r *Rig) waitReady() {
 		}
 		resp, err := client.Get(r.URL + "/-/ready")
 		if err != nil {
-			last = err
-			continue
+			return err
 		}
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET /-/ready: %s", resp.Status)
 		}
-		last = fmt.Errorf("GET /-/ready: %s", resp.Status)
-	}
-	r.t.Fatalf("the daemon was not ready within 20s: %v", last)
+		return nil
+	})
 }
 
 func (r *Rig) record(o round.Outcome) {
@@ -240,7 +250,11 @@ func (r *Rig) Step(d time.Duration) round.Outcome {
 	r.t.Helper()
 	time.Sleep(d) // traffic through the lab, not a wait on the loop
 	timeout := time.After(2 * time.Minute)
-	for tick := r.tick; ; {
+	var tick chan<- time.Time
+	if r.clock != nil {
+		tick = r.clock.Tick()
+	}
+	for {
 		r.mu.Lock()
 		if r.next < len(r.rounds) {
 			o := r.rounds[r.next]

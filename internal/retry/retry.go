@@ -1,11 +1,11 @@
 // Package retry is Headroom's one backoff between retries: exponential,
 // with jitter, from github.com/cenkalti/backoff/v5. The applier uses it for
-// Kafka requests; every other retry loop (the Alertmanager notifier, the
-// callbacks) should take its waits from here too, so that replicas and
-// clients that fail together do not retry in lockstep.
+// Kafka requests and internal/outbox for everything Headroom sends (alerts
+// to Alertmanager, callbacks), so that replicas and clients that fail
+// together do not retry in lockstep.
 //
-// It only computes waits: callers sleep through their own injected
-// sleeper, so tests never wait. It imports nothing of Headroom.
+// It only computes waits: callers wait on an injected clock
+// (internal/clock), so tests never wait. It imports nothing of Headroom.
 package retry
 
 import (
@@ -21,6 +21,13 @@ const Jitter = 0.5
 
 // Multiplier is the growth of the step between attempts.
 const Multiplier = 2
+
+// Range returns the least and the most a wait whose exponential step is
+// step may be under Jitter (the most rounded up by a nanosecond), for
+// callers and tests that check a wait.
+func Range(step time.Duration) (lo, hi time.Duration) {
+	return time.Duration(float64(step) * (1 - Jitter)), time.Duration(float64(step)*(1+Jitter)) + 1
+}
 
 // Backoff yields the waits between attempts: the step starts at initial,
 // doubles each attempt up to max, and each wait is the step with Jitter.

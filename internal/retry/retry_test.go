@@ -65,3 +65,9 @@ func TestSleepEndsWithContext(t *testing.T) {
 		}
 	})
 }
+
+func TestRange(t *testing.T) {
+	if lo, hi := Range(2 * time.Second); lo != time.Second || hi != 3*time.Second+1 {
+		t.Fatalf("Range(2s) = [%v, %v], want [1s, 3s] (the top rounded up)", lo, hi)
+	}
+}

@@ -3,11 +3,18 @@
 // ready-checked over HTTP within a deadline, and stopped when the test ends.
 //
 // A missing binary fails the test loudly with the command that installs it;
-// tests never skip because a peer is absent. Only tests import this package.
+// tests never skip because a peer is absent.
+//
+// It also holds what tests of real peers share: Eventually and
+// EventuallyNil, the one condition wait with a deadline, for conditions on
+// real bytes through a real peer; Receiver, the one HTTP stand-in for an
+// endpoint Headroom sends to whose outages a test toggles; LogBuffer, a
+// log sink the code under test and the test share; and Gathered and
+// Exposition, to read a registry. Only tests (and the test rigs under
+// internal/) import this package; it imports nothing of Headroom.
 package testpeer
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,7 +23,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,7 +59,7 @@ type Peer struct {
 	URL string
 
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *LogBuffer
 	done chan struct{}
 	err  error
 }
@@ -130,7 +136,7 @@ func Start(t testing.TB, s Spec) *Peer {
 		if addr == "" {
 			addr = FreeAddr(t)
 		}
-		p := &Peer{Name: s.Name, Addr: addr, URL: "http://" + addr, out: &syncBuffer{}, done: make(chan struct{})}
+		p := &Peer{Name: s.Name, Addr: addr, URL: "http://" + addr, out: &LogBuffer{}, done: make(chan struct{})}
 		p.cmd = exec.Command(bin, s.Args(addr)...)
 		p.cmd.Stdout = p.out
 		p.cmd.Stderr = p.out
@@ -212,21 +218,4 @@ func WriteFile(t testing.TB, name, content string) string {
 		t.Fatalf("write %s: %v", path, err)
 	}
 	return path
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

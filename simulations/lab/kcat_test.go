@@ -8,30 +8,11 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/headroomhq/headroom/internal/testpeer"
 )
-
-// lockedBuffer collects a process's output while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestKcatHeldToItsQuota: Debian's kcat (librdkafka, a client no one here
 // wrote) produces through the lab as fast as its stdin feeds it, far above
@@ -68,7 +49,7 @@ func TestKcatHeldToItsQuota(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testpeer.LogBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start kcat: %v", err)
@@ -101,7 +82,8 @@ func TestKcatHeldToItsQuota(t *testing.T) {
 		}
 	}()
 
-	eventually(t, 30*time.Second, "kcat throttled", func() error {
+	// kcat (librdkafka) producing through the lab over real Kafka protocol.
+	testpeer.EventuallyNil(t, "kcat throttled", 30*time.Second, func() error {
 		if e := c.Enforcement()["kc"].Produce; e.Throttled == 0 {
 			return errors.New("no throttled response yet")
 		}

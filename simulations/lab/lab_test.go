@@ -103,26 +103,13 @@ func value(mfs map[string]*dto.MetricFamily, name string, want map[string]string
 
 // hold lets real time pass while traffic flows: the lab's rates are
 // measured over wall-clock intervals, so a rate test must span one. It is
-// not a wait on a loop; conditions are polled with eventually.
+// not a wait on a loop; conditions are polled with testpeer.EventuallyNil.
 func hold(t *testing.T, d time.Duration) {
 	t.Helper()
 	select {
 	case <-time.After(d):
 	case <-t.Context().Done():
 	}
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		hold(t, 50*time.Millisecond)
-	}
-	t.Fatalf("%s: not within %s: %v", what, timeout, err)
 }
 
 func TestAlterClientQuotasValidation(t *testing.T) {

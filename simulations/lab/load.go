@@ -49,6 +49,16 @@ type LoadStats struct {
 	Demanded, Produced, Dropped, Consumed float64
 	// FetchDemanded is what the fetch curve asked for.
 	FetchDemanded float64
+	// Partitions are the produce totals per partition of the project's
+	// placement (in Project.Leaders order): bytes of the records made for
+	// it, acknowledged and dropped. A partition's records are sent and
+	// acknowledged in order, so these tell how late each one's bytes are.
+	Partitions []PartitionStats
+}
+
+// PartitionStats are one partition's produce totals, in bytes.
+type PartitionStats struct {
+	Made, Produced, Dropped float64
 }
 
 type generator struct {
@@ -87,6 +97,7 @@ func StartLoad(ctx context.Context, c *Cluster, demands map[string]DemandFunc, o
 		}
 		g := &generator{p: p, demand: d, opts: opts, acc: make([]float64, len(p.Weights))}
 		g.stats.Project = p.Name
+		g.stats.Partitions = make([]PartitionStats, len(p.Weights))
 		prod, err := kgo.NewClient(
 			kgo.SeedBrokers(c.Bootstrap()...),
 			kgo.ClientID(p.ClientID),
@@ -129,7 +140,9 @@ func (l *Load) Stats() []LoadStats {
 	out := make([]LoadStats, 0, len(l.gens))
 	for _, g := range l.gens {
 		g.mu.Lock()
-		out = append(out, g.stats)
+		st := g.stats
+		st.Partitions = append([]PartitionStats(nil), g.stats.Partitions...)
+		out = append(out, st)
 		g.mu.Unlock()
 	}
 	return out
@@ -178,14 +191,20 @@ func (g *generator) produce(ctx context.Context, cl *kgo.Client) {
 			for due >= float64(len(value)) {
 				due -= float64(len(value))
 				r := &kgo.Record{Value: value, Partition: g.pick()}
+				g.mu.Lock()
+				g.stats.Partitions[r.Partition].Made += float64(len(value))
+				g.mu.Unlock()
 				cl.TryProduce(ctx, r, func(r *kgo.Record, err error) {
 					g.mu.Lock()
 					defer g.mu.Unlock()
+					ps := &g.stats.Partitions[r.Partition]
 					switch {
 					case err == nil:
 						g.stats.Produced += float64(len(r.Value))
+						ps.Produced += float64(len(r.Value))
 					case errors.Is(err, kgo.ErrMaxBuffered):
 						g.stats.Dropped += float64(len(r.Value))
+						ps.Dropped += float64(len(r.Value))
 					}
 				})
 			}

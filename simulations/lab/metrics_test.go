@@ -187,7 +187,8 @@ scrape_configs:
     static_configs: [{targets: [%s]}]
 `, strings.Join(targets, ",")))
 	query := prom.URL + `/api/v1/query?query=count(kafka_server_brokertopicmetrics_bytesin_total{topic="a.events"}>0)`
-	eventually(t, 30*time.Second, "Prometheus sees both brokers' a.events bytes", func() error {
+	// A real Prometheus scraping the lab's brokers.
+	testpeer.EventuallyNil(t, "Prometheus sees both brokers' a.events bytes", 30*time.Second, func() error {
 		resp, err := http.Get(query)
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/headroomhq/headroom/internal/testpeer"
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
 
@@ -77,7 +78,8 @@ func TestLoadFollowsDemand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer load.Close()
-	eventually(t, 30*time.Second, "the load is served", func() error {
+	// Load generators sending real records through the lab on wall time.
+	testpeer.EventuallyNil(t, "the load is served", 30*time.Second, func() error {
 		st := load.Stats()[0]
 		if st.Demanded < 2<<20 || st.Produced < 0.95*st.Demanded-(64<<10) || st.Consumed < 0.8*st.Produced || st.Dropped > 0 {
 			return errorf("stats %+v", st)
@@ -104,7 +106,8 @@ func TestRetentionBoundsMemory(t *testing.T) {
 		}
 	}
 	adm := kadm.NewClient(cl)
-	eventually(t, 20*time.Second, "the log start moves past the retained bytes", func() error {
+	// Real records produced into the lab move its log start as they arrive.
+	testpeer.EventuallyNil(t, "the log start moves past the retained bytes", 20*time.Second, func() error {
 		starts, err := adm.ListStartOffsets(t.Context(), "a.events")
 		if err != nil {
 			return err

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gonum.org/v1/gonum/stat"
 )
 
 func TestPublicSuiteLoads(t *testing.T) {
@@ -157,7 +159,7 @@ projects:
 		t.Fatal(err)
 	}
 	b, _ := Parse([]byte(src+"seed: 4\n"), ".")
-	var sum, sumSq float64
+	var noise []float64
 	spikes, differ := 0, 0
 	n := a.Rounds()
 	for r := range n {
@@ -166,9 +168,7 @@ projects:
 			spikes++
 			continue
 		}
-		x := v/(10<<20) - 1
-		sum += x
-		sumSq += x * x
+		noise = append(noise, v/(10<<20)-1)
 		if v != b.Rate(0, Produce, r) {
 			differ++
 		}
@@ -178,8 +178,7 @@ projects:
 		t.Errorf("%d spikes in a day, want about 288", spikes)
 	}
 	m := n - spikes
-	sd := math.Sqrt(sumSq/float64(m) - (sum/float64(m))*(sum/float64(m)))
-	if math.Abs(sd-0.1) > 0.01 {
+	if _, sd := stat.PopMeanStdDev(noise, nil); math.Abs(sd-0.1) > 0.01 {
 		t.Errorf("noise sd %.4f, want 0.1", sd)
 	}
 	if differ < m/2 {
@@ -436,19 +435,16 @@ func TestRateMeanIsRateWithoutNoise(t *testing.T) {
 	}
 	// Rate = RateMean × (1 + 0.1 z) with z the seeded draw: recover z
 	// and check its spread looks like a standard normal.
-	var sum, sq float64
 	n := s.Rounds()
+	z := make([]float64, n)
 	for r := range n {
 		m := s.RateMean(0, Produce, r)
 		if m != 30<<20 {
 			t.Fatalf("round %d: mean %v, want the 30MiB/s base", r, m)
 		}
-		z := (s.Rate(0, Produce, r)/m - 1) / 0.1
-		sum += z
-		sq += z * z
+		z[r] = (s.Rate(0, Produce, r)/m - 1) / 0.1
 	}
-	mean := sum / float64(n)
-	sd := math.Sqrt(sq/float64(n) - mean*mean)
+	mean, sd := stat.PopMeanStdDev(z, nil)
 	if math.Abs(mean) > 0.4 || sd < 0.7 || sd > 1.3 {
 		t.Errorf("noise draws: mean %.3f sd %.3f over %d rounds, want about 0 and 1", mean, sd, n)
 	}

@@ -31,9 +31,12 @@
 //   - a client that cannot send keeps what it could not send in a buffer
 //     (client_buffer per client and broker, 32 MiB by default) and offers
 //     it again first; beyond the buffer it drops new data;
-//   - the broker reports the windowed rate at the end of the round and the
-//     mean throttle time of the round's requests (Kafka's byte-rate and
-//     throttle-time sensors), to which observation noise is applied.
+//   - the broker reports, at the end of the round, the windowed rate and
+//     the mean throttle time of the throttled requests in the window
+//     (Kafka's byte-rate and throttle-time sensors: the latter records
+//     only throttled requests, so a client muted for the whole round
+//     still shows the throttle that muted it), to which observation noise
+//     is applied.
 //
 // A quota cut below what the window still remembers throttles at once,
 // even when the client's demand is below the new quota: the window, not

@@ -27,6 +27,8 @@ type enforcer struct {
 	request float64 // bytes per request
 
 	ring     []float64 // pair*w + step%w: bytes recorded in that sample
+	thrRing  []float64 // pair*w + step%w: throttle seconds of the throttled requests in that sample
+	cntRing  []float64 // pair*w + step%w: how many requests were throttled in that sample
 	sum      []float64 // Σ ring per pair, valid after materialise
 	lastSlow []int     // last round stepped per pair; -1 before any
 	hrate    []float64 // pair*hist + round%hist: the round's rate if it took the closed form, else -1
@@ -42,7 +44,7 @@ type pairResult struct {
 	sent     float64 // bytes the broker accepted in the round (backlog included)
 	onTime   float64 // bytes of this round's demand accepted within the round
 	rate     float64 // windowed byte rate at the end of the round (bytes/s)
-	throttle float64 // mean throttle time per request in the round (seconds)
+	throttle float64 // Kafka's throttle-time sensor at the end of the round (seconds): the mean throttle time of the throttled requests in the window
 	dropped  float64 // bytes the client dropped, its buffer full
 }
 
@@ -58,6 +60,8 @@ func newEnforcer(e *scenario.Enforcement, round time.Duration, pairs int) *enfor
 		request: e.Request(),
 	}
 	en.ring = make([]float64, pairs*w)
+	en.thrRing = make([]float64, pairs*w)
+	en.cntRing = make([]float64, pairs*w)
 	en.sum = make([]float64, pairs)
 	en.lastSlow = make([]int, pairs)
 	en.hrate = make([]float64, pairs*en.hist)
@@ -87,7 +91,7 @@ func (en *enforcer) round(p, r int, q, d float64) pairResult {
 			en.hrate[p*h+r%h] = d
 			en.hmax[p*h+r%h] = d
 			sent := d * en.sample * float64(en.steps)
-			return pairResult{sent: sent, onTime: sent, rate: win / (float64(en.w) * en.sample)}
+			return pairResult{sent: sent, onTime: sent, rate: win / (float64(en.w) * en.sample), throttle: en.throttleTail(p, r, en.w-n)}
 		}
 	}
 	return en.step(p, r, q, d)
@@ -112,16 +116,40 @@ func (en *enforcer) tail(p, r, n int) float64 {
 	return s
 }
 
+// throttleTail is Kafka's throttle-time sensor over the last n samples
+// before round r: the mean throttle time of the throttled requests among
+// them, 0 if none was. Rounds that took the closed form throttled nothing.
+func (en *enforcer) throttleTail(p, r, n int) float64 {
+	var sum, cnt float64
+	for rr := r - 1; n > 0 && rr >= 0; rr-- {
+		m := min(n, en.steps)
+		if rr <= en.lastSlow[p] {
+			end := (rr + 1) * en.steps
+			for k := end - m; k < end; k++ {
+				sum += en.thrRing[p*en.w+k%en.w]
+				cnt += en.cntRing[p*en.w+k%en.w]
+			}
+		}
+		n -= m
+	}
+	if cnt == 0 {
+		return 0
+	}
+	return sum / cnt
+}
+
 // materialise writes the closed-form rounds since the pair was last
 // stepped into its sample ring, so that the ring holds the last w samples
 // before round r.
 func (en *enforcer) materialise(p, r int) {
 	h, w := en.hist, en.w
 	ring := en.ring[p*w : (p+1)*w]
+	thr, cnt := en.thrRing[p*w:(p+1)*w], en.cntRing[p*w:(p+1)*w]
 	for rr := max(en.lastSlow[p]+1, r-h+1, 0); rr < r; rr++ {
 		v := en.hrate[p*h+rr%h] * en.sample
 		for k := rr * en.steps; k < (rr+1)*en.steps; k++ {
 			ring[k%w] = v
+			thr[k%w], cnt[k%w] = 0, 0
 		}
 	}
 	var s float64
@@ -142,17 +170,19 @@ func (en *enforcer) step(p, r int, q, d float64) pairResult {
 	en.materialise(p, r)
 	w, S := en.w, en.sample
 	ring := en.ring[p*w : (p+1)*w]
+	thrRing, cntRing := en.thrRing[p*w:(p+1)*w], en.cntRing[p*w:(p+1)*w]
 	sum, mute, backlog := en.sum[p], en.mute[p], en.backlog[p]
 	backlog0 := backlog
 	limit := q * float64(w) * S // bytes the window admits at the quota
 	a := d * S
 	invQ, invReq, buffer, request := 1/q, 1/en.request, en.buffer, en.request
 	qS := q * S
-	var sent, thrSec, requests, biggest, dropped float64
+	var sent, biggest, dropped float64
 	slot := (r * en.steps) % w
 	for range en.steps {
 		old := ring[slot]
 		sum -= old
+		thrRing[slot], cntRing[slot] = 0, 0
 		if mute >= S {
 			ring[slot] = 0
 			mute -= S
@@ -178,12 +208,19 @@ func (en *enforcer) step(p, r int, q, d float64) pairResult {
 				// at a time, each throttled by its overshoot; one
 				// that offers less is paced by its demand and never
 				// crosses.
+				//
+				// Kafka's throttle-time sensor records the
+				// throttled requests only: their count and the
+				// sum of their throttle times.
 				free := room - (qS - q*t0)
-				thrSec += fmax(0, -free) * invQ
+				thr := fmax(0, -free) * invQ
 				if avail > room {
-					thrSec += fmax(0, x-fmax(free, 0)) * invQ
+					thr += fmax(0, x-fmax(free, 0)) * invQ
 				}
-				requests += fmax(1, x*invReq)
+				if thr > 0 {
+					thrRing[slot] = thr
+					cntRing[slot] = fmax(1, fmax(0, x-fmax(free, 0))*invReq)
+				}
 			}
 			sum += x
 			ring[slot] = x
@@ -204,14 +241,19 @@ func (en *enforcer) step(p, r int, q, d float64) pairResult {
 	en.lastSlow[p] = r
 	en.hrate[p*en.hist+r%en.hist] = -1
 	en.hmax[p*en.hist+r%en.hist] = biggest / S
+	var tsum, tcnt float64
+	for k := range thrRing {
+		tsum += thrRing[k]
+		tcnt += cntRing[k]
+	}
 	res := pairResult{
 		sent:    sent,
 		onTime:  min(max(0, sent-backlog0), a*float64(en.steps)),
 		rate:    sum / (float64(w) * S),
 		dropped: dropped,
 	}
-	if requests > 0 {
-		res.throttle = thrSec / requests
+	if tcnt > 0 {
+		res.throttle = tsum / tcnt
 	}
 	return res
 }

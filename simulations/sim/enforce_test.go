@@ -27,7 +27,8 @@ func kafkaDefaults(t *testing.T, pairs int) *enforcer {
 // round's demand; the windowed rate is 225MiB/11s. The throttle times:
 // step 5's 21 requests cost 21MiB / 20MiB/s = 1.05s between them, and
 // each of steps 6-9 one request of 1.05s ((E + 1MiB)/q with E the 20MiB
-// the window holds above 10s at the quota): 5.25s over 225 requests.
+// the window holds above 10s at the quota): 5.25s over the 25 throttled
+// requests, which is what Kafka's throttle-time sensor averages.
 func TestEnforcerTwiceTheQuotaFromAnEmptyWindow(t *testing.T) {
 	en := kafkaDefaults(t, 1)
 	res := en.round(0, 0, 20*mib, 40*mib)
@@ -37,8 +38,8 @@ func TestEnforcerTwiceTheQuotaFromAnEmptyWindow(t *testing.T) {
 	if !near(res.rate, 225.0/11*mib, 1e-12) {
 		t.Errorf("windowed rate %v MiB/s, want 225/11", res.rate/mib)
 	}
-	if !near(res.throttle, 5.25/225, 1e-9) {
-		t.Errorf("mean throttle %vs, want 5.25/225", res.throttle)
+	if !near(res.throttle, 5.25/25, 1e-9) {
+		t.Errorf("mean throttle %vs, want 5.25/25", res.throttle)
 	}
 	// The backlog: 400MiB offered, 225 sent; the buffer holds 32MiB and
 	// the rest was dropped.

@@ -43,6 +43,26 @@ func DefaultHeadroomConfig() HeadroomConfig {
 	}
 }
 
+// HeadroomConfigFor is the live policy as a daemon's configuration sets it:
+// the same detector parameters, demand-stage window and allocator options
+// the daemon runs. What-if and the fidelity test use it, so that the
+// simulator judges the policy the daemon would run.
+func HeadroomConfigFor(cfg *config.Config) HeadroomConfig {
+	hc := DefaultHeadroomConfig()
+	hc.Detector = cfg.Detector
+	hc.Demand = demand.DefaultParams()
+	if w := time.Duration(cfg.Limiter.ThrottleWindow); w > 0 {
+		hc.Demand.Window = w
+	}
+	hc.Limiter = limiter.Options{
+		Hysteresis:  cfg.Limiter.Hysteresis,
+		Headroom:    cfg.Limiter.DemandHeadroom,
+		LenderSpare: cfg.Limiter.LenderSpare,
+		MinQuota:    float64(cfg.Limiter.MinQuota),
+	}
+	return hc
+}
+
 func init() {
 	Register("headroom",
 		"Headroom's live policy: the demand stage and the detector feeding the limiter (weighted max-min borrowing up to the forecast's upper bound, "+

@@ -148,24 +148,29 @@ func TestKafkaEnforcementAndThrottleTime(t *testing.T) {
 		t.Fatalf("recorder saw %v", rec)
 	}
 	// Round 0 (see TestEnforcerTwiceTheQuotaFromAnEmptyWindow): 225MiB
-	// accepted, the windowed rate 225/11 MiB/s, and a small throttle time
-	// per request, 5.25s over 225 requests: the muted client's view.
+	// accepted, the windowed rate 225/11 MiB/s, and Kafka's throttle-time
+	// sensor: 5.25s over the 25 throttled requests.
 	o := rec.seen[0].Projects[0]
 	if o.Quota != 20*mib || !near(o.Rate[0], 225.0/11*mib, 1e-12) {
 		t.Errorf("round 0: quota %v rate %v MiB/s, want 20 and 225/11", o.Quota/mib, o.Rate[0]/mib)
 	}
-	if want := 5.25 / 225; math.Abs(o.Throttle[0].Seconds()-want) > 1e-9 {
+	if want := 5.25 / 25; math.Abs(o.Throttle[0].Seconds()-want) > 1e-9 {
 		t.Errorf("round 0: throttle %v, want %v", o.Throttle[0], want)
 	}
 	// The recorder raises quotas after round 2: the plan applies from
-	// round 3, when the backlog drains and then nothing is throttled; by
-	// round 5 the window holds only the 40MiB/s demand.
+	// round 3, when the backlog drains and then nothing is throttled. The
+	// throttle-time sensor's window (11 s) still holds the last second of
+	// round 2 at the end of round 3, and nothing throttled from round 4
+	// on; by round 5 the window holds only the 40MiB/s demand.
 	for r, want := range []float64{20, 20, 20, 200, 200, 200} {
 		got := rec.seen[r].Projects[0]
 		if got.Quota != want*mib {
 			t.Errorf("round %d: quota in force %v, want %vMiB/s", r, got.Quota/mib, want)
 		}
-		if r >= 3 && got.Throttle[0] != 0 {
+		if r == 3 && got.Throttle[0] <= 0 {
+			t.Errorf("round 3: throttle %v, want round 2's last throttled second still in the window", got.Throttle[0])
+		}
+		if r >= 4 && got.Throttle[0] != 0 {
 			t.Errorf("round %d: throttle %v, want none under a 200MiB/s quota", r, got.Throttle[0])
 		}
 	}

@@ -1,64 +1,9 @@
 package notifier
 
 import (
-	"fmt"
 	"testing"
 	"time"
 )
-
-func TestQueue(t *testing.T) {
-	mk := func(p string, ends time.Time) Alert {
-		return Alert{Labels: map[string]string{"alertname": "X", "project": p}, EndsAt: ends}
-	}
-	t0 := time.Unix(1000, 0)
-	t.Run("bounded, drops oldest", func(t *testing.T) {
-		q := newQueue(3)
-		dropped := q.push([]Alert{mk("a", t0), mk("b", t0), mk("c", t0), mk("d", t0)})
-		if dropped != 1 || q.len() != 3 {
-			t.Fatalf("dropped %d len %d", dropped, q.len())
-		}
-		if got := q.peek(1)[0].alert.Labels["project"]; got != "b" {
-			t.Fatalf("head is %q, want b", got)
-		}
-	})
-	t.Run("newer state replaces in place", func(t *testing.T) {
-		q := newQueue(2)
-		q.push([]Alert{mk("a", t0), mk("b", t0)})
-		if dropped := q.push([]Alert{mk("a", t0.Add(time.Hour))}); dropped != 0 {
-			t.Fatalf("replacement dropped %d", dropped)
-		}
-		head := q.peek(2)
-		if q.len() != 2 || head[0].alert.Labels["project"] != "a" || !head[0].alert.EndsAt.Equal(t0.Add(time.Hour)) {
-			t.Fatalf("queue %+v", head)
-		}
-	})
-	t.Run("ack keeps states that arrived in flight", func(t *testing.T) {
-		q := newQueue(10)
-		q.push([]Alert{mk("a", t0), mk("b", t0)})
-		inFlight := q.peek(10)
-		q.push([]Alert{mk("a", t0.Add(time.Minute))}) // resolved meanwhile
-		q.ack(inFlight)
-		rest := q.peek(10)
-		if len(rest) != 1 || rest[0].alert.Labels["project"] != "a" || !rest[0].alert.EndsAt.Equal(t0.Add(time.Minute)) {
-			t.Fatalf("after ack: %+v", rest)
-		}
-		q.ack(rest)
-		if q.len() != 0 {
-			t.Fatalf("len %d after acking all", q.len())
-		}
-	})
-	t.Run("index stays right after drops", func(t *testing.T) {
-		q := newQueue(5)
-		for i := range 20 {
-			q.push([]Alert{mk(fmt.Sprint(i), t0)})
-		}
-		q.push([]Alert{mk("17", t0.Add(time.Second))})
-		items := q.peek(5)
-		if len(items) != 5 || items[2].alert.Labels["project"] != "17" || !items[2].alert.EndsAt.Equal(t0.Add(time.Second)) {
-			t.Fatalf("items %+v", items)
-		}
-	})
-}
 
 // recorder is a Sender that records what the keeper hands over; the keeper's
 // timing rules are pure logic, checked here without a network.
