@@ -149,7 +149,19 @@ type ProjectConfig struct {
 	// Produce and Fetch are the per-broker entitlements in each direction.
 	Produce QuotaConfig `yaml:"produce"`
 	Fetch   QuotaConfig `yaml:"fetch"`
+	// Tier is the project's priority when capacity is short: critical,
+	// standard (the default) or best-effort. Reclaim and cuts fall on
+	// best-effort borrowers first; a critical project is served up to
+	// min(demand, share) before anyone else's window or borrowing.
+	Tier string `yaml:"tier,omitempty"`
 }
+
+// Tiers a project may carry.
+const (
+	TierCritical   = "critical"
+	TierStandard   = "standard"
+	TierBestEffort = "best-effort"
+)
 
 // EntityConfig is a Kafka client-quota entity: a user, a client id, or both.
 // At least one is required.

@@ -198,6 +198,11 @@ func (c *Config) Validate() Errors {
 				prefixOwner[pre] = pr.Name
 			}
 		}
+		switch pr.Tier {
+		case "", TierCritical, TierStandard, TierBestEffort:
+		default:
+			add(p+".tier", "must be %s, %s or %s, got %q", TierCritical, TierStandard, TierBestEffort, pr.Tier)
+		}
 		for j, re := range pr.Topics.Regexes {
 			if _, err := regexp.Compile("^(?:" + re + ")$"); err != nil {
 				add(fmt.Sprintf("%s.topics.regexes[%d]", p, j), "invalid regex: %v", err)

@@ -100,8 +100,13 @@ type allocator struct {
 	held, active, keptAbove    []bool
 	q, goal, w, q0, claim, fin []float64
 	limitedBy, stamp           []int
-	queue, queue2              []fillItem
-	live                       int // active projects in the fill
+	// rank is each project's tier rank; tierRank[:tiers] the ranks the
+	// group has, critical first.
+	rank          []int
+	tierRank      [3]int
+	tiers         int
+	queue, queue2 []fillItem
+	live          int // active projects in the fill
 	// fillImpl replaces fill in tests that compare it with a reference.
 	fillImpl func(a *allocator, nP, nB int, owner []int)
 	// The plan's buffers, reused by the next call.
@@ -116,6 +121,7 @@ func (a *allocator) allocate(s *State) Plan {
 	plan := a.newPlan(s)
 	a.need(s, &plan, o)
 	a.index(len(s.Projects), len(s.Brokers))
+	a.rankTiers(s)
 	a.startQuotas(s, &plan)
 	a.baseFill()
 	a.borrowFill()

@@ -89,8 +89,17 @@ func weight(p *Project) float64 {
 // measured demand earns is met; then the rest of the bases (a muted
 // lender's guessed demand: its whole share); then each project up to its
 // demand within its target (mid).
+//
+// With tiers, each fill serves critical projects first, then standard,
+// then best-effort; and a critical project's whole base (its guessed
+// demand too) comes before what the others' quota windows hold, so that a
+// critical project is never held below min(demand, share) for another's
+// window.
 func (a *allocator) baseFill() {
 	a.fillTo(func(in *projectInfo) float64 { return in.baseM })
+	if a.tiers > 1 && a.tierRank[0] == 0 {
+		a.fillRank(0, func(in *projectInfo) float64 { return in.base })
+	}
 	a.fillTo(func(in *projectInfo) float64 { return max(in.baseM, in.keep) })
 	a.fillTo(func(in *projectInfo) float64 { return max(in.base, in.keep) })
 	a.fillTo(func(in *projectInfo) float64 { return max(in.keep, in.mid) })
@@ -130,10 +139,49 @@ func (a *allocator) pool() {
 	a.fill(nP, len(a.safe), a.owner)
 }
 
-// fillTo fills every project not held towards goal(its info).
+// fillTo fills every project not held towards goal(its info): tier by
+// tier when the group has more than one, critical first.
 func (a *allocator) fillTo(goal func(in *projectInfo) float64) {
+	if a.tiers <= 1 {
+		for i := range a.infos {
+			a.goal[i] = goal(&a.infos[i])
+		}
+		a.fill(len(a.infos), len(a.safe), a.owner)
+		return
+	}
+	for _, r := range a.tierRank[:a.tiers] {
+		a.fillRank(r, goal)
+	}
+}
+
+// fillRank fills the projects of tier rank r towards goal; every other
+// project keeps its quota.
+func (a *allocator) fillRank(r int, goal func(in *projectInfo) float64) {
 	for i := range a.infos {
-		a.goal[i] = goal(&a.infos[i])
+		if a.rank[i] == r {
+			a.goal[i] = goal(&a.infos[i])
+		} else {
+			a.goal[i] = a.q[i]
+		}
 	}
 	a.fill(len(a.infos), len(a.safe), a.owner)
+}
+
+// rankTiers notes each project's tier rank and which ranks the group has,
+// in order.
+func (a *allocator) rankTiers(s *State) {
+	a.rank = growInt(a.rank, len(s.Projects))
+	var seen [3]bool
+	for i := range s.Projects {
+		r := s.Projects[i].Tier.rank()
+		a.rank[i] = r
+		seen[r] = true
+	}
+	a.tiers = 0
+	for r, ok := range seen {
+		if ok {
+			a.tierRank[a.tiers] = r
+			a.tiers++
+		}
+	}
 }

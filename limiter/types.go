@@ -52,10 +52,62 @@ type Broker struct {
 	Stale bool
 }
 
+// Tier is a project's priority when capacity is short. The zero value is
+// Standard.
+type Tier uint8
+
+// Tiers. Within each fill of the allocator (the reclaimed bases, what
+// quota windows hold, the bases, demand within the targets, the targets)
+// critical projects are filled first, then standard, then best-effort; so
+// when a lender reclaims or a broker runs short, best-effort borrowers are
+// cut first and critical ones last. A lender's reclaim still comes before
+// any tier's borrowing.
+const (
+	Standard Tier = iota
+	Critical
+	BestEffort
+)
+
+func (t Tier) String() string {
+	switch t {
+	case Critical:
+		return "critical"
+	case BestEffort:
+		return "best-effort"
+	}
+	return "standard"
+}
+
+// ParseTier is the tier a configuration or scenario names ("critical",
+// "standard", "best-effort"); anything else, the empty string included, is
+// standard: both validate the name before it gets here.
+func ParseTier(s string) Tier {
+	switch s {
+	case "critical":
+		return Critical
+	case "best-effort":
+		return BestEffort
+	}
+	return Standard
+}
+
+// rank orders tiers for the fills: critical 0, standard 1, best-effort 2.
+func (t Tier) rank() int {
+	switch t {
+	case Critical:
+		return 0
+	case BestEffort:
+		return 2
+	}
+	return 1
+}
+
 // Project is one project's entitlement and signals in this direction.
 type Project struct {
 	Name                          string
 	Share, Floor, Ceiling, Weight float64
+	// Tier is the project's priority when capacity is short.
+	Tier Tier
 	// Quota is the quota in force (the last good value written or read
 	// back). Zero or NaN means none is known.
 	Quota float64

@@ -76,6 +76,7 @@ func NewSkeleton(c *config.Config) (*Skeleton, error) {
 		for d, q := range []config.QuotaConfig{p.Produce, p.Fetch} {
 			pair[d].Projects = append(pair[d].Projects, limiter.Project{
 				Name: p.Name, Share: float64(q.Share), Floor: float64(q.Floor), Ceiling: float64(q.Ceiling), Weight: q.Weight,
+				Tier: limiter.ParseTier(p.Tier),
 			})
 		}
 	}

@@ -40,6 +40,16 @@ func TestSkeletonFromExampleConfig(t *testing.T) {
 			}
 		}
 	}
+	// The example gives checkout the critical tier and reporting the
+	// best-effort one; the others carry none.
+	wantTier := map[string]limiter.Tier{"checkout": limiter.Critical, "reporting": limiter.BestEffort}
+	for _, s := range sk.States {
+		for _, p := range s.Projects {
+			if p.Tier != wantTier[p.Name] {
+				t.Errorf("%s %s: tier %v, want %v", s.Group, p.Name, p.Tier, wantTier[p.Name])
+			}
+		}
+	}
 	if projects != len(c.Projects) || len(sk.Entities) != len(c.Projects) {
 		t.Fatalf("%d projects placed, %d entities, %d configured", projects, len(sk.Entities), len(c.Projects))
 	}

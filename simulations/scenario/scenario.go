@@ -102,6 +102,10 @@ type Project struct {
 	Placement map[int]int `yaml:"placement"`
 	// Demand is the project's total demand per direction, across brokers.
 	Demand ProjectDemand `yaml:"demand"`
+	// Tier is the project's priority when capacity is short, as in
+	// Headroom's configuration: critical, standard (default) or
+	// best-effort. Only the headroom policy reads it.
+	Tier string `yaml:"tier"`
 }
 
 // Quota is a project's entitlement in one direction, bytes/s per broker.
@@ -266,6 +270,11 @@ func (s *Scenario) validate() []error {
 			if !(q.q.Weight > 0) || math.IsInf(q.q.Weight, 0) {
 				add(qp+".weight", "must be a finite number above zero, got %v", q.q.Weight)
 			}
+		}
+		switch p.Tier {
+		case "", config.TierCritical, config.TierStandard, config.TierBestEffort:
+		default:
+			add(pp+".tier", "must be %s, %s or %s, got %q", config.TierCritical, config.TierStandard, config.TierBestEffort, p.Tier)
 		}
 		if p.Partitions < 0 || p.Partitions > 100000 {
 			add(pp+".partitions", "must be in [0, 100000], got %d", p.Partitions)

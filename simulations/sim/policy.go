@@ -53,6 +53,8 @@ type Project struct {
 	// Hottest is the largest placement fraction: the broker whose load
 	// decides the quota the project needs.
 	Hottest float64
+	// Tier is the scenario's tier for the project ("" is standard).
+	Tier string
 }
 
 // Observation is what the cluster shows a policy at the end of a round.

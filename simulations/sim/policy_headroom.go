@@ -126,7 +126,7 @@ func newHeadroomPolicy(g *Group, c HeadroomConfig) (*headroomPolicy, error) {
 			return nil, fmt.Errorf("headroom policy: %w", err)
 		}
 		p.det[i] = s
-		lp := limiter.Project{Name: pr.Name, Share: pr.Share, Floor: pr.Floor, Ceiling: pr.Ceiling, Weight: pr.Weight}
+		lp := limiter.Project{Name: pr.Name, Share: pr.Share, Floor: pr.Floor, Ceiling: pr.Ceiling, Weight: pr.Weight, Tier: limiter.ParseTier(pr.Tier)}
 		lp.Loads = make([]limiter.Load, 0, len(pr.Placement))
 		p.state.Projects = append(p.state.Projects, lp)
 		p.in[i] = demand.Input{Share: pr.Share, Loads: make([]demand.Observed, len(pr.Placement))}

@@ -544,6 +544,7 @@ func NewGroup(s *scenario.Scenario, d scenario.Direction) *Group {
 			Ceiling:   float64(q.Ceiling),
 			Weight:    q.Weight,
 			Placement: s.Placement(i),
+			Tier:      s.Projects[i].Tier,
 		}
 		for _, bw := range p.Placement {
 			p.Hottest = max(p.Hottest, bw.Weight)
