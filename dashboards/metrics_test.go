@@ -3,18 +3,10 @@ package dashboards
 import (
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	goparser "go/parser"
-	"go/token"
-	"io/fs"
-	"path/filepath"
 	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
@@ -22,92 +14,15 @@ import (
 	// Headroom reads (jmx_exporter, Redpanda, node_exporter, kminion,
 	// kafka_exporter); the dashboards package itself imports none.
 	"github.com/headroomhq/headroom/collector"
+	"github.com/headroomhq/headroom/internal/metricnames"
 )
 
-// registered parses the repository's Go code (tests excluded) and returns
-// the metric names Headroom registers with client_golang: the Name (with
-// Namespace and Subsystem) of every prometheus.{Gauge,Counter,Histogram,
-// Summary}Opts literal, adding a histogram's and a summary's series
-// suffixes, and every name of an outbox.MetricNames literal (a sender's
-// metrics, which the outbox registers).
+// registered is what Headroom's code registers (internal/metricnames).
 func registered(t *testing.T) map[string]bool {
 	t.Helper()
-	names := map[string]bool{}
-	fset := token.NewFileSet()
-	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && path != ".." && (d.Name() == "node_modules" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := goparser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return err
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			cl, ok := n.(*ast.CompositeLit)
-			if !ok {
-				return true
-			}
-			sel, ok := cl.Type.(*ast.SelectorExpr)
-			if !ok {
-				return true
-			}
-			pkg, ok := sel.X.(*ast.Ident)
-			if ok && pkg.Name == "outbox" && sel.Sel.Name == "MetricNames" {
-				for _, e := range cl.Elts {
-					if kv, ok := e.(*ast.KeyValueExpr); ok {
-						if lit, ok := kv.Value.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-							if v, err := strconv.Unquote(lit.Value); err == nil {
-								names[v] = true
-							}
-						}
-					}
-				}
-				return true
-			}
-			if !ok || pkg.Name != "prometheus" {
-				return true
-			}
-			kind, ok := strings.CutSuffix(sel.Sel.Name, "Opts")
-			if !ok || !slices.Contains([]string{"Gauge", "Counter", "Histogram", "Summary"}, kind) {
-				return true
-			}
-			parts := map[string]string{}
-			for _, e := range cl.Elts {
-				kv, ok := e.(*ast.KeyValueExpr)
-				if !ok {
-					continue
-				}
-				key, ok := kv.Key.(*ast.Ident)
-				lit, isLit := kv.Value.(*ast.BasicLit)
-				if !ok || !isLit || lit.Kind != token.STRING {
-					continue
-				}
-				if v, err := strconv.Unquote(lit.Value); err == nil {
-					parts[key.Name] = v
-				}
-			}
-			name := prometheus.BuildFQName(parts["Namespace"], parts["Subsystem"], parts["Name"])
-			if strings.HasPrefix(name, "headroom_") {
-				names[name] = true
-				if kind == "Histogram" || kind == "Summary" {
-					names[name+"_bucket"], names[name+"_sum"], names[name+"_count"] = true, true, true
-				}
-			}
-			return true
-		})
-		return nil
-	})
+	names, err := metricnames.Registered("..")
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(names) < 10 {
-		t.Fatalf("found only %d Headroom metrics; the scan is broken", len(names))
 	}
 	return names
 }

@@ -1,19 +1,12 @@
 package deploy_test
 
 import (
-	"go/ast"
-	goparser "go/parser"
-	"go/token"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
@@ -22,6 +15,7 @@ import (
 	// Headroom reads (jmx_exporter, Redpanda, node_exporter, kminion,
 	// kafka_exporter), which the rules may use too.
 	"github.com/headroomhq/headroom/collector"
+	"github.com/headroomhq/headroom/internal/metricnames"
 )
 
 // scrapeSeries are the series Prometheus itself writes for every scrape
@@ -29,93 +23,12 @@ import (
 var scrapeSeries = []string{"up", "scrape_duration_seconds", "scrape_samples_scraped",
 	"scrape_samples_post_metric_relabeling", "scrape_series_added"}
 
-// headroomMetrics parses the repository's Go code (tests excluded) and
-// returns the metric names Headroom registers with client_golang: the
-// name of every prometheus.{Gauge,Counter,Histogram,Summary}Opts literal
-// (with Namespace and Subsystem, and a histogram's or summary's series
-// suffixes) and of every prometheus.NewDesc with a literal name (the
-// collectors that build their metrics at scrape time).
+// headroomMetrics is what Headroom's code registers (internal/metricnames).
 func headroomMetrics(t *testing.T) map[string]bool {
 	t.Helper()
-	names := map[string]bool{}
-	add := func(name, kind string) {
-		if !strings.HasPrefix(name, "headroom_") {
-			return
-		}
-		names[name] = true
-		if kind == "Histogram" || kind == "Summary" {
-			names[name+"_bucket"], names[name+"_sum"], names[name+"_count"] = true, true, true
-		}
-	}
-	isPrometheus := func(e ast.Expr) (string, bool) {
-		sel, ok := e.(*ast.SelectorExpr)
-		if !ok {
-			return "", false
-		}
-		if pkg, ok := sel.X.(*ast.Ident); !ok || pkg.Name != "prometheus" {
-			return "", false
-		}
-		return sel.Sel.Name, true
-	}
-	str := func(e ast.Expr) (string, bool) {
-		lit, ok := e.(*ast.BasicLit)
-		if !ok || lit.Kind != token.STRING {
-			return "", false
-		}
-		v, err := strconv.Unquote(lit.Value)
-		return v, err == nil
-	}
-	fset := token.NewFileSet()
-	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && path != ".." && (d.Name() == "node_modules" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := goparser.ParseFile(fset, path, nil, 0)
-		if err != nil {
-			return err
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			switch n := n.(type) {
-			case *ast.CompositeLit:
-				typ, ok := isPrometheus(n.Type)
-				kind, isOpts := strings.CutSuffix(typ, "Opts")
-				if !ok || !isOpts || !slices.Contains([]string{"Gauge", "Counter", "Histogram", "Summary"}, kind) {
-					return true
-				}
-				parts := map[string]string{}
-				for _, e := range n.Elts {
-					kv, ok := e.(*ast.KeyValueExpr)
-					if !ok {
-						continue
-					}
-					key, ok := kv.Key.(*ast.Ident)
-					if v, isStr := str(kv.Value); ok && isStr {
-						parts[key.Name] = v
-					}
-				}
-				add(prometheus.BuildFQName(parts["Namespace"], parts["Subsystem"], parts["Name"]), kind)
-			case *ast.CallExpr:
-				if fn, ok := isPrometheus(n.Fun); ok && fn == "NewDesc" && len(n.Args) > 0 {
-					if v, ok := str(n.Args[0]); ok {
-						add(v, "")
-					}
-				}
-			}
-			return true
-		})
-		return nil
-	})
+	names, err := metricnames.Registered("..")
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(names) < 10 {
-		t.Fatalf("found only %d Headroom metrics; the scan is broken", len(names))
 	}
 	return names
 }
