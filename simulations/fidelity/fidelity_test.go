@@ -185,9 +185,6 @@ func fidelity(t *testing.T, rp replay) {
 func labScale(t *testing.T, s *scenario.Scenario, rp replay) (string, [][]float64) {
 	t.Helper()
 	dir := t.TempDir()
-	if d := os.Getenv("FIDELITY_DUMP"); d != "" {
-		dir = d
-	}
 	first := int(rp.from / time.Duration(s.Round))
 	demand := make([][]float64, len(s.Projects))
 	var b strings.Builder
