@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/headroomhq/headroom/api"
+	"github.com/headroomhq/headroom/internal/testpeer"
 	"github.com/headroomhq/headroom/store"
 )
 
@@ -95,12 +97,13 @@ func startHAReplicas(t *testing.T, bootstrap string, n int) []*haReplica {
 	return out
 }
 
-// leaderOf polls the replicas' status (real servers, with a deadline)
-// until one of them leads, and returns it and the others.
+// leaderOf waits until one of the replicas leads (real servers' status:
+// the shared deadline wait), and returns it and the others.
 func leaderOf(t *testing.T, rs []*haReplica) (*haReplica, []*haReplica) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	var leader *haReplica
+	var others []*haReplica
+	testpeer.Eventually(t, "a replica that leads", 60*time.Second, func() bool {
 		for i, r := range rs {
 			var s struct{ Active, Writable bool }
 			if resp, err := testHTTP.Get(r.url + StatusPath); err == nil {
@@ -108,30 +111,25 @@ func leaderOf(t *testing.T, rs []*haReplica) (*haReplica, []*haReplica) {
 				resp.Body.Close()
 			}
 			if s.Active && s.Writable {
-				others := append(append([]*haReplica(nil), rs[:i]...), rs[i+1:]...)
-				return r, others
+				leader, others = r, append(append([]*haReplica(nil), rs[:i]...), rs[i+1:]...)
+				return true
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal("no replica leads within 60s")
-	return nil, nil
+		return false
+	})
+	return leader, others
 }
 
-// eventually polls cond (a real server's state, with a deadline).
+// eventually waits for cond (a real server's state) through the shared
+// deadline wait; state says where things stand when it fails.
 func eventually(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		ok, state := cond()
-		if ok {
-			return
+	testpeer.EventuallyNil(t, what, d, func() error {
+		if ok, state := cond(); !ok {
+			return errors.New(state)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s; last: %s", what, d, state)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // webhookBody is an Alertmanager version 4 payload, one group of firing

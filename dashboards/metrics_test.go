@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
 	// Test only: the collector's profiles name the exporter metrics
@@ -66,20 +65,7 @@ func metricNames(expr string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		if vs, ok := n.(*parser.VectorSelector); ok {
-			name := vs.Name
-			for _, m := range vs.LabelMatchers {
-				if name == "" && m.Name == labels.MetricName && m.Type == labels.MatchEqual {
-					name = m.Value
-				}
-			}
-			out = append(out, name)
-		}
-		return nil
-	})
-	return out, nil
+	return metricnames.Selected(e), nil
 }
 
 func TestMetricNames(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
 
@@ -31,48 +30,6 @@ func headroomMetrics(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	return names
-}
-
-// selectedNames returns the metric names an expression selects: the
-// names of its vector selectors (a matrix selector holds one), or their
-// __name__ equality matcher.
-func selectedNames(e parser.Expr) []string {
-	var out []string
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		if vs, ok := n.(*parser.VectorSelector); ok {
-			name := vs.Name
-			for _, m := range vs.LabelMatchers {
-				if name == "" && m.Name == labels.MetricName && m.Type == labels.MatchEqual {
-					name = m.Value
-				}
-			}
-			out = append(out, name)
-		}
-		return nil
-	})
-	return out
-}
-
-func TestSelectedNames(t *testing.T) {
-	p := parser.NewParser(parser.Options{})
-	for _, tt := range []struct{ expr, want string }{
-		{`a > 1`, "a"},
-		{`avg_over_time(b[5m]) > 0.05`, "b"},
-		{`sum without (x) (increase(c_total{x="y"}[10m])) > 0 unless d`, "c_total d"},
-		{`{__name__="e", job="j"} or absent(f{job="j"})`, "e f"},
-		{`g:h:avg5m > 500`, "g:h:avg5m"},
-		{`{job="j"}`, ""},
-	} {
-		t.Run(tt.expr, func(t *testing.T) {
-			e, err := p.ParseExpr(tt.expr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := strings.Join(selectedNames(e), " "); got != tt.want {
-				t.Errorf("got %q, want %q", got, tt.want)
-			}
-		})
-	}
 }
 
 // Every metric a shipped rule selects exists: Headroom registers it, a
@@ -130,7 +87,7 @@ func TestRulesSelectExportedMetrics(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s / %s: %v", r.file, r.group, err)
 			}
-			names := selectedNames(e)
+			names := metricnames.Selected(e)
 			if len(names) == 0 {
 				t.Fatalf("%s / %s: %q selects no metric by name", r.file, r.group, r.expr)
 			}

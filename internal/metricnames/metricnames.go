@@ -1,7 +1,8 @@
 // Package metricnames finds the metric names Headroom's own code
-// registers with client_golang, by parsing the source: the tests of the
-// dashboards and of the shipped Prometheus rules check every name they
-// select against it. Only tests import it.
+// registers with client_golang, by parsing the source, and the names a
+// PromQL expression selects: the tests of the dashboards and of the
+// shipped Prometheus rules check every name they select against what is
+// registered. Only tests import it.
 //
 // It owns the scan and nothing else; it must not import any other Headroom
 // package.
@@ -19,6 +20,8 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // Registered parses the Go code below root (tests, testdata and
@@ -104,6 +107,26 @@ func Registered(root string) (map[string]bool, error) {
 		return nil, fmt.Errorf("scan metric names below %s: found only %d; the scan is broken", root, len(names))
 	}
 	return names, nil
+}
+
+// Selected returns the metric names an expression selects: the names of
+// its vector selectors (a matrix selector holds one), or their __name__
+// equality matcher; "" for a selector with neither.
+func Selected(e parser.Expr) []string {
+	var out []string
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			name := vs.Name
+			for _, m := range vs.LabelMatchers {
+				if name == "" && m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+					name = m.Value
+				}
+			}
+			out = append(out, name)
+		}
+		return nil
+	})
+	return out
 }
 
 // selector splits pkg.Name.

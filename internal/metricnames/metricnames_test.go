@@ -3,7 +3,10 @@ package metricnames
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/prometheus/prometheus/promql/parser"
 )
 
 // TestRegistered scans a small made-up tree holding each form it reads,
@@ -60,5 +63,27 @@ func TestRegisteredRefusesAThinScan(t *testing.T) {
 	}
 	if _, err := Registered(dir); err == nil {
 		t.Fatal("want an error for a tree that registers nothing")
+	}
+}
+
+func TestSelected(t *testing.T) {
+	p := parser.NewParser(parser.Options{})
+	for _, tt := range []struct{ expr, want string }{
+		{`a > 1`, "a"},
+		{`avg_over_time(b[5m]) > 0.05`, "b"},
+		{`sum without (x) (increase(c_total{x="y"}[10m])) > 0 unless d`, "c_total d"},
+		{`{__name__="e", job="j"} or absent(f{job="j"})`, "e f"},
+		{`g:h:avg5m > 500`, "g:h:avg5m"},
+		{`{job="j"}`, ""},
+	} {
+		t.Run(tt.expr, func(t *testing.T) {
+			e, err := p.ParseExpr(tt.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(Selected(e), " "); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
