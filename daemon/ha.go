@@ -17,7 +17,7 @@ import (
 
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/ha"
-	"github.com/headroomhq/headroom/kafkaconn"
+	"github.com/headroomhq/headroom/internal/kafkaconn"
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/round"
 	"github.com/headroomhq/headroom/store"

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/kafkaconn"
+	"github.com/headroomhq/headroom/internal/kafkaconn"
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/store"
 )

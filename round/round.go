@@ -23,7 +23,7 @@ import (
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/detector"
 	"github.com/headroomhq/headroom/internal/clock"
-	"github.com/headroomhq/headroom/kafkaconn"
+	"github.com/headroomhq/headroom/internal/kafkaconn"
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/limiter/control"
