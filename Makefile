@@ -27,9 +27,9 @@ vet:
 # their own packages), runs under it.
 VIVO := ^TestVivoHeadroomVersusStatic$$
 test: setup vet
-	$(GO) test $(GOTEST_FLAGS) $$($(GO) list ./... | grep -v '/demo$$')
-	$(GO) test $(GOTEST_FLAGS) -skip '$(VIVO)' ./demo/
-	$(GO) test -timeout 30m -run '$(VIVO)' -v ./demo/
+	$(GO) test $(GOTEST_FLAGS) $$($(GO) list ./... | grep -v '/simulations/demo$$')
+	$(GO) test $(GOTEST_FLAGS) -skip '$(VIVO)' ./simulations/demo/
+	$(GO) test -timeout 30m -run '$(VIVO)' -v ./simulations/demo/
 	cd plugin && npm run typecheck && npm test
 
 demo: build

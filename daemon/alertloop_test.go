@@ -15,10 +15,10 @@ import (
 	"github.com/headroomhq/headroom/alerting"
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/daemon"
-	"github.com/headroomhq/headroom/demo"
 	"github.com/headroomhq/headroom/internal/labrig"
 	"github.com/headroomhq/headroom/internal/testpeer"
 	"github.com/headroomhq/headroom/round"
+	"github.com/headroomhq/headroom/simulations/demo"
 	"github.com/headroomhq/headroom/simulations/lab"
 	"github.com/headroomhq/headroom/store"
 )

@@ -12,10 +12,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/headroomhq/headroom/demo"
 	"github.com/headroomhq/headroom/internal/labrig"
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/round"
+	"github.com/headroomhq/headroom/simulations/demo"
 	"github.com/headroomhq/headroom/simulations/lab"
 )
 

@@ -18,10 +18,10 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 
 	"github.com/headroomhq/headroom/api"
-	"github.com/headroomhq/headroom/demo"
 	"github.com/headroomhq/headroom/internal/labrig"
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/round"
+	"github.com/headroomhq/headroom/simulations/demo"
 	"github.com/headroomhq/headroom/simulations/lab"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/headroomhq/headroom/demo"
+	"github.com/headroomhq/headroom/simulations/demo"
 )
 
 func init() { register(demoCommand) }

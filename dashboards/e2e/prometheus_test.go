@@ -26,9 +26,9 @@ import (
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/daemon"
 	"github.com/headroomhq/headroom/dashboards"
-	"github.com/headroomhq/headroom/demo"
 	"github.com/headroomhq/headroom/internal/labrig"
 	"github.com/headroomhq/headroom/internal/testpeer"
+	"github.com/headroomhq/headroom/simulations/demo"
 	"github.com/headroomhq/headroom/simulations/lab"
 )
 

@@ -26,11 +26,11 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/daemon"
-	"github.com/headroomhq/headroom/demo"
 	"github.com/headroomhq/headroom/internal/clock"
 	"github.com/headroomhq/headroom/internal/testpeer"
 	"github.com/headroomhq/headroom/round"
 	"github.com/headroomhq/headroom/server"
+	"github.com/headroomhq/headroom/simulations/demo"
 	"github.com/headroomhq/headroom/simulations/lab"
 	"github.com/headroomhq/headroom/simulations/scenario"
 )

@@ -7,8 +7,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/headroomhq/headroom/demo"
 	"github.com/headroomhq/headroom/round"
+	"github.com/headroomhq/headroom/simulations/demo"
 	"github.com/headroomhq/headroom/simulations/lab"
 )
 

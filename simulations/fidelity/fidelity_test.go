@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/demo"
 	"github.com/headroomhq/headroom/internal/labrig"
 	"github.com/headroomhq/headroom/limiter"
+	"github.com/headroomhq/headroom/simulations/demo"
 	"github.com/headroomhq/headroom/simulations/lab"
 	"github.com/headroomhq/headroom/simulations/scenario"
 	"github.com/headroomhq/headroom/simulations/sim"

@@ -16,11 +16,11 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/demo"
 	"github.com/headroomhq/headroom/detector"
 	"github.com/headroomhq/headroom/internal/labrig"
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/round"
+	"github.com/headroomhq/headroom/simulations/demo"
 	"github.com/headroomhq/headroom/simulations/lab"
 	"github.com/headroomhq/headroom/store"
 )
