@@ -168,3 +168,54 @@ func TestOverridesSurviveServeRestart(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// TestOverrideSpec holds the flags of `ctl override` to the body the API
+// takes: only the fields set, rates in bytes/s under the direction, the
+// expiry counted from now.
+func TestOverrideSpec(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	str := func(s string) *string { return &s }
+	f64 := func(v float64) *float64 { return &v }
+	flags := func(dir string, rates map[string]string, weight, margin float64, freeze bool, expires time.Duration, reason string) overrideFlags {
+		f := overrideFlags{direction: str(dir), rates: map[string]*string{}, weight: f64(weight), margin: f64(margin),
+			freeze: &freeze, expiresIn: &expires, reason: str(reason)}
+		for _, r := range []string{"share", "floor", "ceiling", "pin"} {
+			f.rates[r] = str(rates[r])
+		}
+		return f
+	}
+	tests := []struct {
+		name    string
+		f       overrideFlags
+		want    string
+		wantErr string
+	}{
+		{"nothing set", flags("produce", nil, 0, 0, false, 0, ""), `{}`, ""},
+		{"project fields under the direction", flags("fetch", map[string]string{"share": "2MiB/s", "ceiling": "1kB/s"}, 2, 0, false, 0, ""),
+			`{"fetch":{"ceiling":1000,"share":2097152,"weight":2}}`, ""},
+		{"group fields, expiry and reason", flags("produce", nil, 0, 0.8, true, 90*time.Minute, "launch"),
+			`{"expires_at":"2026-03-01T13:30:00Z","freeze":true,"margin":0.8,"reason":"launch"}`, ""},
+		{"a bad rate names its flag", flags("produce", map[string]string{"floor": "fast"}, 0, 0, false, 0, ""), "", "--floor: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec, err := tt.f.spec(now)
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want it to start with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.Marshal(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tt.want {
+				t.Errorf("spec %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

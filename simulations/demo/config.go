@@ -42,20 +42,41 @@ func Config(s *scenario.Scenario, c *lab.Cluster, scale float64, o ConfigOptions
 	if o.StorePath == "" {
 		return "", fmt.Errorf("demo config: store path is required")
 	}
-	rate := func(r config.Rate) string { return fmt.Sprintf("%.0fB/s", float64(r)*scale) }
+	w := configWriter{scale: scale}
+	fmt.Fprintf(&w.b, "# Written by headroom demo for scenario %s at scale %g.\n", s.Name, scale)
+	fmt.Fprintf(&w.b, "global:\n  round_interval: %s\n", model(o.RoundInterval))
+	if o.ExternalURL != "" {
+		fmt.Fprintf(&w.b, "  external_url: %s\n", o.ExternalURL)
+	}
+	w.cluster(s, c)
+	w.projects(s, c)
+	w.sections(o)
+	out := w.b.String()
+	if _, err := config.Load([]byte(out)); err != nil {
+		return "", fmt.Errorf("demo config for scenario %s: %w", s.Name, err)
+	}
+	return out, nil
+}
+
+// configWriter writes the configuration text, rates scaled by scale.
+type configWriter struct {
+	b     strings.Builder
+	scale float64
+}
+
+// rate is r scaled, as the configuration writes a rate.
+func (w *configWriter) rate(r config.Rate) string { return fmt.Sprintf("%.0fB/s", float64(r)*w.scale) }
+
+// cluster writes the lab as the one cluster and its brokers as one
+// resource group, with the scenario's capacity and margin.
+func (w *configWriter) cluster(s *scenario.Scenario, c *lab.Cluster) {
 	margin := s.Brokers.Margin
 	if margin == 0 {
 		margin = config.DefaultMargin
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Written by headroom demo for scenario %s at scale %g.\n", s.Name, scale)
-	fmt.Fprintf(&b, "global:\n  round_interval: %s\n", model(o.RoundInterval))
-	if o.ExternalURL != "" {
-		fmt.Fprintf(&b, "  external_url: %s\n", o.ExternalURL)
-	}
-	fmt.Fprintf(&b, "clusters:\n  - name: lab\n    bootstrap_servers: [%s]\n", strings.Join(c.Bootstrap(), ", "))
-	fmt.Fprintf(&b, "resource_groups:\n  - name: %s\n    cluster: lab\n    margin: %g\n", groupName(s), margin)
-	fmt.Fprintf(&b, "    capacity: {produce: %s, fetch: %s}\n    brokers:\n", rate(s.Brokers.Capacity.Produce), rate(s.Brokers.Capacity.Fetch))
+	fmt.Fprintf(&w.b, "clusters:\n  - name: lab\n    bootstrap_servers: [%s]\n", strings.Join(c.Bootstrap(), ", "))
+	fmt.Fprintf(&w.b, "resource_groups:\n  - name: %s\n    cluster: lab\n    margin: %g\n", groupName(s), margin)
+	fmt.Fprintf(&w.b, "    capacity: {produce: %s, fetch: %s}\n    brokers:\n", w.rate(s.Brokers.Capacity.Produce), w.rate(s.Brokers.Capacity.Fetch))
 	urls := c.MetricsURLs()
 	ids := make([]int, 0, len(urls))
 	for id := range urls {
@@ -63,60 +84,67 @@ func Config(s *scenario.Scenario, c *lab.Cluster, scale float64, o ConfigOptions
 	}
 	sort.Ints(ids)
 	for _, id := range ids {
-		fmt.Fprintf(&b, "      - {id: %d, metrics_url: %q}\n", id, urls[int32(id)])
+		fmt.Fprintf(&w.b, "      - {id: %d, metrics_url: %q}\n", id, urls[int32(id)])
 	}
-	b.WriteString("projects:\n")
+}
+
+// projects writes one project per scenario project, with the quota
+// entity and topic the lab gave it and the scenario's quotas.
+func (w *configWriter) projects(s *scenario.Scenario, c *lab.Cluster) {
+	w.b.WriteString("projects:\n")
 	byName := map[string]lab.Project{}
 	for _, p := range c.Projects() {
 		byName[p.Name] = p
 	}
 	for _, sp := range s.Projects {
 		lp := byName[sp.Name]
-		fmt.Fprintf(&b, "  - name: %s\n    group: %s\n", sp.Name, groupName(s))
+		fmt.Fprintf(&w.b, "  - name: %s\n    group: %s\n", sp.Name, groupName(s))
 		if lp.User != "" {
-			fmt.Fprintf(&b, "    entity: {user: %q, client_id: %q}\n", lp.User, lp.ClientID)
+			fmt.Fprintf(&w.b, "    entity: {user: %q, client_id: %q}\n", lp.User, lp.ClientID)
 		} else {
-			fmt.Fprintf(&b, "    entity: {client_id: %q}\n", lp.ClientID)
+			fmt.Fprintf(&w.b, "    entity: {client_id: %q}\n", lp.ClientID)
 		}
-		fmt.Fprintf(&b, "    topics: {prefixes: [%q]}\n", lp.Topic)
-		for _, d := range []struct {
-			name string
-			q    scenario.Quota
-		}{{"produce", sp.Produce}, {"fetch", sp.Fetch}} {
-			fmt.Fprintf(&b, "    %s: {share: %s", d.name, rate(d.q.Share))
-			if d.q.Floor > 0 {
-				fmt.Fprintf(&b, ", floor: %s", rate(d.q.Floor))
-			}
-			if d.q.Ceiling > 0 {
-				fmt.Fprintf(&b, ", ceiling: %s", rate(d.q.Ceiling))
-			}
-			if d.q.Weight > 0 {
-				fmt.Fprintf(&b, ", weight: %g", d.q.Weight)
-			}
-			b.WriteString("}\n")
-		}
+		fmt.Fprintf(&w.b, "    topics: {prefixes: [%q]}\n", lp.Topic)
+		w.quota("produce", sp.Produce)
+		w.quota("fetch", sp.Fetch)
 	}
+}
+
+// quota writes one direction's share, and floor, ceiling and weight
+// where the scenario sets them.
+func (w *configWriter) quota(direction string, q scenario.Quota) {
+	fmt.Fprintf(&w.b, "    %s: {share: %s", direction, w.rate(q.Share))
+	if q.Floor > 0 {
+		fmt.Fprintf(&w.b, ", floor: %s", w.rate(q.Floor))
+	}
+	if q.Ceiling > 0 {
+		fmt.Fprintf(&w.b, ", ceiling: %s", w.rate(q.Ceiling))
+	}
+	if q.Weight > 0 {
+		fmt.Fprintf(&w.b, ", weight: %g", q.Weight)
+	}
+	w.b.WriteString("}\n")
+}
+
+// sections writes the collector, limiter, alerting, api and store
+// sections from o.
+func (w *configWriter) sections(o ConfigOptions) {
 	// Scrapes must finish inside a round.
-	fmt.Fprintf(&b, "collector:\n  scrape_timeout: %s\n", model(max(o.RoundInterval/2, 500*time.Millisecond)))
-	fmt.Fprintf(&b, "limiter:\n  mode: %s\n", o.Mode)
+	fmt.Fprintf(&w.b, "collector:\n  scrape_timeout: %s\n", model(max(o.RoundInterval/2, 500*time.Millisecond)))
+	fmt.Fprintf(&w.b, "limiter:\n  mode: %s\n", o.Mode)
 	if len(o.Alertmanagers) > 0 || o.WebhookTokenFile != "" {
-		b.WriteString("alerting:\n")
+		w.b.WriteString("alerting:\n")
 		if len(o.Alertmanagers) > 0 {
-			fmt.Fprintf(&b, "  alertmanagers: [%s]\n", strings.Join(quoteAll(o.Alertmanagers), ", "))
+			fmt.Fprintf(&w.b, "  alertmanagers: [%s]\n", strings.Join(quoteAll(o.Alertmanagers), ", "))
 		}
 		if o.WebhookTokenFile != "" {
-			fmt.Fprintf(&b, "  webhook: {bearer_token_file: %q}\n", o.WebhookTokenFile)
+			fmt.Fprintf(&w.b, "  webhook: {bearer_token_file: %q}\n", o.WebhookTokenFile)
 		}
 	}
 	if o.OperatorTokenSHA256 != "" {
-		fmt.Fprintf(&b, "api:\n  tokens: [{name: demo, role: operator, sha256: %s}]\n", o.OperatorTokenSHA256)
+		fmt.Fprintf(&w.b, "api:\n  tokens: [{name: demo, role: operator, sha256: %s}]\n", o.OperatorTokenSHA256)
 	}
-	fmt.Fprintf(&b, "store:\n  path: %q\n", o.StorePath)
-	out := b.String()
-	if _, err := config.Load([]byte(out)); err != nil {
-		return "", fmt.Errorf("demo config for scenario %s: %w", s.Name, err)
-	}
-	return out, nil
+	fmt.Fprintf(&w.b, "store:\n  path: %q\n", o.StorePath)
 }
 
 func groupName(s *scenario.Scenario) string {

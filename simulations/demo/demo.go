@@ -175,53 +175,115 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		ctx, cancel = context.WithTimeout(ctx, o.For)
 		defer cancel()
 	}
-	dir := o.Dir
-	if dir == "" {
-		dir, err = os.MkdirTemp("", "headroom-demo-")
-		if err != nil {
-			return Summary{}, fmt.Errorf("demo: %w", err)
-		}
-		defer os.RemoveAll(dir)
-	}
-
-	labCfg, err := lab.FromScenario(s, o.Scale)
+	dir, removeDir, err := workDir(o.Dir)
 	if err != nil {
 		return Summary{}, err
 	}
-	labCfg.Logger = o.Logger.With("lab", "headroom")
-	hlab, err := lab.Start(ctx, labCfg)
+	defer removeDir()
+
+	hlab, slab, err := startLabs(ctx, s, o)
 	if err != nil {
-		return Summary{}, fmt.Errorf("demo: start the headroom lab: %w", err)
+		return Summary{}, err
 	}
 	defer hlab.Close()
-	labCfg.Logger = o.Logger.With("lab", "static")
-	slab, err := lab.Start(ctx, labCfg)
-	if err != nil {
-		return Summary{}, fmt.Errorf("demo: start the static lab: %w", err)
-	}
 	defer slab.Close()
 
-	ln, err := net.Listen("tcp", o.ListenAddress)
+	ln, err := listen(o.ListenAddress)
 	if err != nil {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return Summary{}, fmt.Errorf("demo: listen: %w", err)
-		}
+		return Summary{}, err
 	}
 	base := "http://" + ln.Addr().String()
 	var peers alertPeers
 	defer peers.stop()
+	token := randomToken()
+	cfgFile, err := prepareHeadroom(ctx, s, hlab, slab, o, &peers, dir, base, token)
+	if err != nil {
+		ln.Close()
+		return Summary{}, err
+	}
+
+	v := newView(s, o, hlab, slab, base, token, cfgFile)
+	v.peers = &peers
+	hd := startDaemon(ctx, cfgFile, ln, o.Logger, v.round)
+	hload, sload, err := startLoads(ctx, s, o, hlab, slab)
+	if err != nil {
+		hd.stop()
+		return Summary{}, err
+	}
+	began := time.Now()
+	v.header()
+	runErr := v.watch(ctx, hd, hload, sload, began)
+
+	hstats, sstats := hload.Stats(), sload.Stats()
+	hload.Close()
+	sload.Close()
+	if err := hd.stop(); err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
+		runErr = fmt.Errorf("demo: headroom: %w", err)
+	}
+	sum := v.summary(time.Since(began), hstats, sstats)
+	v.printSummary(sum)
+	return sum, runErr
+}
+
+// workDir returns the directory for the generated configuration and the
+// store: dir when set, else a new temporary directory that remove deletes.
+func workDir(dir string) (path string, remove func(), err error) {
+	if dir != "" {
+		return dir, func() {}, nil
+	}
+	dir, err = os.MkdirTemp("", "headroom-demo-")
+	if err != nil {
+		return "", nil, fmt.Errorf("demo: %w", err)
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// startLabs starts the two lab clusters of the scenario, identical: one
+// for Headroom to control and one under static quotas.
+func startLabs(ctx context.Context, s *scenario.Scenario, o Options) (hlab, slab *lab.Cluster, err error) {
+	labCfg, err := lab.FromScenario(s, o.Scale)
+	if err != nil {
+		return nil, nil, err
+	}
+	labCfg.Logger = o.Logger.With("lab", "headroom")
+	hlab, err = lab.Start(ctx, labCfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("demo: start the headroom lab: %w", err)
+	}
+	labCfg.Logger = o.Logger.With("lab", "static")
+	slab, err = lab.Start(ctx, labCfg)
+	if err != nil {
+		hlab.Close()
+		return nil, nil, fmt.Errorf("demo: start the static lab: %w", err)
+	}
+	return hlab, slab, nil
+}
+
+// listen opens Headroom's listener on addr, or on a free loopback port
+// when addr is taken.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("demo: listen: %w", err)
+		}
+	}
+	return ln, nil
+}
+
+// prepareHeadroom starts the optional peers into peers (unless o.NoPeers)
+// and writes Headroom's configuration for the Headroom lab to dir, served
+// at base with the operator token; it returns the configuration file.
+func prepareHeadroom(ctx context.Context, s *scenario.Scenario, hlab, slab *lab.Cluster, o Options, peers *alertPeers, dir, base, token string) (string, error) {
 	if !o.NoPeers {
 		am, tokenFile, err := startAlertmanager(ctx, dir, base, o.Logger)
 		if err != nil {
-			ln.Close()
-			return Summary{}, err
+			return "", err
 		}
 		peers.alertmanager, peers.webhookTokenFile = am, tokenFile
 		peers.prometheus = startPrometheus(ctx, dir, base, urlList(hlab.MetricsURLs()), urlList(slab.MetricsURLs()), o.Logger)
 	}
-
-	token := randomToken()
 	co := ConfigOptions{RoundInterval: o.RoundInterval, StorePath: filepath.Join(dir, "headroom.db"),
 		OperatorTokenSHA256: api.HashToken(token), ExternalURL: base}
 	if peers.alertmanager != nil {
@@ -229,71 +291,78 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	cfgText, err := Config(s, hlab, o.Scale, co)
 	if err != nil {
-		ln.Close()
-		return Summary{}, err
+		return "", err
 	}
 	cfgFile := filepath.Join(dir, "headroom.yml")
 	if err := os.WriteFile(cfgFile, []byte(cfgText), 0o600); err != nil {
-		ln.Close()
-		return Summary{}, fmt.Errorf("demo: write config: %w", err)
+		return "", fmt.Errorf("demo: write config: %w", err)
 	}
+	return cfgFile, nil
+}
 
-	v := newView(s, o, hlab, slab, base, token, cfgFile)
-	v.peers = &peers
-	dctx, stopDaemon := context.WithCancel(context.WithoutCancel(ctx))
-	daemonErr := make(chan error, 1)
+// runningDaemon is Headroom's daemon running in the background.
+type runningDaemon struct {
+	cancel context.CancelFunc
+	// done receives the daemon's error once; whoever takes it early puts
+	// nil back, so that stop never blocks.
+	done chan error
+}
+
+// startDaemon runs Headroom on cfgFile and ln until stop. It outlives
+// ctx, so that the summary can still read it after the demo's time is up.
+func startDaemon(ctx context.Context, cfgFile string, ln net.Listener, logger *slog.Logger, onRound func(round.Outcome)) *runningDaemon {
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d := &runningDaemon{cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		daemonErr <- daemon.Run(dctx, daemon.Options{ConfigFile: cfgFile, Listener: ln, Grace: 2 * time.Second,
-			Logger: o.Logger.With("component", "headroom"), OnRound: v.round})
+		d.done <- daemon.Run(dctx, daemon.Options{ConfigFile: cfgFile, Listener: ln, Grace: 2 * time.Second,
+			Logger: logger.With("component", "headroom"), OnRound: onRound})
 	}()
+	return d
+}
 
+// stop stops the daemon and returns what it returned.
+func (d *runningDaemon) stop() error {
+	d.cancel()
+	return <-d.done
+}
+
+// startLoads starts the scenario's load, the same on both labs, from
+// o.Offset into the scenario.
+func startLoads(ctx context.Context, s *scenario.Scenario, o Options, hlab, slab *lab.Cluster) (hload, sload *lab.Load, err error) {
 	start := time.Now().Add(-time.Duration(float64(o.Offset) / o.Compression))
 	demand := lab.ScenarioDemand(s, start, o.Compression, o.Scale)
-	hload, err := lab.StartLoad(ctx, hlab, demand, lab.LoadOptions{})
+	hload, err = lab.StartLoad(ctx, hlab, demand, lab.LoadOptions{})
 	if err != nil {
-		stopDaemon()
-		<-daemonErr
-		return Summary{}, fmt.Errorf("demo: load on the headroom lab: %w", err)
+		return nil, nil, fmt.Errorf("demo: load on the headroom lab: %w", err)
 	}
-	sload, err := lab.StartLoad(ctx, slab, demand, lab.LoadOptions{})
+	sload, err = lab.StartLoad(ctx, slab, demand, lab.LoadOptions{})
 	if err != nil {
 		hload.Close()
-		stopDaemon()
-		<-daemonErr
-		return Summary{}, fmt.Errorf("demo: load on the static lab: %w", err)
+		return nil, nil, fmt.Errorf("demo: load on the static lab: %w", err)
 	}
-	began := time.Now()
-	v.header()
+	return hload, sload, nil
+}
 
+// watch samples both labs' load every second and shows the table (every
+// second with o.Redraw, else every ten) until ctx is done or the daemon
+// stops; it returns the daemon's error in the latter case.
+func (v *view) watch(ctx context.Context, hd *runningDaemon, hload, sload *lab.Load, began time.Time) error {
 	t := time.NewTicker(time.Second)
-	var runErr error
-loop:
+	defer t.Stop()
 	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
-			break loop
-		case err := <-daemonErr:
-			runErr = fmt.Errorf("demo: headroom stopped: %w", err)
-			daemonErr <- nil
-			break loop
+			return nil
+		case err := <-hd.done:
+			hd.done <- nil
+			return fmt.Errorf("demo: headroom stopped: %w", err)
 		case now := <-t.C:
 			v.sample(now, hload.Stats(), sload.Stats())
-			if o.Redraw || n%10 == 0 {
+			if v.o.Redraw || n%10 == 0 {
 				v.render(now.Sub(began))
 			}
 		}
 	}
-	t.Stop()
-	hstats, sstats := hload.Stats(), sload.Stats()
-	hload.Close()
-	sload.Close()
-	stopDaemon()
-	if err := <-daemonErr; err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
-		runErr = fmt.Errorf("demo: headroom: %w", err)
-	}
-	sum := v.summary(time.Since(began), hstats, sstats)
-	v.printSummary(sum)
-	return sum, runErr
 }
 
 func urlList(m map[int32]string) []string {
