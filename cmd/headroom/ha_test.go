@@ -24,6 +24,7 @@ import (
 
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/ha"
+	"github.com/headroomhq/headroom/internal/testpeer"
 )
 
 // The fault test's settings. kfake's smallest session timeout is 6s.
@@ -76,7 +77,8 @@ func TestHAFailover(t *testing.T) {
 		Bootstrap []string          `json:"bootstrap"`
 		Metrics   map[string]string `json:"metrics"`
 	}
-	waitFor(t, ctx, 30*time.Second, "the lab's addresses", func() bool {
+	// Real peer: the `headroom lab` process writes this file once its Kafka listens.
+	testpeer.Eventually(t, "the lab's addresses", 30*time.Second, func() bool {
 		b, err := os.ReadFile(addrFile)
 		return err == nil && json.Unmarshal(b, &addrs) == nil
 	})
@@ -151,7 +153,8 @@ ha:
 		}
 	}()
 	for _, r := range replicas {
-		waitFor(t, ctx, 60*time.Second, r.name+" ready", func() bool { return get(r.url+"/-/ready", "") == http.StatusOK })
+		// Real peer: a `headroom serve` process is ready once it has read the lab's state topics.
+		testpeer.Eventually(t, r.name+" ready", 60*time.Second, func() bool { return get(r.url+"/-/ready", "") == http.StatusOK })
 	}
 
 	// Every intent the cluster committed, in commit order.
@@ -206,7 +209,8 @@ ha:
 		first := intents.next(t, ctx, 2*haFailover, func(in ha.Intent) bool { return in.Round >= 0 && in.Replica != old.name })
 		next := byName[first.Replica]
 		var wrote time.Time
-		waitFor(t, ctx, 2*haFailover, next.name+" writes quotas", func() bool {
+		// Real peer: the new leader's log says so once its round has written to the lab's Kafka.
+		testpeer.Eventually(t, next.name+" writes quotas", 2*haFailover, func() bool {
 			wrote = firstLogTime(t, next.log, sizes[next.name], `msg="quotas written"`)
 			return !wrote.IsZero()
 		})
@@ -245,11 +249,13 @@ ha:
 			t.Fatal(err)
 		}
 		start(old)
-		waitFor(t, ctx, 60*time.Second, old.name+" ready again", func() bool { return get(old.url+"/-/ready", "") == http.StatusOK })
+		// Real peer: the restarted process is ready once it has caught up on the state topics.
+		testpeer.Eventually(t, old.name+" ready again", 60*time.Second, func() bool { return get(old.url+"/-/ready", "") == http.StatusOK })
 		// No override or audit record lost, on any replica.
 		for _, r := range replicas {
 			for p, v := range version {
-				waitFor(t, ctx, 30*time.Second, fmt.Sprintf("%s has override %s at version %d", r.name, p, v), func() bool {
+				// Real peer: overrides reach each replica through the lab's Kafka state topics.
+				testpeer.Eventually(t, fmt.Sprintf("%s has override %s at version %d", r.name, p, v), 30*time.Second, func() bool {
 					return overrideVersion(r.url, operator, p) == v
 				})
 			}
@@ -283,7 +289,8 @@ ha:
 			}
 		}
 		start(r)
-		waitFor(t, ctx, 60*time.Second, r.name+" ready again", func() bool { return get(r.url+"/-/ready", "") == http.StatusOK })
+		// Real peer: the restarted process is ready once it has caught up on the state topics.
+		testpeer.Eventually(t, r.name+" ready again", 60*time.Second, func() bool { return get(r.url+"/-/ready", "") == http.StatusOK })
 		break
 	}
 
@@ -302,7 +309,8 @@ ha:
 		start(r)
 	}
 	for _, r := range replicas {
-		waitFor(t, ctx, 60*time.Second, r.name+" ready after the full restart", func() bool { return get(r.url+"/-/ready", "") == http.StatusOK })
+		// Real peer: each process is ready once it has read the state topics back.
+		testpeer.Eventually(t, r.name+" ready after the full restart", 60*time.Second, func() bool { return get(r.url+"/-/ready", "") == http.StatusOK })
 	}
 	back := intents.next(t, ctx, 2*haFailover, func(in ha.Intent) bool { return in.Round >= 0 })
 	for _, r := range replicas {
@@ -322,7 +330,8 @@ ha:
 	// Status: exactly one replica leads, and every replica names it; the
 	// metrics say the same.
 	leader := ""
-	waitFor(t, ctx, 30*time.Second, "one leader named by every replica", func() bool {
+	// Real peers: the election runs through the lab's Kafka group protocol.
+	testpeer.Eventually(t, "one leader named by every replica", 30*time.Second, func() bool {
 		active, named := 0, map[string]bool{}
 		for _, r := range replicas {
 			var s struct {
@@ -372,12 +381,12 @@ ha:
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ctl revert --to shares: %v\n%s", err, out)
 	}
-	waitFor(t, ctx, 30*time.Second, "the lab holds every share", func() bool {
-		ok := labHolds(ctx, addrs.Bootstrap, shares)
-		if !ok {
-			t.Logf("lab quotas: %v", labQuotas(ctx, addrs.Bootstrap))
+	// Real peer: the active replica writes the shares to the lab's Kafka.
+	testpeer.EventuallyNil(t, "the lab holds every share", 30*time.Second, func() error {
+		if labHolds(ctx, addrs.Bootstrap, shares) {
+			return nil
 		}
-		return ok
+		return fmt.Errorf("lab quotas: %v", labQuotas(ctx, addrs.Bootstrap))
 	})
 
 	// Every replica stopped: straight to the cluster, after something
@@ -491,23 +500,6 @@ func (l *intentLog) lastOf(replica string, first ha.Intent) (ha.Intent, bool) {
 		}
 	}
 	return ha.Intent{}, false
-}
-
-// waitFor checks cond every 100ms until it holds; the processes under test
-// are real, so their progress is a condition to wait on, with a deadline.
-func waitFor(t *testing.T, ctx context.Context, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, limit)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: %v", what, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 func freeAddr(t *testing.T) string {

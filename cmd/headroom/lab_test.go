@@ -15,6 +15,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/headroomhq/headroom/internal/testpeer"
 )
 
 func TestLabRejectsMalformedScenario(t *testing.T) {
@@ -52,22 +54,23 @@ func TestLabRunsUntilInterrupted(t *testing.T) {
 		Bootstrap []string          `json:"bootstrap"`
 		Metrics   map[string]string `json:"metrics"`
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, err := os.ReadFile(addrFile)
-		if err == nil && json.Unmarshal(b, &addrs) == nil {
-			break
-		}
-		if time.Now().After(deadline) {
+	defer func() {
+		// A test that stopped before the SIGINT below kills the process
+		// and shows what it said.
+		if t.Failed() && cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
-			t.Fatalf("no addresses file: %v\nstdout %s\nstderr %s", err, stdout.String(), stderr.String())
+			t.Logf("stdout %s\nstderr %s", stdout.String(), stderr.String())
 		}
-		select {
-		case <-time.After(50 * time.Millisecond):
-		case <-ctx.Done():
+	}()
+	// Real peer: the `headroom lab` process writes this file once its Kafka and metrics listen.
+	testpeer.EventuallyNil(t, "the addresses file", 30*time.Second, func() error {
+		b, err := os.ReadFile(addrFile)
+		if err != nil {
+			return err
 		}
-	}
+		return json.Unmarshal(b, &addrs)
+	})
 	if len(addrs.Bootstrap) != 1 || len(addrs.Metrics) != 1 || addrs.Metrics["0"] == "" {
 		t.Errorf("addresses %+v, want the scenario's one broker", addrs)
 	}

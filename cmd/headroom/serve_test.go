@@ -81,19 +81,19 @@ scrape_configs:
 	}
 	for name, q := range queries {
 		t.Run(name, func(t *testing.T) {
-			ok := eventually(t, 60*time.Second, func() (bool, string) {
+			// Real peers: Prometheus must scrape Headroom and node_exporter over HTTP first.
+			testpeer.EventuallyNil(t, "query "+q+" to return a series", 60*time.Second, func() error {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
 				v, _, _, err := api.Query(ctx, q, time.Now()) // warnings and infos are not failures here
 				if err != nil {
-					return false, err.Error()
+					return err
 				}
-				vec, _ := v.(model.Vector)
-				return len(vec) > 0, v.String()
+				if vec, _ := v.(model.Vector); len(vec) == 0 {
+					return fmt.Errorf("query %s returned nothing: %s", q, v)
+				}
+				return nil
 			})
-			if !ok {
-				t.Fatalf("query %s returned nothing", q)
-			}
 		})
 	}
 }
@@ -196,12 +196,13 @@ func TestServeReloadAndSignals(t *testing.T) {
 	if err := hr.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	if !eventually(t, 10*time.Second, func() (bool, string) {
-		v := metric(`headroom_config_reloads_total{result="failure"}`)
-		return v == "2", v
-	}) {
-		t.Fatal("SIGHUP with a bad file was not counted as a failed reload")
-	}
+	// Real peer: the `headroom serve` process handles the signal on its own.
+	testpeer.EventuallyNil(t, "SIGHUP with a bad file counted as a failed reload", 10*time.Second, func() error {
+		if v := metric(`headroom_config_reloads_total{result="failure"}`); v != "2" {
+			return fmt.Errorf("failed reloads %q, want 2", v)
+		}
+		return nil
+	})
 	if got := checkoutShare(); got != "30MiB/s" {
 		t.Fatalf("after a refused SIGHUP checkout's share reads %s, want the old 30MiB/s", got)
 	}
@@ -213,12 +214,13 @@ func TestServeReloadAndSignals(t *testing.T) {
 	if err := hr.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	if !eventually(t, 10*time.Second, func() (bool, string) {
-		v := metric("headroom_config_last_reload_successful")
-		return v == "1", v
-	}) {
-		t.Fatal("SIGHUP did not reload the fixed file")
-	}
+	// Real peer: the `headroom serve` process handles the signal on its own.
+	testpeer.EventuallyNil(t, "SIGHUP to reload the fixed file", 10*time.Second, func() error {
+		if v := metric("headroom_config_last_reload_successful"); v != "1" {
+			return fmt.Errorf("headroom_config_last_reload_successful %q, want 1", v)
+		}
+		return nil
+	})
 
 	// SIGTERM exits cleanly.
 	if err := hr.Signal(syscall.SIGTERM); err != nil {
@@ -239,24 +241,6 @@ func TestServeRefusesInvalidConfig(t *testing.T) {
 	if err == nil || !strings.Contains(out, "at least one cluster is required") {
 		t.Fatalf("serve accepted an invalid config: %v\n%s", err, out)
 	}
-}
-
-// eventually polls cond until it holds or the deadline passes. It waits on
-// real peers, not on Headroom's own loops.
-func eventually(t *testing.T, d time.Duration, cond func() (bool, string)) bool {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return true
-		}
-		last = state
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Logf("last state: %s", last)
-	return false
 }
 
 // Without --web.enable-lifecycle, `headroom serve` refuses /-/reload as
