@@ -292,7 +292,7 @@ func (l *Loop) prepare(cfg *config.Config) error {
 		return nil
 	}
 	if old == nil || !reflect.DeepEqual(old.Projects, cfg.Projects) || !reflect.DeepEqual(old.Collector, cfg.Collector) {
-		coll, err := collector.New(collector.Options{Config: cfg.Collector, Projects: cfg.Projects, Now: l.opts.Now,
+		coll, err := collector.New(collector.Options{Config: cfg.Collector, Projects: cfg.Projects, Clusters: cfg.Clusters, Now: l.opts.Now,
 			Client: l.opts.HTTPClient, Registerer: l.metrics.collectorRegisterer(), Logger: l.opts.Logger.With("component", "collector")})
 		if err != nil {
 			return fmt.Errorf("round: %w", err)
