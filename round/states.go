@@ -78,7 +78,7 @@ func dirOf(d collector.Direction) limiter.Direction {
 func (b *builder) index() {
 	b.rates = map[rateKey]collector.Value{}
 	b.throttle = map[rateKey]float64{}
-	b.reserve = reserves(b.snap)
+	b.reserve = b.loop.exempt.reserves(b.snap)
 	b.up = map[string]bool{}
 	b.groups = map[string]*config.GroupConfig{}
 	for i := range b.cfg.ResourceGroups {
