@@ -2,6 +2,7 @@ package collector
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"time"
 )
@@ -105,6 +106,7 @@ func assembleBroker(s *Snapshot, own *Ownership, prof Profile, d TargetData) {
 		byProjectClient[name], byProjectTopic[name] = newDirs(), newDirs()
 	}
 	shards := 0
+	exempt := exemptAcc{}
 	for _, p := range d.Points {
 		switch p.Kind {
 		case KindBrokerBytes:
@@ -117,8 +119,11 @@ func assembleBroker(s *Snapshot, own *Ownership, prof Profile, d TargetData) {
 				unowned[p.Dir].add(p)
 			}
 		case KindClientBytes:
-			if o := own.EntityOwner(Entity{p.User, p.ClientID}); o != "" {
+			e := Entity{p.User, p.ClientID}
+			if o := own.EntityOwner(e); o != "" {
 				byProjectClient[o][p.Dir].add(p)
+			} else if x := own.ExemptName(key.Cluster, e); x != "" {
+				exempt.add(x, p)
 			}
 		case KindThrottle:
 			e := Entity{p.User, p.ClientID}
@@ -179,6 +184,38 @@ func assembleBroker(s *Snapshot, own *Ownership, prof Profile, d TargetData) {
 			s.Unowned = append(s.Unowned, UnownedRate{BrokerKey: key, Direction: dir, Rate: u.value()})
 		}
 	}
+	s.Exempt = exempt.rates(s.Exempt, key, d.Status.Up)
+}
+
+// exemptAcc sums the byte rates of each exempt entity on one broker, by
+// name and direction.
+type exemptAcc map[string]map[Direction]*acc
+
+func (x exemptAcc) add(name string, p RatedPoint) {
+	if x[name] == nil {
+		x[name] = map[Direction]*acc{}
+	}
+	if x[name][p.Dir] == nil {
+		x[name][p.Dir] = &acc{}
+	}
+	x[name][p.Dir].add(p)
+}
+
+// rates appends one ExemptRate per name and direction seen; a broker that
+// is down reports its fresh figures as stale.
+func (x exemptAcc) rates(out []ExemptRate, key BrokerKey, up bool) []ExemptRate {
+	for _, name := range slices.Sorted(maps.Keys(x)) {
+		for _, dir := range []Direction{Produce, Fetch} {
+			if a := x[name][dir]; a != nil {
+				r := ExemptRate{BrokerKey: key, Name: name, Direction: dir, Rate: a.value()}
+				if !up && r.Rate.State == Fresh {
+					r.Rate.State = Stale
+				}
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 func hostStats(d TargetData) HostStats {
@@ -254,5 +291,8 @@ func sortSnapshot(s *Snapshot) {
 	})
 	slices.SortFunc(s.Unowned, func(a, b UnownedRate) int {
 		return cmp.Or(cmpKey(a.BrokerKey, b.BrokerKey), cmp.Compare(a.Direction, b.Direction))
+	})
+	slices.SortFunc(s.Exempt, func(a, b ExemptRate) int {
+		return cmp.Or(cmpKey(a.BrokerKey, b.BrokerKey), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Direction, b.Direction))
 	})
 }

@@ -17,6 +17,9 @@ import (
 type Options struct {
 	Config   config.CollectorConfig
 	Projects []config.ProjectConfig
+	// Clusters supply each cluster's exempt entities, whose byte rates
+	// the snapshot reports apart. Optional.
+	Clusters []config.ClusterConfig
 	// Now is the clock. Required.
 	Now func() time.Time
 	// Client is the HTTP client; default http.DefaultClient.
@@ -93,7 +96,7 @@ func New(o Options) (*Collector, error) {
 		opts: o,
 		fetcher: Fetcher{Client: o.Client, Timeout: time.Duration(o.Config.ScrapeTimeout),
 			BodySizeLimit: int64(o.Config.BodySizeLimit)},
-		own:     own,
+		own:     own.WithExempt(o.Clusters),
 		rater:   NewRater(time.Duration(o.Config.StaleAfter)),
 		last:    map[string]targetMemory{},
 		metrics: newOwnMetrics(o.Registerer),

@@ -15,6 +15,8 @@ type Ownership struct {
 	projects []ownedProject
 	mu       sync.Mutex
 	topics   map[string]string // cache: topic → project ("" = unowned)
+	// exempt holds each cluster's exempt entities.
+	exempt map[string][]config.ExemptConfig
 }
 
 type ownedProject struct {
@@ -81,6 +83,51 @@ outer:
 	return owner
 }
 
+// WithExempt records the clusters' exempt entities, for ExemptName. It
+// returns o and must be called before o is shared.
+func (o *Ownership) WithExempt(clusters []config.ClusterConfig) *Ownership {
+	o.exempt = map[string][]config.ExemptConfig{}
+	for _, c := range clusters {
+		if len(c.Exempt) > 0 {
+			o.exempt[c.Name] = c.Exempt
+		}
+	}
+	return o
+}
+
+// ExemptName returns the name of the cluster's exempt entity a
+// broker-reported entity is, or "". Matching is EntityOwner's: every part
+// both sides carry is equal, at least one is shared, the most specific
+// match wins. Callers ask only for entities no project owns.
+func (o *Ownership) ExemptName(cluster string, e Entity) string {
+	best, bestScore := "", 0
+	for _, x := range o.exempt[cluster] {
+		if s := matchScore(x.Entity, e); s > bestScore {
+			best, bestScore = x.Name, s
+		}
+	}
+	return best
+}
+
+// matchScore is how many parts a configured entity shares with a
+// broker-reported one, or 0 when a part both carry differs.
+func matchScore(c config.EntityConfig, e Entity) int {
+	score := 0
+	if c.User != "" && e.User != "" {
+		if c.User != e.User {
+			return 0
+		}
+		score++
+	}
+	if c.ClientID != "" && e.ClientID != "" {
+		if c.ClientID != e.ClientID {
+			return 0
+		}
+		score++
+	}
+	return score
+}
+
 // EntityOwner returns the project a broker-reported entity belongs to, or "".
 // Broker labels follow the matched quota level: a user-level quota gives only
 // the user, a client-level one only the client id. An entity matches a
@@ -89,20 +136,7 @@ outer:
 func (o *Ownership) EntityOwner(e Entity) string {
 	best, bestScore := "", 0
 	for _, p := range o.projects {
-		score := 0
-		if p.entity.User != "" && e.User != "" {
-			if p.entity.User != e.User {
-				continue
-			}
-			score++
-		}
-		if p.entity.ClientID != "" && e.ClientID != "" {
-			if p.entity.ClientID != e.ClientID {
-				continue
-			}
-			score++
-		}
-		if score > bestScore {
+		if score := matchScore(p.entity, e); score > bestScore {
 			best, bestScore = p.name, score
 		}
 	}

@@ -65,6 +65,9 @@ type Snapshot struct {
 	// Unowned is the byte rate per broker and direction of topics no
 	// project owns (only for brokers mapped through topics).
 	Unowned []UnownedRate `json:"unowned,omitempty"`
+	// Exempt is the byte rate per broker and direction of each of the
+	// cluster's exempt entities (from per-entity byte-rate metrics).
+	Exempt []ExemptRate `json:"exempt,omitempty"`
 }
 
 // BrokerKey identifies a broker: its cluster and id as configured on the
@@ -114,6 +117,15 @@ type ProjectRate struct {
 // UnownedRate is the byte rate of topics that no project owns.
 type UnownedRate struct {
 	BrokerKey
+	Direction Direction `json:"direction"`
+	Rate      Value     `json:"rate"`
+}
+
+// ExemptRate is the byte rate of one exempt entity on one broker.
+type ExemptRate struct {
+	BrokerKey
+	// Name is the exempt entity's configured name.
+	Name      string    `json:"name"`
 	Direction Direction `json:"direction"`
 	Rate      Value     `json:"rate"`
 }

@@ -53,6 +53,21 @@ type ClusterConfig struct {
 	SASL *SASLConfig `yaml:"sasl,omitempty"`
 	// RequestTimeout bounds each admin request. Default 10s.
 	RequestTimeout model.Duration `yaml:"request_timeout"`
+	// Exempt lists client-quota entities Headroom never throttles
+	// (MirrorMaker, Cruise Control, canaries). Their measured traffic on
+	// each broker is taken off the capacity Headroom hands out.
+	Exempt []ExemptConfig `yaml:"exempt,omitempty"`
+}
+
+// ExemptConfig is one entity of a cluster that Headroom never throttles and
+// whose traffic it plans around.
+type ExemptConfig struct {
+	// Name identifies the entity in logs, metrics and the API. Required,
+	// unique within the cluster.
+	Name string `yaml:"name"`
+	// Entity is the client-quota entity the brokers report its bytes
+	// under. It must not be a project's entity.
+	Entity EntityConfig `yaml:"entity"`
 }
 
 // TLSConfig configures TLS towards the brokers.

@@ -267,6 +267,7 @@ func (c *Config) Validate() Errors {
 	errs = append(errs, prefixed("alerting", c.Alerting.Validate())...)
 	errs = append(errs, prefixed("api", c.API.Validate())...)
 	errs = append(errs, prefixed("store", c.Store.Validate())...)
+	errs = append(errs, c.validateExempt()...)
 	if c.HA != nil {
 		errs = append(errs, prefixed("ha", c.HA.validate(c.Clusters))...)
 	}

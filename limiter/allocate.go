@@ -162,6 +162,15 @@ func (a *allocator) newPlan(s *State) Plan {
 		if !(c >= 0) || math.IsInf(c, 0) {
 			c, a.brokerBad[b] = 0, true
 		}
+		switch r := br.Reserved; {
+		case r == 0:
+		case r > 0 && !math.IsInf(r, 1):
+			c = max(0, c-r)
+		default:
+			// A reserve that is not a rate is missing data: the broker's
+			// projects keep their last-good quotas (contract rule 8).
+			a.brokerBad[b] = true
+		}
 		a.safe[b] = c
 		plan.Brokers[b] = BrokerLoad{ID: br.ID, Safe: c}
 	}

@@ -47,6 +47,10 @@ type State struct {
 type Broker struct {
 	ID       int32
 	Capacity float64
+	// Reserved is traffic on the broker that Headroom never throttles (a
+	// cluster's exempt entities, measured): it comes off the safe capacity,
+	// which is margin × Capacity − Reserved and never below zero.
+	Reserved float64
 	// Stale means the broker's metrics are missing or old; every project
 	// placed on it keeps its last-good quota.
 	Stale bool

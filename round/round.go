@@ -127,6 +127,8 @@ type Loop struct {
 	writer *multiWriter
 	// memory is the demand stage's per-project state.
 	memory map[memKey]*loadMemory
+	// exempt follows the exempt entities' traffic per broker.
+	exempt exemptReserves
 	// problems are the last round's, logged when they appear and clear.
 	problems map[string]bool
 	index    int64
@@ -291,8 +293,9 @@ func (l *Loop) prepare(cfg *config.Config) error {
 	if old == cfg {
 		return nil
 	}
-	if old == nil || !reflect.DeepEqual(old.Projects, cfg.Projects) || !reflect.DeepEqual(old.Collector, cfg.Collector) {
-		coll, err := collector.New(collector.Options{Config: cfg.Collector, Projects: cfg.Projects, Now: l.opts.Now,
+	if old == nil || !reflect.DeepEqual(old.Projects, cfg.Projects) || !reflect.DeepEqual(old.Collector, cfg.Collector) ||
+		!exemptEqual(old.Clusters, cfg.Clusters) {
+		coll, err := collector.New(collector.Options{Config: cfg.Collector, Projects: cfg.Projects, Clusters: cfg.Clusters, Now: l.opts.Now,
 			Client: l.opts.HTTPClient, Registerer: l.metrics.collectorRegisterer(), Logger: l.opts.Logger.With("component", "collector")})
 		if err != nil {
 			return fmt.Errorf("round: %w", err)
@@ -319,6 +322,7 @@ func (l *Loop) prepare(cfg *config.Config) error {
 			return fmt.Errorf("round: %w", err)
 		}
 		l.mon = mon
+		l.exempt = exemptReserves{cfg: cfg.Detector}
 	}
 	keep := map[string]bool{}
 	for _, cc := range cfg.Clusters {

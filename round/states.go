@@ -28,6 +28,7 @@ type builder struct {
 
 	rates    map[rateKey]collector.Value
 	throttle map[rateKey]float64
+	reserve  map[rateKey]float64 // exempt entities' bytes, no project
 	up       map[string]bool // target URL -> scraped this round
 	groups   map[string]*config.GroupConfig
 }
@@ -77,6 +78,7 @@ func dirOf(d collector.Direction) limiter.Direction {
 func (b *builder) index() {
 	b.rates = map[rateKey]collector.Value{}
 	b.throttle = map[rateKey]float64{}
+	b.reserve = b.loop.exempt.reserves(b.snap)
 	b.up = map[string]bool{}
 	b.groups = map[string]*config.GroupConfig{}
 	for i := range b.cfg.ResourceGroups {
@@ -207,6 +209,7 @@ func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) [
 		g := b.groups[s.Group]
 		for i, br := range g.Brokers {
 			s.Brokers[i].Stale = !b.up[br.MetricsURL]
+			s.Brokers[i].Reserved = b.reserved(g.Cluster, br.ID, s.Direction)
 		}
 		for i := range s.Projects {
 			lp := &s.Projects[i]

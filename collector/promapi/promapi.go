@@ -30,6 +30,8 @@ type Options struct {
 	// Window is the PromQL rate window, e.g. "1m".
 	Window   string
 	Projects []config.ProjectConfig
+	// Clusters supply each cluster's exempt entities. Optional.
+	Clusters []config.ClusterConfig
 	Now      func() time.Time
 	// Timeout bounds each query. Default 10s.
 	Timeout time.Duration
@@ -61,7 +63,7 @@ func New(o Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("promapi: %w", err)
 	}
-	return &Source{api: v1.NewAPI(c), opts: o, own: own}, nil
+	return &Source{api: v1.NewAPI(c), opts: o, own: own.WithExempt(o.Clusters)}, nil
 }
 
 func instanceOf(t collector.Target) string {

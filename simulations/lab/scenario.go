@@ -18,6 +18,12 @@ func FromScenario(s *scenario.Scenario, scale float64) (Config, error) {
 	if !(scale > 0) {
 		return Config{}, fmt.Errorf("scenario %s: scale must be above zero, got %v", s.Name, scale)
 	}
+	if len(s.Exempt) > 0 {
+		// Replaying it would take exempt clients in the lab and exempt
+		// entities in the daemon's configuration; until then, refuse
+		// rather than replay a different scenario.
+		return Config{}, fmt.Errorf("scenario %s: exempt traffic is simulated only; the lab does not replay it", s.Name)
+	}
 	cfg := Config{
 		Brokers: s.Brokers.Count,
 		Capacity: Rates{

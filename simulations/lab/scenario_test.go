@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,19 @@ func TestFromScenarioPlacesLeadersAsTheScenario(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFromScenarioRefusesExemptTraffic: the lab does not replay exempt
+// sources, so it refuses a scenario that has them instead of replaying a
+// lighter one.
+func TestFromScenarioRefusesExemptTraffic(t *testing.T) {
+	s, err := scenario.Load("../scenarios/exempt.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FromScenario(s, 0.5); err == nil || !strings.Contains(err.Error(), "exempt traffic") {
+		t.Fatalf("FromScenario with exempt traffic: %v, want a refusal naming it", err)
 	}
 }
 

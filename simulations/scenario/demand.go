@@ -159,6 +159,15 @@ func (s *Scenario) loadTraces() error {
 			}
 		}
 	}
+	for k := range s.Exempt {
+		for d, dem := range map[string]*Demand{"produce": s.Exempt[k].Demand.Produce, "fetch": s.Exempt[k].Demand.Fetch} {
+			if dem != nil && dem.Trace != nil {
+				if err := dem.Trace.load(s.dir); err != nil {
+					errs = append(errs, fmt.Errorf("exempt[%d].demand.%s.trace.file: %w", k, d, err))
+				}
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -343,7 +352,12 @@ func (s *Scenario) ProjectIndex(name string) (int, bool) {
 }
 
 func (s *Scenario) rate(i int, d Direction, r int, sec float64, noisy bool) float64 {
-	dem := s.Projects[i].DemandSpec(d)
+	return s.demandAt(s.Projects[i].DemandSpec(d), uint64(i), d, r, sec, noisy)
+}
+
+// demandAt evaluates a demand shape in round r (sec seconds in); key
+// seeds its spikes and noise.
+func (s *Scenario) demandAt(dem *Demand, key uint64, d Direction, r int, sec float64, noisy bool) float64 {
 	if dem == nil {
 		return 0
 	}
@@ -368,7 +382,7 @@ func (s *Scenario) rate(i int, d Direction, r int, sec float64, noisy bool) floa
 			n = max(1, int(math.Ceil(time.Duration(sp.Duration).Seconds()/round)))
 		}
 		for k := 0; k < n && r-k >= 0; k++ {
-			if uniform(s.Seed, uint64(i), uint64(d), uint64(r-k), 1) < p {
+			if uniform(s.Seed, key, uint64(d), uint64(r-k), 1) < p {
 				v += float64(sp.Magnitude)
 				break
 			}
@@ -381,7 +395,7 @@ func (s *Scenario) rate(i int, d Direction, r int, sec float64, noisy bool) floa
 		v += dem.Trace.at(sec)
 	}
 	if noisy && dem.Noise > 0 {
-		v *= 1 + dem.Noise*Normal(s.Seed, uint64(i), uint64(d), uint64(r), 2)
+		v *= 1 + dem.Noise*Normal(s.Seed, key, uint64(d), uint64(r), 2)
 	}
 	return max(v, 0)
 }

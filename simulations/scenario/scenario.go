@@ -69,6 +69,10 @@ type Scenario struct {
 	Brokers Brokers `yaml:"brokers"`
 	// Projects are the tenants.
 	Projects []Project `yaml:"projects"`
+	// Exempt is traffic no policy may throttle (mirroring, rebalancing,
+	// canaries): it loads the brokers, and a policy sees it only as a
+	// live round would, measured per broker.
+	Exempt []Exempt `yaml:"exempt"`
 
 	// dir is where the file lives; traces are relative to it.
 	dir string
@@ -300,6 +304,7 @@ func (s *Scenario) validate() []error {
 			errs = append(errs, d.validate(pp+".demand.fetch")...)
 		}
 	}
+	errs = append(errs, s.validateExempt(names)...)
 	if len(errs) == 0 {
 		errs = append(errs, s.checkShareSums()...)
 	}
@@ -380,20 +385,26 @@ type BrokerWeight struct {
 // the fraction of its traffic each one carries.
 func (s *Scenario) Placement(i int) []BrokerWeight {
 	p := s.Projects[i]
+	return s.placement(i, p.Partitions, p.Placement)
+}
+
+// placement spreads partitions round-robin from broker start, or weighs
+// the explicit per-broker counts when there are any.
+func (s *Scenario) placement(start, partitions int, explicit map[int]int) []BrokerWeight {
 	counts := map[int]float64{}
-	if len(p.Placement) > 0 {
-		for id, n := range p.Placement {
+	if len(explicit) > 0 {
+		for id, n := range explicit {
 			if n > 0 {
 				counts[id] = float64(n)
 			}
 		}
 	} else {
-		n := p.Partitions
+		n := partitions
 		if n == 0 {
 			n = s.Brokers.Count
 		}
 		for k := range n {
-			id := (i + k) % s.Brokers.Count
+			id := (start + k) % s.Brokers.Count
 			w := 1.0
 			if sk, ok := s.Brokers.Skew[id]; ok {
 				w = sk

@@ -69,6 +69,15 @@ func TestBadScenarios(t *testing.T) {
 		{"enforcement_negative_sample.yaml", []string{"enforcement.window_sample:", "-1s"}},
 		{"enforcement_negative_buffer.yaml", []string{"enforcement.client_buffer: must not be negative, got -1MiB", "enforcement.request_size: must be above zero, got 0B"}},
 		{"enforcement_uneven_sample.yaml", []string{"enforcement.window_sample: the round (10s) must be a whole number of samples, got 3s"}},
+		{"exempt_bad.yaml", []string{
+			`exempt[0].name: duplicate name "a"`,
+			"exempt[1].placement[5]: no such broker (count 2)",
+			"exempt[1].demand: at least one of produce and fetch is required",
+			`exempt[2].name: duplicate name "mm2"`,
+			"exempt[2].partitions: must be in [0, 100000], got -1",
+			"exempt[2].demand.fetch.noise: must be in [0, 1]",
+		}},
+		{"exempt_unknown_field.yaml", []string{"exempt[0].quota: unknown field (line 5)"}},
 		{"oversubscribed.yaml", []string{"produce shares of the projects on broker 0 sum to 100MiB/s, above its safe capacity 90MiB/s"}},
 	}
 	for _, tt := range tests {

@@ -98,12 +98,19 @@ func (s *shared) Plan(obs *Observation, quotas []float64) error {
 		s.want[i] = clamp(s.want[i], p.Floor, p.Ceiling)
 		quotas[i] = math.Inf(1)
 	}
-	for _, idx := range s.members {
+	for b, idx := range s.members {
 		if len(idx) == 0 {
 			continue
 		}
+		// What the broker has for the projects: its safe capacity less the
+		// exempt traffic it last reported, the same measurement the
+		// headroom policy is given.
+		capacity := s.g.SafeCapacity
+		if obs.Exempt != nil {
+			capacity = max(0, capacity-obs.Exempt[b])
+		}
 		out := s.out[:len(idx)]
-		s.rule(s.g.SafeCapacity, idx, s.want, s.weight, out, s.scratch[:len(idx)])
+		s.rule(capacity, idx, s.want, s.weight, out, s.scratch[:len(idx)])
 		for k, i := range idx {
 			quotas[i] = min(quotas[i], out[k])
 		}

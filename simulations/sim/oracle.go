@@ -47,6 +47,7 @@ type oracle struct {
 	a                *mat.Dense
 	c, b             []float64
 	basic            []int
+	exemptLoad
 }
 
 type member struct{ project, slot int }
@@ -58,7 +59,7 @@ func init() {
 }
 
 func newOracle(g *Group) *oracle {
-	o := &oracle{g: g, members: make([][]member, g.Brokers)}
+	o := &oracle{g: g, members: make([][]member, g.Brokers), exemptLoad: exemptLoad{safe: g.SafeCapacity}}
 	for i, p := range g.Projects {
 		for j, bw := range p.Placement {
 			o.members[bw.Broker] = append(o.members[bw.Broker], member{i, j})
@@ -72,9 +73,9 @@ func (o *oracle) Plan(*Observation, []float64) error { return nil }
 
 // Serve solves the round's program broker by broker.
 func (o *oracle) Serve(demand, served [][]float64) error {
-	safe := o.g.SafeCapacity
 	var u []float64
 	for b, ms := range o.members {
+		safe := o.safeAt(b)
 		u = u[:0]
 		var sum float64
 		for _, m := range ms {

@@ -59,6 +59,7 @@ type kafkaOracle struct {
 	points   []float64
 	solves   int
 	restarts int
+	exemptLoad
 }
 
 func init() {
@@ -85,6 +86,8 @@ func newKafkaOracle(g *Group, causal bool) *kafkaOracle {
 		tight:   make([]bool, g.Brokers),
 		comp:    make([]int, n),
 		parent:  make([]int, n),
+
+		exemptLoad: exemptLoad{safe: g.SafeCapacity},
 	}
 	for i, p := range g.Projects {
 		for _, bw := range p.Placement {
@@ -136,7 +139,7 @@ func (o *kafkaOracle) Quotas(r int, demand [][]float64, quotas []float64) error 
 		for _, i := range ms {
 			sum += o.hi[i]
 		}
-		o.tight[b] = sum > g.SafeCapacity*(1+1e-12)
+		o.tight[b] = sum > o.safeAt(b)*(1+1e-12)
 		any = any || o.tight[b]
 	}
 	if !any {
@@ -252,7 +255,7 @@ func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []
 		for _, i := range o.members[b] {
 			sum += o.lo[i]
 		}
-		if sum > g.SafeCapacity {
+		if sum > o.safeAt(b) {
 			for _, i := range projects {
 				o.lo[i] = 0
 			}
@@ -312,7 +315,7 @@ func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []
 	row := make(map[int]int, nb)
 	for t, b := range brokers {
 		row[b] = ns + t
-		left := g.SafeCapacity
+		left := o.safeAt(b)
 		for _, i := range o.members[b] {
 			left -= o.lo[i]
 		}
@@ -360,7 +363,7 @@ func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []
 			sum += quotas[i]
 			above += quotas[i] - o.lo[i]
 		}
-		if over := sum - g.SafeCapacity; over > 0 && above > 0 {
+		if over := sum - o.safeAt(b); over > 0 && above > 0 {
 			f := max(0, 1-over/above)
 			for _, i := range o.members[b] {
 				quotas[i] = o.lo[i] + (quotas[i]-o.lo[i])*f

@@ -63,6 +63,10 @@ type Observation struct {
 	Round int
 	// Projects is indexed like Group.Projects.
 	Projects []ProjectObservation
+	// Exempt is the traffic no policy may throttle (the scenario's exempt
+	// sources) that each broker reported in the round, with observation
+	// noise; nil when the scenario has none.
+	Exempt []float64
 }
 
 // ProjectObservation is one project's view in one round. Rate and Throttle

@@ -75,10 +75,13 @@ type headroomPolicy struct {
 	par   demand.Params
 	state limiter.State
 	det   []*detector.Series
-	mem   []demand.Memory
-	in    []demand.Input
-	est   [][]demand.Estimate
-	start time.Time
+	// exempt follows each broker's exempt traffic, made on first sight.
+	exempt []*detector.Series
+	detCfg config.DetectorConfig
+	mem    []demand.Memory
+	in     []demand.Input
+	est    [][]demand.Estimate
+	start  time.Time
 	// alloc plans with the scratch space of the previous round; each plan
 	// is read before the next is made.
 	alloc limiter.Allocator
@@ -94,7 +97,7 @@ func newHeadroomPolicy(g *Group, c HeadroomConfig) (*headroomPolicy, error) {
 	if g.Brokers < 1 {
 		return nil, fmt.Errorf("headroom policy: group %s has no brokers", g.Scenario)
 	}
-	p := &headroomPolicy{g: g, par: c.Demand, start: time.Unix(0, 0).UTC()}
+	p := &headroomPolicy{g: g, par: c.Demand, start: time.Unix(0, 0).UTC(), detCfg: c.Detector}
 	p.par.Window, p.par.Round = g.ThrottleWindow, g.Round
 	dir := limiter.Produce
 	if g.Direction != 0 {
@@ -163,11 +166,37 @@ func (p *headroomPolicy) Plan(obs *Observation, quotas []float64) error {
 		in.Expected, in.Upper = r.Forecast, r.Upper
 		lp.Loads = p.par.Loads(&p.mem[i], in, p.est[i], lp.Loads[:0])
 	}
+	if err := p.reserve(at, obs.Exempt); err != nil {
+		return err
+	}
 	plan := p.alloc.Allocate(&p.state)
 	for i, d := range plan.Decisions {
 		if d.Write {
 			quotas[i] = d.After
 		}
+	}
+	return nil
+}
+
+// reserve sets each broker's reserve for the exempt traffic it reported,
+// through a detector per broker, as the live round does.
+func (p *headroomPolicy) reserve(at time.Time, exempt []float64) error {
+	if exempt == nil {
+		return nil
+	}
+	if p.exempt == nil {
+		p.exempt = make([]*detector.Series, len(exempt))
+		for b := range p.exempt {
+			s, err := detector.NewSeries(p.detCfg, detector.Options{NonNegative: true})
+			if err != nil {
+				return fmt.Errorf("headroom policy: %w", err)
+			}
+			p.exempt[b] = s
+		}
+	}
+	for b, v := range exempt {
+		r := p.exempt[b].Observe(at, v)
+		p.state.Brokers[b].Reserved = demand.Reserve(v, r.Upper)
 	}
 	return nil
 }

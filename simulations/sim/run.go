@@ -181,6 +181,14 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 	for k := range demand {
 		demand[k] = [2][]float64{make([]float64, nproj), make([]float64, nproj)}
 	}
+	// exempt is each round's exempt traffic per broker, nil without any.
+	var exempt [][2][]float64
+	if len(s.Exempt) > 0 {
+		exempt = make([][2][]float64, block)
+		for k := range exempt {
+			exempt[k] = [2][]float64{make([]float64, s.Brokers.Count), make([]float64, s.Brokers.Count)}
+		}
+	}
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -195,6 +203,10 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 				for i := range nproj {
 					demand[k][di][i] = s.Rate(i, d, r0+k)
 				}
+				if exempt != nil {
+					clear(exempt[k][di])
+					s.ExemptLoad(d, r0+k, exempt[k][di])
+				}
 			}
 		}
 		var wg sync.WaitGroup
@@ -204,7 +216,11 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				errs[x] = pr.rounds(s, groups, r0, demand[:n], roundSec, opt.Now)
+				var ex [][2][]float64
+				if exempt != nil {
+					ex = exempt[:n]
+				}
+				errs[x] = pr.rounds(s, groups, r0, demand[:n], ex, roundSec, opt.Now)
 			}()
 		}
 		wg.Wait()
@@ -225,14 +241,19 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 }
 
 // rounds runs the policy through the rounds r0, r0+1, … with the demand
-// of each in demand[k].
-func (pr *policyRun) rounds(s *scenario.Scenario, groups [2]*Group, r0 int, demand [][2][]float64, roundSec float64, now func() time.Time) error {
+// of each in demand[k] and its exempt traffic per broker in exempt[k] (nil
+// when the scenario has none).
+func (pr *policyRun) rounds(s *scenario.Scenario, groups [2]*Group, r0 int, demand, exempt [][2][]float64, roundSec float64, now func() time.Time) error {
 	for k := range demand {
 		r := r0 + k
 		overloaded := false
 		violated := false
 		for di := range groups {
-			ov, vi, err := pr.step(di, r, demand[k][di], roundSec, now)
+			var ex []float64
+			if exempt != nil {
+				ex = exempt[k][di]
+			}
+			ov, vi, err := pr.step(di, r, demand[k][di], ex, roundSec, now)
 			if err != nil {
 				return fmt.Errorf("scenario %s, policy %s, %s, round %d: %w",
 					s.Name, pr.name, groups[di].Direction, r, err)
@@ -318,7 +339,7 @@ func newRunner(g *Group, p Policy, s *scenario.Scenario, dir uint64) *runner {
 
 // step runs one round of one direction for one policy. It reports whether
 // a broker was overloaded and whether a lender was short of its demand.
-func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now func() time.Time) (overloaded, violated bool, err error) {
+func (pr *policyRun) step(di, r int, demand, exempt []float64, roundSec float64, now func() time.Time) (overloaded, violated bool, err error) {
 	rn := pr.dirs[di]
 	g := rn.g
 	clear(rn.load)
@@ -329,6 +350,9 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 			for j, bw := range pj.Placement {
 				rn.demandPB[i][j] = demand[i] * bw.Weight
 			}
+		}
+		if ea, ok := rn.policy.(exemptAware); ok && exempt != nil {
+			ea.setExempt(exempt)
 		}
 		start := now()
 		if rn.oracle != nil {
@@ -427,6 +451,10 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 			rn.violates[i] = -1
 		}
 	}
+	// Exempt traffic is never throttled: all of it loads its brokers.
+	for b, x := range exempt {
+		rn.load[b] += x
+	}
 	for b, l := range rn.load {
 		if l > g.SafeCapacity*(1+1e-9)+rn.slack[b] {
 			overloaded = true
@@ -441,6 +469,9 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 			rn.quotaSum[bw.Broker] += rn.inForce[i]
 		}
 	}
+	for b := range exempt {
+		rn.quotaSum[b] += exempt[b]
+	}
 	for _, qs := range rn.quotaSum {
 		if qs > g.SafeCapacity*(1+1e-9) {
 			rn.unsafe++
@@ -452,6 +483,16 @@ func (pr *policyRun) step(di, r int, demand []float64, roundSec float64, now fun
 	}
 
 	rn.obs.Round = r
+	if exempt != nil {
+		// What the brokers report of the exempt traffic, as of a project's
+		// rate: with observation noise.
+		rn.obs.Exempt = append(rn.obs.Exempt[:0], exempt...)
+		for b := range rn.obs.Exempt {
+			if noise > 0 {
+				rn.obs.Exempt[b] *= max(0, 1+noise*rn.noise.next())
+			}
+		}
+	}
 	// A plan waits ControlDelay rounds in the ring; one more buffer than
 	// that is enough to never overwrite a waiting or current plan.
 	next := rn.buffers[rn.nextBuf]

@@ -337,6 +337,13 @@ func TestPublicSuite(t *testing.T) {
 				if p.Name == "headroom" {
 					continue // judged by the targets below
 				}
+				if len(s.Exempt) > 0 && !strings.HasPrefix(p.Name, "oracle") {
+					// Traffic no policy controls: a causal peer knows
+					// only its last measurement, so keeping below safe
+					// capacity is no longer its construction's theorem.
+					// TestExemptScenario judges this case.
+					continue
+				}
 				if p.OverloadRounds != 0 || p.OverloadBytes != 0 {
 					t.Errorf("%s overloaded: %d rounds, %v bytes", p.Name, p.OverloadRounds, p.OverloadBytes)
 				}

@@ -1,0 +1,75 @@
+package round
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/headroomhq/headroom/collector"
+	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/limiter"
+)
+
+// TestMeasuredExemptSumsPerBroker: the exempt entities' bytes on a
+// broker add up per direction; a stale figure still counts (the last one
+// known), a pending or missing one makes the reserve unknown (NaN), which
+// the allocator holds as missing data.
+func TestMeasuredExemptSumsPerBroker(t *testing.T) {
+	key := func(b string) collector.BrokerKey { return collector.BrokerKey{Cluster: "eu", Broker: b} }
+	rate := func(b, name string, d collector.Direction, v float64, st collector.State) collector.ExemptRate {
+		return collector.ExemptRate{BrokerKey: key(b), Name: name, Direction: d, Rate: collector.Value{Value: v, State: st}}
+	}
+	snap := &collector.Snapshot{Exempt: []collector.ExemptRate{
+		rate("1", "mm2", collector.Produce, 1000, collector.Fresh),
+		rate("1", "cc", collector.Produce, 200, collector.Stale),
+		rate("1", "mm2", collector.Fetch, 50, collector.Fresh),
+		rate("2", "mm2", collector.Produce, 7, collector.Pending),
+	}}
+	got := measuredExempt(snap)
+	for _, tc := range []struct {
+		broker string
+		dir    limiter.Direction
+		want   float64
+	}{
+		{"1", limiter.Produce, 1200},
+		{"1", limiter.Fetch, 50},
+		{"2", limiter.Produce, math.NaN()},
+		{"3", limiter.Produce, 0}, // no exempt traffic seen
+	} {
+		v := got[rateKey{cluster: "eu", broker: tc.broker, dir: tc.dir}]
+		if v != tc.want && !(math.IsNaN(v) && math.IsNaN(tc.want)) {
+			t.Errorf("broker %s %v: reserve %v, want %v", tc.broker, tc.dir, v, tc.want)
+		}
+	}
+}
+
+// TestExemptReservesFollowTheTraffic: a steady, noisy exempt rate earns a
+// reserve above the measurement (the detector's upper bound); a jump is
+// reserved in full in the round it is measured; a broker no longer
+// reporting starts over.
+func TestExemptReservesFollowTheTraffic(t *testing.T) {
+	x := exemptReserves{cfg: config.DefaultDetectorConfig()}
+	k := rateKey{cluster: "eu", broker: "1", dir: limiter.Produce}
+	snap := func(i int, v float64) *collector.Snapshot {
+		return &collector.Snapshot{Time: time.Unix(1700000000, 0).Add(time.Duration(i) * 15 * time.Second),
+			Exempt: []collector.ExemptRate{{BrokerKey: collector.BrokerKey{Cluster: "eu", Broker: "1"}, Name: "mm2",
+				Direction: collector.Produce, Rate: collector.Value{Value: v, State: collector.Fresh}}}}
+	}
+	var i int
+	for ; i < 200; i++ {
+		// ±2% around 1000, alternating.
+		x.reserves(snap(i, 1000+20*float64(1-2*(i%2))))
+	}
+	if got := x.reserves(snap(i, 980))[k]; !(got > 1000) {
+		t.Errorf("steady traffic measured at 980: reserve %v, want the bound above its level 1000", got)
+	}
+	i++
+	if got := x.reserves(snap(i, 2000))[k]; got < 2000 {
+		t.Errorf("a jump to 2000: reserve %v, want at least the measurement", got)
+	}
+	i++
+	x.reserves(&collector.Snapshot{Time: snap(i, 0).Time})
+	if len(x.series) != 0 {
+		t.Errorf("%d series kept for brokers no longer reporting exempt traffic", len(x.series))
+	}
+}
