@@ -136,16 +136,10 @@ type Outcome string
 const (
 	Written   Outcome = "written"
 	Unchanged Outcome = "unchanged" // Kafka already had the value
-	// Hysteresis is no longer produced: the allocator holds small changes
-	// (limiter.ReasonHeldHysteresis) and never plans them. Kept for the
-	// readers of older results.
-	//
-	// Deprecated: never produced.
-	Hysteresis Outcome = "hysteresis"
-	Deferred   Outcome = "deferred" // over the round's write budget
-	Failed     Outcome = "failed"   // Kafka refused or did not answer; the value in force stays
-	Refused    Outcome = "refused"  // not a positive finite number; never sent
-	Shadow     Outcome = "shadow"   // shadow mode: would have been written
+	Deferred  Outcome = "deferred"  // over the round's write budget
+	Failed    Outcome = "failed"    // Kafka refused or did not answer; the value in force stays
+	Refused   Outcome = "refused"   // not a positive finite number; never sent
+	Shadow    Outcome = "shadow"    // shadow mode: would have been written
 )
 
 // Result is one change's outcome.

@@ -87,7 +87,7 @@ func TestWhyDidProjectHaveQuotaAtTime(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, r := range results {
-			if r.Outcome != applier.Written && r.Outcome != applier.Unchanged && r.Outcome != applier.Hysteresis {
+			if r.Outcome != applier.Written && r.Outcome != applier.Unchanged {
 				t.Fatalf("round %d: %s %s (%v)", round, r.Project, r.Outcome, r.Err)
 			}
 			if r.Project == "idle" {
