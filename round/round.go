@@ -379,8 +379,7 @@ func (l *Loop) open(cc config.ClusterConfig) {
 
 func (l *Loop) newApplier(c *cluster, lc config.LimiterConfig) {
 	ac := control.ApplierConfig(lc)
-	clk := clock.OrReal(l.opts.Clock)
-	ac.Sleep = func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, clk, d) }
+	ac.Clock = l.opts.Clock
 	ac.Logger = l.opts.Logger.With("component", "applier", "cluster", c.conf.Name)
 	c.applier = applier.New(c.conn.Admin, ac)
 }

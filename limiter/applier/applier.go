@@ -26,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/headroomhq/headroom/internal/clock"
 	"github.com/headroomhq/headroom/internal/retry"
 	"github.com/headroomhq/headroom/limiter"
 )
@@ -153,12 +154,6 @@ type Result struct {
 	Err             error
 }
 
-// Sleeper waits between retries; tests inject one that does not sleep.
-type Sleeper func(ctx context.Context, d time.Duration) error
-
-// SleepContext sleeps for d or until ctx is done.
-func SleepContext(ctx context.Context, d time.Duration) error { return retry.Sleep(ctx, d) }
-
 // Config tunes an Applier.
 type Config struct {
 	// Shadow writes nothing.
@@ -176,8 +171,8 @@ type Config struct {
 	// MaxBackoff, and each wait is the step with internal/retry's jitter
 	// (±50%). Defaults 200ms and 5s.
 	Backoff, MaxBackoff time.Duration
-	// Sleep waits between attempts. Default SleepContext.
-	Sleep  Sleeper
+	// Clock times the waits between attempts. Default clock.Real.
+	Clock  clock.Clock
 	Logger *slog.Logger
 }
 
@@ -207,9 +202,7 @@ func New(adm *kadm.Client, cfg Config) *Applier {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Second
 	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = SleepContext
-	}
+	cfg.Clock = clock.OrReal(cfg.Clock)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -457,7 +450,7 @@ func (a *Applier) writeBatch(ctx context.Context, res []Result, batch []int) {
 		}
 		wait := backoff.Next()
 		a.cfg.Logger.Warn("retrying quota writes", "entities", len(pending), "attempt", attempt, "backoff", wait)
-		if err := a.cfg.Sleep(ctx, wait); err != nil {
+		if err := clock.Sleep(ctx, a.cfg.Clock, wait); err != nil {
 			for _, i := range pending {
 				res[i].Outcome, res[i].Err = Failed, fmt.Errorf("write quota of %s: %w", res[i].Entity, err)
 			}
@@ -477,7 +470,7 @@ func (a *Applier) retry(ctx context.Context, what string, fn func() error) error
 		if attempt >= a.cfg.Attempts || !retriableRequest(err) {
 			return fmt.Errorf("%s (attempt %d): %w", what, attempt, err)
 		}
-		if serr := a.cfg.Sleep(ctx, backoff.Next()); serr != nil {
+		if serr := clock.Sleep(ctx, a.cfg.Clock, backoff.Next()); serr != nil {
 			return fmt.Errorf("%s: %w (last error: %v)", what, serr, err)
 		}
 	}

@@ -59,7 +59,7 @@ func TestWhyDidProjectHaveQuotaAtTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	ap := applier.New(kadm.NewClient(cl), applier.Config{Sleep: func(context.Context, time.Duration) error { return nil }})
+	ap := applier.New(kadm.NewClient(cl), applier.Config{})
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "headroom.db"))
 	if err != nil {
 		t.Fatal(err)
