@@ -2,15 +2,16 @@
 // through the admin API (franz-go kadm): it reads what is in force
 // (DescribeClientQuotas), computes the diff, validates it
 // (AlterClientQuotas with validateOnly), writes it in batches within a
-// per-round write budget, retries with backoff, and reads back to verify.
-// On failure the value in force stays, and the caller learns which one it
-// is. Zero, negative and non-finite quotas are never written. Shadow mode
-// computes and reports everything and writes nothing.
+// per-round write budget, retries with backoff (waiting on the clock it is
+// given, internal/clock), and reads back to verify. On failure the value
+// in force stays, and the caller learns which one it is. Zero, negative
+// and non-finite quotas are never written. Shadow mode computes and
+// reports everything and writes nothing.
 //
 // It owns no policy: which quota a project gets, and whether a change is
 // worth writing (hysteresis), is limiter.Allocate's decision; every change
-// it is given is written, within the write budget. It must not import the collector, the detector, alerting, api
-// or store.
+// it is given is written, within the write budget. It must not import the
+// collector, the detector, alerting, api or store.
 package applier
 
 import (
