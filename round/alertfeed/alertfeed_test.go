@@ -24,15 +24,11 @@ func fresh(v float64) collector.Value { return collector.Value{Value: v, State: 
 // whose every write failed.
 func observeFixture(t *testing.T) (*config.Config, *collector.Ownership, round.Outcome) {
 	t.Helper()
-	cfg, err := config.LoadFile("../../examples/headroom.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := exampleConfig(t)
 	own, err := collector.NewOwnership(cfg.Projects)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const mib = 1 << 20
 	brokers := []limiter.BrokerLoad{{ID: 1, Safe: 90 * mib}, {ID: 2, Safe: 90 * mib}, {ID: 3, Safe: 90 * mib}}
 	o := round.Outcome{
 		Time: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC),
@@ -77,7 +73,6 @@ func observeFixture(t *testing.T) (*config.Config, *collector.Ownership, round.O
 func TestObserve(t *testing.T) {
 	cfg, own, o := observeFixture(t)
 	obs := Observe(cfg, own, o)
-	const mib = 1 << 20
 	if obs.Cluster != "prod-eu" || !obs.Time.Equal(o.Time) {
 		t.Fatalf("cluster %q time %v", obs.Cluster, obs.Time)
 	}
