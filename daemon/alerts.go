@@ -13,6 +13,7 @@ import (
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/clock"
 	"github.com/headroomhq/headroom/round"
+	"github.com/headroomhq/headroom/round/alertfeed"
 	"github.com/headroomhq/headroom/store"
 )
 
@@ -86,7 +87,7 @@ func (a *alertLoop) evaluate(ctx context.Context, o round.Outcome) {
 		}
 		a.ownFor, a.own = cfg, own
 	}
-	obs := observe(cfg, a.own, o)
+	obs := alertfeed.Observe(cfg, a.own, o)
 	if a.exported != nil {
 		a.exported.set(obs)
 	}

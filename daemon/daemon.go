@@ -60,6 +60,11 @@ type Options struct {
 const WebhookPath = "/webhook/alertmanager"
 
 // Run runs Headroom until ctx is done or a component fails.
+//
+// It wires in order: the registry, the live configuration and the store;
+// replication when the configuration has an ha block; the round loop; the
+// alert loop and its outbound parts; the HTTP server with the API; then it
+// runs every long-lived part together and stops them together.
 func Run(ctx context.Context, o Options) (err error) {
 	defer func() {
 		if err != nil {
@@ -69,215 +74,297 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}()
 	o.Clock = clock.OrReal(o.Clock)
-	now := o.Clock.Now
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		versioncollector.NewCollector("headroom"),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
-	live, err := server.NewLiveConfig(o.ConfigFile, o.Logger, reg, now)
-	if err != nil {
+	w := &wiring{o: o, now: o.Clock.Now, reg: newRegistry()}
+	if w.live, err = server.NewLiveConfig(o.ConfigFile, o.Logger, w.reg, w.now); err != nil {
 		return err
 	}
-	cfg := live.Config()
-	db, err := store.Open(ctx, cfg.Store.Path)
-	if err != nil {
+	w.cfg = w.live.Config()
+	if w.db, err = store.Open(ctx, w.cfg.Store.Path); err != nil {
 		return err
 	}
-	defer db.Close()
+	defer w.db.Close()
 	// What the alert rules compare, for Prometheus rules over /metrics;
 	// older than three rounds, it is no longer exported.
-	observed := newObservationCollector(now, func() time.Duration { return 3 * time.Duration(live.Config().Global.RoundInterval) })
-	reg.MustRegister(newAlertsCollector(db), observed)
+	observed := newObservationCollector(w.now, func() time.Duration { return 3 * time.Duration(w.live.Config().Global.RoundInterval) })
+	w.reg.MustRegister(newAlertsCollector(w.db), observed)
 
-	// With an ha block this process is one replica of several: the shared
-	// state comes from the state topics, and the round loop runs only
-	// while the election makes it the active replica.
-	var rep *replication
-	var gate round.Gate
-	saveEvery := time.Duration(0)
-	if cfg.HA != nil {
-		rep, err = startReplication(ctx, cfg, db, o.Listener.Addr(), reg, o.Logger)
-		if err != nil {
-			return err
-		}
-		defer rep.close()
-		jctx, jcancel := context.WithCancel(context.Background())
-		jdone := make(chan struct{})
-		go func() { defer close(jdone); rep.journal.Run(jctx) }()
-		defer func() { jcancel(); <-jdone }()
-		cctx, ccancel := context.WithTimeout(ctx, 2*time.Minute)
-		err = rep.journal.CatchUp(cctx)
-		ccancel()
-		if err != nil {
-			return err
-		}
-		gate = rep
-		// Standbys stay warm: the leader saves the detector every round.
-		saveEvery = time.Duration(cfg.Global.RoundInterval)
-	}
-
-	// The alert loop follows every round; the caller's hook too.
-	var alerts *alertLoop
-	onRound := func(out round.Outcome) {
-		if rep != nil {
-			rep.logWrites(out)
-		}
-		alerts.offer(out)
-		if o.OnRound != nil {
-			o.OnRound(out)
-		}
-	}
-	loop, err := round.New(round.Options{Config: live.Config, Store: db, Now: now, Clock: o.Clock, Registerer: reg,
-		Logger: o.Logger.With("component", "round"), OnRound: onRound, Gate: gate, SaveEvery: saveEvery})
+	stopHA, err := w.startReplication(ctx)
 	if err != nil {
 		return err
 	}
-	defer loop.Close()
-	if rep != nil {
-		if err := rep.elect(ctx, loop); err != nil {
-			return err
-		}
-	}
-
-	var n *notifier.Notifier
-	if len(cfg.Alerting.Alertmanagers) > 0 {
-		n, err = notifier.New(notifier.Options{
-			Alertmanagers: cfg.Alerting.Alertmanagers, QueueCapacity: cfg.Alerting.QueueCapacity,
-			Clock: o.Clock, Logger: o.Logger.With("component", "notifier"), Registerer: reg,
-		})
-		if err != nil {
-			return err
-		}
-	}
-	parts, err := newAlertParts(live.Config, db, n, loop, o.Clock, o.Logger, reg)
-	if err != nil {
+	defer stopHA()
+	if err := w.newRoundLoop(ctx); err != nil {
 		return err
 	}
-	alerts = parts.loop
-	alerts.exported = observed
-	live.Subscribe(parts.reload)
-
-	// With several replicas, alert states and lifecycle actions go
-	// through the events topic to the active replica.
-	var haA *haAlerts
-	var actions api.AlertActions = parts.engine
-	if rep != nil {
-		haA = newHAAlerts(rep, db, parts.engine, now, reg, o.Logger)
-		actions = haA
-	}
-
-	srv := server.New(live, reg, o.Logger, o.Web)
-	apiHandler, err := api.New(api.Options{Config: live.Config, Store: db, Now: now, Logger: o.Logger.With("component", "api"),
-		Quotas: clusterQuotas{loop}, Alerts: actions, OnOverride: func() { _ = loop.ForceRound(ctx, "", false) }})
-	if err != nil {
+	defer w.loop.Close()
+	if err := w.newAlerting(observed); err != nil {
 		return err
 	}
-	srv.Handle("/api/v1/", apiHandler)
-	srv.Handle("GET "+StatusPath, statusHandler(rep, now()))
+	if err := w.newServer(ctx); err != nil {
+		return err
+	}
 
 	var g run.Group
-	{
-		// The round loop. Its ticker follows round_interval across
-		// reloads; a round in progress always finishes with the
-		// configuration it started with.
-		lctx, cancel := context.WithCancel(ctx)
-		intervals := make(chan time.Duration, 1)
-		live.Subscribe(func(c *config.Config) {
-			select {
-			case <-intervals:
-			default:
-			}
-			intervals <- time.Duration(c.Global.RoundInterval)
-		})
-		g.Add(func() error {
-			t := o.Clock.NewTicker(time.Duration(cfg.Global.RoundInterval))
-			defer t.Stop()
-			go func() {
-				for {
-					select {
-					case <-lctx.Done():
-						return
-					case d := <-intervals:
-						t.Reset(d)
-					}
-				}
-			}()
-			return loop.Run(lctx, t.C())
-		}, func(error) { cancel() })
-	}
-	if rep != nil {
-		fctx, cancel := context.WithCancel(ctx)
-		g.Add(func() error { rep.follow(fctx); return nil }, func(error) { cancel() })
-		hctx, hcancel := context.WithCancel(ctx)
-		g.Add(func() error { haA.run(hctx); return nil }, func(error) { hcancel() })
-		haA.wake() // states applied while catching up, if this replica leads
-	}
-	if n != nil {
-		nctx, cancel := context.WithCancel(ctx)
-		g.Add(func() error { n.Run(nctx); return nil }, func(error) { cancel() })
-	}
-	{
-		// Rules, the keeper and verification after every round; the
-		// outbound callbacks of every lifecycle step.
-		actx, cancel := context.WithCancel(ctx)
-		g.Add(func() error { parts.loop.run(actx); return nil }, func(error) { cancel() })
-		cctx, ccancel := context.WithCancel(ctx)
-		g.Add(func() error { parts.callbacks.Run(cctx); return nil }, func(error) { ccancel() })
-	}
-	// Fresh notifications from Alertmanager open and close incidents and
-	// run their playbooks. They act under the daemon's context, not the
-	// request's: a playbook is not cut short because Alertmanager hung up.
-	hookLogger := o.Logger.With("component", "webhook")
-	var recorder webhook.Recorder = webhook.StoreRecorder{DB: db}
-	onFresh := func(ns []webhook.Notification) {
-		if err := parts.engine.Notify(ctx, ns); err != nil {
-			hookLogger.Error("handle notifications", "err", err)
-		}
-		if err := db.MarkNotificationsHandled(ctx, storeNotifications(ns)); err != nil {
-			hookLogger.Error("mark notifications handled", "err", err)
-		}
-	}
-	if haA != nil {
-		recorder, onFresh = haA, nil // the active replica handles them from the topic
-	}
-	hook, err := newWebhook(cfg.Alerting.Webhook, recorder, reg, hookLogger, now, onFresh)
-	if err != nil {
+	w.addRoundLoop(ctx, &g)
+	w.addAlerting(ctx, &g)
+	if err := w.addWebhook(ctx); err != nil {
 		return err
 	}
-	srv.Handle(WebhookPath, hook)
-	live.Subscribe(func(c *config.Config) { reloadWebhookAuth(hook, c.Alerting.Webhook, hookLogger) })
-
-	live.Subscribe(func(c *config.Config) { apiHandler.SetTokens(c.API.Tokens) })
-
-	{
-		sctx, cancel := context.WithCancel(ctx)
-		g.Add(func() error {
-			srv.SetReady(true)
-			o.Logger.Info("serving", "address", o.Listener.Addr().String(), "config", o.ConfigFile, "store", cfg.Store.Path)
-			return srv.Serve(sctx, o.Listener, o.Grace)
-		}, func(error) { cancel() })
-	}
-	{
-		rctx, cancel := context.WithCancel(ctx)
-		g.Add(func() error {
-			for {
-				select {
-				case <-rctx.Done():
-					return nil
-				case <-o.Reload:
-					_ = live.Reload() // it logs the outcome and keeps the old config on error
-				}
-			}
-		}, func(error) { cancel() })
-	}
+	w.live.Subscribe(func(c *config.Config) { w.api.SetTokens(c.API.Tokens) })
+	w.addServe(ctx, &g)
+	w.addReloads(ctx, &g)
 	err = g.Run()
 	o.Logger.Info("stopped")
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// wiring holds the parts of one run as Run builds them.
+type wiring struct {
+	o   Options
+	now func() time.Time
+	reg *prometheus.Registry
+
+	live *server.LiveConfig
+	cfg  *config.Config // the configuration at start
+	db   *store.DB
+	// rep and haA are nil with a single replica.
+	rep    *replication
+	haA    *haAlerts
+	loop   *round.Loop
+	n      *notifier.Notifier // nil without Alertmanagers
+	alerts *alertParts
+	srv    *server.Server
+	api    *api.API
+}
+
+// newRegistry is the process's registry, with the version, Go runtime and
+// process collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector("headroom"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return reg
+}
+
+// startReplication, with an ha block, makes this process one replica of
+// several: the shared state comes from the state topics, which it follows
+// from now on and has caught up with when it returns. The round loop then
+// runs only while the election makes it the active replica. stop ends
+// the following and closes the replication.
+func (w *wiring) startReplication(ctx context.Context) (stop func(), err error) {
+	if w.cfg.HA == nil {
+		return func() {}, nil
+	}
+	rep, err := startReplication(ctx, w.cfg, w.db, w.o.Listener.Addr(), w.reg, w.o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	jctx, jcancel := context.WithCancel(context.Background())
+	jdone := make(chan struct{})
+	go func() { defer close(jdone); rep.journal.Run(jctx) }()
+	stop = func() { jcancel(); <-jdone; rep.close() }
+	cctx, ccancel := context.WithTimeout(ctx, 2*time.Minute)
+	err = rep.journal.CatchUp(cctx)
+	ccancel()
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	w.rep = rep
+	return stop, nil
+}
+
+// newRoundLoop builds the round loop; every round's outcome goes to the
+// replication's write log, the alert loop and the caller's hook. With
+// several replicas, the loop joins the election.
+func (w *wiring) newRoundLoop(ctx context.Context) error {
+	var gate round.Gate
+	saveEvery := time.Duration(0)
+	if w.rep != nil {
+		gate = w.rep
+		// Standbys stay warm: the leader saves the detector every round.
+		saveEvery = time.Duration(w.cfg.Global.RoundInterval)
+	}
+	onRound := func(out round.Outcome) {
+		if w.rep != nil {
+			w.rep.logWrites(out)
+		}
+		w.alerts.loop.offer(out)
+		if w.o.OnRound != nil {
+			w.o.OnRound(out)
+		}
+	}
+	loop, err := round.New(round.Options{Config: w.live.Config, Store: w.db, Now: w.now, Clock: w.o.Clock, Registerer: w.reg,
+		Logger: w.o.Logger.With("component", "round"), OnRound: onRound, Gate: gate, SaveEvery: saveEvery})
+	if err != nil {
+		return err
+	}
+	w.loop = loop
+	if w.rep != nil {
+		if err := w.rep.elect(ctx, loop); err != nil {
+			loop.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// newAlerting builds the notifier (with Alertmanagers configured), the
+// alert loop's parts, which export each observation through observed and
+// follow reloads, and with several replicas the replicated alert states.
+func (w *wiring) newAlerting(observed *observationCollector) error {
+	if len(w.cfg.Alerting.Alertmanagers) > 0 {
+		n, err := notifier.New(notifier.Options{
+			Alertmanagers: w.cfg.Alerting.Alertmanagers, QueueCapacity: w.cfg.Alerting.QueueCapacity,
+			Clock: w.o.Clock, Logger: w.o.Logger.With("component", "notifier"), Registerer: w.reg,
+		})
+		if err != nil {
+			return err
+		}
+		w.n = n
+	}
+	parts, err := newAlertParts(w.live.Config, w.db, w.n, w.loop, w.o.Clock, w.o.Logger, w.reg)
+	if err != nil {
+		return err
+	}
+	w.alerts = parts
+	parts.loop.exported = observed
+	w.live.Subscribe(parts.reload)
+	// With several replicas, alert states and lifecycle actions go
+	// through the events topic to the active replica.
+	if w.rep != nil {
+		w.haA = newHAAlerts(w.rep, w.db, parts.engine, w.now, w.reg, w.o.Logger)
+	}
+	return nil
+}
+
+// newServer builds the HTTP server with the API and the status endpoint.
+func (w *wiring) newServer(ctx context.Context) error {
+	var actions api.AlertActions = w.alerts.engine
+	if w.haA != nil {
+		actions = w.haA
+	}
+	w.srv = server.New(w.live, w.reg, w.o.Logger, w.o.Web)
+	h, err := api.New(api.Options{Config: w.live.Config, Store: w.db, Now: w.now, Logger: w.o.Logger.With("component", "api"),
+		Quotas: clusterQuotas{w.loop}, Alerts: actions, OnOverride: func() { _ = w.loop.ForceRound(ctx, "", false) }})
+	if err != nil {
+		return err
+	}
+	w.api = h
+	w.srv.Handle("/api/v1/", h)
+	w.srv.Handle("GET "+StatusPath, statusHandler(w.rep, w.now()))
+	return nil
+}
+
+// addRoundLoop runs the round loop. Its ticker follows round_interval
+// across reloads; a round in progress always finishes with the
+// configuration it started with.
+func (w *wiring) addRoundLoop(ctx context.Context, g *run.Group) {
+	lctx, cancel := context.WithCancel(ctx)
+	intervals := make(chan time.Duration, 1)
+	w.live.Subscribe(func(c *config.Config) {
+		select {
+		case <-intervals:
+		default:
+		}
+		intervals <- time.Duration(c.Global.RoundInterval)
+	})
+	g.Add(func() error {
+		t := w.o.Clock.NewTicker(time.Duration(w.cfg.Global.RoundInterval))
+		defer t.Stop()
+		go func() {
+			for {
+				select {
+				case <-lctx.Done():
+					return
+				case d := <-intervals:
+					t.Reset(d)
+				}
+			}
+		}()
+		return w.loop.Run(lctx, t.C())
+	}, func(error) { cancel() })
+}
+
+// addAlerting runs, with several replicas, the election's follower and
+// the replicated alert states; the notifier; the alert loop (rules, the
+// keeper and verification after every round); and the outbound callbacks
+// of every lifecycle step.
+func (w *wiring) addAlerting(ctx context.Context, g *run.Group) {
+	if w.rep != nil {
+		fctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { w.rep.follow(fctx); return nil }, func(error) { cancel() })
+		hctx, hcancel := context.WithCancel(ctx)
+		g.Add(func() error { w.haA.run(hctx); return nil }, func(error) { hcancel() })
+		w.haA.wake() // states applied while catching up, if this replica leads
+	}
+	if w.n != nil {
+		nctx, cancel := context.WithCancel(ctx)
+		g.Add(func() error { w.n.Run(nctx); return nil }, func(error) { cancel() })
+	}
+	actx, cancel := context.WithCancel(ctx)
+	g.Add(func() error { w.alerts.loop.run(actx); return nil }, func(error) { cancel() })
+	cctx, ccancel := context.WithCancel(ctx)
+	g.Add(func() error { w.alerts.callbacks.Run(cctx); return nil }, func(error) { ccancel() })
+}
+
+// addWebhook serves Alertmanager's webhook. Fresh notifications open and
+// close incidents and run their playbooks under the daemon's context, not
+// the request's: a playbook is not cut short because Alertmanager hung
+// up. With several replicas the active replica handles them from the
+// events topic instead.
+func (w *wiring) addWebhook(ctx context.Context) error {
+	hookLogger := w.o.Logger.With("component", "webhook")
+	var recorder webhook.Recorder = webhook.StoreRecorder{DB: w.db}
+	onFresh := func(ns []webhook.Notification) {
+		if err := w.alerts.engine.Notify(ctx, ns); err != nil {
+			hookLogger.Error("handle notifications", "err", err)
+		}
+		if err := w.db.MarkNotificationsHandled(ctx, storeNotifications(ns)); err != nil {
+			hookLogger.Error("mark notifications handled", "err", err)
+		}
+	}
+	if w.haA != nil {
+		recorder, onFresh = w.haA, nil
+	}
+	hook, err := newWebhook(w.cfg.Alerting.Webhook, recorder, w.reg, hookLogger, w.now, onFresh)
+	if err != nil {
+		return err
+	}
+	w.srv.Handle(WebhookPath, hook)
+	w.live.Subscribe(func(c *config.Config) { reloadWebhookAuth(hook, c.Alerting.Webhook, hookLogger) })
+	return nil
+}
+
+// addServe serves the listener, ready from the start.
+func (w *wiring) addServe(ctx context.Context, g *run.Group) {
+	sctx, cancel := context.WithCancel(ctx)
+	g.Add(func() error {
+		w.srv.SetReady(true)
+		w.o.Logger.Info("serving", "address", w.o.Listener.Addr().String(), "config", w.o.ConfigFile, "store", w.cfg.Store.Path)
+		return w.srv.Serve(sctx, w.o.Listener, w.o.Grace)
+	}, func(error) { cancel() })
+}
+
+// addReloads reloads the configuration on every request of Options.Reload.
+func (w *wiring) addReloads(ctx context.Context, g *run.Group) {
+	rctx, cancel := context.WithCancel(ctx)
+	g.Add(func() error {
+		for {
+			select {
+			case <-rctx.Done():
+				return nil
+			case <-w.o.Reload:
+				_ = w.live.Reload() // it logs the outcome and keeps the old config on error
+			}
+		}
+	}, func(error) { cancel() })
 }
 
 // newWebhook builds the Alertmanager receiver from its configuration.

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -120,18 +119,6 @@ func leaderOf(t *testing.T, rs []*haReplica) (*haReplica, []*haReplica) {
 	return leader, others
 }
 
-// eventually waits for cond (a real server's state) through the shared
-// deadline wait; state says where things stand when it fails.
-func eventually(t *testing.T, d time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	testpeer.EventuallyNil(t, what, d, func() error {
-		if ok, state := cond(); !ok {
-			return errors.New(state)
-		}
-		return nil
-	})
-}
-
 // webhookBody is an Alertmanager version 4 payload, one group of firing
 // alerts named by fingerprint.
 func webhookBody(groupKey string, startsAt time.Time, fps ...string) string {
@@ -171,6 +158,26 @@ func readStore(t *testing.T, path string) *store.DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// publishedSteps waits until every key has a step record on the events
+// topic, and returns stepRecords then. The active replica records a step
+// in its store before it publishes it, so a store that shows a step does
+// not mean the topic has it yet.
+func publishedSteps(t *testing.T, bootstrap string, keys []string) map[string]int {
+	t.Helper()
+	var steps map[string]int
+	// Real bytes: the replica's records through Kafka.
+	testpeer.EventuallyNil(t, "the steps on the events topic", 30*time.Second, func() error {
+		steps = stepRecords(t, bootstrap)
+		for _, k := range keys {
+			if steps[k] == 0 {
+				return fmt.Errorf("no record of %s", k)
+			}
+		}
+		return nil
+	})
+	return steps
 }
 
 // stepRecords counts, per step key (incident/<id>/<seq>), the step
@@ -228,26 +235,26 @@ func TestHAAlertLifecycleThroughEitherReplica(t *testing.T) {
 
 	// settled: every replica holds want incidents, each at least opened
 	// and played (2 steps), and nothing is left unhandled.
-	settled := func(want int) func() (bool, string) {
-		return func() (bool, string) {
+	settled := func(want int) func() error {
+		return func() error {
 			for name, db := range map[string]*store.DB{"leader": ldb, "standby": sdb} {
 				ins, err := db.Incidents(ctx, "")
 				if err != nil {
-					return false, err.Error()
+					return err
 				}
 				if len(ins) != want {
-					return false, fmt.Sprintf("%s holds %d incidents", name, len(ins))
+					return fmt.Errorf("%s holds %d incidents", name, len(ins))
 				}
 				for _, in := range ins {
 					if in.Version < 2 {
-						return false, fmt.Sprintf("%s: incident %d at version %d", name, in.ID, in.Version)
+						return fmt.Errorf("%s: incident %d at version %d", name, in.ID, in.Version)
 					}
 				}
 				if un, err := db.UnhandledNotifications(ctx, 10); err != nil || len(un) > 0 {
-					return false, fmt.Sprintf("%s: %d unhandled (%v)", name, len(un), err)
+					return fmt.Errorf("%s: %d unhandled (%v)", name, len(un), err)
 				}
 			}
-			return true, ""
+			return nil
 		}
 	}
 
@@ -255,7 +262,8 @@ func TestHAAlertLifecycleThroughEitherReplica(t *testing.T) {
 	if code, body := post(t, standby.url+WebhookPath, "", webhookBody("g1", t0, "a1", "a2", "a3")); code != 200 {
 		t.Fatalf("webhook on the standby: %d %s", code, body)
 	}
-	eventually(t, 30*time.Second, "alerts through the standby handled", settled(3))
+	// Real bytes: the webhook, then the events topic to both replicas.
+	testpeer.EventuallyNil(t, "alerts through the standby handled", 30*time.Second, settled(3))
 
 	// Three more delivered to both replicas at once, twice each, and the
 	// first three again (Alertmanager's repeats).
@@ -272,10 +280,17 @@ func TestHAAlertLifecycleThroughEitherReplica(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	eventually(t, 30*time.Second, "alerts through both replicas handled", settled(6))
+	// Real bytes: the webhooks, then the events topic to both replicas.
+	testpeer.EventuallyNil(t, "alerts through both replicas handled", 30*time.Second, settled(6))
 
 	// Each incident was opened once and played once cluster-wide.
-	steps := stepRecords(t, bootstrap)
+	var keys []string
+	for _, fp := range []string{"a1", "a2", "a3", "b1", "b2", "b3"} {
+		for seq := 1; seq <= 2; seq++ {
+			keys = append(keys, fmt.Sprintf("incident/%d/%d", store.IncidentID(fp, t0), seq))
+		}
+	}
+	steps := publishedSteps(t, bootstrap, keys)
 	for _, fp := range []string{"a1", "a2", "a3", "b1", "b2", "b3"} {
 		id := store.IncidentID(fp, t0)
 		for seq := 1; seq <= 2; seq++ {
@@ -316,18 +331,19 @@ func TestHAAlertLifecycleThroughEitherReplica(t *testing.T) {
 			if err := json.Unmarshal([]byte(body), &v); err != nil || v.State != "acknowledged" {
 				t.Errorf("answer %s (%v), want the incident acknowledged", body, err)
 			}
-			eventually(t, 10*time.Second, "acknowledgement on both replicas", func() (bool, string) {
+			// Real bytes: the request and its answer through the events topic.
+			testpeer.EventuallyNil(t, "acknowledgement on both replicas", 10*time.Second, func() error {
 				for name, db := range map[string]*store.DB{"leader": ldb, "standby": sdb} {
 					sts, err := db.IncidentSteps(ctx, tc.id)
 					if err != nil || len(sts) != 3 {
-						return false, fmt.Sprintf("%s: %d steps (%v)", name, len(sts), err)
+						return fmt.Errorf("%s: %d steps (%v)", name, len(sts), err)
 					}
 					last := sts[2]
 					if last.Action != "acknowledged" || last.Actor != "ops" || (last.Origin != "") != tc.fromPeer {
-						return false, fmt.Sprintf("%s: last step %+v", name, last)
+						return fmt.Errorf("%s: last step %+v", name, last)
 					}
 				}
-				return true, ""
+				return nil
 			})
 		})
 	}
@@ -379,17 +395,24 @@ func TestHANewLeaderHandlesWhatWasLeft(t *testing.T) {
 	leader, _ := leaderOf(t, next)
 	db := readStore(t, leader.dbPath)
 	ctx := context.Background()
-	eventually(t, 30*time.Second, "the states left handled by the new leader", func() (bool, string) {
+	// Real bytes: the states left on the events topic, read by the new leader.
+	testpeer.EventuallyNil(t, "the states left handled by the new leader", 30*time.Second, func() error {
 		for _, fp := range []string{"left1", "left2"} {
 			in, err := db.Incident(ctx, store.IncidentID(fp, t0))
 			if err != nil || in.Version < 2 {
-				return false, fmt.Sprintf("%s: %+v (%v)", fp, in, err)
+				return fmt.Errorf("%s: %+v (%v)", fp, in, err)
 			}
 		}
-		un, err := db.UnhandledNotifications(ctx, 10)
-		return err == nil && len(un) == 0, fmt.Sprintf("%d unhandled (%v)", len(un), err)
+		if un, err := db.UnhandledNotifications(ctx, 10); err != nil || len(un) > 0 {
+			return fmt.Errorf("%d unhandled (%v)", len(un), err)
+		}
+		return nil
 	})
-	steps := stepRecords(t, bootstrap)
+	var keys []string
+	for _, fp := range []string{"left1", "left2"} {
+		keys = append(keys, fmt.Sprintf("incident/%d/1", store.IncidentID(fp, t0)))
+	}
+	steps := publishedSteps(t, bootstrap, keys)
 	for _, fp := range []string{"left1", "left2"} {
 		if k := fmt.Sprintf("incident/%d/1", store.IncidentID(fp, t0)); steps[k] != 1 {
 			t.Errorf("%s opened %d times, want once", fp, steps[k])

@@ -199,10 +199,11 @@ receivers:
 	ctx := context.Background()
 	var got map[int]int
 	drainStart := time.Now()
-	eventually(t, 5*time.Minute, "every alert an incident on the leader", func() (bool, string) {
+	// Real bytes: Alertmanager's deliveries, and the events topic through Kafka.
+	testpeer.EventuallyNil(t, "every alert an incident on the leader", 5*time.Minute, func() error {
 		ins, err := ldb.Incidents(ctx, "")
 		if err != nil {
-			return false, err.Error()
+			return err
 		}
 		got = map[int]int{}
 		for _, in := range ins {
@@ -211,7 +212,19 @@ receivers:
 			}
 		}
 		un, _ := ldb.UnhandledNotifications(ctx, 1)
-		return len(got) == sent && len(un) == 0, fmt.Sprintf("%d of %d alerts played, %d unhandled left", len(got), sent, len(un))
+		if len(got) != sent || len(un) != 0 {
+			return fmt.Errorf("%d of %d alerts played, %d unhandled left", len(got), sent, len(un))
+		}
+		// A replica counts a batch handled once its steps are on the
+		// events topic, after its store shows them.
+		var handled float64
+		for _, r := range rs {
+			handled += metricValue(t, r.url+"/metrics", "headroom_alert_states_handled_total")
+		}
+		if int(handled) < sent {
+			return fmt.Errorf("%v of %d alert states counted handled: the last steps are not published yet", handled, sent)
+		}
+		return nil
 	})
 	drain := time.Since(drainStart)
 

@@ -9,7 +9,8 @@
 //     estimates and the forecasts;
 //  5. plans, writes and records the round through limiter/control;
 //  6. hands the round's outcome (snapshot, signals, events, plans, write
-//     results) to whoever listens: the alert rules, the API's read model and
+//     results) to whoever listens: the alert rules (through round/alertfeed,
+//     which turns it into their observations), the API's read model and
 //     the terminal view.
 //
 // It owns the adapters between the stages' types, and nothing else: the

@@ -39,7 +39,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "headroom_decisions_total",
 			Help: "Limiter decisions by group, direction and reason."}, []string{"group", "direction", "reason"}),
 		writes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "headroom_quota_writes_total",
-			Help: "Planned quota changes by what became of them (written, unchanged, hysteresis, deferred, failed, refused, shadow)."}, []string{"outcome"}),
+			Help: "Planned quota changes by what became of them (written, unchanged, deferred, failed, refused, shadow). A change too small to be worth a write is never planned: headroom_decisions_total counts it with reason held_hysteresis."}, []string{"outcome"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "headroom_detector_events_total",
 			Help: "Detector events by kind."}, []string{"kind"}),
 		problems: prometheus.NewCounter(prometheus.CounterOpts{Name: "headroom_round_problems_total",
@@ -57,7 +57,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	}
 	// Every outcome is exported from the start, at zero, so that rules
 	// see a first failure as an increase rather than a new series.
-	for _, o := range []applier.Outcome{applier.Written, applier.Unchanged, applier.Hysteresis, applier.Deferred,
+	for _, o := range []applier.Outcome{applier.Written, applier.Unchanged, applier.Deferred,
 		applier.Failed, applier.Refused, applier.Shadow} {
 		m.writes.WithLabelValues(string(o))
 	}

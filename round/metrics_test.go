@@ -14,11 +14,10 @@ func TestQuotaWriteOutcomesStartAtZero(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	newMetrics(reg)
 	want := `
-# HELP headroom_quota_writes_total Planned quota changes by what became of them (written, unchanged, hysteresis, deferred, failed, refused, shadow).
+# HELP headroom_quota_writes_total Planned quota changes by what became of them (written, unchanged, deferred, failed, refused, shadow). A change too small to be worth a write is never planned: headroom_decisions_total counts it with reason held_hysteresis.
 # TYPE headroom_quota_writes_total counter
 headroom_quota_writes_total{outcome="deferred"} 0
 headroom_quota_writes_total{outcome="failed"} 0
-headroom_quota_writes_total{outcome="hysteresis"} 0
 headroom_quota_writes_total{outcome="refused"} 0
 headroom_quota_writes_total{outcome="shadow"} 0
 headroom_quota_writes_total{outcome="unchanged"} 0

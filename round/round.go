@@ -383,13 +383,15 @@ func (l *Loop) open(cc config.ClusterConfig) {
 
 func (l *Loop) newApplier(c *cluster, lc config.LimiterConfig) {
 	ac := control.ApplierConfig(lc)
-	clk := clock.OrReal(l.opts.Clock)
-	ac.Sleep = func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, clk, d) }
+	ac.Clock = l.opts.Clock
 	ac.Logger = l.opts.Logger.With("component", "applier", "cluster", c.conf.Name)
 	c.applier = applier.New(c.conn.Admin, ac)
 }
 
-// Round runs one round now.
+// Round runs one round now: it reads the configuration in force, then
+// scrapes, reads placement and lag, reads the policy and the quotas held,
+// estimates demand and observes it with the detector, and plans, writes
+// and records through the controller.
 func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -401,22 +403,43 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	}
 	now := l.opts.Now()
 	out := Outcome{Index: l.index, Time: now, Mode: cfg.Limiter.Mode}
+	l.reopenBroken(&out)
+	l.scrape(ctx, &out)
+	l.readClusters(ctx, &out)
+	eff, held := l.policy(ctx, cfg, now, &out)
+	active, err := l.observe(ctx, cfg, now, eff, held, &out)
+	if err != nil {
+		l.metrics.rounds.WithLabelValues("error").Inc()
+		return out, fmt.Errorf("round %d: %w", out.Index, err)
+	}
+	return l.step(ctx, began, now, eff, active, out)
+}
+
+// reopenBroken tries again to open every cluster that could not be
+// opened; each that still cannot is a problem of the round.
+func (l *Loop) reopenBroken(out *Outcome) {
 	for _, name := range slices.Sorted(maps.Keys(l.broken)) {
 		l.open(l.broken[name].conf)
 		if b, still := l.broken[name]; still {
 			out.Problems = append(out.Problems, "cluster "+name+": "+b.err.Error())
 		}
 	}
+}
 
-	// 1. Scrape.
+// scrape reloads the targets' discovery and scrapes every target into the
+// round's snapshot.
+func (l *Loop) scrape(ctx context.Context, out *Outcome) {
 	if _, errs := l.disc.Reload(); len(errs) > 0 {
 		for _, err := range errs {
 			out.Problems = append(out.Problems, "target discovery: "+err.Error())
 		}
 	}
 	out.Snapshot = l.coll.Round(ctx, l.disc.Targets())
+}
 
-	// 2. Placement and lag.
+// readClusters reads each cluster's placement (keeping the last one read
+// when it cannot) and consumer lag through the admin API.
+func (l *Loop) readClusters(ctx context.Context, out *Outcome) {
 	for _, name := range slices.Sorted(maps.Keys(l.conns)) {
 		c := l.conns[name]
 		actx, cancel := context.WithTimeout(ctx, c.conn.Timeout)
@@ -433,8 +456,12 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 		}
 		out.Lag = append(out.Lag, lag...)
 	}
+}
 
-	// 3. The policy in force, and the quotas the clusters hold.
+// policy returns the policy in force (the configuration with the
+// overrides applied) and the quotas each cluster holds; a cluster whose
+// quotas cannot be read is left out.
+func (l *Loop) policy(ctx context.Context, cfg *config.Config, now time.Time, out *Outcome) (overrides.Effective, map[string]map[applier.Entity]map[string]float64) {
 	ovs, err := l.opts.Store.Overrides(ctx, now)
 	if err != nil {
 		out.Problems = append(out.Problems, "read overrides: "+err.Error())
@@ -455,12 +482,18 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 		}
 		held[name] = q
 	}
+	return eff, held
+}
 
-	// 4. Estimates, denoising and the states.
+// observe estimates demand, records the round's damage, has the detector
+// denoise and forecast it (recording the signals, pruning old rows and
+// saving the detector's state when due), and returns the limiter states
+// of the groups not frozen.
+func (l *Loop) observe(ctx context.Context, cfg *config.Config, now time.Time, eff overrides.Effective,
+	held map[string]map[applier.Entity]map[string]float64, out *Outcome) ([]*limiter.State, error) {
 	sk, err := control.NewSkeleton(eff.Config)
 	if err != nil {
-		l.metrics.rounds.WithLabelValues("error").Inc()
-		return out, fmt.Errorf("round %d: %w", out.Index, err)
+		return nil, err
 	}
 	b := builder{loop: l, cfg: eff.Config, eff: eff, snap: &out.Snapshot, held: held, sk: sk}
 	b.index()
@@ -471,14 +504,20 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	}
 	in := detectorInput(now, &out.Snapshot, est, out.Lag)
 	out.Signals, out.Events = l.mon.Observe(in)
-	l.recordSignals(ctx, &out)
+	l.recordSignals(ctx, out)
 	if now.Sub(l.pruned) >= PruneInterval {
-		l.prune(ctx, now, time.Duration(cfg.Store.Retention), &out)
+		l.prune(ctx, now, time.Duration(cfg.Store.Retention), out)
 	}
 	if now.Sub(l.saved) >= l.opts.SaveEvery {
 		l.save(ctx, now)
 	}
-	states := b.states(est, out.Signals)
+	return l.active(b.states(est, out.Signals), eff, out), nil
+}
+
+// active leaves out the states of frozen groups (listing each group once
+// in the outcome) and, in a burst round, turns hysteresis off so that
+// every change is written.
+func (l *Loop) active(states []*limiter.State, eff overrides.Effective, out *Outcome) []*limiter.State {
 	var active []*limiter.State
 	for _, s := range states {
 		if eff.Frozen[s.Group] {
@@ -493,8 +532,13 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 		active = append(active, s)
 	}
 	l.burst = false
+	return active
+}
 
-	// 5. Plan, write, record.
+// step plans, writes and records the active states through the
+// controller, then reports the round: metrics, problems, the last
+// outcome and OnRound.
+func (l *Loop) step(ctx context.Context, began, now time.Time, eff overrides.Effective, active []*limiter.State, out Outcome) (Outcome, error) {
 	l.writer.round, l.writer.pinned = out.Index, eff.Pins
 	r, err := l.ctl.Step(ctx, now, active)
 	l.index++
@@ -508,10 +552,7 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	if l.opts.OnRound != nil {
 		l.opts.OnRound(out)
 	}
-	if err != nil {
-		return out, err
-	}
-	return out, nil
+	return out, err
 }
 
 // roundSeconds is the span the round's rates stand for: the time since the

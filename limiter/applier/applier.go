@@ -2,15 +2,16 @@
 // through the admin API (franz-go kadm): it reads what is in force
 // (DescribeClientQuotas), computes the diff, validates it
 // (AlterClientQuotas with validateOnly), writes it in batches within a
-// per-round write budget, retries with backoff, and reads back to verify.
-// On failure the value in force stays, and the caller learns which one it
-// is. Zero, negative and non-finite quotas are never written. Shadow mode
-// computes and reports everything and writes nothing.
+// per-round write budget, retries with backoff (waiting on the clock it is
+// given, internal/clock), and reads back to verify. On failure the value
+// in force stays, and the caller learns which one it is. Zero, negative
+// and non-finite quotas are never written. Shadow mode computes and
+// reports everything and writes nothing.
 //
 // It owns no policy: which quota a project gets, and whether a change is
 // worth writing (hysteresis), is limiter.Allocate's decision; every change
-// it is given is written, within the write budget. It must not import the collector, the detector, alerting, api
-// or store.
+// it is given is written, within the write budget. It must not import the
+// collector, the detector, alerting, api or store.
 package applier
 
 import (
@@ -26,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/headroomhq/headroom/internal/clock"
 	"github.com/headroomhq/headroom/internal/retry"
 	"github.com/headroomhq/headroom/limiter"
 )
@@ -136,16 +138,10 @@ type Outcome string
 const (
 	Written   Outcome = "written"
 	Unchanged Outcome = "unchanged" // Kafka already had the value
-	// Hysteresis is no longer produced: the allocator holds small changes
-	// (limiter.ReasonHeldHysteresis) and never plans them. Kept for the
-	// readers of older results.
-	//
-	// Deprecated: never produced.
-	Hysteresis Outcome = "hysteresis"
-	Deferred   Outcome = "deferred" // over the round's write budget
-	Failed     Outcome = "failed"   // Kafka refused or did not answer; the value in force stays
-	Refused    Outcome = "refused"  // not a positive finite number; never sent
-	Shadow     Outcome = "shadow"   // shadow mode: would have been written
+	Deferred  Outcome = "deferred"  // over the round's write budget
+	Failed    Outcome = "failed"    // Kafka refused or did not answer; the value in force stays
+	Refused   Outcome = "refused"   // not a positive finite number; never sent
+	Shadow    Outcome = "shadow"    // shadow mode: would have been written
 )
 
 // Result is one change's outcome.
@@ -158,12 +154,6 @@ type Result struct {
 	Attempts        int
 	Err             error
 }
-
-// Sleeper waits between retries; tests inject one that does not sleep.
-type Sleeper func(ctx context.Context, d time.Duration) error
-
-// SleepContext sleeps for d or until ctx is done.
-func SleepContext(ctx context.Context, d time.Duration) error { return retry.Sleep(ctx, d) }
 
 // Config tunes an Applier.
 type Config struct {
@@ -182,8 +172,8 @@ type Config struct {
 	// MaxBackoff, and each wait is the step with internal/retry's jitter
 	// (±50%). Defaults 200ms and 5s.
 	Backoff, MaxBackoff time.Duration
-	// Sleep waits between attempts. Default SleepContext.
-	Sleep  Sleeper
+	// Clock times the waits between attempts. Default clock.Real.
+	Clock  clock.Clock
 	Logger *slog.Logger
 }
 
@@ -213,9 +203,7 @@ func New(adm *kadm.Client, cfg Config) *Applier {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Second
 	}
-	if cfg.Sleep == nil {
-		cfg.Sleep = SleepContext
-	}
+	cfg.Clock = clock.OrReal(cfg.Clock)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -260,24 +248,54 @@ func (a *Applier) Describe(ctx context.Context) (map[Entity]map[string]float64, 
 // Apply writes one round's changes and reports every one of them. The
 // error is non-nil only when the round could not start (the quotas in
 // force could not be read); per-change failures are in the results.
+//
+// It goes in phases: sort the changes against what is in force (refused,
+// unchanged, cuts, urgent increases, other increases), spend the write
+// budget cuts first, write cuts before increases (or, in shadow mode,
+// nothing), and read back what is in force.
 func (a *Applier) Apply(ctx context.Context, changes []Change) ([]Result, error) {
 	current, err := a.Describe(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("apply quotas: read quotas in force: %w", err)
 	}
-	inForce := func(k quotaKey) float64 {
-		if v, ok := current[k.entity][k.key]; ok {
-			return v
+	res, cl := a.classify(changes, current)
+	order, nCuts := a.spendBudget(res, cl)
+	if a.cfg.Shadow {
+		for _, i := range order {
+			res[i].Outcome = Shadow
 		}
-		return math.NaN()
+		return res, nil
 	}
+	a.writeCutsFirst(ctx, res, order[:nCuts], order[nCuts:])
+	if len(order) > 0 {
+		a.readBack(ctx, res, order)
+	}
+	return res, nil
+}
+
+// classes sorts the changes to write (indices into the results): cuts,
+// urgent increases (flagged urgent, no quota yet, or below demand), and
+// the other increases.
+type classes struct {
+	cuts, urgent, rest []int
+}
+
+// classify starts each change's result from the value in force, refuses
+// what must never be written (no entity, a quota that is not a positive
+// number, an entity and key planned twice), rounds the quota to what
+// Kafka keeps, marks unchanged what is already in force, and sorts the
+// rest into classes.
+func (a *Applier) classify(changes []Change, current map[Entity]map[string]float64) ([]Result, classes) {
 	res := make([]Result, len(changes))
-	var cuts, urgent, rest []int
+	var cl classes
 	seen := map[quotaKey]bool{}
 	for i, c := range changes {
 		k := quotaKey{c.Entity, KeyFor(c.Direction)}
 		r := &res[i]
-		r.Change, r.Before = c, inForce(k)
+		r.Change, r.Before = c, math.NaN()
+		if v, ok := current[k.entity][k.key]; ok {
+			r.Before = v
+		}
 		r.InForce = r.Before
 		switch {
 		case c.Entity == (Entity{}):
@@ -296,24 +314,30 @@ func (a *Applier) Apply(ctx context.Context, changes []Change) ([]Result, error)
 		// bytes/s, rounded down so that no broker is promised more than
 		// the plan.
 		q := max(math.Floor(c.Quota), math.Ceil(a.cfg.MinQuota))
-		res[i].Change.Quota = q
+		r.Change.Quota = q
 		cur := r.Before
 		switch {
 		case !math.IsNaN(cur) && math.Abs(cur-q) <= 1e-9*max(cur, q):
 			r.Outcome = Unchanged
 		case !math.IsNaN(cur) && q < cur:
-			cuts = append(cuts, i)
+			cl.cuts = append(cl.cuts, i)
 		case c.Urgent || math.IsNaN(cur) || (c.Demand > 0 && cur < c.Demand):
-			urgent = append(urgent, i)
+			cl.urgent = append(cl.urgent, i)
 		default:
-			rest = append(rest, i)
+			cl.rest = append(cl.rest, i)
 		}
 	}
-	// Cuts go first so that no broker is promised more than it has while
-	// the round is half applied. If any cut cannot be made within the
-	// budget, no increase is made either.
+	return res, cl
+}
+
+// spendBudget picks the writes of the round within the write budget and
+// defers the others: cuts first, so that no broker is promised more than
+// it has while the round is half applied; then urgent increases; then the
+// others, largest relative increase first. If any cut cannot be made
+// within the budget, no increase is made either. It returns the writes in
+// order, the first nCuts of them cuts.
+func (a *Applier) spendBudget(res []Result, cl classes) (order []int, nCuts int) {
 	budget := a.cfg.WriteBudget
-	var order []int
 	take := func(ids []int) bool {
 		all := true
 		for _, i := range ids {
@@ -327,7 +351,7 @@ func (a *Applier) Apply(ctx context.Context, changes []Change) ([]Result, error)
 		}
 		return all
 	}
-	slices.SortStableFunc(rest, func(x, y int) int { // largest relative increase first
+	slices.SortStableFunc(cl.rest, func(x, y int) int { // largest relative increase first
 		rx := res[x].Change.Quota / res[x].Before
 		ry := res[y].Change.Quota / res[y].Before
 		switch {
@@ -338,59 +362,58 @@ func (a *Applier) Apply(ctx context.Context, changes []Change) ([]Result, error)
 		}
 		return 0
 	})
-	allCuts := take(cuts)
-	nCuts := len(order)
+	allCuts := take(cl.cuts)
+	nCuts = len(order)
 	if allCuts {
-		take(urgent)
-		take(rest)
+		take(cl.urgent)
+		take(cl.rest)
 	} else {
-		for _, i := range append(urgent, rest...) {
+		for _, i := range append(cl.urgent, cl.rest...) {
 			res[i].Outcome = Deferred
 		}
 	}
-	if a.cfg.Shadow {
-		for _, i := range order {
-			res[i].Outcome = Shadow
-		}
-		return res, nil
-	}
-	// Cuts first, in their own batches. Increases only once every cut is
-	// in force.
-	a.writeAll(ctx, res, order[:nCuts])
-	cutsLanded := true
-	for _, i := range order[:nCuts] {
-		cutsLanded = cutsLanded && res[i].Outcome == Written
-	}
-	if cutsLanded {
-		a.writeAll(ctx, res, order[nCuts:])
-	} else {
-		for _, i := range order[nCuts:] {
-			res[i].Outcome, res[i].Err = Deferred, errors.New("a cut in the same round failed; increases wait for the next round")
+	return order, nCuts
+}
+
+// writeCutsFirst writes the cuts in their own batches, and the increases
+// only once every cut is in force; otherwise the increases are deferred
+// to the next round.
+func (a *Applier) writeCutsFirst(ctx context.Context, res []Result, cuts, increases []int) {
+	a.writeAll(ctx, res, cuts)
+	for _, i := range cuts {
+		if res[i].Outcome != Written {
+			for _, i := range increases {
+				res[i].Outcome, res[i].Err = Deferred, errors.New("a cut in the same round failed; increases wait for the next round")
+			}
+			return
 		}
 	}
-	// Read back what is in force now.
-	if len(order) > 0 {
-		after, err := a.Describe(ctx)
-		for _, i := range order {
-			r := &res[i]
-			k := quotaKey{r.Entity, KeyFor(r.Direction)}
-			if err != nil {
-				if r.Outcome == Written {
-					r.Outcome, r.Err = Failed, fmt.Errorf("read back %s %s: %w", k.entity, k.key, err)
-				}
-				continue
+	a.writeAll(ctx, res, increases)
+}
+
+// readBack reads what is in force after the writes into each written
+// result: a write that did not land, or whose value cannot be read back,
+// fails.
+func (a *Applier) readBack(ctx context.Context, res []Result, order []int) {
+	after, err := a.Describe(ctx)
+	for _, i := range order {
+		r := &res[i]
+		k := quotaKey{r.Entity, KeyFor(r.Direction)}
+		if err != nil {
+			if r.Outcome == Written {
+				r.Outcome, r.Err = Failed, fmt.Errorf("read back %s %s: %w", k.entity, k.key, err)
 			}
-			v, ok := after[k.entity][k.key]
-			r.InForce = math.NaN()
-			if ok {
-				r.InForce = v
-			}
-			if r.Outcome == Written && (!ok || math.Abs(v-r.Change.Quota) > 1e-9*r.Change.Quota) {
-				r.Outcome, r.Err = Failed, fmt.Errorf("read back %s %s: %v in force, %v written", k.entity, k.key, r.InForce, r.Change.Quota)
-			}
+			continue
+		}
+		v, ok := after[k.entity][k.key]
+		r.InForce = math.NaN()
+		if ok {
+			r.InForce = v
+		}
+		if r.Outcome == Written && (!ok || math.Abs(v-r.Change.Quota) > 1e-9*r.Change.Quota) {
+			r.Outcome, r.Err = Failed, fmt.Errorf("read back %s %s: %v in force, %v written", k.entity, k.key, r.InForce, r.Change.Quota)
 		}
 	}
-	return res, nil
 }
 
 func (a *Applier) writeAll(ctx context.Context, res []Result, ids []int) {
@@ -463,7 +486,7 @@ func (a *Applier) writeBatch(ctx context.Context, res []Result, batch []int) {
 		}
 		wait := backoff.Next()
 		a.cfg.Logger.Warn("retrying quota writes", "entities", len(pending), "attempt", attempt, "backoff", wait)
-		if err := a.cfg.Sleep(ctx, wait); err != nil {
+		if err := clock.Sleep(ctx, a.cfg.Clock, wait); err != nil {
 			for _, i := range pending {
 				res[i].Outcome, res[i].Err = Failed, fmt.Errorf("write quota of %s: %w", res[i].Entity, err)
 			}
@@ -483,7 +506,7 @@ func (a *Applier) retry(ctx context.Context, what string, fn func() error) error
 		if attempt >= a.cfg.Attempts || !retriableRequest(err) {
 			return fmt.Errorf("%s (attempt %d): %w", what, attempt, err)
 		}
-		if serr := a.cfg.Sleep(ctx, backoff.Next()); serr != nil {
+		if serr := clock.Sleep(ctx, a.cfg.Clock, backoff.Next()); serr != nil {
 			return fmt.Errorf("%s: %w (last error: %v)", what, serr, err)
 		}
 	}

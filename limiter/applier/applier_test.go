@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
 
+	"github.com/headroomhq/headroom/internal/clock"
 	"github.com/headroomhq/headroom/limiter"
 )
 
@@ -39,21 +40,29 @@ func cluster(t *testing.T) (*kfake.Cluster, *kadm.Client) {
 	return c, kadm.NewClient(cl)
 }
 
-// sleeps records backoff waits instead of sleeping.
+// sleeps is the applier's clock in these tests: a fake clock that records
+// every backoff wait and lets it pass at once by moving the fake time on,
+// so that retries are seen and no test waits real time.
 type sleeps struct {
+	*clock.Fake
 	mu sync.Mutex
 	d  []time.Duration
 }
 
-func (s *sleeps) sleep(_ context.Context, d time.Duration) error {
+func newSleeps() *sleeps { return &sleeps{Fake: clock.NewFake(time.Unix(1_000_000, 0))} }
+
+// NewTimer starts a timer on the fake clock and advances the clock past it.
+func (s *sleeps) NewTimer(d time.Duration) clock.Timer {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.d = append(s.d, d)
-	return nil
+	s.mu.Unlock()
+	t := s.Fake.NewTimer(d)
+	s.Fake.Advance(d)
+	return t
 }
 
 func newApplier(adm *kadm.Client, cfg Config, s *sleeps) *Applier {
-	cfg.Sleep = s.sleep
+	cfg.Clock = s
 	return New(adm, cfg)
 }
 
@@ -85,8 +94,8 @@ func outcomes(rs []Result) map[string]Outcome {
 
 func TestApplyWritesEveryEntityKindAndReadsBack(t *testing.T) {
 	_, adm := cluster(t)
-	var s sleeps
-	a := newApplier(adm, Config{}, &s)
+	s := newSleeps()
+	a := newApplier(adm, Config{}, s)
 	ctx := context.Background()
 	changes := []Change{
 		{Project: "a", Entity: userA, Direction: limiter.Produce, Quota: 10 << 20},
@@ -127,8 +136,8 @@ func TestApplyWritesEveryEntityKindAndReadsBack(t *testing.T) {
 // a small increase that is not urgent is written like any other.
 func TestApplyWritesWhatIsPlanned(t *testing.T) {
 	_, adm := cluster(t)
-	var s sleeps
-	a := newApplier(adm, Config{}, &s)
+	s := newSleeps()
+	a := newApplier(adm, Config{}, s)
 	ctx := context.Background()
 	const base = 100_000.0
 	seed := []Change{
@@ -174,8 +183,8 @@ func TestApplyWritesWhatIsPlanned(t *testing.T) {
 
 func TestApplyNeverWritesNonPositiveOrNaN(t *testing.T) {
 	_, adm := cluster(t)
-	var s sleeps
-	a := newApplier(adm, Config{}, &s)
+	s := newSleeps()
+	a := newApplier(adm, Config{}, s)
 	cases := []struct {
 		name  string
 		quota float64
@@ -212,8 +221,8 @@ func TestApplyNeverWritesNonPositiveOrNaN(t *testing.T) {
 // quota is written rounded down, never above the plan.
 func TestApplyWritesWholeBytes(t *testing.T) {
 	_, adm := cluster(t)
-	var s sleeps
-	a := newApplier(adm, Config{}, &s)
+	s := newSleeps()
+	a := newApplier(adm, Config{}, s)
 	e := Entity{ClientID: "fraction"}
 	rs, err := a.Apply(context.Background(), []Change{{Project: "f", Entity: e, Quota: 209550.00000000003}})
 	if err != nil {
@@ -237,14 +246,14 @@ func TestApplyWritesWholeBytes(t *testing.T) {
 // carries more than BatchSize entities; cuts go before increases.
 func TestApplyValidatesThenAltersInBatches(t *testing.T) {
 	c, adm := cluster(t)
-	var s sleeps
+	s := newSleeps()
 	ctx := context.Background()
 	var init []Change
 	for i := range 5 {
 		u := fmt.Sprintf("u%d", i)
 		init = append(init, Change{Project: u, Entity: Entity{User: u}, Quota: 1e6})
 	}
-	if _, err := New(adm, Config{Sleep: s.sleep}).Apply(ctx, init); err != nil {
+	if _, err := New(adm, Config{Clock: s}).Apply(ctx, init); err != nil {
 		t.Fatal(err)
 	}
 	type req struct {
@@ -269,7 +278,7 @@ func TestApplyValidatesThenAltersInBatches(t *testing.T) {
 		mu.Unlock()
 		return nil, nil, false // kfake handles it
 	})
-	a := New(adm, Config{BatchSize: 2, Sleep: s.sleep})
+	a := New(adm, Config{BatchSize: 2, Clock: s})
 	rs, err := a.Apply(ctx, []Change{
 		{Project: "u0", Entity: Entity{User: "u0"}, Quota: 2e6},
 		{Project: "u1", Entity: Entity{User: "u1"}, Quota: 0.5e6}, // a cut
@@ -305,9 +314,9 @@ func TestApplyValidatesThenAltersInBatches(t *testing.T) {
 
 func TestApplyWriteBudgetCutsFirst(t *testing.T) {
 	_, adm := cluster(t)
-	var s sleeps
+	s := newSleeps()
 	ctx := context.Background()
-	seed := New(adm, Config{Sleep: s.sleep})
+	seed := New(adm, Config{Clock: s})
 	var init []Change
 	for _, u := range []string{"c1", "c2", "i1", "i2", "i3"} {
 		init = append(init, Change{Project: u, Entity: Entity{User: u}, Quota: 1e6})
@@ -335,7 +344,7 @@ func TestApplyWriteBudgetCutsFirst(t *testing.T) {
 			if _, err := seed.Apply(ctx, init); err != nil { // back to 1e6 everywhere
 				t.Fatal(err)
 			}
-			a := New(adm, Config{WriteBudget: tc.budget, BatchSize: 2, Sleep: s.sleep})
+			a := New(adm, Config{WriteBudget: tc.budget, BatchSize: 2, Clock: s})
 			rs, err := a.Apply(ctx, round)
 			if err != nil {
 				t.Fatal(err)
@@ -361,8 +370,8 @@ func TestApplyWriteBudgetCutsFirst(t *testing.T) {
 
 func TestApplyShadowWritesNothing(t *testing.T) {
 	_, adm := cluster(t)
-	var s sleeps
-	a := newApplier(adm, Config{Shadow: true}, &s)
+	s := newSleeps()
+	a := newApplier(adm, Config{Shadow: true}, s)
 	rs, err := a.Apply(context.Background(), []Change{{Project: "a", Entity: userA, Quota: 1e6}, {Project: "b", Entity: clientB, Quota: 2e6}})
 	if err != nil {
 		t.Fatal(err)
@@ -379,8 +388,8 @@ func TestApplyShadowWritesNothing(t *testing.T) {
 
 func TestApplyRetriesWithBackoff(t *testing.T) {
 	c, adm := cluster(t)
-	var s sleeps
-	a := newApplier(adm, Config{Attempts: 4, Backoff: 100 * time.Millisecond, MaxBackoff: 300 * time.Millisecond}, &s)
+	s := newSleeps()
+	a := newApplier(adm, Config{Attempts: 4, Backoff: 100 * time.Millisecond, MaxBackoff: 300 * time.Millisecond}, s)
 	// The broker answers the flaky entity with a retriable error three
 	// times (validate and alter share the request key), then accepts it.
 	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.AlterClientQuotas}, Resource: "flaky", Err: kerr.NotController, Count: 3})
@@ -413,11 +422,51 @@ func TestApplyRetriesWithBackoff(t *testing.T) {
 	}
 }
 
+// TestApplyBackoffWaitsOnItsClock: the wait between attempts is on the
+// applier's clock, and the round's context ends it: a clock that never
+// moves holds the retry until the context is cancelled, and the pending
+// write then fails with the context's error.
+func TestApplyBackoffWaitsOnItsClock(t *testing.T) {
+	c, adm := cluster(t)
+	clk := clock.NewFake(time.Unix(1_000_000, 0))
+	a := New(adm, Config{Clock: clk})
+	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.AlterClientQuotas}, Resource: "flaky", Err: kerr.NotController, Count: -1})
+	defer h.Remove()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	defer close(done)
+	waited := make(chan time.Duration, 1)
+	go func() {
+		select {
+		case d := <-clk.Timers():
+			waited <- d
+			cancel()
+		case <-done:
+		}
+	}()
+	rs, err := a.Apply(ctx, []Change{{Project: "flaky", Entity: Entity{User: "flaky"}, Quota: 1e6}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs[0].Outcome != Failed || !errors.Is(rs[0].Err, context.Canceled) || rs[0].Attempts != 1 {
+		t.Fatalf("flaky: %s (%v) after %d attempts; want failed by the cancelled wait after one", rs[0].Outcome, rs[0].Err, rs[0].Attempts)
+	}
+	select {
+	case d := <-waited:
+		if step := 200 * time.Millisecond; d < step/2 || d > step*3/2+1 {
+			t.Fatalf("waited %v, want within 50%% of the default first step %v", d, step)
+		}
+	default:
+		t.Fatal("the applier failed the write without waiting on its clock")
+	}
+}
+
 func TestApplyFailureKeepsLastGoodAndHoldsIncreases(t *testing.T) {
 	c, adm := cluster(t)
-	var s sleeps
+	s := newSleeps()
 	ctx := context.Background()
-	a := newApplier(adm, Config{}, &s)
+	a := newApplier(adm, Config{}, s)
 	if _, err := a.Apply(ctx, []Change{
 		{Project: "denied", Entity: Entity{ClientID: "denied"}, Quota: 4e6},
 		{Project: "up", Entity: Entity{ClientID: "up"}, Quota: 1e6},
@@ -450,8 +499,8 @@ func TestApplyFailureKeepsLastGoodAndHoldsIncreases(t *testing.T) {
 
 func TestApplyFailsWhenQuotasCannotBeRead(t *testing.T) {
 	c, adm := cluster(t)
-	var s sleeps
-	a := newApplier(adm, Config{Attempts: 2}, &s)
+	s := newSleeps()
+	a := newApplier(adm, Config{Attempts: 2}, s)
 	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.DescribeClientQuotas}, TopLevel: true, Err: kerr.ClusterAuthorizationFailed, Count: -1})
 	defer h.Remove()
 	if _, err := a.Apply(context.Background(), []Change{{Project: "a", Entity: userA, Quota: 1e6}}); err == nil {

@@ -105,15 +105,17 @@ var reasonText = map[string]string{
 }
 
 var outcomeText = map[string]string{
-	string(applier.Written):    "written to the cluster",
-	string(applier.Unchanged):  "unchanged: already in force",
-	string(applier.Hysteresis): "not written: a small increase",
-	string(applier.Deferred):   "not written this round: over the write budget, or waiting for a cut to land",
-	string(applier.Failed):     "not written: the cluster refused or did not answer, and the last good quota stayed",
-	string(applier.Refused):    "not written: not a valid quota",
-	string(applier.Shadow):     "not written: shadow mode",
-	OutcomeHeld:                "held",
-	OutcomePlanned:             "planned",
+	string(applier.Written):   "written to the cluster",
+	string(applier.Unchanged): "unchanged: already in force",
+	string(applier.Deferred):  "not written this round: over the write budget, or waiting for a cut to land",
+	string(applier.Failed):    "not written: the cluster refused or did not answer, and the last good quota stayed",
+	string(applier.Refused):   "not written: not a valid quota",
+	string(applier.Shadow):    "not written: shadow mode",
+	OutcomeHeld:               "held",
+	OutcomePlanned:            "planned",
+	// Ledger entries from before hysteresis became the allocator's alone
+	// (limiter.ReasonHeldHysteresis) may still carry this outcome.
+	"hysteresis": "not written: a small increase",
 }
 
 // Explain says in words why the entry's project had its quota.

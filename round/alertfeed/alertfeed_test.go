@@ -1,4 +1,4 @@
-package daemon
+package alertfeed
 
 import (
 	"errors"
@@ -24,15 +24,11 @@ func fresh(v float64) collector.Value { return collector.Value{Value: v, State: 
 // whose every write failed.
 func observeFixture(t *testing.T) (*config.Config, *collector.Ownership, round.Outcome) {
 	t.Helper()
-	cfg, err := config.LoadFile("../examples/headroom.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := exampleConfig(t)
 	own, err := collector.NewOwnership(cfg.Projects)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const mib = 1 << 20
 	brokers := []limiter.BrokerLoad{{ID: 1, Safe: 90 * mib}, {ID: 2, Safe: 90 * mib}, {ID: 3, Safe: 90 * mib}}
 	o := round.Outcome{
 		Time: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC),
@@ -76,8 +72,7 @@ func observeFixture(t *testing.T) (*config.Config, *collector.Ownership, round.O
 
 func TestObserve(t *testing.T) {
 	cfg, own, o := observeFixture(t)
-	obs := observe(cfg, own, o)
-	const mib = 1 << 20
+	obs := Observe(cfg, own, o)
 	if obs.Cluster != "prod-eu" || !obs.Time.Equal(o.Time) {
 		t.Fatalf("cluster %q time %v", obs.Cluster, obs.Time)
 	}
@@ -140,7 +135,7 @@ func TestObserve(t *testing.T) {
 	r.Evaluate(obs)
 	o.Time = o.Time.Add(time.Second)
 	names := map[string]int{}
-	for _, a := range r.Evaluate(observe(cfg, own, o)) {
+	for _, a := range r.Evaluate(Observe(cfg, own, o)) {
 		names[a.Name()]++
 	}
 	wantNames := map[string]int{alerting.AlertProjectThrottled: 1, alerting.AlertGroupSaturated: 1, alerting.AlertBrokerOverloaded: 2,
@@ -155,7 +150,7 @@ func TestObserve(t *testing.T) {
 func TestObserveShadowModeCountsTheQuotaInForce(t *testing.T) {
 	cfg, own, o := observeFixture(t)
 	o.Mode = config.ModeShadow
-	obs := observe(cfg, own, o)
+	obs := Observe(cfg, own, o)
 	if obs.Projects[0].Quota != 40<<20 {
 		t.Fatalf("shadow mode: quota %v, want the 40 MiB/s the cluster keeps", obs.Projects[0].Quota)
 	}
