@@ -583,8 +583,8 @@ scrape_configs:
 	}
 
 	// The rules in deploy/ evaluate against the same data without error.
-	var bad []string
-	for start := time.Now(); ; time.Sleep(time.Second) {
+	// Prometheus evaluates the rules on its own wall-clock interval.
+	testpeer.EventuallyNil(t, "every rule of "+rulesFile+" to evaluate", 30*time.Second, func() error {
 		rs, err := rules(client, prom.URL)
 		if err != nil {
 			t.Fatal(err)
@@ -592,19 +592,17 @@ scrape_configs:
 		if len(rs) < 5 {
 			t.Fatalf("Prometheus loaded %d rules from %s", len(rs), rulesFile)
 		}
-		bad = bad[:0]
+		var bad []string
 		for _, r := range rs {
 			if r.Health != "ok" || r.LastEvaluation.IsZero() {
 				bad = append(bad, fmt.Sprintf("%s (%s): health %q %s", r.Name, r.Query, r.Health, r.LastError))
 			}
 		}
-		if len(bad) == 0 {
-			break
+		if len(bad) > 0 {
+			return fmt.Errorf("rules that do not evaluate:\n%s", strings.Join(bad, "\n"))
 		}
-		if time.Since(start) > 30*time.Second {
-			t.Fatalf("rules of %s that do not evaluate:\n%s", rulesFile, strings.Join(bad, "\n"))
-		}
-	}
+		return nil
+	})
 
 	// Every selector of every rule returns series: the rule reads metrics
 	// that exist, so it can fire (whether it does is promtool's to test).
@@ -628,8 +626,9 @@ scrape_configs:
 			uses = append(uses, use{r.Name, sel})
 		}
 	}
-	for start := time.Now(); ; time.Sleep(time.Second) {
-		bad = bad[:0]
+	// Series appear as Prometheus scrapes Headroom, on its wall-clock interval.
+	testpeer.EventuallyNil(t, "every rule selector to return series", 10*time.Second, func() error {
+		var bad []string
 		for _, u := range uses {
 			n, err := queryInstant(client, prom.URL, u.selector)
 			switch {
@@ -639,14 +638,12 @@ scrape_configs:
 				bad = append(bad, fmt.Sprintf("rule %s: %s returns no series", u.rule, u.selector))
 			}
 		}
-		if len(bad) == 0 {
-			t.Logf("%d selectors of %d rules all return series", len(uses), len(rs))
-			break
+		if len(bad) > 0 {
+			return fmt.Errorf("rules of %s that read metrics Prometheus does not have:\n%s", rulesFile, strings.Join(bad, "\n"))
 		}
-		if time.Since(start) > 10*time.Second {
-			t.Fatalf("rules of %s that read metrics Prometheus does not have:\n%s", rulesFile, strings.Join(bad, "\n"))
-		}
-	}
+		return nil
+	})
+	t.Logf("%d selectors of %d rules all return series", len(uses), len(rs))
 }
 
 // ruleSelectors parses a rule's expression with Prometheus's parser and
