@@ -11,17 +11,14 @@
 package scenario
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/prometheus/common/model"
-	"gopkg.in/yaml.v3"
 
 	"github.com/headroomhq/headroom/config"
 )
@@ -143,17 +140,12 @@ func Load(path string) (*Scenario, error) {
 // Parse decodes and validates a scenario. dir resolves relative trace
 // paths.
 func Parse(b []byte, dir string) (*Scenario, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
 	s := &Scenario{}
-	if err := dec.Decode(s); err != nil {
-		if errors.Is(err, io.EOF) {
+	if _, err := config.DecodeStrict(b, s, "scenario"); err != nil {
+		if errors.Is(err, config.ErrNoDocument) {
 			return nil, errors.New("empty scenario")
 		}
-		return nil, fmt.Errorf("decode: %w", indexPaths(b).explain(err))
-	}
-	if err := dec.Decode(&yaml.Node{}); !errors.Is(err, io.EOF) {
-		return nil, errors.New("decode: a scenario file holds one YAML document, found more")
+		return nil, fmt.Errorf("decode: %w", err)
 	}
 	s.dir = dir
 	s.applyDefaults()

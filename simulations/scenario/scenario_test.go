@@ -49,8 +49,11 @@ func TestBadScenarios(t *testing.T) {
 		file string
 		want []string
 	}{
-		{"unknown_field.yaml", []string{"projects[0].produce.burst: unknown field (line 4)"}},
-		{"two_documents.yaml", []string{"one YAML document, found more"}},
+		{"unknown_field.yaml", []string{`projects[0].produce.burst: unknown field "burst" (line 4)`}},
+		{"duplicate_key.yaml", []string{"projects[0].name: duplicate field (line 8)"}},
+		// A broker id is an index, named like validation names it.
+		{"bad_skew.yaml", []string{"brokers.skew[1]: cannot unmarshal !!str `lots` into float64 (line 2)"}},
+		{"two_documents.yaml", []string{"line 5: more than one YAML document; a scenario file holds one"}},
 		{"negative_capacity.yaml", []string{`brokers.capacity.produce: invalid rate "-100MiB/s": must not be negative (line 2)`}},
 		{"missing_trace.yaml", []string{"projects[0].demand.produce.trace.file: open trace", "no-such-trace.csv"}},
 		{"malformed_trace.yaml", []string{"projects[0].demand.produce.trace.file: read trace", "line 3: value \"lots\" is not a number"}},
@@ -63,7 +66,7 @@ func TestBadScenarios(t *testing.T) {
 			"projects[0].demand.produce.noise: must be in [0, 1]",
 			"projects[0].demand.produce.steps[1].at: steps must be in time order",
 		}},
-		{"enforcement_unknown_field.yaml", []string{"enforcement.window_size: unknown field (line 3)"}},
+		{"enforcement_unknown_field.yaml", []string{`enforcement.window_size: unknown field "window_size" (line 3)`}},
 		{"enforcement_zero_window.yaml", []string{"enforcement.window_samples: must be in [1, 1000], got 0", "enforcement.window_sample: must be above zero, got 0s"}},
 		{"enforcement_negative_window.yaml", []string{"enforcement.window_samples: must be in [1, 1000], got -3"}},
 		{"enforcement_negative_sample.yaml", []string{"enforcement.window_sample:", "-1s"}},
