@@ -15,7 +15,7 @@ import (
 	"github.com/headroomhq/headroom/config"
 )
 
-func problem(c *gin.Context, status int, title, detail string, fields ...wire.FieldError) {
+func problem(c *gin.Context, status int, title, detail string, fields ...wire.ProblemField) {
 	c.Header("Content-Type", "application/problem+json")
 	c.Status(status)
 	_ = json.NewEncoder(c.Writer).Encode(Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Errors: fields})
@@ -23,10 +23,10 @@ func problem(c *gin.Context, status int, title, detail string, fields ...wire.Fi
 
 // fieldErrors are the wire form of validation problems, each path under
 // prefix ("spec." for a change inside a body).
-func fieldErrors(fe []config.FieldError, prefix string) []wire.FieldError {
-	out := make([]wire.FieldError, len(fe))
+func fieldErrors(fe []config.FieldError, prefix string) []wire.ProblemField {
+	out := make([]wire.ProblemField, len(fe))
 	for i, f := range fe {
-		out[i] = wire.FieldError{Path: strings.TrimPrefix(prefix+f.Path, "."), Message: f.Msg}
+		out[i] = wire.ProblemField{Path: strings.TrimPrefix(prefix+f.Path, "."), Message: f.Msg}
 	}
 	return out
 }
@@ -58,10 +58,10 @@ func decodeJSON(c *gin.Context, v any) bool {
 }
 
 // fieldOf turns a JSON decoding error into a field error with a path.
-func fieldOf(err error, body []byte) wire.FieldError {
+func fieldOf(err error, body []byte) wire.ProblemField {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return wire.FieldError{Path: te.Field, Message: fmt.Sprintf("must be %s, got %s", te.Type, te.Value)}
+		return wire.ProblemField{Path: te.Field, Message: fmt.Sprintf("must be %s, got %s", te.Type, te.Value)}
 	}
 	msg := err.Error()
 	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
@@ -72,17 +72,17 @@ func fieldOf(err error, body []byte) wire.FieldError {
 				key = p
 			}
 		}
-		return wire.FieldError{Path: key, Message: "unknown field"}
+		return wire.ProblemField{Path: key, Message: "unknown field"}
 	}
 	// A field's own decoder (rates) does not know its path: find the
 	// value it rejected.
 	var doc any
 	if json.Unmarshal(body, &doc) == nil {
 		if p := findRate(doc, ""); p != "" {
-			return wire.FieldError{Path: p, Message: msg}
+			return wire.ProblemField{Path: p, Message: msg}
 		}
 	}
-	return wire.FieldError{Path: "", Message: msg}
+	return wire.ProblemField{Path: "", Message: msg}
 }
 
 // findRate returns the path of the first rate field whose value does not

@@ -198,7 +198,7 @@ func parseTimeParam(c *gin.Context, name string, def time.Time) (time.Time, bool
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.FieldError{Path: name, Message: "want RFC 3339, e.g. 2026-11-23T03:00:00Z"})
+		problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.ProblemField{Path: name, Message: "want RFC 3339, e.g. 2026-11-23T03:00:00Z"})
 		return time.Time{}, false
 	}
 	return t, true
@@ -215,7 +215,7 @@ func (a *API) parseSpan(c *gin.Context, span time.Duration) (from, to time.Time,
 		return
 	}
 	if from.After(to) {
-		problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.FieldError{Path: "from", Message: "after to"})
+		problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.ProblemField{Path: "from", Message: "after to"})
 		return from, to, false
 	}
 	return from, to, true
@@ -226,7 +226,7 @@ func checkDirection(c *gin.Context, optional bool) (string, bool) {
 	if (d == "" && optional) || d == "produce" || d == "fetch" {
 		return d, true
 	}
-	problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.FieldError{Path: "direction", Message: "want produce or fetch"})
+	problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.ProblemField{Path: "direction", Message: "want produce or fetch"})
 	return "", false
 }
 
@@ -237,7 +237,7 @@ func (a *API) requireProject(c *gin.Context) (string, bool) {
 			return p, true
 		}
 	}
-	problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.FieldError{Path: "project", Message: fmt.Sprintf("unknown project %q", p)})
+	problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.ProblemField{Path: "project", Message: fmt.Sprintf("unknown project %q", p)})
 	return "", false
 }
 
@@ -319,7 +319,7 @@ func parseLimit(c *gin.Context) (int, bool) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > 10000 {
-		problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.FieldError{Path: "limit", Message: "want 1 to 10000"})
+		problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.ProblemField{Path: "limit", Message: "want 1 to 10000"})
 		return 0, false
 	}
 	return n, true
@@ -429,7 +429,7 @@ func (a *API) listAlerts(c *gin.Context) {
 	if s := c.Query("state"); s != "" {
 		for _, st := range strings.Split(s, ",") {
 			if !incidentStates[st] {
-				problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.FieldError{Path: "state", Message: fmt.Sprintf("unknown state %q", st)})
+				problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.ProblemField{Path: "state", Message: fmt.Sprintf("unknown state %q", st)})
 				return
 			}
 			states = append(states, st)
@@ -450,7 +450,7 @@ func (a *API) listAlerts(c *gin.Context) {
 func incidentID(c *gin.Context) (int64, bool) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil || id < 1 {
-		problem(c, http.StatusBadRequest, "invalid incident id", "", wire.FieldError{Path: "id", Message: "want a positive integer"})
+		problem(c, http.StatusBadRequest, "invalid incident id", "", wire.ProblemField{Path: "id", Message: "want a positive integer"})
 		return 0, false
 	}
 	return id, true
@@ -498,7 +498,7 @@ func (a *API) alertAction(action string) gin.HandlerFunc {
 				return
 			}
 			if strings.TrimSpace(body.Reason) == "" {
-				problem(c, http.StatusUnprocessableEntity, "invalid request body", "", wire.FieldError{Path: "reason", Message: "required"})
+				problem(c, http.StatusUnprocessableEntity, "invalid request body", "", wire.ProblemField{Path: "reason", Message: "required"})
 				return
 			}
 		}
@@ -550,7 +550,7 @@ func (a *API) audit(c *gin.Context) {
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 10000 {
-			problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.FieldError{Path: "limit", Message: "want 1 to 10000"})
+			problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.ProblemField{Path: "limit", Message: "want 1 to 10000"})
 			return
 		}
 		limit = n
@@ -584,7 +584,7 @@ func (a *API) whatIf(c *gin.Context) {
 	if body.Window != "" {
 		d, err := time.ParseDuration(body.Window)
 		if err != nil || d < whatif.MinWindow || d > whatif.MaxWindow {
-			problem(c, http.StatusUnprocessableEntity, "invalid request body", "", wire.FieldError{Path: "window",
+			problem(c, http.StatusUnprocessableEntity, "invalid request body", "", wire.ProblemField{Path: "window",
 				Message: fmt.Sprintf("want a duration from %s to %s, such as 6h", whatif.MinWindow, whatif.MaxWindow)})
 			return
 		}
