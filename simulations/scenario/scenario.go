@@ -190,112 +190,133 @@ func (s *Scenario) applyDefaults() {
 	}
 }
 
+// validate reports every problem of the scenario, section by section, and
+// then, if there is none, whether static quotas would be safe.
 func (s *Scenario) validate() []error {
-	var errs []error
-	add := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
-	}
-	if s.Round < model.Duration(time.Second) {
-		add("round", "must be at least 1s, got %s", s.Round)
-	}
-	if s.Duration <= 0 {
-		add("duration", "required and must be positive")
-	} else if s.Round > 0 && int64(s.Duration)/int64(s.Round) > 10_000_000 {
-		add("duration", "more than 10,000,000 rounds")
-	}
-	if s.ObservationNoise < 0 || s.ObservationNoise > 1 || math.IsNaN(s.ObservationNoise) {
-		add("observation_noise", "must be in [0, 1], got %v", s.ObservationNoise)
-	}
-	if s.ControlDelay < 1 || s.ControlDelay > 100 {
-		add("control_delay", "must be in [1, 100] rounds, got %d", s.ControlDelay)
-	}
+	var errs problems
+	s.validateRun(&errs)
 	errs = append(errs, s.Enforcement.validate(time.Duration(s.Round))...)
-	b := s.Brokers
-	if b.Count < 1 || b.Count > 10000 {
-		add("brokers.count", "must be in [1, 10000], got %d", b.Count)
-	}
-	if b.Capacity.Produce <= 0 {
-		add("brokers.capacity.produce", "required and must be above zero")
-	}
-	if b.Capacity.Fetch <= 0 {
-		add("brokers.capacity.fetch", "required and must be above zero")
-	}
-	if !(b.Margin > 0 && b.Margin <= 1) {
-		add("brokers.margin", "must be in (0, 1], got %v", b.Margin)
-	}
-	for id, w := range b.Skew {
-		if id < 0 || id >= b.Count {
-			add(fmt.Sprintf("brokers.skew[%d]", id), "no such broker (count %d)", b.Count)
-		}
-		if !(w > 0) || math.IsInf(w, 0) {
-			add(fmt.Sprintf("brokers.skew[%d]", id), "must be a finite number above zero, got %v", w)
-		}
-	}
+	s.Brokers.validate(&errs)
 	if len(s.Projects) == 0 {
-		add("projects", "at least one project is required")
+		errs.add("projects", "at least one project is required")
 	}
 	names := map[string]bool{}
-	for i, p := range s.Projects {
-		pp := fmt.Sprintf("projects[%d]", i)
-		switch {
-		case p.Name == "":
-			add(pp+".name", "required")
-		case names[p.Name]:
-			add(pp+".name", "duplicate project %q", p.Name)
-		}
-		names[p.Name] = true
-		for _, q := range []struct {
-			name string
-			q    Quota
-			cap  config.Rate
-		}{{"produce", p.Produce, b.Capacity.Produce}, {"fetch", p.Fetch, b.Capacity.Fetch}} {
-			qp := pp + "." + q.name
-			if q.q.Share <= 0 {
-				add(qp+".share", "required and must be above zero")
-			}
-			if q.q.Floor > q.q.Share || q.q.Share > q.q.Ceiling {
-				add(qp, "need floor <= share <= ceiling, got %s <= %s <= %s", q.q.Floor, q.q.Share, q.q.Ceiling)
-			}
-			if safe := float64(q.cap) * b.Margin; q.cap > 0 && float64(q.q.Ceiling) > safe*(1+1e-9) {
-				add(qp+".ceiling", "%s exceeds safe capacity %s", q.q.Ceiling, config.Rate(safe))
-			}
-			if !(q.q.Weight > 0) || math.IsInf(q.q.Weight, 0) {
-				add(qp+".weight", "must be a finite number above zero, got %v", q.q.Weight)
-			}
-		}
-		switch p.Tier {
-		case "", config.TierCritical, config.TierStandard, config.TierBestEffort:
-		default:
-			add(pp+".tier", "must be %s, %s or %s, got %q", config.TierCritical, config.TierStandard, config.TierBestEffort, p.Tier)
-		}
-		if p.Partitions < 0 || p.Partitions > 100000 {
-			add(pp+".partitions", "must be in [0, 100000], got %d", p.Partitions)
-		}
-		for id, n := range p.Placement {
-			if id < 0 || id >= b.Count {
-				add(fmt.Sprintf("%s.placement[%d]", pp, id), "no such broker (count %d)", b.Count)
-			}
-			if n < 0 {
-				add(fmt.Sprintf("%s.placement[%d]", pp, id), "must not be negative")
-			}
-		}
-		if len(p.Placement) > 0 && sumInts(p.Placement) == 0 {
-			add(pp+".placement", "needs at least one partition")
-		}
-		if p.Demand.Produce == nil && p.Demand.Fetch == nil {
-			add(pp+".demand", "at least one of produce and fetch is required")
-		}
-		if d := p.Demand.Produce; d != nil {
-			errs = append(errs, d.validate(pp+".demand.produce")...)
-		}
-		if d := p.Demand.Fetch; d != nil {
-			errs = append(errs, d.validate(pp+".demand.fetch")...)
-		}
+	for i := range s.Projects {
+		s.validateProject(&errs, i, names)
 	}
 	if len(errs) == 0 {
 		errs = append(errs, s.checkShareSums()...)
 	}
 	return errs
+}
+
+// problems collects validation errors, each starting with its field's path.
+type problems []error
+
+func (ps *problems) add(path, format string, args ...any) {
+	*ps = append(*ps, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+}
+
+// validateRun checks the fields that say how the scenario runs.
+func (s *Scenario) validateRun(errs *problems) {
+	if s.Round < model.Duration(time.Second) {
+		errs.add("round", "must be at least 1s, got %s", s.Round)
+	}
+	if s.Duration <= 0 {
+		errs.add("duration", "required and must be positive")
+	} else if s.Round > 0 && int64(s.Duration)/int64(s.Round) > 10_000_000 {
+		errs.add("duration", "more than 10,000,000 rounds")
+	}
+	if s.ObservationNoise < 0 || s.ObservationNoise > 1 || math.IsNaN(s.ObservationNoise) {
+		errs.add("observation_noise", "must be in [0, 1], got %v", s.ObservationNoise)
+	}
+	if s.ControlDelay < 1 || s.ControlDelay > 100 {
+		errs.add("control_delay", "must be in [1, 100] rounds, got %d", s.ControlDelay)
+	}
+}
+
+func (b Brokers) validate(errs *problems) {
+	if b.Count < 1 || b.Count > 10000 {
+		errs.add("brokers.count", "must be in [1, 10000], got %d", b.Count)
+	}
+	if b.Capacity.Produce <= 0 {
+		errs.add("brokers.capacity.produce", "required and must be above zero")
+	}
+	if b.Capacity.Fetch <= 0 {
+		errs.add("brokers.capacity.fetch", "required and must be above zero")
+	}
+	if !(b.Margin > 0 && b.Margin <= 1) {
+		errs.add("brokers.margin", "must be in (0, 1], got %v", b.Margin)
+	}
+	for id, w := range b.Skew {
+		if id < 0 || id >= b.Count {
+			errs.add(fmt.Sprintf("brokers.skew[%d]", id), "no such broker (count %d)", b.Count)
+		}
+		if !(w > 0) || math.IsInf(w, 0) {
+			errs.add(fmt.Sprintf("brokers.skew[%d]", id), "must be a finite number above zero, got %v", w)
+		}
+	}
+}
+
+// validateProject checks project i; names holds the names of the projects
+// before it.
+func (s *Scenario) validateProject(errs *problems, i int, names map[string]bool) {
+	p, b := s.Projects[i], s.Brokers
+	pp := fmt.Sprintf("projects[%d]", i)
+	switch {
+	case p.Name == "":
+		errs.add(pp+".name", "required")
+	case names[p.Name]:
+		errs.add(pp+".name", "duplicate project %q", p.Name)
+	}
+	names[p.Name] = true
+	p.Produce.validate(errs, pp+".produce", b.Capacity.Produce, b.Margin)
+	p.Fetch.validate(errs, pp+".fetch", b.Capacity.Fetch, b.Margin)
+	switch p.Tier {
+	case "", config.TierCritical, config.TierStandard, config.TierBestEffort:
+	default:
+		errs.add(pp+".tier", "must be %s, %s or %s, got %q", config.TierCritical, config.TierStandard, config.TierBestEffort, p.Tier)
+	}
+	if p.Partitions < 0 || p.Partitions > 100000 {
+		errs.add(pp+".partitions", "must be in [0, 100000], got %d", p.Partitions)
+	}
+	for id, n := range p.Placement {
+		if id < 0 || id >= b.Count {
+			errs.add(fmt.Sprintf("%s.placement[%d]", pp, id), "no such broker (count %d)", b.Count)
+		}
+		if n < 0 {
+			errs.add(fmt.Sprintf("%s.placement[%d]", pp, id), "must not be negative")
+		}
+	}
+	if len(p.Placement) > 0 && sumInts(p.Placement) == 0 {
+		errs.add(pp+".placement", "needs at least one partition")
+	}
+	if p.Demand.Produce == nil && p.Demand.Fetch == nil {
+		errs.add(pp+".demand", "at least one of produce and fetch is required")
+	}
+	if d := p.Demand.Produce; d != nil {
+		*errs = append(*errs, d.validate(pp+".demand.produce")...)
+	}
+	if d := p.Demand.Fetch; d != nil {
+		*errs = append(*errs, d.validate(pp+".demand.fetch")...)
+	}
+}
+
+// validate checks one direction's quota, at path qp, against a broker's
+// capacity and the margin.
+func (q Quota) validate(errs *problems, qp string, capacity config.Rate, margin float64) {
+	if q.Share <= 0 {
+		errs.add(qp+".share", "required and must be above zero")
+	}
+	if q.Floor > q.Share || q.Share > q.Ceiling {
+		errs.add(qp, "need floor <= share <= ceiling, got %s <= %s <= %s", q.Floor, q.Share, q.Ceiling)
+	}
+	if safe := float64(capacity) * margin; capacity > 0 && float64(q.Ceiling) > safe*(1+1e-9) {
+		errs.add(qp+".ceiling", "%s exceeds safe capacity %s", q.Ceiling, config.Rate(safe))
+	}
+	if !(q.Weight > 0) || math.IsInf(q.Weight, 0) {
+		errs.add(qp+".weight", "must be a finite number above zero, got %v", q.Weight)
+	}
 }
 
 // checkShareSums checks that on every broker the shares of the projects
