@@ -24,6 +24,7 @@ import (
 	"github.com/headroomhq/headroom/alerting"
 	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/limiter/overrides/overridestest"
 	"github.com/headroomhq/headroom/store"
 )
 
@@ -52,10 +53,7 @@ var tokenExpiry = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 func loadConfig(t testing.TB) *config.Config {
 	t.Helper()
-	c, err := config.LoadFile("../examples/headroom.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := overridestest.ExampleConfig(t)
 	c.API.Tokens = []config.APIToken{
 		{Name: "vera", Role: config.RoleViewer, SHA256: HashToken(viewerToken)},
 		{Name: "otto", Role: config.RoleOperator, SHA256: HashToken(operatorToken)},
@@ -72,15 +70,12 @@ func newEnv(t testing.TB, path string, mutate func(*config.Config)) *env {
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "headroom.db")
 	}
-	db, err := store.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	e := &env{db: db, path: path, cfg: loadConfig(t), now: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC), logs: &bytes.Buffer{}}
+	db := overridestest.OpenStore(t, path)
+	e := &env{db: db, path: path, cfg: loadConfig(t), now: overridestest.Start, logs: &bytes.Buffer{}}
 	if mutate != nil {
 		mutate(e.cfg)
 	}
+	var err error
 	e.alert, err = alerting.NewEngine(alerting.Options{Store: db, Config: e.cfg.Alerting, Overrides: noOverrides{}, Conditions: noConditions{}, Now: func() time.Time { return e.now }})
 	if err != nil {
 		t.Fatal(err)
