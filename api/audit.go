@@ -4,11 +4,9 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/headroomhq/headroom/api/wire"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/store"
 )
@@ -21,14 +19,9 @@ func (a *API) auditRoutes() []route {
 }
 
 func (a *API) audit(c *gin.Context) {
-	limit := 100
-	if s := c.Query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 10000 {
-			problem(c, http.StatusBadRequest, "invalid query parameter", "", wire.ProblemField{Path: "limit", Message: "want 1 to 10000"})
-			return
-		}
-		limit = n
+	limit, ok := parseLimit(c, 100)
+	if !ok {
+		return
 	}
 	rs, err := a.opts.Store.Audit(c.Request.Context(), limit)
 	if err != nil {

@@ -53,11 +53,7 @@ func (a *API) listAlerts(c *gin.Context) {
 		problem(c, http.StatusInternalServerError, "read incidents", err.Error())
 		return
 	}
-	out := []IncidentView{}
-	for _, in := range ins {
-		out = append(out, incidentView(in))
-	}
-	c.JSON(http.StatusOK, out)
+	answerList(c, ins, incidentView)
 }
 
 func incidentID(c *gin.Context) (int64, bool) {
@@ -69,19 +65,29 @@ func incidentID(c *gin.Context) (int64, bool) {
 	return id, true
 }
 
+// readIncident reads incident id. On failure it has answered 404 or 500
+// and returns false.
+func (a *API) readIncident(c *gin.Context, id int64) (store.Incident, bool) {
+	in, err := a.opts.Store.Incident(c.Request.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		problem(c, http.StatusNotFound, "no such incident", c.Param("id"))
+		return store.Incident{}, false
+	}
+	if err != nil {
+		problem(c, http.StatusInternalServerError, "read incident", err.Error())
+		return store.Incident{}, false
+	}
+	return in, true
+}
+
 func (a *API) getAlert(c *gin.Context) {
 	id, ok := incidentID(c)
 	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
-	in, err := a.opts.Store.Incident(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		problem(c, http.StatusNotFound, "no such incident", c.Param("id"))
-		return
-	}
-	if err != nil {
-		problem(c, http.StatusInternalServerError, "read incident", err.Error())
+	in, ok := a.readIncident(c, id)
+	if !ok {
 		return
 	}
 	v := incidentView(in)
@@ -120,16 +126,12 @@ func (a *API) alertAction(action string) gin.HandlerFunc {
 			return
 		}
 		ctx := c.Request.Context()
-		before, err := a.opts.Store.Incident(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			problem(c, http.StatusNotFound, "no such incident", c.Param("id"))
-			return
-		}
-		if err != nil {
-			problem(c, http.StatusInternalServerError, "read incident", err.Error())
+		before, ok := a.readIncident(c, id)
+		if !ok {
 			return
 		}
 		actor := principal(c).Actor()
+		var err error
 		switch action {
 		case "acknowledge":
 			err = a.opts.Alerts.Acknowledge(ctx, id, actor)

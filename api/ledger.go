@@ -46,7 +46,7 @@ func (a *API) ledger(c *gin.Context) {
 	if !ok {
 		return
 	}
-	limit, ok := parseLimit(c)
+	limit, ok := parseLimit(c, 1000)
 	if !ok {
 		return
 	}
@@ -55,11 +55,7 @@ func (a *API) ledger(c *gin.Context) {
 		problem(c, http.StatusInternalServerError, "read ledger", err.Error())
 		return
 	}
-	out := make([]LedgerView, 0, len(es))
-	for _, e := range es {
-		out = append(out, ledgerView(e))
-	}
-	c.JSON(http.StatusOK, out)
+	answerList(c, es, ledgerView)
 }
 
 // signals answers the detector's forecasts. Unlike the ledger, project is
@@ -81,7 +77,7 @@ func (a *API) signals(c *gin.Context) {
 	if !ok {
 		return
 	}
-	limit, ok := parseLimit(c)
+	limit, ok := parseLimit(c, 1000)
 	if !ok {
 		return
 	}
@@ -90,12 +86,10 @@ func (a *API) signals(c *gin.Context) {
 		problem(c, http.StatusInternalServerError, "read signals", err.Error())
 		return
 	}
-	out := make([]SignalView, 0, len(es))
-	for _, e := range es {
-		out = append(out, SignalView{At: e.At, Project: e.Project, Direction: e.Direction,
-			Rate: finite(e.Rate), Expected: finite(e.Expected), Upper: finite(e.Upper), Score: finite(e.Score), State: e.State})
-	}
-	c.JSON(http.StatusOK, out)
+	answerList(c, es, func(e store.SignalEntry) SignalView {
+		return SignalView{At: e.At, Project: e.Project, Direction: e.Direction,
+			Rate: finite(e.Rate), Expected: finite(e.Expected), Upper: finite(e.Upper), Score: finite(e.Score), State: e.State}
+	})
 }
 
 func ledgerView(e store.LedgerEntry) LedgerView {

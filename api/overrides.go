@@ -50,11 +50,7 @@ func (a *API) listOverrides(c *gin.Context) {
 		problem(c, http.StatusInternalServerError, "read overrides", err.Error())
 		return
 	}
-	out := []OverrideView{}
-	for _, o := range ovs {
-		out = append(out, overrideView(o))
-	}
-	c.JSON(http.StatusOK, out)
+	answerList(c, ovs, overrideView)
 }
 
 func (a *API) getOverride(c *gin.Context) {

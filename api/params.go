@@ -65,11 +65,11 @@ func (a *API) requireProject(c *gin.Context) (string, bool) {
 	return "", false
 }
 
-// parseLimit reads the limit parameter: 1 to 10000, 1000 when absent.
-func parseLimit(c *gin.Context) (int, bool) {
+// parseLimit reads the limit parameter: 1 to 10000, def when absent.
+func parseLimit(c *gin.Context, def int) (int, bool) {
 	s := c.Query("limit")
 	if s == "" {
-		return 1000, true
+		return def, true
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > 10000 {

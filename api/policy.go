@@ -46,11 +46,7 @@ func (a *API) listGroups(c *gin.Context) {
 	if !ok {
 		return
 	}
-	out := []GroupView{}
-	for _, g := range eff.Config.ResourceGroups {
-		out = append(out, groupView(eff, g))
-	}
-	c.JSON(http.StatusOK, out)
+	answerList(c, eff.Config.ResourceGroups, func(g config.GroupConfig) GroupView { return groupView(eff, g) })
 }
 
 func (a *API) getGroup(c *gin.Context) {
@@ -82,11 +78,7 @@ func (a *API) listProjects(c *gin.Context) {
 	if !ok {
 		return
 	}
-	out := []ProjectView{}
-	for _, p := range eff.Config.Projects {
-		out = append(out, projectView(eff, p))
-	}
-	c.JSON(http.StatusOK, out)
+	answerList(c, eff.Config.Projects, func(p config.ProjectConfig) ProjectView { return projectView(eff, p) })
 }
 
 func (a *API) getProject(c *gin.Context) {

@@ -21,6 +21,15 @@ func problem(c *gin.Context, status int, title, detail string, fields ...wire.Pr
 	_ = json.NewEncoder(c.Writer).Encode(Problem{Type: "about:blank", Title: title, Status: status, Detail: detail, Errors: fields})
 }
 
+// answerList answers 200 with the views of items, [] (not null) for none.
+func answerList[T, V any](c *gin.Context, items []T, view func(T) V) {
+	out := make([]V, 0, len(items))
+	for _, it := range items {
+		out = append(out, view(it))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
 // fieldErrors are the wire form of validation problems, each path under
 // prefix ("spec." for a change inside a body).
 func fieldErrors(fe []config.FieldError, prefix string) []wire.ProblemField {
@@ -88,32 +97,25 @@ func fieldOf(err error, body []byte) wire.ProblemField {
 // findRate returns the path of the first rate field whose value does not
 // parse.
 func findRate(v any, path string) string {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return ""
-	}
-	for k, child := range m {
-		p := k
-		if path != "" {
-			p = path + "." + k
-		}
-		switch k {
+	return findPath(v, path, func(key string, value any) bool {
+		switch key {
 		case "share", "floor", "ceiling", "pin":
 			var r config.Rate
-			b, _ := json.Marshal(child)
-			if r.UnmarshalJSON(b) != nil {
-				return p
-			}
+			b, _ := json.Marshal(value)
+			return r.UnmarshalJSON(b) != nil
 		}
-		if q := findRate(child, p); q != "" {
-			return q
-		}
-	}
-	return ""
+		return false
+	})
 }
 
 // findKey returns the path of the first object key named key.
 func findKey(v any, key, path string) string {
+	return findPath(v, path, func(k string, _ any) bool { return k == key })
+}
+
+// findPath walks a decoded JSON document depth first and returns the path
+// ("produce.share") of the first object key for which match holds, or "".
+func findPath(v any, path string, match func(key string, value any) bool) string {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return ""
@@ -123,10 +125,10 @@ func findKey(v any, key, path string) string {
 		if path != "" {
 			p = path + "." + k
 		}
-		if k == key {
+		if match(k, child) {
 			return p
 		}
-		if q := findKey(child, key, p); q != "" {
+		if q := findPath(child, p, match); q != "" {
 			return q
 		}
 	}
