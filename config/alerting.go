@@ -224,13 +224,9 @@ func (c *AlertingConfig) validatePlaybooks() []error {
 	alerts := map[string]bool{}
 	for i, p := range c.Playbooks {
 		pp := indexPath("playbooks", i)
-		switch {
-		case p.Alert == "":
-			errs = append(errs, fieldErr(pp+".alert", "required"))
-		case alerts[p.Alert]:
-			errs = append(errs, fieldErr(pp+".alert", "duplicate playbook for %q", p.Alert))
+		if fe, bad := uniqueName(pp+".alert", p.Alert, alerts, "duplicate playbook for %q"); bad {
+			errs = append(errs, fe)
 		}
-		alerts[p.Alert] = true
 		errs = append(errs, p.validate(pp)...)
 	}
 	return errs

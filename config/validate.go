@@ -56,6 +56,13 @@ func (v *validation) add(path, format string, args ...any) {
 	v.errs = append(v.errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// unique checks, at path, a name that is required and must not repeat.
+func (v *validation) unique(path, name string, seen map[string]bool, duplicate string) {
+	if fe, bad := uniqueName(path, name, seen, duplicate); bad {
+		v.errs = append(v.errs, fe)
+	}
+}
+
 func (v *validation) global() {
 	g := v.c.Global
 	ri := time.Duration(g.RoundInterval)
@@ -74,13 +81,7 @@ func (v *validation) clusters() {
 	v.clusterNames = map[string]bool{}
 	for i, cl := range v.c.Clusters {
 		p := fmt.Sprintf("clusters[%d]", i)
-		switch {
-		case cl.Name == "":
-			v.add(p+".name", "required")
-		case v.clusterNames[cl.Name]:
-			v.add(p+".name", "duplicate cluster name %q", cl.Name)
-		}
-		v.clusterNames[cl.Name] = true
+		v.unique(p+".name", cl.Name, v.clusterNames, "duplicate cluster name %q")
 		if len(cl.BootstrapServers) == 0 {
 			v.add(p+".bootstrap_servers", "at least one host:port is required")
 		}
@@ -195,13 +196,7 @@ func (v *validation) projects() {
 	v.shareSum = map[string]*shareSums{}
 	for i, pr := range v.c.Projects {
 		p := fmt.Sprintf("projects[%d]", i)
-		switch {
-		case pr.Name == "":
-			v.add(p+".name", "required")
-		case v.projectNames[pr.Name]:
-			v.add(p+".name", "duplicate project name %q", pr.Name)
-		}
-		v.projectNames[pr.Name] = true
+		v.unique(p+".name", pr.Name, v.projectNames, "duplicate project name %q")
 		g := v.groupByName[pr.Group]
 		switch {
 		case pr.Group == "":
@@ -366,6 +361,20 @@ func asFieldError(err error, fe *FieldError) bool {
 		*fe = f
 	}
 	return ok
+}
+
+// uniqueName checks, at path, a name that is required and must not repeat:
+// seen holds the names before it and gets this one; duplicate is the
+// message's format, given the name. bad reports a problem.
+func uniqueName(path, name string, seen map[string]bool, duplicate string) (fe FieldError, bad bool) {
+	defer func() { seen[name] = true }()
+	switch {
+	case name == "":
+		return FieldError{Path: path, Msg: "required"}, true
+	case seen[name]:
+		return FieldError{Path: path, Msg: fmt.Sprintf(duplicate, name)}, true
+	}
+	return FieldError{}, false
 }
 
 // fieldErr builds the error a section's Validate returns for one field.
