@@ -389,30 +389,43 @@ type BrokerWeight struct {
 	Weight float64
 }
 
+// Leaders returns project i's partition leaders, one entry a partition,
+// with each one's weight: the explicit placement in broker order, weight 1
+// each, or else Partitions (default one per broker) spread round-robin
+// from broker i mod count, each weighted by its broker's skew. The
+// simulator (through Placement) and the lab place leaders with it.
+func (s *Scenario) Leaders(i int) (brokers []int, weights []float64) {
+	p := s.Projects[i]
+	if len(p.Placement) > 0 {
+		for id := range s.Brokers.Count {
+			for range p.Placement[id] {
+				brokers, weights = append(brokers, id), append(weights, 1)
+			}
+		}
+		return brokers, weights
+	}
+	n := p.Partitions
+	if n == 0 {
+		n = s.Brokers.Count
+	}
+	for k := range n {
+		id := (i + k) % s.Brokers.Count
+		w := 1.0
+		if sk, ok := s.Brokers.Skew[id]; ok {
+			w = sk
+		}
+		brokers, weights = append(brokers, id), append(weights, w)
+	}
+	return brokers, weights
+}
+
 // Placement returns the brokers project i's partition leaders sit on, with
 // the fraction of its traffic each one carries.
 func (s *Scenario) Placement(i int) []BrokerWeight {
-	p := s.Projects[i]
 	counts := map[int]float64{}
-	if len(p.Placement) > 0 {
-		for id, n := range p.Placement {
-			if n > 0 {
-				counts[id] = float64(n)
-			}
-		}
-	} else {
-		n := p.Partitions
-		if n == 0 {
-			n = s.Brokers.Count
-		}
-		for k := range n {
-			id := (i + k) % s.Brokers.Count
-			w := 1.0
-			if sk, ok := s.Brokers.Skew[id]; ok {
-				w = sk
-			}
-			counts[id] += w
-		}
+	brokers, weights := s.Leaders(i)
+	for j, id := range brokers {
+		counts[id] += weights[j]
 	}
 	var total float64
 	for _, c := range counts {

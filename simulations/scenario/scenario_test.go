@@ -3,6 +3,7 @@ package scenario
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,6 +214,40 @@ projects:
 		if got := s.Rate(0, Produce, tt.round); math.Abs(got-tt.want) > 1 {
 			t.Errorf("round %d: %v MiB/s, want %v", tt.round, got/(1<<20), tt.want/(1<<20))
 		}
+	}
+}
+
+func TestLeaders(t *testing.T) {
+	tests := []struct {
+		name        string
+		brokers     string // the brokers section
+		project     string // the second project's placement fields
+		wantBrokers []int
+		wantWeights []float64
+	}{
+		{"explicit placement, in broker order", "{count: 3}", "placement: {2: 1, 0: 2}", []int{0, 0, 2}, []float64{1, 1, 1}},
+		{"round-robin from the project's index", "{count: 3}", "partitions: 4", []int{1, 2, 0, 1}, []float64{1, 1, 1, 1}},
+		{"one per broker by default", "{count: 3}", "", []int{1, 2, 0}, []float64{1, 1, 1}},
+		{"skew weighs a broker's partitions", "{count: 3, skew: {1: 3}}", "partitions: 4", []int{1, 2, 0, 1}, []float64{3, 1, 1, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := strings.Replace(tt.brokers, "{", "{capacity: {produce: 100MiB/s, fetch: 100MiB/s}, ", 1)
+			s, err := Parse([]byte(`
+duration: 1h
+brokers: `+b+`
+projects:
+  - {name: a, produce: {share: 1MiB/s}, fetch: {share: 1MiB/s}, demand: {produce: {base: 1MiB/s}}}
+  - {name: b, produce: {share: 1MiB/s}, fetch: {share: 1MiB/s}, demand: {produce: {base: 1MiB/s}}, `+tt.project+`}
+`), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			brokers, weights := s.Leaders(1)
+			if !slices.Equal(brokers, tt.wantBrokers) || !slices.Equal(weights, tt.wantWeights) {
+				t.Fatalf("leaders %v weights %v, want %v %v", brokers, weights, tt.wantBrokers, tt.wantWeights)
+			}
+		})
 	}
 }
 
