@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/headroomhq/headroom/alerting"
+	"github.com/headroomhq/headroom/alerting/alertingtest"
 	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/limiter/overrides/overridestest"
@@ -76,7 +77,7 @@ func newEnv(t testing.TB, path string, mutate func(*config.Config)) *env {
 		mutate(e.cfg)
 	}
 	var err error
-	e.alert, err = alerting.NewEngine(alerting.Options{Store: db, Config: e.cfg.Alerting, Overrides: noOverrides{}, Conditions: noConditions{}, Now: func() time.Time { return e.now }})
+	e.alert, err = alerting.NewEngine(alerting.Options{Store: db, Config: e.cfg.Alerting, Overrides: alertingtest.NoOverrides{}, Conditions: alertingtest.Conditions(false), Now: func() time.Time { return e.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,26 +90,6 @@ func newEnv(t testing.TB, path string, mutate func(*config.Config)) *env {
 		t.Fatal(err)
 	}
 	return e
-}
-
-// noOverrides and noConditions complete the alerting engine for API tests,
-// which only exercise approval bookkeeping; the playbooks' effects are
-// tested in package alerting.
-type noOverrides struct{}
-
-func (noOverrides) ForceRound(context.Context, string, bool) error { return nil }
-func (noOverrides) RaiseMargin(_ context.Context, g string, m float64, u time.Time) (alerting.OverrideRef, error) {
-	return alerting.OverrideRef{Kind: "margin", Group: g, Value: m, Until: u}, nil
-}
-func (noOverrides) CapProject(_ context.Context, p string, c float64, u time.Time) (alerting.OverrideRef, error) {
-	return alerting.OverrideRef{Kind: "cap", Project: p, Value: c, Until: u}, nil
-}
-func (noOverrides) Lift(context.Context, alerting.OverrideRef) error { return nil }
-
-type noConditions struct{}
-
-func (noConditions) Active(context.Context, string, map[string]string) (bool, error) {
-	return false, nil
 }
 
 type resp struct {
