@@ -107,11 +107,17 @@ func (e *env) do(t *testing.T, method, path, token, body string, hdr ...string) 
 	} else {
 		r = httptest.NewRequest(method, path, nil)
 	}
+	return e.serve(r, token, hdr...)
+}
+
+// serve answers r with the bearer token, when not empty, and the extra
+// headers (name, value, ...; a repeated name adds a value).
+func (e *env) serve(r *http.Request, token string, hdr ...string) resp {
 	if token != "" {
 		r.Header.Set("Authorization", "Bearer "+token)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
-		r.Header.Set(hdr[i], hdr[i+1])
+		r.Header.Add(hdr[i], hdr[i+1])
 	}
 	w := httptest.NewRecorder()
 	e.api.ServeHTTP(w, r)
