@@ -210,11 +210,12 @@ func (s *Scenario) validate() []error {
 	return errs
 }
 
-// problems collects validation errors, each starting with its field's path.
+// problems collects validation errors, each a config.FieldError with the
+// path of its field.
 type problems []error
 
 func (ps *problems) add(path, format string, args ...any) {
-	*ps = append(*ps, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+	*ps = append(*ps, config.FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 // validateRun checks the fields that say how the scenario runs.

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"errors"
 	"math"
 	"path/filepath"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/stat"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 func TestPublicSuiteLoads(t *testing.T) {
@@ -485,5 +488,15 @@ func TestRateMeanIsRateWithoutNoise(t *testing.T) {
 	mean, sd := stat.PopMeanStdDev(z, nil)
 	if math.Abs(mean) > 0.4 || sd < 0.7 || sd > 1.3 {
 		t.Errorf("noise draws: mean %.3f sd %.3f over %d rounds, want about 0 and 1", mean, sd, n)
+	}
+}
+
+// Validation problems are config.FieldErrors, so that a caller can read
+// the path of each one; the first of bad_values.yaml is about the round.
+func TestValidationErrorsCarryPaths(t *testing.T) {
+	_, err := Load("testdata/bad_values.yaml")
+	var fe config.FieldError
+	if !errors.As(err, &fe) || fe.Path != "round" || fe.Msg != "must be at least 1s, got 100ms" {
+		t.Fatalf("first problem %+v, from %v", fe, err)
 	}
 }
