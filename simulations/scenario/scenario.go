@@ -3,7 +3,9 @@
 // (simulations/sim) and the lab cluster (simulations/lab) replay the same
 // files, so a policy is judged on the demand the lab then generates.
 //
-// A scenario is strict YAML; every error names its path. Demand is
+// A scenario is strict YAML, read by the configuration's engine
+// (config.DecodeStrict); every error is a config.FieldError naming its
+// path. Demand is
 // deterministic for a given seed: Demand evaluates a project's rate at any
 // time without state, so runs can be repeated and compared.
 //
