@@ -361,17 +361,27 @@ func cooldownKey(pb config.PlaybookConfig, labels map[string]string) string {
 	return pb.Alert + "\x00" + labels["cluster"] + "\x00" + labels["group"]
 }
 
+// pending reads incident id and its handling, and refuses (ErrNotPending)
+// when no action waits on it; verb names the caller in the error.
+func (e *Engine) pending(ctx context.Context, id int64, verb string) (store.Incident, handling, error) {
+	in, err := e.opts.Store.Incident(ctx, id)
+	if err != nil {
+		return store.Incident{}, handling{}, err
+	}
+	h := decodeHandling(in)
+	if !h.PendingApproval {
+		return store.Incident{}, handling{}, fmt.Errorf("%s incident %d: %w", verb, id, ErrNotPending)
+	}
+	return in, h, nil
+}
+
 // Approve runs the action waiting on an incident.
 func (e *Engine) Approve(ctx context.Context, id int64, actor string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	in, err := e.opts.Store.Incident(ctx, id)
+	in, h, err := e.pending(ctx, id, "approve")
 	if err != nil {
 		return err
-	}
-	h := decodeHandling(in)
-	if !h.PendingApproval {
-		return fmt.Errorf("approve incident %d: %w", id, ErrNotPending)
 	}
 	pb, ok := e.opts.Config.Playbook(in.AlertName)
 	if !ok || pb.Mode == config.ModeOff || e.opts.Config.KillSwitch {
@@ -384,13 +394,9 @@ func (e *Engine) Approve(ctx context.Context, id int64, actor string) error {
 func (e *Engine) Reject(ctx context.Context, id int64, actor, reason string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	in, err := e.opts.Store.Incident(ctx, id)
+	in, h, err := e.pending(ctx, id, "reject")
 	if err != nil {
 		return err
-	}
-	h := decodeHandling(in)
-	if !h.PendingApproval {
-		return fmt.Errorf("reject incident %d: %w", id, ErrNotPending)
 	}
 	h.PendingApproval = false
 	_, err = e.record(ctx, in, h, in.State, actor, "rejected", reason)

@@ -4,42 +4,33 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/limiter/overrides"
+	"github.com/headroomhq/headroom/limiter/overrides/overridestest"
 	"github.com/headroomhq/headroom/store"
 )
 
+// storeOverridesFixture is ServiceOverrides over the override service on a
+// real store, with the rounds it forced (replans included) recorded.
 type storeOverridesFixture struct {
-	db     *store.DB
-	cfg    *config.Config
+	*overridestest.Fixture
 	so     *ServiceOverrides
-	now    time.Time
 	forced []string
 }
 
 func newStoreOverrides(t *testing.T) *storeOverridesFixture {
 	t.Helper()
-	cfg, err := config.LoadFile("../examples/headroom.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "headroom.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	f := &storeOverridesFixture{db: db, cfg: cfg, now: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)}
+	f := &storeOverridesFixture{Fixture: overridestest.New(t)}
 	force := func(_ context.Context, group string, burst bool) error {
 		f.forced = append(f.forced, group+map[bool]string{true: "/burst", false: ""}[burst])
 		return nil
 	}
-	f.so = &ServiceOverrides{Force: force, Service: &overrides.Service{Store: db, Config: func() *config.Config { return cfg },
-		Now: func() time.Time { return f.now }, Replan: func(ctx context.Context, group string) { _ = force(ctx, group, false) }}}
+	f.Service.Replan = func(ctx context.Context, group string) { _ = force(ctx, group, false) }
+	f.so = &ServiceOverrides{Force: force, Service: f.Service}
 	return f
 }
 
@@ -47,11 +38,11 @@ func newStoreOverrides(t *testing.T) *storeOverridesFixture {
 // the store applied, as the round loop applies them.
 func (f *storeOverridesFixture) planned(t *testing.T) overrides.Effective {
 	t.Helper()
-	ovs, err := f.db.Overrides(context.Background(), f.now)
+	ovs, err := f.DB.Overrides(context.Background(), f.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eff, errs := overrides.Apply(f.cfg, ovs, f.now)
+	eff, errs := overrides.Apply(f.Config, ovs, f.Now)
 	if len(errs) > 0 {
 		t.Fatalf("apply: %v", errs)
 	}
@@ -61,7 +52,7 @@ func (f *storeOverridesFixture) planned(t *testing.T) overrides.Effective {
 func TestStoreOverridesRaiseMarginAndLift(t *testing.T) {
 	f := newStoreOverrides(t)
 	ctx := withPlaybook(context.Background(), AlertGroupSaturated)
-	until := f.now.Add(30 * time.Minute)
+	until := f.Now.Add(30 * time.Minute)
 	ref, err := f.so.RaiseMargin(ctx, "events", 0.97, until)
 	if err != nil {
 		t.Fatal(err)
@@ -73,25 +64,25 @@ func TestStoreOverridesRaiseMarginAndLift(t *testing.T) {
 	if g.Margin != 0.97 {
 		t.Fatalf("next round plans events with margin %v, want 0.97", g.Margin)
 	}
-	o, err := f.db.GetOverride(context.Background(), overrides.KindGroup, "events")
+	o, err := f.DB.GetOverride(context.Background(), overrides.KindGroup, "events")
 	if err != nil || o.UpdatedBy != "playbook:GroupSaturated" || o.ExpiresAt == nil || !o.ExpiresAt.Equal(until) {
 		t.Fatalf("stored %+v, %v", o, err)
 	}
-	audit, err := f.db.Audit(context.Background(), 10)
+	audit, err := f.DB.Audit(context.Background(), 10)
 	if err != nil || len(audit) != 1 || audit[0].Actor != "playbook:GroupSaturated" || audit[0].Action != "put_override" || audit[0].Target != "group/events" {
 		t.Fatalf("audit %+v, %v", audit, err)
 	}
 	// After the cap's own end the override no longer plans.
-	f.now = until.Add(time.Second)
+	f.Now = until.Add(time.Second)
 	if g, _ := f.planned(t).Config.Group("events"); g.Margin != 0.9 {
 		t.Fatalf("expired override still plans: margin %v", g.Margin)
 	}
-	f.now = until.Add(-time.Minute)
+	f.Now = until.Add(-time.Minute)
 
 	if err := f.so.Lift(ctx, ref); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.db.GetOverride(context.Background(), overrides.KindGroup, "events"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.DB.GetOverride(context.Background(), overrides.KindGroup, "events"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("override still stored after lift: %v", err)
 	}
 	if g, _ := f.planned(t).Config.Group("events"); g.Margin != 0.9 {
@@ -100,7 +91,7 @@ func TestStoreOverridesRaiseMarginAndLift(t *testing.T) {
 	if err := f.so.Lift(ctx, ref); err != nil {
 		t.Fatalf("lifting what is gone: %v", err)
 	}
-	audit, _ = f.db.Audit(context.Background(), 10)
+	audit, _ = f.DB.Audit(context.Background(), 10)
 	if len(audit) != 2 || audit[0].Action != "delete_override" || audit[0].Actor != "playbook:GroupSaturated" {
 		t.Fatalf("audit after lift %+v", audit)
 	}
@@ -113,7 +104,7 @@ func TestStoreOverridesCapProject(t *testing.T) {
 	f := newStoreOverrides(t)
 	ctx := withPlaybook(context.Background(), AlertBrokerOverloaded)
 	const capRate = 20 << 20 // below checkout's 30MiB/s produce share
-	ref, err := f.so.CapProject(ctx, "checkout", capRate, f.now.Add(time.Hour))
+	ref, err := f.so.CapProject(ctx, "checkout", capRate, f.Now.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,23 +129,23 @@ func TestStoreOverridesRefuse(t *testing.T) {
 		want string
 	}{
 		{"margin outside (0, 1]", func(f *storeOverridesFixture, ctx context.Context) error {
-			_, err := f.so.RaiseMargin(ctx, "events", 1.5, f.now.Add(time.Hour))
+			_, err := f.so.RaiseMargin(ctx, "events", 1.5, f.Now.Add(time.Hour))
 			return err
 		}, "margin: must be in (0, 1]"},
 		{"unknown group", func(f *storeOverridesFixture, ctx context.Context) error {
-			_, err := f.so.RaiseMargin(ctx, "nope", 0.95, f.now.Add(time.Hour))
+			_, err := f.so.RaiseMargin(ctx, "nope", 0.95, f.Now.Add(time.Hour))
 			return err
 		}, `unknown resource group "nope"`},
 		{"expiry in the past", func(f *storeOverridesFixture, ctx context.Context) error {
-			_, err := f.so.RaiseMargin(ctx, "events", 0.95, f.now.Add(-time.Second))
+			_, err := f.so.RaiseMargin(ctx, "events", 0.95, f.Now.Add(-time.Second))
 			return err
 		}, "expires_at: is in the past"},
 		{"unknown project", func(f *storeOverridesFixture, ctx context.Context) error {
-			_, err := f.so.CapProject(ctx, "nope", 1<<20, f.now.Add(time.Hour))
+			_, err := f.so.CapProject(ctx, "nope", 1<<20, f.Now.Add(time.Hour))
 			return err
 		}, `unknown project`},
 		{"cap above the safe capacity", func(f *storeOverridesFixture, ctx context.Context) error {
-			_, err := f.so.CapProject(ctx, "checkout", 1<<30, f.now.Add(time.Hour))
+			_, err := f.so.CapProject(ctx, "checkout", 1<<30, f.Now.Add(time.Hour))
 			return err
 		}, "exceeds the group's safe capacity"},
 	}
@@ -165,7 +156,7 @@ func TestStoreOverridesRefuse(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err %v, want it to say %q", err, tt.want)
 			}
-			if ovs, _ := f.db.Overrides(context.Background(), f.now); len(ovs) != 0 {
+			if ovs, _ := f.DB.Overrides(context.Background(), f.Now); len(ovs) != 0 {
 				t.Fatalf("a refused action stored %+v", ovs)
 			}
 			if len(f.forced) != 0 {
@@ -180,11 +171,8 @@ func TestStoreOverridesLeaveOperatorsAlone(t *testing.T) {
 	ctx := withPlaybook(context.Background(), AlertGroupSaturated)
 	m := 0.8
 	spec, _ := json.Marshal(overrides.Spec{Margin: &m})
-	if _, err := f.db.PutOverride(context.Background(), store.Override{Kind: "group", Name: "events", Spec: spec, UpdatedBy: "olga", UpdatedAt: f.now},
-		0, store.AuditRecord{At: f.now, Actor: "olga", Action: "put_override", Target: "group/events"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.so.RaiseMargin(ctx, "events", 0.97, f.now.Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "olga set one") {
+	f.Seed(t, "group", "events", "olga", spec, 0)
+	if _, err := f.so.RaiseMargin(ctx, "events", 0.97, f.Now.Add(time.Hour)); err == nil || !strings.Contains(err.Error(), "olga set one") {
 		t.Fatalf("replaced an operator's override: %v", err)
 	}
 	if g, _ := f.planned(t).Config.Group("events"); g.Margin != 0.8 {
@@ -193,20 +181,17 @@ func TestStoreOverridesLeaveOperatorsAlone(t *testing.T) {
 
 	// A playbook's own earlier override is replaced; one an operator
 	// changed since is not lifted.
-	ref, err := f.so.RaiseMargin(ctx, "batch", 0.9, f.now.Add(time.Hour))
+	ref, err := f.so.RaiseMargin(ctx, "batch", 0.9, f.Now.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref2, err := f.so.RaiseMargin(ctx, "batch", 0.95, f.now.Add(time.Hour))
+	ref2, err := f.so.RaiseMargin(ctx, "batch", 0.95, f.Now.Add(time.Hour))
 	if err != nil || ref2.Version != ref.Version+1 {
 		t.Fatalf("replace the playbook's own: %+v, %v", ref2, err)
 	}
 	m2 := 0.86
 	spec2, _ := json.Marshal(overrides.Spec{Margin: &m2})
-	if _, err := f.db.PutOverride(context.Background(), store.Override{Kind: "group", Name: "batch", Spec: spec2, UpdatedBy: "olga", UpdatedAt: f.now},
-		ref2.Version, store.AuditRecord{At: f.now, Actor: "olga", Action: "put_override", Target: "group/batch"}); err != nil {
-		t.Fatal(err)
-	}
+	f.Seed(t, "group", "batch", "olga", spec2, ref2.Version)
 	if err := f.so.Lift(ctx, ref2); err == nil || !strings.Contains(err.Error(), "left in place") {
 		t.Fatalf("lift over an operator's change: %v", err)
 	}

@@ -263,36 +263,61 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 	r.mu.Lock()
 	o := r.opts
 	r.mu.Unlock()
-	at := obs.Time.UTC().Format(time.RFC3339)
-	var cands []candidate
-	cluster := func(c string) string {
-		if c != "" {
-			return c
-		}
-		return obs.Cluster
+	e := &evaluation{obs: obs, o: o, at: obs.Time.UTC().Format(time.RFC3339)}
+	e.projectsThrottled()
+	e.groupsSaturated()
+	e.brokersOverloaded()
+	e.lagGrowing()
+	e.targetsDown()
+	e.appliesFailing()
+	return r.fire(obs.Time, e.cands)
+}
+
+// evaluation is one round of Evaluate: each rule adds a candidate for
+// every condition that holds now.
+type evaluation struct {
+	obs   Observation
+	o     RuleOptions
+	at    string // the round's time, RFC 3339, for links
+	cands []candidate
+}
+
+// cluster is c, or the observation's cluster when c is empty.
+func (e *evaluation) cluster(c string) string {
+	if c != "" {
+		return c
 	}
-	add := func(dur time.Duration, labels map[string]string, summary, description, dashboard, generator string) {
-		if labels["cluster"] == "" {
-			labels["cluster"] = obs.Cluster
-		}
-		for k, v := range labels {
-			if v == "" {
-				delete(labels, k)
-			}
-		}
-		ann := map[string]string{
-			"summary":     summary,
-			"description": description,
-			"runbook_url": o.RunbookURL + "#" + strings.ToLower(labels["alertname"]),
-		}
-		if dashboard != "" {
-			ann["dashboard"] = o.DashboardURL + dashboard
-		}
-		cands = append(cands, candidate{dur: dur, alert: notifier.Alert{
-			Labels: labels, Annotations: ann, GeneratorURL: o.ExternalURL + generator,
-		}})
+	return e.obs.Cluster
+}
+
+// add records a condition that holds: its alert's labels (empty ones
+// dropped), annotations and links, and how long it must hold to fire.
+func (e *evaluation) add(dur time.Duration, labels map[string]string, summary, description, dashboard, generator string) {
+	o := e.o
+	if labels["cluster"] == "" {
+		labels["cluster"] = e.obs.Cluster
 	}
-	for _, p := range obs.Projects {
+	for k, v := range labels {
+		if v == "" {
+			delete(labels, k)
+		}
+	}
+	ann := map[string]string{
+		"summary":     summary,
+		"description": description,
+		"runbook_url": o.RunbookURL + "#" + strings.ToLower(labels["alertname"]),
+	}
+	if dashboard != "" {
+		ann["dashboard"] = o.DashboardURL + dashboard
+	}
+	e.cands = append(e.cands, candidate{dur: dur, alert: notifier.Alert{
+		Labels: labels, Annotations: ann, GeneratorURL: o.ExternalURL + generator,
+	}})
+}
+
+func (e *evaluation) projectsThrottled() {
+	o := e.o
+	for _, p := range e.obs.Projects {
 		if p.Demand <= 0 {
 			continue
 		}
@@ -300,38 +325,50 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 		if ratio <= o.ThrottledRatio {
 			continue
 		}
-		q := url.Values{"project": {p.Project}, "direction": {p.Direction}, "at": {at}}
-		add(o.ThrottledFor,
+		q := url.Values{"project": {p.Project}, "direction": {p.Direction}, "at": {e.at}}
+		e.add(o.ThrottledFor,
 			map[string]string{"alertname": AlertProjectThrottled, "cluster": p.Cluster, "group": p.Group, "project": p.Project, "direction": p.Direction, "severity": "warning"},
-			fmt.Sprintf("Project %s is throttled on %s", p.Project, cluster(p.Cluster)),
+			fmt.Sprintf("Project %s is throttled on %s", p.Project, e.cluster(p.Cluster)),
 			fmt.Sprintf("%s (%s) has %.0f%% of its demand throttled (demand %s, served %s, quota %s of which %s borrowed) in group %s.",
 				p.Project, p.Direction, 100*ratio, rate(p.Demand), rate(p.Served), rate(p.Quota), rate(max(0, p.Quota-p.Share)), p.Group),
 			"/d/headroom-throttling", "/api/v1/explain?"+q.Encode())
 	}
-	for _, g := range obs.Groups {
+}
+
+func (e *evaluation) groupsSaturated() {
+	o := e.o
+	for _, g := range e.obs.Groups {
 		if !(g.Utilization() > o.SaturatedRatio) {
 			continue
 		}
-		add(o.SaturatedFor,
+		e.add(o.SaturatedFor,
 			map[string]string{"alertname": AlertGroupSaturated, "cluster": g.Cluster, "group": g.Group, "direction": g.Direction, "severity": "warning"},
 			fmt.Sprintf("Resource group %s has no headroom left", g.Group),
 			fmt.Sprintf("Demand in %s (%s) is %s, %.0f%% of its safe capacity %s: nothing is left to lend.",
 				g.Group, g.Direction, rate(g.Demand), 100*g.Demand/g.SafeCapacity, rate(g.SafeCapacity)),
 			"/d/headroom-quotas", "/api/v1/groups/"+url.PathEscape(g.Group))
 	}
-	for _, b := range obs.Brokers {
+}
+
+func (e *evaluation) brokersOverloaded() {
+	o := e.o
+	for _, b := range e.obs.Brokers {
 		over := b.Load() > 1
 		if !over && !(b.Idle < o.OverloadIdle) {
 			continue
 		}
-		add(o.OverloadFor,
+		e.add(o.OverloadFor,
 			map[string]string{"alertname": AlertBrokerOverloaded, "cluster": b.Cluster, "group": b.Group, "broker": b.Broker, "direction": b.Direction, "severity": "critical"},
 			fmt.Sprintf("Broker %s is overloaded", b.Broker),
 			fmt.Sprintf("Broker %s in %s serves %s (%s) against a safe capacity of %s; idle ratio %.2f.",
 				b.Broker, b.Group, rate(b.Served), b.Direction, rate(b.SafeCapacity), b.Idle),
 			"/d/headroom-overview", "/api/v1/groups/"+url.PathEscape(b.Group))
 	}
-	for _, l := range obs.Lag {
+}
+
+func (e *evaluation) lagGrowing() {
+	o := e.o
+	for _, l := range e.obs.Lag {
 		if !l.Growing {
 			continue
 		}
@@ -339,32 +376,44 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 		if l.Project != "" {
 			gen = "/api/v1/projects/" + url.PathEscape(l.Project)
 		}
-		add(o.LagFor,
+		e.add(o.LagFor,
 			map[string]string{"alertname": AlertConsumerLagGrowing, "cluster": l.Cluster, "consumer_group": l.ConsumerGroup, "topic": l.Topic, "project": l.Project, "severity": "warning"},
 			fmt.Sprintf("Consumer group %s is falling behind on %s", l.ConsumerGroup, l.Topic),
 			fmt.Sprintf("Lag of %s on %s is %d messages, status %s, for at least %s.", l.ConsumerGroup, l.Topic, l.Lag, l.Status, o.LagFor),
 			"/d/headroom-overview", gen)
 	}
-	for _, t := range obs.Targets {
+}
+
+func (e *evaluation) targetsDown() {
+	for _, t := range e.obs.Targets {
 		if t.Up {
 			continue
 		}
 		desc := fmt.Sprintf("Scrapes of %s fail (%s); the quotas of the brokers it covers are held at their last good value.", t.Target, t.Err)
-		add(o.TargetDownFor,
+		e.add(e.o.TargetDownFor,
 			map[string]string{"alertname": AlertCollectorTargetDown, "cluster": t.Cluster, "target": t.Target, "group": t.Group, "broker": t.Broker, "severity": "warning"},
 			"Headroom cannot scrape "+t.Target, desc, "/d/headroom-overview", "/api/v1/alerts?state=firing")
 	}
-	for _, a := range obs.Applies {
+}
+
+func (e *evaluation) appliesFailing() {
+	o := e.o
+	for _, a := range e.obs.Applies {
 		if !a.Failed {
 			continue
 		}
-		add(o.ApplyFailingFor,
+		e.add(o.ApplyFailingFor,
 			map[string]string{"alertname": AlertQuotaApplyFailing, "cluster": a.Cluster, "group": a.Group, "severity": "critical"},
-			"Headroom cannot write quotas to "+cluster(a.Cluster),
+			"Headroom cannot write quotas to "+e.cluster(a.Cluster),
 			fmt.Sprintf("Every quota write for group %s has failed for %s (%s); the cluster keeps its last quotas.", a.Group, o.ApplyFailingFor, a.Err),
 			"/d/headroom-alerts", "/api/v1/quotas")
 	}
+}
 
+// fire keeps, for each condition that holds at now, the first round it
+// held, and returns those that have held for their rule's duration, in
+// identity order. A condition that no longer holds starts over.
+func (r *Rules) fire(now time.Time, cands []candidate) []notifier.Alert {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	holding := make(map[string]bool, len(cands))
@@ -374,10 +423,10 @@ func (r *Rules) Evaluate(obs Observation) []notifier.Alert {
 		holding[id] = true
 		first, ok := r.since[id]
 		if !ok {
-			first = obs.Time
+			first = now
 			r.since[id] = first
 		}
-		if obs.Time.Sub(first) >= c.dur {
+		if now.Sub(first) >= c.dur {
 			c.alert.StartsAt = first
 			out = append(out, c.alert)
 		}

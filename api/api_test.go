@@ -22,8 +22,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/headroomhq/headroom/alerting"
+	"github.com/headroomhq/headroom/alerting/alertingtest"
 	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/config"
+	"github.com/headroomhq/headroom/limiter/overrides/overridestest"
 	"github.com/headroomhq/headroom/store"
 )
 
@@ -52,10 +54,7 @@ var tokenExpiry = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 func loadConfig(t testing.TB) *config.Config {
 	t.Helper()
-	c, err := config.LoadFile("../examples/headroom.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := overridestest.ExampleConfig(t)
 	c.API.Tokens = []config.APIToken{
 		{Name: "vera", Role: config.RoleViewer, SHA256: HashToken(viewerToken)},
 		{Name: "otto", Role: config.RoleOperator, SHA256: HashToken(operatorToken)},
@@ -72,16 +71,13 @@ func newEnv(t testing.TB, path string, mutate func(*config.Config)) *env {
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "headroom.db")
 	}
-	db, err := store.Open(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	e := &env{db: db, path: path, cfg: loadConfig(t), now: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC), logs: &bytes.Buffer{}}
+	db := overridestest.OpenStore(t, path)
+	e := &env{db: db, path: path, cfg: loadConfig(t), now: overridestest.Start, logs: &bytes.Buffer{}}
 	if mutate != nil {
 		mutate(e.cfg)
 	}
-	e.alert, err = alerting.NewEngine(alerting.Options{Store: db, Config: e.cfg.Alerting, Overrides: noOverrides{}, Conditions: noConditions{}, Now: func() time.Time { return e.now }})
+	var err error
+	e.alert, err = alerting.NewEngine(alerting.Options{Store: db, Config: e.cfg.Alerting, Overrides: alertingtest.NoOverrides{}, Conditions: alertingtest.Conditions(false), Now: func() time.Time { return e.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,26 +90,6 @@ func newEnv(t testing.TB, path string, mutate func(*config.Config)) *env {
 		t.Fatal(err)
 	}
 	return e
-}
-
-// noOverrides and noConditions complete the alerting engine for API tests,
-// which only exercise approval bookkeeping; the playbooks' effects are
-// tested in package alerting.
-type noOverrides struct{}
-
-func (noOverrides) ForceRound(context.Context, string, bool) error { return nil }
-func (noOverrides) RaiseMargin(_ context.Context, g string, m float64, u time.Time) (alerting.OverrideRef, error) {
-	return alerting.OverrideRef{Kind: "margin", Group: g, Value: m, Until: u}, nil
-}
-func (noOverrides) CapProject(_ context.Context, p string, c float64, u time.Time) (alerting.OverrideRef, error) {
-	return alerting.OverrideRef{Kind: "cap", Project: p, Value: c, Until: u}, nil
-}
-func (noOverrides) Lift(context.Context, alerting.OverrideRef) error { return nil }
-
-type noConditions struct{}
-
-func (noConditions) Active(context.Context, string, map[string]string) (bool, error) {
-	return false, nil
 }
 
 type resp struct {
@@ -131,11 +107,17 @@ func (e *env) do(t *testing.T, method, path, token, body string, hdr ...string) 
 	} else {
 		r = httptest.NewRequest(method, path, nil)
 	}
+	return e.serve(r, token, hdr...)
+}
+
+// serve answers r with the bearer token, when not empty, and the extra
+// headers (name, value, ...; a repeated name adds a value).
+func (e *env) serve(r *http.Request, token string, hdr ...string) resp {
 	if token != "" {
 		r.Header.Set("Authorization", "Bearer "+token)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
-		r.Header.Set(hdr[i], hdr[i+1])
+		r.Header.Add(hdr[i], hdr[i+1])
 	}
 	w := httptest.NewRecorder()
 	e.api.ServeHTTP(w, r)

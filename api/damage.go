@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 func (a *API) damage(c *gin.Context) {
@@ -32,4 +34,12 @@ func (a *API) damage(c *gin.Context) {
 		out.AvoidedRatio = &r
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+// damageRoutes read the damage ledger.
+func (a *API) damageRoutes() []route {
+	v := config.RoleViewer
+	return []route{
+		{method: "GET", path: "/api/v1/damage", role: v, summary: "The damage ledger: bytes throttled under Headroom's quotas next to what the static shares would have throttled", query: []string{"from", "to"}, resp: "Damage", ok: 200, handler: a.damage},
+	}
 }

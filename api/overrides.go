@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/limiter/overrides"
 	"github.com/headroomhq/headroom/store"
 )
@@ -49,11 +50,7 @@ func (a *API) listOverrides(c *gin.Context) {
 		problem(c, http.StatusInternalServerError, "read overrides", err.Error())
 		return
 	}
-	out := []OverrideView{}
-	for _, o := range ovs {
-		out = append(out, overrideView(o))
-	}
-	c.JSON(http.StatusOK, out)
+	answerList(c, ovs, overrideView)
 }
 
 func (a *API) getOverride(c *gin.Context) {
@@ -131,5 +128,17 @@ func (a *API) deleteOverride(c *gin.Context) {
 		problem(c, http.StatusPreconditionFailed, "precondition failed", "the override changed since it was read")
 	default:
 		problem(c, http.StatusInternalServerError, "delete override", err.Error())
+	}
+}
+
+// overrideRoutes read overrides and write them through the override service.
+func (a *API) overrideRoutes() []route {
+	v := config.RoleViewer
+	op := config.RoleOperator
+	return []route{
+		{method: "GET", path: "/api/v1/overrides", role: v, summary: "Overrides in force", ok: 200, handler: a.listOverrides},
+		{method: "GET", path: "/api/v1/overrides/:kind/:name", role: v, summary: "One override, with its ETag", ok: 200, handler: a.getOverride},
+		{method: "PUT", path: "/api/v1/overrides/:kind/:name", role: op, summary: "Create or replace an override (If-Match to replace)", body: "OverrideSpec", ok: 200, handler: a.putOverride},
+		{method: "DELETE", path: "/api/v1/overrides/:kind/:name", role: op, summary: "Remove an override (If-Match required)", ok: 204, handler: a.deleteOverride},
 	}
 }

@@ -17,15 +17,7 @@ func (e *env) from(t *testing.T, remote, method, path, token string, hdr ...stri
 	t.Helper()
 	r := httptest.NewRequest(method, path, nil)
 	r.RemoteAddr = remote
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		r.Header.Add(hdr[i], hdr[i+1])
-	}
-	w := httptest.NewRecorder()
-	e.api.ServeHTTP(w, r)
-	return resp{w.Code, w.Body.String(), w.Header()}
+	return e.serve(r, token, hdr...)
 }
 
 // A client that forges X-Forwarded-For or X-Real-IP with a fresh address

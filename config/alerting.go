@@ -152,73 +152,15 @@ func (c *AlertingConfig) applyDefaults() {
 // Validate reports the section's problems.
 func (c *AlertingConfig) Validate() []error {
 	var errs []error
-	seen := map[string]bool{}
-	for i, am := range c.Alertmanagers {
-		u := am.URL
-		if err := checkTargetURL(u); err != nil {
-			errs = append(errs, fieldErr(indexPath("alertmanagers", i), "%v", err))
-		} else if seen[u] {
-			errs = append(errs, fieldErr(indexPath("alertmanagers", i), "duplicate Alertmanager %q", u))
-		}
-		seen[u] = true
-		errs = append(errs, checkHTTPClientConfig(indexPath("alertmanagers", i)+".http_config", am.HTTPConfig)...)
-	}
+	errs = append(errs, c.validateAlertmanagers()...)
 	if c.ResendInterval < model.Duration(time.Second) {
 		errs = append(errs, fieldErr("resend_interval", "must be at least 1s"))
 	}
 	if c.QueueCapacity < 1 {
 		errs = append(errs, fieldErr("queue_capacity", "must be at least 1"))
 	}
-	w := c.Webhook
-	if w.BearerTokenFile != "" && w.BasicAuth != nil {
-		errs = append(errs, fieldErr("webhook", "set bearer_token_file or basic_auth, not both"))
-	}
-	if b := w.BasicAuth; b != nil && (b.Username == "" || b.PasswordFile == "") {
-		errs = append(errs, fieldErr("webhook.basic_auth", "username and password_file are required"))
-	}
-	if w.MaxBodyBytes < 1024 {
-		errs = append(errs, fieldErr("webhook.max_body_bytes", "must be at least 1024"))
-	}
-	alerts := map[string]bool{}
-	for i, p := range c.Playbooks {
-		pp := indexPath("playbooks", i)
-		switch {
-		case p.Alert == "":
-			errs = append(errs, fieldErr(pp+".alert", "required"))
-		case alerts[p.Alert]:
-			errs = append(errs, fieldErr(pp+".alert", "duplicate playbook for %q", p.Alert))
-		}
-		alerts[p.Alert] = true
-		switch p.Action {
-		case ActionReallocateNow, ActionRaiseMargin, ActionCapProject, ActionNotifyOnly:
-		default:
-			errs = append(errs, fieldErr(pp+".action", "must be one of %s, %s, %s, %s; got %q",
-				ActionReallocateNow, ActionRaiseMargin, ActionCapProject, ActionNotifyOnly, p.Action))
-		}
-		switch p.Mode {
-		case ModeAuto, ModeApprove, ModeOff:
-		default:
-			errs = append(errs, fieldErr(pp+".mode", "must be auto, approve or off; got %q", p.Mode))
-		}
-		if p.Cooldown < 0 {
-			errs = append(errs, fieldErr(pp+".cooldown", "must not be negative"))
-		}
-		if p.MaxTargets < 1 {
-			errs = append(errs, fieldErr(pp+".max_targets", "must be at least 1"))
-		}
-		if p.VerifyWindow <= 0 {
-			errs = append(errs, fieldErr(pp+".verify_window", "must be positive"))
-		}
-		if p.Duration <= 0 {
-			errs = append(errs, fieldErr(pp+".duration", "must be positive"))
-		}
-		if p.Action == ActionRaiseMargin && (!(p.Margin > 0 && p.Margin <= 1) || math.IsNaN(p.Margin)) {
-			errs = append(errs, fieldErr(pp+".margin", "must be in (0, 1], got %v", p.Margin))
-		}
-		if p.Action == ActionCapProject && p.Cap <= 0 {
-			errs = append(errs, fieldErr(pp+".cap", "required for cap_project and must be above zero"))
-		}
-	}
+	errs = append(errs, c.Webhook.validate()...)
+	errs = append(errs, c.validatePlaybooks()...)
 	for i, cb := range c.Callbacks {
 		if err := checkTargetURL(cb.URL); err != nil {
 			errs = append(errs, fieldErr(indexPath("callbacks", i), "%v", err))
@@ -240,6 +182,88 @@ func (c *AlertingConfig) Validate() []error {
 		if err := checkHTTPURL(c.DashboardURL); err != nil {
 			errs = append(errs, fieldErr("dashboard_url", "%v", err))
 		}
+	}
+	return errs
+}
+
+func (c *AlertingConfig) validateAlertmanagers() []error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, am := range c.Alertmanagers {
+		u := am.URL
+		if err := checkTargetURL(u); err != nil {
+			errs = append(errs, fieldErr(indexPath("alertmanagers", i), "%v", err))
+		} else if seen[u] {
+			errs = append(errs, fieldErr(indexPath("alertmanagers", i), "duplicate Alertmanager %q", u))
+		}
+		seen[u] = true
+		errs = append(errs, checkHTTPClientConfig(indexPath("alertmanagers", i)+".http_config", am.HTTPConfig)...)
+	}
+	return errs
+}
+
+// validate reports the webhook receiver's problems, under "webhook".
+func (w WebhookConfig) validate() []error {
+	var errs []error
+	if w.BearerTokenFile != "" && w.BasicAuth != nil {
+		errs = append(errs, fieldErr("webhook", "set bearer_token_file or basic_auth, not both"))
+	}
+	if b := w.BasicAuth; b != nil && (b.Username == "" || b.PasswordFile == "") {
+		errs = append(errs, fieldErr("webhook.basic_auth", "username and password_file are required"))
+	}
+	if w.MaxBodyBytes < 1024 {
+		errs = append(errs, fieldErr("webhook.max_body_bytes", "must be at least 1024"))
+	}
+	return errs
+}
+
+// validatePlaybooks reports the playbooks' problems; an alert has at most
+// one playbook.
+func (c *AlertingConfig) validatePlaybooks() []error {
+	var errs []error
+	alerts := map[string]bool{}
+	for i, p := range c.Playbooks {
+		pp := indexPath("playbooks", i)
+		if fe, bad := uniqueName(pp+".alert", p.Alert, alerts, "duplicate playbook for %q"); bad {
+			errs = append(errs, fe)
+		}
+		errs = append(errs, p.validate(pp)...)
+	}
+	return errs
+}
+
+// validate reports one playbook's problems other than its alert's, at
+// path pp.
+func (p PlaybookConfig) validate(pp string) []error {
+	var errs []error
+	switch p.Action {
+	case ActionReallocateNow, ActionRaiseMargin, ActionCapProject, ActionNotifyOnly:
+	default:
+		errs = append(errs, fieldErr(pp+".action", "must be one of %s, %s, %s, %s; got %q",
+			ActionReallocateNow, ActionRaiseMargin, ActionCapProject, ActionNotifyOnly, p.Action))
+	}
+	switch p.Mode {
+	case ModeAuto, ModeApprove, ModeOff:
+	default:
+		errs = append(errs, fieldErr(pp+".mode", "must be auto, approve or off; got %q", p.Mode))
+	}
+	if p.Cooldown < 0 {
+		errs = append(errs, fieldErr(pp+".cooldown", "must not be negative"))
+	}
+	if p.MaxTargets < 1 {
+		errs = append(errs, fieldErr(pp+".max_targets", "must be at least 1"))
+	}
+	if p.VerifyWindow <= 0 {
+		errs = append(errs, fieldErr(pp+".verify_window", "must be positive"))
+	}
+	if p.Duration <= 0 {
+		errs = append(errs, fieldErr(pp+".duration", "must be positive"))
+	}
+	if p.Action == ActionRaiseMargin && (!(p.Margin > 0 && p.Margin <= 1) || math.IsNaN(p.Margin)) {
+		errs = append(errs, fieldErr(pp+".margin", "must be in (0, 1], got %v", p.Margin))
+	}
+	if p.Action == ActionCapProject && p.Cap <= 0 {
+		errs = append(errs, fieldErr(pp+".cap", "required for cap_project and must be above zero"))
 	}
 	return errs
 }

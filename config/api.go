@@ -85,13 +85,9 @@ func (c *APIConfig) Validate() []error {
 	names, hashes := map[string]bool{}, map[string]bool{}
 	for i, t := range c.Tokens {
 		p := indexPath("tokens", i)
-		switch {
-		case t.Name == "":
-			errs = append(errs, fieldErr(p+".name", "required"))
-		case names[t.Name]:
-			errs = append(errs, fieldErr(p+".name", "duplicate token name %q", t.Name))
+		if fe, bad := uniqueName(p+".name", t.Name, names, "duplicate token name %q"); bad {
+			errs = append(errs, fe)
 		}
-		names[t.Name] = true
 		switch t.Role {
 		case RoleViewer, RoleOperator, RoleAdmin:
 		default:

@@ -1,16 +1,12 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"reflect"
 	"time"
 
 	"github.com/prometheus/common/model"
-	"gopkg.in/yaml.v3"
 )
 
 // Config is the whole configuration file.
@@ -262,37 +258,15 @@ func LoadFile(path string) (*Config, error) {
 // Load decodes and validates a configuration. On failure the error is an
 // Errors value listing every problem.
 func Load(b []byte) (*Config, error) {
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, Errors{{Msg: "empty configuration"}}
-		}
-		return nil, decodeErrors(err, newPositions())
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, Errors{{Line: extra.Line, Msg: "more than one YAML document; a config file holds one"}}
+	c := DefaultConfig()
+	partial, err := DecodeStrict(b, &c, "config")
+	if errors.Is(err, ErrNoDocument) {
+		return nil, Errors{{Msg: "empty configuration"}}
 	}
 	var errs Errors
-	lines := newPositions()
-	checkFields(&root, reflect.TypeFor[Config](), "", lines, &errs)
-
-	c := DefaultConfig()
-	if err := root.Decode(&c); err != nil {
-		// Messages on a line checkFields has already reported (duplicate
-		// keys) would only repeat it.
-		for _, de := range decodeErrors(err, lines) {
-			if !errs.hasDuplicateAt(de.Line) {
-				errs = append(errs, de)
-			}
-		}
-		var te *yaml.TypeError
-		if !asTypeError(err, &te) || errs.hasDuplicate() {
-			// The decoder stopped early or dropped a mapping: the values
-			// are incomplete, so checking them would only add noise.
-			return nil, errs
-		}
+	errors.As(err, &errs)
+	if partial {
+		return nil, errs
 	}
 	c.applyDefaults()
 	// A value the decoder rejected is left at its default; validation would

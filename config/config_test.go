@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/headroomhq/headroom/config/configtest"
 )
 
 func TestGoodFixturesLoad(t *testing.T) {
@@ -49,26 +51,10 @@ func TestExampleStaysInSync(t *testing.T) {
 // Each bad fixture lists the exact errors it must produce in "# error: "
 // header lines; the file must produce those and no others.
 func TestBadFixturesFailWithExpectedErrors(t *testing.T) {
-	files, err := filepath.Glob("testdata/bad/*.yml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no bad fixtures: %v", err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want []string
-			for _, l := range strings.Split(string(b), "\n") {
-				if e, ok := strings.CutPrefix(l, "# error: "); ok {
-					want = append(want, e)
-				}
-			}
-			if len(want) == 0 {
-				t.Fatal("fixture lists no expected errors")
-			}
-			_, err = Load(b)
+	for _, f := range configtest.BadFixtures(t) {
+		t.Run(filepath.Base(f.Path), func(t *testing.T) {
+			want := slices.Clone(f.Want)
+			_, err := Load(f.Data)
 			var errs Errors
 			if !errors.As(err, &errs) {
 				t.Fatalf("want Errors, got %v", err)

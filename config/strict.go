@@ -1,7 +1,10 @@
 package config
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -10,8 +13,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// FieldError is one problem found in a configuration file, located by its
-// YAML path (for example "projects[2].produce.floor") and, where known, line.
+// FieldError is one problem found in a configuration-like input (the
+// configuration file, a scenario file, an override), located by its YAML
+// path (for example "projects[2].produce.floor") and, where known, line.
 type FieldError struct {
 	Path string
 	Line int
@@ -59,6 +63,54 @@ func (es Errors) hasDuplicate() bool {
 		}
 	}
 	return false
+}
+
+// ErrNoDocument is DecodeStrict's answer to input that holds no YAML
+// document (empty, or comments only).
+var ErrNoDocument = errors.New("no YAML document")
+
+// DecodeStrict decodes the one YAML document in b into v, a pointer to the
+// Go type the document describes. It is strict: unknown keys, duplicate
+// keys and a second document are errors. It returns nil, ErrNoDocument, or
+// Errors listing every problem found, each located by its field's YAML path
+// and line. kind names the file in the message about a second document
+// ("a config file holds one").
+//
+// partial reports that the decoder stopped early or dropped a mapping (on
+// a duplicate key), so v's values are incomplete and validating them would
+// only add noise. After other errors (unknown keys, a value the decoder
+// rejected) v holds every other value.
+func DecodeStrict(b []byte, v any, kind string) (partial bool, err error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return true, ErrNoDocument
+		}
+		return true, decodeErrors(err, newPositions())
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return true, Errors{{Line: extra.Line, Msg: fmt.Sprintf("more than one YAML document; a %s file holds one", kind)}}
+	}
+	var errs Errors
+	lines := newPositions()
+	checkFields(&root, reflect.TypeOf(v), "", lines, &errs)
+	if err := root.Decode(v); err != nil {
+		// Messages on a line checkFields has already reported (duplicate
+		// keys) would only repeat it.
+		for _, de := range decodeErrors(err, lines) {
+			if !errs.hasDuplicateAt(de.Line) {
+				errs = append(errs, de)
+			}
+		}
+		var te *yaml.TypeError
+		partial = !errors.As(err, &te) || errs.hasDuplicate()
+	}
+	if len(errs) > 0 {
+		return partial, errs
+	}
+	return false, nil
 }
 
 const (
@@ -143,6 +195,10 @@ func checkFields(n *yaml.Node, t reflect.Type, path string, lines *positions, er
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := joinPath(path, k.Value)
+			if isInteger(t.Key()) {
+				// An integer key is an index (a broker's id): brokers.skew[3].
+				p = fmt.Sprintf("%s[%s]", path, k.Value)
+			}
 			lines.byLine[k.Line] = p
 			if seen[k.Value] {
 				*errs = append(*errs, FieldError{Path: p, Line: k.Line, Msg: msgDuplicateKey})
@@ -183,6 +239,15 @@ func yamlFields(t reflect.Type) map[string]reflect.Type {
 		out[name] = f.Type
 	}
 	return out
+}
+
+func isInteger(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 func joinPath(parent, key string) string {
@@ -229,7 +294,7 @@ func decodeErrors(err error, lines *positions) Errors {
 	var out Errors
 	var te *yaml.TypeError
 	msgs := []string{err.Error()}
-	if ok := asTypeError(err, &te); ok {
+	if errors.As(err, &te) {
 		msgs = te.Errors
 	}
 	for _, m := range msgs {
@@ -242,12 +307,4 @@ func decodeErrors(err error, lines *positions) Errors {
 		out = append(out, FieldError{Msg: m})
 	}
 	return out
-}
-
-func asTypeError(err error, te **yaml.TypeError) bool {
-	t, ok := err.(*yaml.TypeError)
-	if ok {
-		*te = t
-	}
-	return ok
 }

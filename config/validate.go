@@ -10,268 +10,334 @@ import (
 )
 
 // Validate checks the whole configuration and returns every problem found,
-// each with its YAML path. It expects defaults to be applied.
+// each with its YAML path. It expects defaults to be applied. Sections are
+// checked in file order; the later ones (groups, projects) use what the
+// earlier ones found (the clusters' and the groups' names).
 func (c *Config) Validate() Errors {
-	var errs Errors
-	add := func(path, format string, args ...any) {
-		errs = append(errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
-	}
+	v := &validation{c: c}
+	v.global()
+	v.clusters()
+	v.groups()
+	v.projects()
+	v.groupShares()
+	v.components()
+	return v.errs
+}
 
-	ri := time.Duration(c.Global.RoundInterval)
+// validation is one run of Validate: the problems found so far and the
+// names each section leaves for the ones after it.
+type validation struct {
+	c    *Config
+	errs Errors
+
+	clusterNames map[string]bool
+	groupByName  map[string]*GroupConfig
+	brokerOwner  map[brokerKey]string // resource group by broker
+	projectNames map[string]bool
+	entityOwner  map[entityKey]string // project by quota entity
+	prefixOwner  map[string]string    // project by topic prefix
+	shareSum     map[string]*shareSums
+}
+
+type brokerKey struct {
+	cluster string
+	id      int32
+}
+
+type entityKey struct {
+	cluster string
+	entity  EntityConfig
+}
+
+// shareSums are the shares of a group's projects, per direction.
+type shareSums struct{ produce, fetch float64 }
+
+func (v *validation) add(path, format string, args ...any) {
+	v.errs = append(v.errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// unique checks, at path, a name that is required and must not repeat.
+func (v *validation) unique(path, name string, seen map[string]bool, duplicate string) {
+	if fe, bad := uniqueName(path, name, seen, duplicate); bad {
+		v.errs = append(v.errs, fe)
+	}
+}
+
+func (v *validation) global() {
+	g := v.c.Global
+	ri := time.Duration(g.RoundInterval)
 	if ri < time.Second || ri > 5*time.Minute {
-		add("global.round_interval", "must be between 1s and 5m, got %s", c.Global.RoundInterval)
+		v.add("global.round_interval", "must be between 1s and 5m, got %s", g.RoundInterval)
 	}
-	if err := checkHTTPURL(c.Global.ExternalURL); err != nil {
-		add("global.external_url", "%v", err)
+	if err := checkHTTPURL(g.ExternalURL); err != nil {
+		v.add("global.external_url", "%v", err)
 	}
+}
 
-	// Clusters.
-	if len(c.Clusters) == 0 {
-		add("clusters", "at least one cluster is required")
+func (v *validation) clusters() {
+	if len(v.c.Clusters) == 0 {
+		v.add("clusters", "at least one cluster is required")
 	}
-	clusters := map[string]bool{}
-	for i, cl := range c.Clusters {
+	v.clusterNames = map[string]bool{}
+	for i, cl := range v.c.Clusters {
 		p := fmt.Sprintf("clusters[%d]", i)
-		switch {
-		case cl.Name == "":
-			add(p+".name", "required")
-		case clusters[cl.Name]:
-			add(p+".name", "duplicate cluster name %q", cl.Name)
-		}
-		clusters[cl.Name] = true
+		v.unique(p+".name", cl.Name, v.clusterNames, "duplicate cluster name %q")
 		if len(cl.BootstrapServers) == 0 {
-			add(p+".bootstrap_servers", "at least one host:port is required")
+			v.add(p+".bootstrap_servers", "at least one host:port is required")
 		}
 		for j, s := range cl.BootstrapServers {
 			if err := checkHostPort(s); err != nil {
-				add(fmt.Sprintf("%s.bootstrap_servers[%d]", p, j), "%v", err)
+				v.add(fmt.Sprintf("%s.bootstrap_servers[%d]", p, j), "%v", err)
 			}
 		}
 		if cl.RequestTimeout <= 0 {
-			add(p+".request_timeout", "must be positive")
+			v.add(p+".request_timeout", "must be positive")
 		}
 		if t := cl.TLS; t != nil && (t.CertFile == "") != (t.KeyFile == "") {
-			add(p+".tls", "cert_file and key_file must be set together")
+			v.add(p+".tls", "cert_file and key_file must be set together")
 		}
 		if s := cl.SASL; s != nil {
-			switch s.Mechanism {
-			case SASLPlain, SASLScramSHA256, SASLScramSHA512:
-			default:
-				add(p+".sasl.mechanism", "must be one of %s, %s, %s; got %q", SASLPlain, SASLScramSHA256, SASLScramSHA512, s.Mechanism)
-			}
-			if s.Username == "" {
-				add(p+".sasl.username", "required")
-			}
-			if (s.Password == "") == (s.PasswordFile == "") {
-				add(p+".sasl", "exactly one of password and password_file is required")
-			}
+			v.sasl(p+".sasl", s)
 		}
 	}
+}
 
-	// Resource groups.
-	groups := map[string]*GroupConfig{}
-	type brokerKey struct {
-		cluster string
-		id      int32
+func (v *validation) sasl(p string, s *SASLConfig) {
+	switch s.Mechanism {
+	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
+	default:
+		v.add(p+".mechanism", "must be one of %s, %s, %s; got %q", SASLPlain, SASLScramSHA256, SASLScramSHA512, s.Mechanism)
 	}
-	brokerOwner := map[brokerKey]string{}
-	for i := range c.ResourceGroups {
-		g := &c.ResourceGroups[i]
+	if s.Username == "" {
+		v.add(p+".username", "required")
+	}
+	if (s.Password == "") == (s.PasswordFile == "") {
+		v.add(p, "exactly one of password and password_file is required")
+	}
+}
+
+func (v *validation) groups() {
+	v.groupByName = map[string]*GroupConfig{}
+	v.brokerOwner = map[brokerKey]string{}
+	for i := range v.c.ResourceGroups {
+		g := &v.c.ResourceGroups[i]
 		p := fmt.Sprintf("resource_groups[%d]", i)
 		switch {
 		case g.Name == "":
-			add(p+".name", "required")
-		case groups[g.Name] != nil:
-			add(p+".name", "duplicate resource group name %q", g.Name)
+			v.add(p+".name", "required")
+		case v.groupByName[g.Name] != nil:
+			v.add(p+".name", "duplicate resource group name %q", g.Name)
 		default:
-			groups[g.Name] = g
+			v.groupByName[g.Name] = g
 		}
 		switch {
-		case g.Cluster == "" && len(c.Clusters) > 1:
-			add(p+".cluster", "required when more than one cluster is configured")
-		case g.Cluster != "" && !clusters[g.Cluster]:
-			add(p+".cluster", "unknown cluster %q", g.Cluster)
+		case g.Cluster == "" && len(v.c.Clusters) > 1:
+			v.add(p+".cluster", "required when more than one cluster is configured")
+		case g.Cluster != "" && !v.clusterNames[g.Cluster]:
+			v.add(p+".cluster", "unknown cluster %q", g.Cluster)
 		}
-		if len(g.Brokers) == 0 {
-			add(p+".brokers", "at least one broker is required")
-		}
-		for j, b := range g.Brokers {
-			bp := fmt.Sprintf("%s.brokers[%d]", p, j)
-			if b.ID < 0 {
-				add(bp+".id", "must not be negative")
-			}
-			k := brokerKey{g.Cluster, b.ID}
-			if owner, ok := brokerOwner[k]; ok {
-				add(bp+".id", "broker %d is already in resource group %q", b.ID, owner)
-			} else {
-				brokerOwner[k] = g.Name
-			}
-			if b.MetricsURL != "" || g.Discovery == nil || g.Discovery.Brokers == nil {
-				if err := checkHTTPURL(b.MetricsURL); err != nil {
-					add(bp+".metrics_url", "%v", err)
-				}
-			}
-			if b.HostMetricsURL != "" {
-				if err := checkHTTPURL(b.HostMetricsURL); err != nil {
-					add(bp+".host_metrics_url", "%v", err)
-				}
-			}
-		}
+		v.brokers(p, g)
 		if d := g.Discovery; d != nil {
 			for _, sd := range []struct {
 				key string
 				c   *SDConfig
 			}{{"brokers", d.Brokers}, {"hosts", d.Hosts}} {
 				if sd.c != nil {
-					errs = append(errs, prefixed(p+".discovery."+sd.key, sd.c.Validate(""))...)
+					v.errs = append(v.errs, prefixed(p+".discovery."+sd.key, sd.c.Validate(""))...)
 				}
 			}
 		}
 		if g.Capacity.Produce <= 0 {
-			add(p+".capacity.produce", "required and must be above zero")
+			v.add(p+".capacity.produce", "required and must be above zero")
 		}
 		if g.Capacity.Fetch <= 0 {
-			add(p+".capacity.fetch", "required and must be above zero")
+			v.add(p+".capacity.fetch", "required and must be above zero")
 		}
 		if !(g.Margin > 0 && g.Margin <= 1) {
-			add(p+".margin", "must be in (0, 1], got %v", g.Margin)
+			v.add(p+".margin", "must be in (0, 1], got %v", g.Margin)
 		}
 	}
+}
 
-	// Projects.
-	projects := map[string]bool{}
-	type entityKey struct {
-		cluster string
-		entity  EntityConfig
+// brokers checks the brokers of group g, at path p. A broker belongs to
+// one group of its cluster.
+func (v *validation) brokers(p string, g *GroupConfig) {
+	if len(g.Brokers) == 0 {
+		v.add(p+".brokers", "at least one broker is required")
 	}
-	entityOwner := map[entityKey]string{}
-	prefixOwner := map[string]string{}
-	type sums struct{ produce, fetch float64 }
-	shareSum := map[string]*sums{}
-	for i, pr := range c.Projects {
-		p := fmt.Sprintf("projects[%d]", i)
-		switch {
-		case pr.Name == "":
-			add(p+".name", "required")
-		case projects[pr.Name]:
-			add(p+".name", "duplicate project name %q", pr.Name)
+	for j, b := range g.Brokers {
+		bp := fmt.Sprintf("%s.brokers[%d]", p, j)
+		if b.ID < 0 {
+			v.add(bp+".id", "must not be negative")
 		}
-		projects[pr.Name] = true
-		g := groups[pr.Group]
+		k := brokerKey{g.Cluster, b.ID}
+		if owner, ok := v.brokerOwner[k]; ok {
+			v.add(bp+".id", "broker %d is already in resource group %q", b.ID, owner)
+		} else {
+			v.brokerOwner[k] = g.Name
+		}
+		if b.MetricsURL != "" || g.Discovery == nil || g.Discovery.Brokers == nil {
+			if err := checkHTTPURL(b.MetricsURL); err != nil {
+				v.add(bp+".metrics_url", "%v", err)
+			}
+		}
+		if b.HostMetricsURL != "" {
+			if err := checkHTTPURL(b.HostMetricsURL); err != nil {
+				v.add(bp+".host_metrics_url", "%v", err)
+			}
+		}
+	}
+}
+
+func (v *validation) projects() {
+	v.projectNames = map[string]bool{}
+	v.entityOwner = map[entityKey]string{}
+	v.prefixOwner = map[string]string{}
+	v.shareSum = map[string]*shareSums{}
+	for i, pr := range v.c.Projects {
+		p := fmt.Sprintf("projects[%d]", i)
+		v.unique(p+".name", pr.Name, v.projectNames, "duplicate project name %q")
+		g := v.groupByName[pr.Group]
 		switch {
 		case pr.Group == "":
-			add(p+".group", "required")
+			v.add(p+".group", "required")
 		case g == nil:
-			add(p+".group", "unknown resource group %q", pr.Group)
+			v.add(p+".group", "unknown resource group %q", pr.Group)
 		}
-		if pr.Entity.User == "" && pr.Entity.ClientID == "" {
-			add(p+".entity", "a user, a client_id or both are required")
+		v.entity(p, pr, g)
+		v.topics(p, pr)
+		v.quotas(p, pr, g)
+	}
+}
+
+// entity checks project pr's quota entity, at path p. Quota entities are
+// cluster-wide: two projects anywhere in one cluster cannot share one.
+func (v *validation) entity(p string, pr ProjectConfig, g *GroupConfig) {
+	if pr.Entity.User == "" && pr.Entity.ClientID == "" {
+		v.add(p+".entity", "a user, a client_id or both are required")
+		return
+	}
+	cluster := ""
+	switch {
+	case g != nil:
+		cluster = g.Cluster
+	case len(v.c.Clusters) == 1:
+		cluster = v.c.Clusters[0].Name
+	}
+	k := entityKey{cluster, pr.Entity}
+	if owner, ok := v.entityOwner[k]; ok {
+		v.add(p+".entity", "quota entity %s is already claimed by project %q", pr.Entity, owner)
+	} else {
+		v.entityOwner[k] = pr.Name
+	}
+}
+
+// topics checks project pr's topics and, between its prefixes and its
+// regexes, its tier (the order in which they have always been reported).
+func (v *validation) topics(p string, pr ProjectConfig) {
+	if len(pr.Topics.Prefixes) == 0 && len(pr.Topics.Regexes) == 0 {
+		v.add(p+".topics", "at least one prefix or regex is required")
+	}
+	for j, pre := range pr.Topics.Prefixes {
+		tp := fmt.Sprintf("%s.topics.prefixes[%d]", p, j)
+		if pre == "" {
+			v.add(tp, "must not be empty")
+			continue
+		}
+		if owner, ok := v.prefixOwner[pre]; ok && owner != pr.Name {
+			v.add(tp, "topic prefix %q is already owned by project %q", pre, owner)
 		} else {
-			// Quota entities are cluster-wide: two projects anywhere in
-			// one cluster cannot share one.
-			cluster := ""
-			switch {
-			case g != nil:
-				cluster = g.Cluster
-			case len(c.Clusters) == 1:
-				cluster = c.Clusters[0].Name
-			}
-			k := entityKey{cluster, pr.Entity}
-			if owner, ok := entityOwner[k]; ok {
-				add(p+".entity", "quota entity %s is already claimed by project %q", pr.Entity, owner)
-			} else {
-				entityOwner[k] = pr.Name
-			}
-		}
-		if len(pr.Topics.Prefixes) == 0 && len(pr.Topics.Regexes) == 0 {
-			add(p+".topics", "at least one prefix or regex is required")
-		}
-		for j, pre := range pr.Topics.Prefixes {
-			tp := fmt.Sprintf("%s.topics.prefixes[%d]", p, j)
-			if pre == "" {
-				add(tp, "must not be empty")
-				continue
-			}
-			if owner, ok := prefixOwner[pre]; ok && owner != pr.Name {
-				add(tp, "topic prefix %q is already owned by project %q", pre, owner)
-			} else {
-				prefixOwner[pre] = pr.Name
-			}
-		}
-		switch pr.Tier {
-		case "", TierCritical, TierStandard, TierBestEffort:
-		default:
-			add(p+".tier", "must be %s, %s or %s, got %q", TierCritical, TierStandard, TierBestEffort, pr.Tier)
-		}
-		for j, re := range pr.Topics.Regexes {
-			if _, err := regexp.Compile("^(?:" + re + ")$"); err != nil {
-				add(fmt.Sprintf("%s.topics.regexes[%d]", p, j), "invalid regex: %v", err)
-			}
-		}
-		for _, d := range []struct {
-			name string
-			q    QuotaConfig
-			cap  func(*GroupConfig) Rate
-		}{
-			{"produce", pr.Produce, func(g *GroupConfig) Rate { return g.Capacity.Produce }},
-			{"fetch", pr.Fetch, func(g *GroupConfig) Rate { return g.Capacity.Fetch }},
-		} {
-			dp := p + "." + d.name
-			q := d.q
-			if q.Share <= 0 {
-				add(dp+".share", "required and must be above zero")
-			}
-			if q.Floor > q.Share {
-				add(dp, "floor %s exceeds share %s (need floor <= share <= ceiling)", q.Floor, q.Share)
-			}
-			if q.Ceiling > 0 && q.Share > q.Ceiling {
-				add(dp, "share %s exceeds ceiling %s (need floor <= share <= ceiling)", q.Share, q.Ceiling)
-			}
-			if !(q.Weight > 0) || math.IsInf(q.Weight, 0) {
-				add(dp+".weight", "must be above zero and finite, got %v", q.Weight)
-			}
-			if g != nil {
-				if safe := float64(d.cap(g)) * g.Margin; float64(q.Ceiling) > safe+1e-9 {
-					add(dp+".ceiling", "ceiling %s exceeds the group's safe capacity %s (margin × capacity)", q.Ceiling, Rate(safe))
-				}
-				s := shareSum[g.Name]
-				if s == nil {
-					s = &sums{}
-					shareSum[g.Name] = s
-				}
-				if d.name == "produce" {
-					s.produce += float64(q.Share)
-				} else {
-					s.fetch += float64(q.Share)
-				}
-			}
+			v.prefixOwner[pre] = pr.Name
 		}
 	}
-	for i, g := range c.ResourceGroups {
-		s := shareSum[g.Name]
-		if s == nil || groups[g.Name] != &c.ResourceGroups[i] {
+	switch pr.Tier {
+	case "", TierCritical, TierStandard, TierBestEffort:
+	default:
+		v.add(p+".tier", "must be %s, %s or %s, got %q", TierCritical, TierStandard, TierBestEffort, pr.Tier)
+	}
+	for j, re := range pr.Topics.Regexes {
+		if _, err := regexp.Compile("^(?:" + re + ")$"); err != nil {
+			v.add(fmt.Sprintf("%s.topics.regexes[%d]", p, j), "invalid regex: %v", err)
+		}
+	}
+}
+
+// quotas checks project pr's produce and fetch quotas against each other
+// and against its group g (nil if unknown), and adds its shares to the
+// group's sums.
+func (v *validation) quotas(p string, pr ProjectConfig, g *GroupConfig) {
+	for _, d := range []struct {
+		name string
+		q    QuotaConfig
+		cap  func(*GroupConfig) Rate
+	}{
+		{"produce", pr.Produce, func(g *GroupConfig) Rate { return g.Capacity.Produce }},
+		{"fetch", pr.Fetch, func(g *GroupConfig) Rate { return g.Capacity.Fetch }},
+	} {
+		dp := p + "." + d.name
+		q := d.q
+		if q.Share <= 0 {
+			v.add(dp+".share", "required and must be above zero")
+		}
+		if q.Floor > q.Share {
+			v.add(dp, "floor %s exceeds share %s (need floor <= share <= ceiling)", q.Floor, q.Share)
+		}
+		if q.Ceiling > 0 && q.Share > q.Ceiling {
+			v.add(dp, "share %s exceeds ceiling %s (need floor <= share <= ceiling)", q.Share, q.Ceiling)
+		}
+		if !(q.Weight > 0) || math.IsInf(q.Weight, 0) {
+			v.add(dp+".weight", "must be above zero and finite, got %v", q.Weight)
+		}
+		if g == nil {
+			continue
+		}
+		if safe := float64(d.cap(g)) * g.Margin; float64(q.Ceiling) > safe+1e-9 {
+			v.add(dp+".ceiling", "ceiling %s exceeds the group's safe capacity %s (margin × capacity)", q.Ceiling, Rate(safe))
+		}
+		s := v.shareSum[g.Name]
+		if s == nil {
+			s = &shareSums{}
+			v.shareSum[g.Name] = s
+		}
+		if d.name == "produce" {
+			s.produce += float64(q.Share)
+		} else {
+			s.fetch += float64(q.Share)
+		}
+	}
+}
+
+// groupShares checks that the shares of each group's projects fit in the
+// group's safe capacity.
+func (v *validation) groupShares() {
+	for i, g := range v.c.ResourceGroups {
+		s := v.shareSum[g.Name]
+		if s == nil || v.groupByName[g.Name] != &v.c.ResourceGroups[i] {
 			continue
 		}
 		p := fmt.Sprintf("resource_groups[%d]", i)
 		if safe := float64(g.Capacity.Produce) * g.Margin; g.Capacity.Produce > 0 && s.produce > safe+1e-9 {
-			add(p+".capacity.produce", "projects' produce shares sum to %s, above margin × capacity %s", Rate(s.produce), Rate(safe))
+			v.add(p+".capacity.produce", "projects' produce shares sum to %s, above margin × capacity %s", Rate(s.produce), Rate(safe))
 		}
 		if safe := float64(g.Capacity.Fetch) * g.Margin; g.Capacity.Fetch > 0 && s.fetch > safe+1e-9 {
-			add(p+".capacity.fetch", "projects' fetch shares sum to %s, above margin × capacity %s", Rate(s.fetch), Rate(safe))
+			v.add(p+".capacity.fetch", "projects' fetch shares sum to %s, above margin × capacity %s", Rate(s.fetch), Rate(safe))
 		}
 	}
+}
 
-	errs = append(errs, prefixed("collector", c.Collector.Validate())...)
-	errs = append(errs, prefixed("detector", c.Detector.Validate())...)
-	errs = append(errs, prefixed("limiter", c.Limiter.Validate())...)
-	errs = append(errs, prefixed("alerting", c.Alerting.Validate())...)
-	errs = append(errs, prefixed("api", c.API.Validate())...)
-	errs = append(errs, prefixed("store", c.Store.Validate())...)
-	errs = append(errs, c.validateExempt()...)
+// components checks the component sections, each through its own Validate.
+func (v *validation) components() {
+	c := v.c
+	v.errs = append(v.errs, prefixed("collector", c.Collector.Validate())...)
+	v.errs = append(v.errs, prefixed("detector", c.Detector.Validate())...)
+	v.errs = append(v.errs, prefixed("limiter", c.Limiter.Validate())...)
+	v.errs = append(v.errs, prefixed("alerting", c.Alerting.Validate())...)
+	v.errs = append(v.errs, prefixed("api", c.API.Validate())...)
+	v.errs = append(v.errs, prefixed("store", c.Store.Validate())...)
+	v.errs = append(v.errs, c.validateExempt()...)
 	if c.HA != nil {
-		errs = append(errs, prefixed("ha", c.HA.validate(c.Clusters))...)
+		v.errs = append(v.errs, prefixed("ha", c.HA.validate(c.Clusters))...)
 	}
-	return errs
 }
 
 // prefixed turns a section's errors into FieldErrors under its key. A
@@ -296,6 +362,20 @@ func asFieldError(err error, fe *FieldError) bool {
 		*fe = f
 	}
 	return ok
+}
+
+// uniqueName checks, at path, a name that is required and must not repeat:
+// seen holds the names before it and gets this one; duplicate is the
+// message's format, given the name. bad reports a problem.
+func uniqueName(path, name string, seen map[string]bool, duplicate string) (fe FieldError, bad bool) {
+	defer func() { seen[name] = true }()
+	switch {
+	case name == "":
+		return FieldError{Path: path, Msg: "required"}, true
+	case seen[name]:
+		return FieldError{Path: path, Msg: fmt.Sprintf(duplicate, name)}, true
+	}
+	return FieldError{}, false
 }
 
 // fieldErr builds the error a section's Validate returns for one field.

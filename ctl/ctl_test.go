@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/alerting"
+	"github.com/headroomhq/headroom/alerting/alertingtest"
 	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/api/apitest"
@@ -87,26 +88,6 @@ func TestJSONOutputAndErrors(t *testing.T) {
 	}
 }
 
-// noOverrides and noConditions complete the alert loop for these tests,
-// which check that ctl drives its lifecycle through the API; what the
-// playbooks do to quotas is tested in package alerting.
-type noOverrides struct{}
-
-func (noOverrides) ForceRound(context.Context, string, bool) error { return nil }
-func (noOverrides) RaiseMargin(_ context.Context, g string, m float64, u time.Time) (alerting.OverrideRef, error) {
-	return alerting.OverrideRef{Kind: "margin", Group: g, Value: m, Until: u}, nil
-}
-func (noOverrides) CapProject(_ context.Context, p string, c float64, u time.Time) (alerting.OverrideRef, error) {
-	return alerting.OverrideRef{Kind: "cap", Project: p, Value: c, Until: u}, nil
-}
-func (noOverrides) Lift(context.Context, alerting.OverrideRef) error { return nil }
-
-type noConditions struct{}
-
-func (noConditions) Active(context.Context, string, map[string]string) (bool, error) {
-	return true, nil
-}
-
 func TestAlertLifecycle(t *testing.T) {
 	cfg := apitest.Example(t)
 	cfg.Alerting.Playbooks = []config.PlaybookConfig{{Alert: "GroupSaturated", Action: config.ActionRaiseMargin, Mode: config.ModeApprove,
@@ -118,7 +99,7 @@ func TestAlertLifecycle(t *testing.T) {
 	}
 	defer db.Close()
 	now := time.Now()
-	engine, err := alerting.NewEngine(alerting.Options{Store: db, Config: cfg.Alerting, Overrides: noOverrides{}, Conditions: noConditions{}, Now: func() time.Time { return now }})
+	engine, err := alerting.NewEngine(alerting.Options{Store: db, Config: cfg.Alerting, Overrides: alertingtest.NoOverrides{}, Conditions: alertingtest.Conditions(true), Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}

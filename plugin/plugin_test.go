@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/headroomhq/headroom/alerting"
+	"github.com/headroomhq/headroom/alerting/alertingtest"
 	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/config"
@@ -104,7 +105,7 @@ func newHeadroom(t *testing.T) *headroom {
 	t.Cleanup(func() { db.Close() })
 	h := &headroom{db: db, now: time.Now().UTC().Truncate(time.Second)}
 	seed(t, db, h.now)
-	h.alert, err = alerting.NewEngine(alerting.Options{Store: db, Config: cfg.Alerting, Overrides: noOverrides{}, Conditions: noConditions{},
+	h.alert, err = alerting.NewEngine(alerting.Options{Store: db, Config: cfg.Alerting, Overrides: alertingtest.NoOverrides{}, Conditions: alertingtest.Conditions(false),
 		Now: func() time.Time { return h.now }})
 	if err != nil {
 		t.Fatal(err)
@@ -132,26 +133,6 @@ func (h *headroom) openIncident(t *testing.T) int64 {
 		t.Fatalf("no incident: %v", err)
 	}
 	return ins[0].ID
-}
-
-// noOverrides and noConditions stand in for the limiter and the signal
-// conditions behind the alerting engine: the plugin only proxies approval
-// bookkeeping, and the playbooks' effects are tested in package alerting.
-type noOverrides struct{}
-
-func (noOverrides) ForceRound(context.Context, string, bool) error { return nil }
-func (noOverrides) RaiseMargin(_ context.Context, g string, m float64, u time.Time) (alerting.OverrideRef, error) {
-	return alerting.OverrideRef{Kind: "margin", Group: g, Value: m, Until: u}, nil
-}
-func (noOverrides) CapProject(_ context.Context, p string, c float64, u time.Time) (alerting.OverrideRef, error) {
-	return alerting.OverrideRef{Kind: "cap", Project: p, Value: c, Until: u}, nil
-}
-func (noOverrides) Lift(context.Context, alerting.OverrideRef) error { return nil }
-
-type noConditions struct{}
-
-func (noConditions) Active(context.Context, string, map[string]string) (bool, error) {
-	return false, nil
 }
 
 // settingsIDs gives each distinct url and token its own datasource id, as

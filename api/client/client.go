@@ -42,7 +42,7 @@ type Error struct {
 	Status int
 	Title  string
 	Detail string
-	Fields []wire.FieldError
+	Fields []wire.ProblemField
 }
 
 func (e *Error) Error() string {

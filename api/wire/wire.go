@@ -14,9 +14,11 @@ import (
 	"time"
 )
 
-// FieldError is a problem with one field of a request: its path and what
-// is wrong.
-type FieldError struct {
+// ProblemField is one entry of a problem document's errors: the path of a
+// field of the request and what is wrong with it. It is the JSON form of a
+// config.FieldError (Headroom's one error type for a field's problem),
+// kept here because this package imports nothing of Headroom.
+type ProblemField struct {
 	Path    string `json:"path"`
 	Message string `json:"message"`
 }
@@ -183,9 +185,9 @@ type OverrideView struct {
 
 // Problem is an RFC 9457 problem detail.
 type Problem struct {
-	Type   string       `json:"type"`
-	Title  string       `json:"title"`
-	Status int          `json:"status"`
-	Detail string       `json:"detail,omitempty"`
-	Errors []FieldError `json:"errors,omitempty"`
+	Type   string         `json:"type"`
+	Title  string         `json:"title"`
+	Status int            `json:"status"`
+	Detail string         `json:"detail,omitempty"`
+	Errors []ProblemField `json:"errors,omitempty"`
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/headroomhq/headroom/config/configtest"
 )
 
 func TestCheckConfig(t *testing.T) {
@@ -48,23 +50,10 @@ func TestCheckConfig(t *testing.T) {
 // Every bad fixture fails `headroom check config` with exit 1, and lists
 // exactly the errors its "# error: " header lines expect.
 func TestCheckConfigBadFixtures(t *testing.T) {
-	files, err := filepath.Glob("../../config/testdata/bad/*.yml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no bad fixtures: %v", err)
-	}
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want []string
-			for _, l := range strings.Split(string(b), "\n") {
-				if e, ok := strings.CutPrefix(l, "# error: "); ok {
-					want = append(want, e)
-				}
-			}
-			cmd := exec.Command(headroomBin, "check", "config", f)
+	for _, f := range configtest.BadFixtures(t) {
+		t.Run(filepath.Base(f.Path), func(t *testing.T) {
+			want := f.Want
+			cmd := exec.Command(headroomBin, "check", "config", f.Path)
 			out, _ := cmd.CombinedOutput()
 			if code := cmd.ProcessState.ExitCode(); code != 1 {
 				t.Fatalf("exit code %d, want 1\n%s", code, out)

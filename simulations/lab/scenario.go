@@ -39,28 +39,11 @@ func FromScenario(s *scenario.Scenario, scale float64) (Config, error) {
 				Fetch:   float64(sp.Fetch.Share) * scale,
 			},
 		}
-		if len(sp.Placement) > 0 {
-			for id := range s.Brokers.Count {
-				for range sp.Placement[id] {
-					p.Leaders = append(p.Leaders, int32(id))
-					p.Weights = append(p.Weights, 1)
-				}
-			}
-		} else {
-			n := sp.Partitions
-			if n == 0 {
-				n = s.Brokers.Count
-			}
-			for k := range n {
-				id := (i + k) % s.Brokers.Count
-				w := 1.0
-				if sk, ok := s.Brokers.Skew[id]; ok {
-					w = sk
-				}
-				p.Leaders = append(p.Leaders, int32(id))
-				p.Weights = append(p.Weights, w)
-			}
+		brokers, weights := s.Leaders(i)
+		for _, id := range brokers {
+			p.Leaders = append(p.Leaders, int32(id))
 		}
+		p.Weights = weights
 		cfg.Projects = append(cfg.Projects, p)
 	}
 	return cfg, nil

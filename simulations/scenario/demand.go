@@ -95,51 +95,48 @@ type Trace struct {
 }
 
 func (d *Demand) validate(path string) []error {
-	var errs []error
-	add := func(p, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s%s: %s", path, p, fmt.Sprintf(format, args...)))
-	}
+	var errs problems
 	if d.Noise < 0 || d.Noise > 1 || math.IsNaN(d.Noise) {
-		add(".noise", "must be in [0, 1], got %v", d.Noise)
+		errs.add(path+".noise", "must be in [0, 1], got %v", d.Noise)
 	}
 	if w := d.Diurnal; w != nil {
 		if w.Period < 0 {
-			add(".diurnal.period", "must be positive")
+			errs.add(path+".diurnal.period", "must be positive")
 		}
 		if w.Peak < 0 {
-			add(".diurnal.peak", "must not be negative")
+			errs.add(path+".diurnal.peak", "must not be negative")
 		}
 	}
 	if s := d.Spikes; s != nil {
 		if s.PerHour < 0 || s.PerHour > 3600 || math.IsNaN(s.PerHour) {
-			add(".spikes.per_hour", "must be in [0, 3600], got %v", s.PerHour)
+			errs.add(path+".spikes.per_hour", "must be in [0, 3600], got %v", s.PerHour)
 		}
 		if s.Duration < 0 {
-			add(".spikes.duration", "must not be negative")
+			errs.add(path+".spikes.duration", "must not be negative")
 		}
 	}
 	for i, st := range d.Steps {
 		if st.At < 0 {
-			add(fmt.Sprintf(".steps[%d].at", i), "must not be negative")
+			errs.add(path+fmt.Sprintf(".steps[%d].at", i), "must not be negative")
 		}
 		if i > 0 && st.At < d.Steps[i-1].At {
-			add(fmt.Sprintf(".steps[%d].at", i), "steps must be in time order")
+			errs.add(path+fmt.Sprintf(".steps[%d].at", i), "steps must be in time order")
 		}
 	}
 	for i, f := range d.FlashCrowds {
 		if f.At < 0 || f.Rise < 0 || f.Hold < 0 || f.Decay < 0 {
-			add(fmt.Sprintf(".flash_crowds[%d]", i), "times must not be negative")
+			errs.add(path+fmt.Sprintf(".flash_crowds[%d]", i), "times must not be negative")
 		}
 	}
 	if t := d.Trace; t != nil {
 		if t.File == "" {
-			add(".trace.file", "required")
+			errs.add(path+".trace.file", "required")
 		}
 		if t.ScaleToPeak > 0 && t.ScaleToMean > 0 {
-			add(".trace", "set scale_to_peak or scale_to_mean, not both")
+			errs.add(path+".trace", "set scale_to_peak or scale_to_mean, not both")
 		}
 		if t.TimeScale < 0 || math.IsNaN(t.TimeScale) || math.IsInf(t.TimeScale, 0) {
-			add(".trace.time_scale", "must be a finite number above zero, got %v", t.TimeScale)
+			errs.add(path+".trace.time_scale", "must be a finite number above zero, got %v", t.TimeScale)
 		}
 	}
 	return errs

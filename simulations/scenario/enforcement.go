@@ -75,29 +75,26 @@ func (e *Enforcement) Request() float64 {
 }
 
 func (e *Enforcement) validate(round time.Duration) []error {
-	var errs []error
-	add := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("enforcement.%s: %s", path, fmt.Sprintf(format, args...)))
-	}
+	var errs problems
 	if e.WindowSamples != nil && (*e.WindowSamples < 1 || *e.WindowSamples > 1000) {
-		add("window_samples", "must be in [1, 1000], got %d", *e.WindowSamples)
+		errs.add("enforcement.window_samples", "must be in [1, 1000], got %d", *e.WindowSamples)
 	}
 	if e.WindowSample != nil {
 		s := time.Duration(*e.WindowSample)
 		switch {
 		case s <= 0:
-			add("window_sample", "must be above zero, got %s", s)
+			errs.add("enforcement.window_sample", "must be above zero, got %s", s)
 		case round > 0 && round%s != 0:
-			add("window_sample", "the round (%s) must be a whole number of samples, got %s", round, s)
+			errs.add("enforcement.window_sample", "the round (%s) must be a whole number of samples, got %s", round, s)
 		case round > 0 && round/s > 1000:
-			add("window_sample", "more than 1000 samples per round (%s / %s)", round, s)
+			errs.add("enforcement.window_sample", "more than 1000 samples per round (%s / %s)", round, s)
 		}
 	}
 	if e.ClientBuffer != nil && *e.ClientBuffer < 0 {
-		add("client_buffer", "must not be negative, got %s", *e.ClientBuffer)
+		errs.add("enforcement.client_buffer", "must not be negative, got %s", *e.ClientBuffer)
 	}
 	if e.RequestSize != nil && !(*e.RequestSize > 0) {
-		add("request_size", "must be above zero, got %s", *e.RequestSize)
+		errs.add("enforcement.request_size", "must be above zero, got %s", *e.RequestSize)
 	}
 	return errs
 }

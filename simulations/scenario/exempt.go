@@ -46,7 +46,7 @@ func (s *Scenario) ExemptLoad(d Direction, r int, dst []float64) {
 // ExemptPlacement is exempt source k's share of its traffic per broker.
 func (s *Scenario) ExemptPlacement(k int) []BrokerWeight {
 	x := &s.Exempt[k]
-	return s.placement(k, x.Partitions, x.Placement)
+	return s.weigh(s.leaders(k, x.Partitions, x.Placement))
 }
 
 // validateExempt checks the exempt sources: names unique among them and

@@ -3,7 +3,9 @@
 // (simulations/sim) and the lab cluster (simulations/lab) replay the same
 // files, so a policy is judged on the demand the lab then generates.
 //
-// A scenario is strict YAML; every error names its path. Demand is
+// A scenario is strict YAML, read by the configuration's engine
+// (config.DecodeStrict); every error is a config.FieldError naming its
+// path. Demand is
 // deterministic for a given seed: Demand evaluates a project's rate at any
 // time without state, so runs can be repeated and compared.
 //
@@ -11,17 +13,14 @@
 package scenario
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/prometheus/common/model"
-	"gopkg.in/yaml.v3"
 
 	"github.com/headroomhq/headroom/config"
 )
@@ -147,17 +146,12 @@ func Load(path string) (*Scenario, error) {
 // Parse decodes and validates a scenario. dir resolves relative trace
 // paths.
 func Parse(b []byte, dir string) (*Scenario, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
 	s := &Scenario{}
-	if err := dec.Decode(s); err != nil {
-		if errors.Is(err, io.EOF) {
+	if _, err := config.DecodeStrict(b, s, "scenario"); err != nil {
+		if errors.Is(err, config.ErrNoDocument) {
 			return nil, errors.New("empty scenario")
 		}
-		return nil, fmt.Errorf("decode: %w", indexPaths(b).explain(err))
-	}
-	if err := dec.Decode(&yaml.Node{}); !errors.Is(err, io.EOF) {
-		return nil, errors.New("decode: a scenario file holds one YAML document, found more")
+		return nil, fmt.Errorf("decode: %w", err)
 	}
 	s.dir = dir
 	s.applyDefaults()
@@ -202,113 +196,135 @@ func (s *Scenario) applyDefaults() {
 	}
 }
 
+// validate reports every problem of the scenario, section by section, and
+// then, if there is none, whether static quotas would be safe.
 func (s *Scenario) validate() []error {
-	var errs []error
-	add := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
-	}
-	if s.Round < model.Duration(time.Second) {
-		add("round", "must be at least 1s, got %s", s.Round)
-	}
-	if s.Duration <= 0 {
-		add("duration", "required and must be positive")
-	} else if s.Round > 0 && int64(s.Duration)/int64(s.Round) > 10_000_000 {
-		add("duration", "more than 10,000,000 rounds")
-	}
-	if s.ObservationNoise < 0 || s.ObservationNoise > 1 || math.IsNaN(s.ObservationNoise) {
-		add("observation_noise", "must be in [0, 1], got %v", s.ObservationNoise)
-	}
-	if s.ControlDelay < 1 || s.ControlDelay > 100 {
-		add("control_delay", "must be in [1, 100] rounds, got %d", s.ControlDelay)
-	}
+	var errs problems
+	s.validateRun(&errs)
 	errs = append(errs, s.Enforcement.validate(time.Duration(s.Round))...)
-	b := s.Brokers
-	if b.Count < 1 || b.Count > 10000 {
-		add("brokers.count", "must be in [1, 10000], got %d", b.Count)
-	}
-	if b.Capacity.Produce <= 0 {
-		add("brokers.capacity.produce", "required and must be above zero")
-	}
-	if b.Capacity.Fetch <= 0 {
-		add("brokers.capacity.fetch", "required and must be above zero")
-	}
-	if !(b.Margin > 0 && b.Margin <= 1) {
-		add("brokers.margin", "must be in (0, 1], got %v", b.Margin)
-	}
-	for id, w := range b.Skew {
-		if id < 0 || id >= b.Count {
-			add(fmt.Sprintf("brokers.skew[%d]", id), "no such broker (count %d)", b.Count)
-		}
-		if !(w > 0) || math.IsInf(w, 0) {
-			add(fmt.Sprintf("brokers.skew[%d]", id), "must be a finite number above zero, got %v", w)
-		}
-	}
+	s.Brokers.validate(&errs)
 	if len(s.Projects) == 0 {
-		add("projects", "at least one project is required")
+		errs.add("projects", "at least one project is required")
 	}
 	names := map[string]bool{}
-	for i, p := range s.Projects {
-		pp := fmt.Sprintf("projects[%d]", i)
-		switch {
-		case p.Name == "":
-			add(pp+".name", "required")
-		case names[p.Name]:
-			add(pp+".name", "duplicate project %q", p.Name)
-		}
-		names[p.Name] = true
-		for _, q := range []struct {
-			name string
-			q    Quota
-			cap  config.Rate
-		}{{"produce", p.Produce, b.Capacity.Produce}, {"fetch", p.Fetch, b.Capacity.Fetch}} {
-			qp := pp + "." + q.name
-			if q.q.Share <= 0 {
-				add(qp+".share", "required and must be above zero")
-			}
-			if q.q.Floor > q.q.Share || q.q.Share > q.q.Ceiling {
-				add(qp, "need floor <= share <= ceiling, got %s <= %s <= %s", q.q.Floor, q.q.Share, q.q.Ceiling)
-			}
-			if safe := float64(q.cap) * b.Margin; q.cap > 0 && float64(q.q.Ceiling) > safe*(1+1e-9) {
-				add(qp+".ceiling", "%s exceeds safe capacity %s", q.q.Ceiling, config.Rate(safe))
-			}
-			if !(q.q.Weight > 0) || math.IsInf(q.q.Weight, 0) {
-				add(qp+".weight", "must be a finite number above zero, got %v", q.q.Weight)
-			}
-		}
-		switch p.Tier {
-		case "", config.TierCritical, config.TierStandard, config.TierBestEffort:
-		default:
-			add(pp+".tier", "must be %s, %s or %s, got %q", config.TierCritical, config.TierStandard, config.TierBestEffort, p.Tier)
-		}
-		if p.Partitions < 0 || p.Partitions > 100000 {
-			add(pp+".partitions", "must be in [0, 100000], got %d", p.Partitions)
-		}
-		for id, n := range p.Placement {
-			if id < 0 || id >= b.Count {
-				add(fmt.Sprintf("%s.placement[%d]", pp, id), "no such broker (count %d)", b.Count)
-			}
-			if n < 0 {
-				add(fmt.Sprintf("%s.placement[%d]", pp, id), "must not be negative")
-			}
-		}
-		if len(p.Placement) > 0 && sumInts(p.Placement) == 0 {
-			add(pp+".placement", "needs at least one partition")
-		}
-		if p.Demand.Produce == nil && p.Demand.Fetch == nil {
-			add(pp+".demand", "at least one of produce and fetch is required")
-		}
-		if d := p.Demand.Produce; d != nil {
-			errs = append(errs, d.validate(pp+".demand.produce")...)
-		}
-		if d := p.Demand.Fetch; d != nil {
-			errs = append(errs, d.validate(pp+".demand.fetch")...)
-		}
+	for i := range s.Projects {
+		s.validateProject(&errs, i, names)
 	}
 	errs = append(errs, s.validateExempt(names)...)
 	if len(errs) == 0 {
 		errs = append(errs, s.checkShareSums()...)
 	}
 	return errs
+}
+
+// problems collects validation errors, each a config.FieldError with the
+// path of its field.
+type problems []error
+
+func (ps *problems) add(path, format string, args ...any) {
+	*ps = append(*ps, config.FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// validateRun checks the fields that say how the scenario runs.
+func (s *Scenario) validateRun(errs *problems) {
+	if s.Round < model.Duration(time.Second) {
+		errs.add("round", "must be at least 1s, got %s", s.Round)
+	}
+	if s.Duration <= 0 {
+		errs.add("duration", "required and must be positive")
+	} else if s.Round > 0 && int64(s.Duration)/int64(s.Round) > 10_000_000 {
+		errs.add("duration", "more than 10,000,000 rounds")
+	}
+	if s.ObservationNoise < 0 || s.ObservationNoise > 1 || math.IsNaN(s.ObservationNoise) {
+		errs.add("observation_noise", "must be in [0, 1], got %v", s.ObservationNoise)
+	}
+	if s.ControlDelay < 1 || s.ControlDelay > 100 {
+		errs.add("control_delay", "must be in [1, 100] rounds, got %d", s.ControlDelay)
+	}
+}
+
+func (b Brokers) validate(errs *problems) {
+	if b.Count < 1 || b.Count > 10000 {
+		errs.add("brokers.count", "must be in [1, 10000], got %d", b.Count)
+	}
+	if b.Capacity.Produce <= 0 {
+		errs.add("brokers.capacity.produce", "required and must be above zero")
+	}
+	if b.Capacity.Fetch <= 0 {
+		errs.add("brokers.capacity.fetch", "required and must be above zero")
+	}
+	if !(b.Margin > 0 && b.Margin <= 1) {
+		errs.add("brokers.margin", "must be in (0, 1], got %v", b.Margin)
+	}
+	for id, w := range b.Skew {
+		if id < 0 || id >= b.Count {
+			errs.add(fmt.Sprintf("brokers.skew[%d]", id), "no such broker (count %d)", b.Count)
+		}
+		if !(w > 0) || math.IsInf(w, 0) {
+			errs.add(fmt.Sprintf("brokers.skew[%d]", id), "must be a finite number above zero, got %v", w)
+		}
+	}
+}
+
+// validateProject checks project i; names holds the names of the projects
+// before it.
+func (s *Scenario) validateProject(errs *problems, i int, names map[string]bool) {
+	p, b := s.Projects[i], s.Brokers
+	pp := fmt.Sprintf("projects[%d]", i)
+	switch {
+	case p.Name == "":
+		errs.add(pp+".name", "required")
+	case names[p.Name]:
+		errs.add(pp+".name", "duplicate project %q", p.Name)
+	}
+	names[p.Name] = true
+	p.Produce.validate(errs, pp+".produce", b.Capacity.Produce, b.Margin)
+	p.Fetch.validate(errs, pp+".fetch", b.Capacity.Fetch, b.Margin)
+	switch p.Tier {
+	case "", config.TierCritical, config.TierStandard, config.TierBestEffort:
+	default:
+		errs.add(pp+".tier", "must be %s, %s or %s, got %q", config.TierCritical, config.TierStandard, config.TierBestEffort, p.Tier)
+	}
+	if p.Partitions < 0 || p.Partitions > 100000 {
+		errs.add(pp+".partitions", "must be in [0, 100000], got %d", p.Partitions)
+	}
+	for id, n := range p.Placement {
+		if id < 0 || id >= b.Count {
+			errs.add(fmt.Sprintf("%s.placement[%d]", pp, id), "no such broker (count %d)", b.Count)
+		}
+		if n < 0 {
+			errs.add(fmt.Sprintf("%s.placement[%d]", pp, id), "must not be negative")
+		}
+	}
+	if len(p.Placement) > 0 && sumInts(p.Placement) == 0 {
+		errs.add(pp+".placement", "needs at least one partition")
+	}
+	if p.Demand.Produce == nil && p.Demand.Fetch == nil {
+		errs.add(pp+".demand", "at least one of produce and fetch is required")
+	}
+	if d := p.Demand.Produce; d != nil {
+		*errs = append(*errs, d.validate(pp+".demand.produce")...)
+	}
+	if d := p.Demand.Fetch; d != nil {
+		*errs = append(*errs, d.validate(pp+".demand.fetch")...)
+	}
+}
+
+// validate checks one direction's quota, at path qp, against a broker's
+// capacity and the margin.
+func (q Quota) validate(errs *problems, qp string, capacity config.Rate, margin float64) {
+	if q.Share <= 0 {
+		errs.add(qp+".share", "required and must be above zero")
+	}
+	if q.Floor > q.Share || q.Share > q.Ceiling {
+		errs.add(qp, "need floor <= share <= ceiling, got %s <= %s <= %s", q.Floor, q.Share, q.Ceiling)
+	}
+	if safe := float64(capacity) * margin; capacity > 0 && float64(q.Ceiling) > safe*(1+1e-9) {
+		errs.add(qp+".ceiling", "%s exceeds safe capacity %s", q.Ceiling, config.Rate(safe))
+	}
+	if !(q.Weight > 0) || math.IsInf(q.Weight, 0) {
+		errs.add(qp+".weight", "must be a finite number above zero, got %v", q.Weight)
+	}
 }
 
 // checkShareSums checks that on every broker the shares of the projects
@@ -381,36 +397,55 @@ type BrokerWeight struct {
 	Weight float64
 }
 
+// Leaders returns project i's partition leaders, one entry a partition,
+// with each one's weight: the explicit placement in broker order, weight 1
+// each, or else Partitions (default one per broker) spread round-robin
+// from broker i mod count, each weighted by its broker's skew. The
+// simulator (through Placement) and the lab place leaders with it.
+func (s *Scenario) Leaders(i int) (brokers []int, weights []float64) {
+	p := s.Projects[i]
+	return s.leaders(i, p.Partitions, p.Placement)
+}
+
+// leaders places partition leaders: the explicit per-broker counts in
+// broker order, or partitions (default one per broker) round-robin from
+// broker start mod count, each weighted by its broker's skew.
+func (s *Scenario) leaders(start, partitions int, explicit map[int]int) (brokers []int, weights []float64) {
+	if len(explicit) > 0 {
+		for id := range s.Brokers.Count {
+			for range explicit[id] {
+				brokers, weights = append(brokers, id), append(weights, 1)
+			}
+		}
+		return brokers, weights
+	}
+	n := partitions
+	if n == 0 {
+		n = s.Brokers.Count
+	}
+	for k := range n {
+		id := (start + k) % s.Brokers.Count
+		w := 1.0
+		if sk, ok := s.Brokers.Skew[id]; ok {
+			w = sk
+		}
+		brokers, weights = append(brokers, id), append(weights, w)
+	}
+	return brokers, weights
+}
+
 // Placement returns the brokers project i's partition leaders sit on, with
 // the fraction of its traffic each one carries.
 func (s *Scenario) Placement(i int) []BrokerWeight {
-	p := s.Projects[i]
-	return s.placement(i, p.Partitions, p.Placement)
+	return s.weigh(s.Leaders(i))
 }
 
-// placement spreads partitions round-robin from broker start, or weighs
-// the explicit per-broker counts when there are any.
-func (s *Scenario) placement(start, partitions int, explicit map[int]int) []BrokerWeight {
+// weigh turns partition leaders into each broker's fraction of the
+// traffic, in broker order.
+func (s *Scenario) weigh(brokers []int, weights []float64) []BrokerWeight {
 	counts := map[int]float64{}
-	if len(explicit) > 0 {
-		for id, n := range explicit {
-			if n > 0 {
-				counts[id] = float64(n)
-			}
-		}
-	} else {
-		n := partitions
-		if n == 0 {
-			n = s.Brokers.Count
-		}
-		for k := range n {
-			id := (start + k) % s.Brokers.Count
-			w := 1.0
-			if sk, ok := s.Brokers.Skew[id]; ok {
-				w = sk
-			}
-			counts[id] += w
-		}
+	for j, id := range brokers {
+		counts[id] += weights[j]
 	}
 	var total float64
 	for _, c := range counts {

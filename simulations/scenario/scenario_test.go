@@ -1,13 +1,17 @@
 package scenario
 
 import (
+	"errors"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"gonum.org/v1/gonum/stat"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 func TestPublicSuiteLoads(t *testing.T) {
@@ -49,8 +53,11 @@ func TestBadScenarios(t *testing.T) {
 		file string
 		want []string
 	}{
-		{"unknown_field.yaml", []string{"projects[0].produce.burst: unknown field (line 4)"}},
-		{"two_documents.yaml", []string{"one YAML document, found more"}},
+		{"unknown_field.yaml", []string{`projects[0].produce.burst: unknown field "burst" (line 4)`}},
+		{"duplicate_key.yaml", []string{"projects[0].name: duplicate field (line 8)"}},
+		// A broker id is an index, named like validation names it.
+		{"bad_skew.yaml", []string{"brokers.skew[1]: cannot unmarshal !!str `lots` into float64 (line 2)"}},
+		{"two_documents.yaml", []string{"line 5: more than one YAML document; a scenario file holds one"}},
 		{"negative_capacity.yaml", []string{`brokers.capacity.produce: invalid rate "-100MiB/s": must not be negative (line 2)`}},
 		{"missing_trace.yaml", []string{"projects[0].demand.produce.trace.file: open trace", "no-such-trace.csv"}},
 		{"malformed_trace.yaml", []string{"projects[0].demand.produce.trace.file: read trace", "line 3: value \"lots\" is not a number"}},
@@ -63,7 +70,7 @@ func TestBadScenarios(t *testing.T) {
 			"projects[0].demand.produce.noise: must be in [0, 1]",
 			"projects[0].demand.produce.steps[1].at: steps must be in time order",
 		}},
-		{"enforcement_unknown_field.yaml", []string{"enforcement.window_size: unknown field (line 3)"}},
+		{"enforcement_unknown_field.yaml", []string{`enforcement.window_size: unknown field "window_size" (line 3)`}},
 		{"enforcement_zero_window.yaml", []string{"enforcement.window_samples: must be in [1, 1000], got 0", "enforcement.window_sample: must be above zero, got 0s"}},
 		{"enforcement_negative_window.yaml", []string{"enforcement.window_samples: must be in [1, 1000], got -3"}},
 		{"enforcement_negative_sample.yaml", []string{"enforcement.window_sample:", "-1s"}},
@@ -219,6 +226,40 @@ projects:
 		if got := s.Rate(0, Produce, tt.round); math.Abs(got-tt.want) > 1 {
 			t.Errorf("round %d: %v MiB/s, want %v", tt.round, got/(1<<20), tt.want/(1<<20))
 		}
+	}
+}
+
+func TestLeaders(t *testing.T) {
+	tests := []struct {
+		name        string
+		brokers     string // the brokers section
+		project     string // the second project's placement fields
+		wantBrokers []int
+		wantWeights []float64
+	}{
+		{"explicit placement, in broker order", "{count: 3}", "placement: {2: 1, 0: 2}", []int{0, 0, 2}, []float64{1, 1, 1}},
+		{"round-robin from the project's index", "{count: 3}", "partitions: 4", []int{1, 2, 0, 1}, []float64{1, 1, 1, 1}},
+		{"one per broker by default", "{count: 3}", "", []int{1, 2, 0}, []float64{1, 1, 1}},
+		{"skew weighs a broker's partitions", "{count: 3, skew: {1: 3}}", "partitions: 4", []int{1, 2, 0, 1}, []float64{3, 1, 1, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := strings.Replace(tt.brokers, "{", "{capacity: {produce: 100MiB/s, fetch: 100MiB/s}, ", 1)
+			s, err := Parse([]byte(`
+duration: 1h
+brokers: `+b+`
+projects:
+  - {name: a, produce: {share: 1MiB/s}, fetch: {share: 1MiB/s}, demand: {produce: {base: 1MiB/s}}}
+  - {name: b, produce: {share: 1MiB/s}, fetch: {share: 1MiB/s}, demand: {produce: {base: 1MiB/s}}, `+tt.project+`}
+`), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			brokers, weights := s.Leaders(1)
+			if !slices.Equal(brokers, tt.wantBrokers) || !slices.Equal(weights, tt.wantWeights) {
+				t.Fatalf("leaders %v weights %v, want %v %v", brokers, weights, tt.wantBrokers, tt.wantWeights)
+			}
+		})
 	}
 }
 
@@ -456,5 +497,15 @@ func TestRateMeanIsRateWithoutNoise(t *testing.T) {
 	mean, sd := stat.PopMeanStdDev(z, nil)
 	if math.Abs(mean) > 0.4 || sd < 0.7 || sd > 1.3 {
 		t.Errorf("noise draws: mean %.3f sd %.3f over %d rounds, want about 0 and 1", mean, sd, n)
+	}
+}
+
+// Validation problems are config.FieldErrors, so that a caller can read
+// the path of each one; the first of bad_values.yaml is about the round.
+func TestValidationErrorsCarryPaths(t *testing.T) {
+	_, err := Load("testdata/bad_values.yaml")
+	var fe config.FieldError
+	if !errors.As(err, &fe) || fe.Path != "round" || fe.Msg != "must be at least 1s, got 100ms" {
+		t.Fatalf("first problem %+v, from %v", fe, err)
 	}
 }
