@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -82,6 +83,19 @@ func TestVivoHeadroomVersusStatic(t *testing.T) {
 		h.Bytes(), s.Bytes(), 100*r, sum.Line())
 	if r < 0.8 {
 		t.Fatalf("throttled bytes on the brokers: headroom %.0f vs static %.0f, -%.1f%%, want at least 80%% less", h.Bytes(), s.Bytes(), 100*r)
+	}
+	// The damage ledger (headroom_throttled_bytes_total) is Headroom's own
+	// estimate, from what its rounds saw, of what it and the static shares
+	// throttled; the summary is what the load generators measured. The
+	// ledger's claim of damage avoided must agree within 10 points.
+	if sum.LedgerStatic <= 0 {
+		t.Fatalf("the damage ledger recorded no static damage over the peaks (headroom %.0f B)", sum.LedgerHeadroom)
+	}
+	lr := 1 - sum.LedgerHeadroom/sum.LedgerStatic
+	t.Logf("damage ledger: headroom %.0f B vs static %.0f B (-%.1f%%); load generators -%.1f%% (static %.0f B)",
+		sum.LedgerHeadroom, sum.LedgerStatic, 100*lr, 100*sum.Reduction(), sum.Static)
+	if math.Abs(lr-sum.Reduction()) > 0.10 {
+		t.Errorf("the damage ledger claims -%.1f%%, the load generators measured -%.1f%%: want within 10 points", 100*lr, 100*sum.Reduction())
 	}
 }
 
