@@ -173,6 +173,9 @@ func (a *allocator) newPlan(s *State) Plan {
 		}
 		a.safe[b] = c
 		plan.Brokers[b] = BrokerLoad{ID: br.ID, Safe: c}
+		if r := br.Reserved; r > 0 && !math.IsInf(r, 1) {
+			plan.Brokers[b].Reserved = r
+		}
 	}
 	return plan
 }

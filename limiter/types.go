@@ -268,8 +268,11 @@ type Plan struct {
 // BrokerLoad is one broker's budget after the plan.
 type BrokerLoad struct {
 	ID int32
-	// Safe is margin × capacity.
+	// Safe is margin × capacity less Reserved.
 	Safe float64
+	// Reserved is what the broker keeps for traffic Headroom never
+	// throttles (Broker.Reserved), when it is a rate.
+	Reserved float64
 	// Committed is Σ quota × coefficient of the projects placed on the
 	// broker (the coefficient is 1 in strict mode).
 	Committed float64

@@ -2,6 +2,7 @@ package round
 
 import (
 	"math"
+	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ type metrics struct {
 	borrowed  *gaugeSet
 	lent      *gaugeSet
 	share     *gaugeSet
+	reserved  *gaugeSet
 	throttled *prometheus.CounterVec
 
 	collectors *delegate
@@ -50,6 +52,9 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		borrowed: newGaugeSet("headroom_borrowed_bytes", "Quota above the share, borrowed from lenders, bytes/s per broker.", proj),
 		lent:     newGaugeSet("headroom_lent_bytes", "Unused share lent to borrowers, bytes/s per broker.", proj),
 		share:    newGaugeSet("headroom_share_bytes", "The share (static entitlement) in force, bytes/s per broker.", proj),
+		reserved: newGaugeSet("headroom_broker_reserved_bytes",
+			"What a broker keeps back for the cluster's exempt entities (traffic Headroom never throttles) before lending, bytes/s; only brokers that carry exempt traffic.",
+			[]string{"group", "broker", "direction"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "headroom_throttled_bytes_total",
 			Help: "The damage ledger: bytes throttled under Headroom's quotas (policy=\"headroom\") and bytes the static shares would have throttled (policy=\"static\"), estimated each round from served rates and throttle times."},
 			[]string{"project", "direction", "policy"}),
@@ -63,7 +68,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	}
 	if r != nil {
 		r.MustRegister(m.rounds, m.duration, m.decisions, m.writes, m.events, m.problems,
-			m.quota.vec, m.planned.vec, m.demand.vec, m.borrowed.vec, m.lent.vec, m.share.vec, m.throttled, m.collectors)
+			m.quota.vec, m.planned.vec, m.demand.vec, m.borrowed.vec, m.lent.vec, m.share.vec, m.reserved.vec, m.throttled, m.collectors)
 	}
 	return m
 }
@@ -98,7 +103,7 @@ func (m *metrics) observe(o *Outcome, err error) {
 			inForce[pdKey{r.Project, r.Direction}] = r.InForce
 		}
 	}
-	for _, s := range []*gaugeSet{m.quota, m.planned, m.demand, m.borrowed, m.lent, m.share} {
+	for _, s := range []*gaugeSet{m.quota, m.planned, m.demand, m.borrowed, m.lent, m.share, m.reserved} {
 		s.begin()
 	}
 	for _, p := range o.Plans {
@@ -120,8 +125,13 @@ func (m *metrics) observe(o *Outcome, err error) {
 			m.borrowed.set(sumTransfers(d.BorrowedFrom), p.Group, d.Project, dir)
 			m.lent.set(sumTransfers(d.LentTo), p.Group, d.Project, dir)
 		}
+		for _, b := range p.Brokers {
+			if b.Reserved > 0 {
+				m.reserved.set(b.Reserved, p.Group, strconv.Itoa(int(b.ID)), dir)
+			}
+		}
 	}
-	for _, s := range []*gaugeSet{m.quota, m.planned, m.demand, m.borrowed, m.lent, m.share} {
+	for _, s := range []*gaugeSet{m.quota, m.planned, m.demand, m.borrowed, m.lent, m.share, m.reserved} {
 		s.end()
 	}
 }

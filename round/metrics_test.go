@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/headroomhq/headroom/limiter"
 )
 
 // Every quota write outcome is exported at zero before the first round,
@@ -25,5 +27,29 @@ headroom_quota_writes_total{outcome="written"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "headroom_quota_writes_total"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A broker's reserve for exempt traffic is exported while it has one, and
+// its series goes away when the traffic stops.
+func TestBrokerReservedExportedWhileThere(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg)
+	plan := func(reserved float64) limiter.Plan {
+		return limiter.Plan{Group: "events", Direction: limiter.Produce,
+			Brokers: []limiter.BrokerLoad{{ID: 1, Safe: 90 - reserved, Reserved: reserved}, {ID: 2, Safe: 90}}}
+	}
+	m.observe(&Outcome{Plans: []limiter.Plan{plan(30)}}, nil)
+	want := `
+# HELP headroom_broker_reserved_bytes What a broker keeps back for the cluster's exempt entities (traffic Headroom never throttles) before lending, bytes/s; only brokers that carry exempt traffic.
+# TYPE headroom_broker_reserved_bytes gauge
+headroom_broker_reserved_bytes{broker="1",direction="produce",group="events"} 30
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "headroom_broker_reserved_bytes"); err != nil {
+		t.Fatal(err)
+	}
+	m.observe(&Outcome{Plans: []limiter.Plan{plan(0)}}, nil)
+	if n := testutil.CollectAndCount(m.reserved.vec); n != 0 {
+		t.Fatalf("%d reserve series after the exempt traffic stopped, want none", n)
 	}
 }
