@@ -32,7 +32,8 @@ func FuzzAllocate(f *testing.F) {
 		}
 		s := &State{Group: "f", Margin: 0.9, Options: Options{Hysteresis: 0.05, Headroom: 0.1, LenderSpare: 0.1}}
 		for i := range nB {
-			s.Brokers = append(s.Brokers, Broker{ID: int32(i), Capacity: next()})
+			// The reserve for exempt traffic: 0 once the input runs out.
+			s.Brokers = append(s.Brokers, Broker{ID: int32(i), Capacity: next(), Reserved: next() - 1<<20})
 		}
 		for i := range nP {
 			p := Project{Name: string(rune('a' + i)), Share: next(), Floor: next(), Ceiling: next(), Weight: next(), Quota: next()}
@@ -71,6 +72,12 @@ func FuzzAllocate(f *testing.F) {
 			}
 		}
 		for k, bl := range pl.Brokers {
+			c, r := s.Brokers[k].Capacity, s.Brokers[k].Reserved
+			if c >= 0 && !math.IsInf(c, 0) && r >= 0 && !math.IsInf(r, 0) {
+				if want := max(0, 0.9*c-r); math.Abs(bl.Safe-want) > 1e-9*max(1, want) {
+					t.Fatalf("broker %d: safe %v, want 0.9 × %v − %v", k, bl.Safe, c, r)
+				}
+			}
 			if bl.Infeasible || math.IsNaN(bl.Safe) {
 				continue
 			}

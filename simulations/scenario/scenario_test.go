@@ -306,6 +306,7 @@ func FuzzReadCSV(f *testing.F) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("duration: 1h\nbrokers: {count: 1, capacity: {produce: 1MiB/s, fetch: 1MiB/s}}\nprojects: [{name: a, produce: {share: 1KiB/s}, fetch: {share: 1KiB/s}, demand: {produce: {base: 1KiB/s}}}]\n"))
+	f.Add([]byte("duration: 1h\nbrokers: {count: 2, capacity: {produce: 1MiB/s, fetch: 1MiB/s}}\nprojects: [{name: a, produce: {share: 1KiB/s}, fetch: {share: 1KiB/s}, demand: {produce: {base: 1KiB/s}}}]\nexempt: [{name: m, placement: {1: 2}, demand: {fetch: {base: 5KiB/s, noise: 0.5}}}]\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := Parse(b, "testdata")
 		if err != nil {
@@ -316,6 +317,15 @@ func FuzzParse(f *testing.F) {
 				v := s.Rate(i, Produce, 0)
 				if v < 0 || math.IsNaN(v) {
 					t.Fatalf("rate %v", v)
+				}
+			}
+			for _, d := range Directions {
+				load := make([]float64, s.Brokers.Count)
+				s.ExemptLoad(d, 0, load)
+				for b, v := range load {
+					if v < 0 || math.IsNaN(v) {
+						t.Fatalf("exempt %v on broker %d: %v", d, b, v)
+					}
 				}
 			}
 		}
