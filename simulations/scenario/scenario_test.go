@@ -84,7 +84,7 @@ func TestBadScenarios(t *testing.T) {
 			"exempt[2].partitions: must be in [0, 100000], got -1",
 			"exempt[2].demand.fetch.noise: must be in [0, 1]",
 		}},
-		{"exempt_unknown_field.yaml", []string{"exempt[0].quota: unknown field (line 5)"}},
+		{"exempt_unknown_field.yaml", []string{`exempt[0].quota: unknown field "quota" (line 5)`}},
 		{"oversubscribed.yaml", []string{"produce shares of the projects on broker 0 sum to 100MiB/s, above its safe capacity 90MiB/s"}},
 	}
 	for _, tt := range tests {
