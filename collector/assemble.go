@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 // TargetData is what one target contributed to a round.
@@ -94,12 +96,14 @@ func Assemble(now time.Time, own *Ownership, data []TargetData) Snapshot {
 func assembleBroker(s *Snapshot, own *Ownership, prof Profile, d TargetData) {
 	key := d.Target.Broker()
 	var (
-		total, topicSum, unowned map[Direction]*acc
+		total, topicSum, unowned map[config.Direction]*acc
 		handler, network, busy   acc
-		byProjectClient          = map[string]map[Direction]*acc{}
-		byProjectTopic           = map[string]map[Direction]*acc{}
+		byProjectClient          = map[string]map[config.Direction]*acc{}
+		byProjectTopic           = map[string]map[config.Direction]*acc{}
 	)
-	newDirs := func() map[Direction]*acc { return map[Direction]*acc{Produce: {}, Fetch: {}} }
+	newDirs := func() map[config.Direction]*acc {
+		return map[config.Direction]*acc{config.Produce: {}, config.Fetch: {}}
+	}
 	total, topicSum, unowned = newDirs(), newDirs(), newDirs()
 	for _, name := range own.Projects() {
 		byProjectClient[name], byProjectTopic[name] = newDirs(), newDirs()
@@ -117,11 +121,11 @@ func assembleBroker(s *Snapshot, own *Ownership, prof Profile, d TargetData) {
 				unowned[p.Dir].add(p)
 			}
 		case KindClientBytes:
-			if o := own.EntityOwner(Entity{p.User, p.ClientID}); o != "" {
+			if o := own.EntityOwner(config.Entity{User: p.User, ClientID: p.ClientID}); o != "" {
 				byProjectClient[o][p.Dir].add(p)
 			}
 		case KindThrottle:
-			e := Entity{p.User, p.ClientID}
+			e := config.Entity{User: p.User, ClientID: p.ClientID}
 			s.Throttles = append(s.Throttles, EntityThrottle{BrokerKey: key, Entity: e, Direction: p.Dir,
 				Project: own.EntityOwner(e), ThrottleMs: Value{p.Value, p.State}})
 		case KindRequestHandlerIdle:
@@ -136,9 +140,9 @@ func assembleBroker(s *Snapshot, own *Ownership, prof Profile, d TargetData) {
 	bs := BrokerStats{BrokerKey: key, Target: d.Target.URL,
 		RequestHandlerIdle: handler.value(), NetworkProcessorIdle: network.value()}
 	if prof.HasBrokerTotals() {
-		bs.BytesIn, bs.BytesOut = total[Produce].value(), total[Fetch].value()
+		bs.BytesIn, bs.BytesOut = total[config.Produce].value(), total[config.Fetch].value()
 	} else {
-		bs.BytesIn, bs.BytesOut = topicSum[Produce].value(), topicSum[Fetch].value()
+		bs.BytesIn, bs.BytesOut = topicSum[config.Produce].value(), topicSum[config.Fetch].value()
 	}
 	if shards > 0 && bs.RequestHandlerIdle.State == Missing {
 		v := busy.value()
@@ -149,9 +153,9 @@ func assembleBroker(s *Snapshot, own *Ownership, prof Profile, d TargetData) {
 	}
 	s.Brokers = append(s.Brokers, bs)
 
-	topicsKnown := topicSum[Produce].n+topicSum[Fetch].n > 0
+	topicsKnown := topicSum[config.Produce].n+topicSum[config.Fetch].n > 0
 	for _, name := range own.Projects() {
-		for _, dir := range []Direction{Produce, Fetch} {
+		for _, dir := range []config.Direction{config.Produce, config.Fetch} {
 			pr := ProjectRate{BrokerKey: key, Project: name, Direction: dir}
 			if c := byProjectClient[name][dir]; prof.HasClientQuotaMetrics() && c.n > 0 {
 				pr.Rate, pr.Source = c.value(), FromClientQuota
@@ -163,7 +167,7 @@ func assembleBroker(s *Snapshot, own *Ownership, prof Profile, d TargetData) {
 					pr.Rate = t.value()
 				case topicsKnown:
 					// The broker reported topics and none is the project's: a true zero.
-					pr.Rate = Value{0, topicSum[Produce].value().State}
+					pr.Rate = Value{0, topicSum[config.Produce].value().State}
 				default:
 					pr.Rate = Value{0, Missing}
 				}
@@ -174,7 +178,7 @@ func assembleBroker(s *Snapshot, own *Ownership, prof Profile, d TargetData) {
 			s.Projects = append(s.Projects, pr)
 		}
 	}
-	for _, dir := range []Direction{Produce, Fetch} {
+	for _, dir := range []config.Direction{config.Produce, config.Fetch} {
 		if u := unowned[dir]; u.n > 0 {
 			s.Unowned = append(s.Unowned, UnownedRate{BrokerKey: key, Direction: dir, Rate: u.value()})
 		}
@@ -236,23 +240,27 @@ func cmpKey(a, b BrokerKey) int {
 	return cmp.Or(cmp.Compare(a.Cluster, b.Cluster), cmp.Compare(a.Broker, b.Broker))
 }
 
+// byName orders directions by name, fetch before produce: the order
+// snapshots have always listed them in.
+func byName(a, b config.Direction) int { return cmp.Compare(a.String(), b.String()) }
+
 func sortSnapshot(s *Snapshot) {
 	slices.SortFunc(s.Targets, func(a, b TargetStatus) int { return cmp.Compare(a.Target, b.Target) })
 	slices.SortFunc(s.Brokers, func(a, b BrokerStats) int {
 		return cmp.Or(cmpKey(a.BrokerKey, b.BrokerKey), cmp.Compare(a.Target, b.Target))
 	})
 	slices.SortStableFunc(s.Projects, func(a, b ProjectRate) int {
-		return cmp.Or(cmpKey(a.BrokerKey, b.BrokerKey), cmp.Compare(a.Project, b.Project), cmp.Compare(a.Direction, b.Direction))
+		return cmp.Or(cmpKey(a.BrokerKey, b.BrokerKey), cmp.Compare(a.Project, b.Project), byName(a.Direction, b.Direction))
 	})
 	slices.SortFunc(s.Throttles, func(a, b EntityThrottle) int {
 		return cmp.Or(cmpKey(a.BrokerKey, b.BrokerKey), cmp.Compare(a.Entity.User, b.Entity.User),
-			cmp.Compare(a.Entity.ClientID, b.Entity.ClientID), cmp.Compare(a.Direction, b.Direction))
+			cmp.Compare(a.Entity.ClientID, b.Entity.ClientID), byName(a.Direction, b.Direction))
 	})
 	slices.SortFunc(s.Hosts, func(a, b HostStats) int { return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Target, b.Target)) })
 	slices.SortFunc(s.Lag, func(a, b PartitionLag) int {
 		return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Target, b.Target))
 	})
 	slices.SortFunc(s.Unowned, func(a, b UnownedRate) int {
-		return cmp.Or(cmpKey(a.BrokerKey, b.BrokerKey), cmp.Compare(a.Direction, b.Direction))
+		return cmp.Or(cmpKey(a.BrokerKey, b.BrokerKey), byName(a.Direction, b.Direction))
 	})
 }

@@ -19,7 +19,7 @@ type Ownership struct {
 
 type ownedProject struct {
 	name     string
-	entity   config.EntityConfig
+	entity   config.Entity
 	prefixes []string
 	regexes  []*regexp.Regexp
 }
@@ -86,7 +86,7 @@ outer:
 // the user, a client-level one only the client id. An entity matches a
 // project when every part both sides carry is equal and at least one part is
 // shared; the most specific match wins, then configuration order.
-func (o *Ownership) EntityOwner(e Entity) string {
+func (o *Ownership) EntityOwner(e config.Entity) string {
 	best, bestScore := "", 0
 	for _, p := range o.projects {
 		score := 0

@@ -1,6 +1,9 @@
 // Package config owns Headroom's configuration file: its schema, the defaults
 // (DefaultConfig), strict YAML loading in which unknown fields are errors, and
-// validation that reports every problem with its YAML path.
+// validation that reports every problem with its YAML path. It also holds
+// the two small types every stage shares: Direction (produce or fetch) and
+// Entity (a client-quota entity), so that the collector, the detector, the
+// limiter, the round and the simulator speak of them in one way.
 //
 // Each component section (collector, detector, limiter, alerting, api, store)
 // lives in a file of its own. Package config imports no other Headroom

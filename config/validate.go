@@ -142,7 +142,7 @@ func (c *Config) Validate() Errors {
 	projects := map[string]bool{}
 	type entityKey struct {
 		cluster string
-		entity  EntityConfig
+		entity  Entity
 	}
 	entityOwner := map[entityKey]string{}
 	prefixOwner := map[string]string{}

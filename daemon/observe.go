@@ -54,16 +54,12 @@ func observe(cfg *config.Config, own *collector.Ownership, o round.Outcome) aler
 	// Where each project has traffic: cluster, broker, project, direction.
 	type placeKey struct {
 		cluster, broker, project string
-		dir                      limiter.Direction
+		dir                      config.Direction
 	}
 	placed := map[placeKey]bool{}
 	for _, pr := range o.Snapshot.Projects {
-		dir := limiter.Produce
-		if pr.Direction == collector.Fetch {
-			dir = limiter.Fetch
-		}
 		if pr.Rate.OK() && pr.Rate.Value > 0 {
-			placed[placeKey{pr.Cluster, pr.Broker, pr.Project, dir}] = true
+			placed[placeKey{pr.Cluster, pr.Broker, pr.Project, pr.Direction}] = true
 		}
 	}
 
@@ -142,7 +138,7 @@ func observe(cfg *config.Config, own *collector.Ownership, o round.Outcome) aler
 				continue
 			}
 			v := bs.BytesIn
-			if plan.Direction == limiter.Fetch {
+			if plan.Direction == config.Fetch {
 				v = bs.BytesOut
 			}
 			if v.State != collector.Fresh {

@@ -439,7 +439,7 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	for _, err := range errs {
 		out.Problems = append(out.Problems, "override: "+err.Error())
 	}
-	held := map[string]map[applier.Entity]map[string]float64{}
+	held := map[string]map[config.Entity]map[string]float64{}
 	for _, name := range slices.Sorted(maps.Keys(l.conns)) {
 		c := l.conns[name]
 		actx, cancel := context.WithTimeout(ctx, c.conn.Timeout)
@@ -478,7 +478,7 @@ func (l *Loop) Round(ctx context.Context) (Outcome, error) {
 	var active []*limiter.State
 	for _, s := range states {
 		if eff.Frozen[s.Group] {
-			if s.Direction == limiter.Produce {
+			if s.Direction == config.Produce {
 				out.Frozen = append(out.Frozen, s.Group)
 			}
 			continue
@@ -551,7 +551,7 @@ func (l *Loop) recordSignals(ctx context.Context, o *Outcome) {
 	}
 	es := make([]store.SignalEntry, 0, len(o.Signals.Forecasts))
 	for _, f := range o.Signals.Forecasts {
-		es = append(es, store.SignalEntry{At: o.Time, Project: f.Project, Direction: string(f.Direction),
+		es = append(es, store.SignalEntry{At: o.Time, Project: f.Project, Direction: f.Direction.String(),
 			Rate: f.Rate, Expected: f.Expected, Upper: f.Upper, Score: f.Score, State: f.State.String()})
 	}
 	if err := l.opts.Store.RecordSignals(ctx, es); err != nil {
@@ -655,7 +655,7 @@ func projectClusters(cfg *config.Config) map[string]string {
 func brokerID(id int32) string { return strconv.Itoa(int(id)) }
 
 // Held reads the client quotas a cluster holds now.
-func (l *Loop) Held(ctx context.Context, cluster string) (map[applier.Entity]map[string]float64, error) {
+func (l *Loop) Held(ctx context.Context, cluster string) (map[config.Entity]map[string]float64, error) {
 	l.mu.Lock()
 	c, ok := l.conns[cluster]
 	var a *applier.Applier

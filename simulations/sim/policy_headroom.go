@@ -96,10 +96,6 @@ func newHeadroomPolicy(g *Group, c HeadroomConfig) (*headroomPolicy, error) {
 	}
 	p := &headroomPolicy{g: g, par: c.Demand, start: time.Unix(0, 0).UTC()}
 	p.par.Window, p.par.Round = g.ThrottleWindow, g.Round
-	dir := limiter.Produce
-	if g.Direction != 0 {
-		dir = limiter.Fetch
-	}
 	opts := c.Limiter
 	opts.Overcommit = false
 	opts.ThrottleWindow = g.ThrottleWindow
@@ -108,7 +104,7 @@ func newHeadroomPolicy(g *Group, c HeadroomConfig) (*headroomPolicy, error) {
 	}
 	p.state = limiter.State{
 		Group:     g.Scenario,
-		Direction: dir,
+		Direction: g.Direction,
 		Margin:    1, // Capacity below is already margin × capacity
 		Options:   opts,
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
 
@@ -140,7 +141,7 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 	if rounds < 1 {
 		return nil, fmt.Errorf("scenario %s: no rounds to run", s.Name)
 	}
-	groups := [2]*Group{NewGroup(s, scenario.Produce), NewGroup(s, scenario.Fetch)}
+	groups := [2]*Group{NewGroup(s, config.Produce), NewGroup(s, config.Fetch)}
 	nproj := len(s.Projects)
 
 	runs := make([]*policyRun, 0, len(names))
@@ -191,7 +192,7 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 	for r0 := 0; r0 < rounds; r0 += block {
 		n := min(block, rounds-r0)
 		for k := range n {
-			for di, d := range scenario.Directions {
+			for di, d := range config.Directions {
 				for i := range nproj {
 					demand[k][di][i] = s.Rate(i, d, r0+k)
 				}
@@ -516,9 +517,9 @@ func DefaultPolicies() []string {
 
 // NewGroup builds the static view of the scenario's brokers and projects in
 // direction d, as a policy is given it.
-func NewGroup(s *scenario.Scenario, d scenario.Direction) *Group {
+func NewGroup(s *scenario.Scenario, d config.Direction) *Group {
 	cap := float64(s.Brokers.Capacity.Produce)
-	if d == scenario.Fetch {
+	if d == config.Fetch {
 		cap = float64(s.Brokers.Capacity.Fetch)
 	}
 	n, sample := s.Enforcement.Window()
