@@ -155,7 +155,7 @@ func assembleBroker(s *Snapshot, own *Ownership, prof Profile, d TargetData) {
 
 	topicsKnown := topicSum[config.Produce].n+topicSum[config.Fetch].n > 0
 	for _, name := range own.Projects() {
-		for _, dir := range []config.Direction{config.Produce, config.Fetch} {
+		for _, dir := range config.Directions {
 			pr := ProjectRate{BrokerKey: key, Project: name, Direction: dir}
 			if c := byProjectClient[name][dir]; prof.HasClientQuotaMetrics() && c.n > 0 {
 				pr.Rate, pr.Source = c.value(), FromClientQuota
@@ -178,7 +178,7 @@ func assembleBroker(s *Snapshot, own *Ownership, prof Profile, d TargetData) {
 			s.Projects = append(s.Projects, pr)
 		}
 	}
-	for _, dir := range []config.Direction{config.Produce, config.Fetch} {
+	for _, dir := range config.Directions {
 		if u := unowned[dir]; u.n > 0 {
 			s.Unowned = append(s.Unowned, UnownedRate{BrokerKey: key, Direction: dir, Rate: u.value()})
 		}

@@ -86,7 +86,7 @@ func (c *Cluster) gather(b *brokerState) []*dto.MetricFamily {
 	sortSensorKeys(keys)
 	for _, k := range keys {
 		s := b.sensors[k]
-		labels := []string{"resource", k.dir.resource(), "user", k.tags.user, "clientId", k.tags.clientID}
+		labels := []string{"resource", resource(k.dir), "user", k.tags.user, "clientId", k.tags.clientID}
 		byteRate.add(s.bytes.rate(now), labels...)
 		throttle.add(s.throttle.avg(now), labels...)
 	}
@@ -103,7 +103,7 @@ func (c *Cluster) gather(b *brokerState) []*dto.MetricFamily {
 	sortSensorKeys(entities)
 	for _, k := range entities {
 		e := perEntity[k]
-		labels := []string{"resource", k.dir.resource(), "user", k.tags.user, "clientId", k.tags.clientID}
+		labels := []string{"resource", resource(k.dir), "user", k.tags.user, "clientId", k.tags.clientID}
 		throttledBytes.add(e.Refused, append(labels, "reason", "refused")...)
 		throttledBytes.add(e.Delayed, append(labels, "reason", "delayed")...)
 		throttleSeconds.add(e.ThrottleTime.Seconds(), labels...)
