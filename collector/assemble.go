@@ -93,96 +93,119 @@ func Assemble(now time.Time, own *Ownership, data []TargetData) Snapshot {
 	return s
 }
 
+// assembleBroker adds one broker target's figures to the snapshot: its
+// points summed by what they measure, the broker's stats, each project's
+// rate in each direction, and the rate of the topics nobody owns.
 func assembleBroker(s *Snapshot, own *Ownership, prof Profile, d TargetData) {
 	key := d.Target.Broker()
-	var (
-		total, topicSum, unowned map[config.Direction]*acc
-		handler, network, busy   acc
-		byProjectClient          = map[string]map[config.Direction]*acc{}
-		byProjectTopic           = map[string]map[config.Direction]*acc{}
-	)
-	newDirs := func() map[config.Direction]*acc {
-		return map[config.Direction]*acc{config.Produce: {}, config.Fetch: {}}
-	}
-	total, topicSum, unowned = newDirs(), newDirs(), newDirs()
+	sums := sumBroker(s, own, key, d.Points)
+	s.Brokers = append(s.Brokers, sums.stats(key, prof, d.Target.URL))
 	for _, name := range own.Projects() {
-		byProjectClient[name], byProjectTopic[name] = newDirs(), newDirs()
+		for _, dir := range config.Directions {
+			s.Projects = append(s.Projects, sums.projectRate(key, prof, name, dir, d.Status.Up))
+		}
 	}
-	shards := 0
-	for _, p := range d.Points {
+	for _, dir := range config.Directions {
+		if u := sums.unowned[dir]; u.n > 0 {
+			s.Unowned = append(s.Unowned, UnownedRate{BrokerKey: key, Direction: dir, Rate: u.value()})
+		}
+	}
+}
+
+// brokerSums are one broker's points summed by what they measure; the
+// byte sums are per direction, indexed by config.Direction.
+type brokerSums struct {
+	total, topicSum, unowned [2]acc
+	// byProjectClient and byProjectTopic hold every configured project.
+	byProjectClient, byProjectTopic map[string]*[2]acc
+	handler, network, busy          acc
+	shards                          int
+}
+
+// sumBroker sums one broker's points. Throttle points are not summed: each
+// goes to the snapshot as it is, with the project its entity belongs to.
+func sumBroker(s *Snapshot, own *Ownership, key BrokerKey, points []RatedPoint) *brokerSums {
+	b := &brokerSums{byProjectClient: map[string]*[2]acc{}, byProjectTopic: map[string]*[2]acc{}}
+	for _, name := range own.Projects() {
+		b.byProjectClient[name], b.byProjectTopic[name] = &[2]acc{}, &[2]acc{}
+	}
+	for _, p := range points {
 		switch p.Kind {
 		case KindBrokerBytes:
-			total[p.Dir].add(p)
+			b.total[p.Dir].add(p)
 		case KindTopicBytes:
-			topicSum[p.Dir].add(p)
+			b.topicSum[p.Dir].add(p)
 			if o := own.TopicOwner(p.Name); o != "" {
-				byProjectTopic[o][p.Dir].add(p)
+				b.byProjectTopic[o][p.Dir].add(p)
 			} else {
-				unowned[p.Dir].add(p)
+				b.unowned[p.Dir].add(p)
 			}
 		case KindClientBytes:
 			if o := own.EntityOwner(config.Entity{User: p.User, ClientID: p.ClientID}); o != "" {
-				byProjectClient[o][p.Dir].add(p)
+				b.byProjectClient[o][p.Dir].add(p)
 			}
 		case KindThrottle:
 			e := config.Entity{User: p.User, ClientID: p.ClientID}
 			s.Throttles = append(s.Throttles, EntityThrottle{BrokerKey: key, Entity: e, Direction: p.Dir,
 				Project: own.EntityOwner(e), ThrottleMs: Value{p.Value, p.State}})
 		case KindRequestHandlerIdle:
-			handler.add(p)
+			b.handler.add(p)
 		case KindNetworkProcessorIdle:
-			network.add(p)
+			b.network.add(p)
 		case KindReactorBusy:
-			busy.add(p)
-			shards++
+			b.busy.add(p)
+			b.shards++
 		}
 	}
-	bs := BrokerStats{BrokerKey: key, Target: d.Target.URL,
-		RequestHandlerIdle: handler.value(), NetworkProcessorIdle: network.value()}
+	return b
+}
+
+// stats are the broker's own figures: bytes in and out (its totals, or the
+// sum of its topics where the profile has no totals) and its idle ratios
+// (Redpanda's from its shards' busy time).
+func (b *brokerSums) stats(key BrokerKey, prof Profile, url string) BrokerStats {
+	bs := BrokerStats{BrokerKey: key, Target: url,
+		RequestHandlerIdle: b.handler.value(), NetworkProcessorIdle: b.network.value()}
 	if prof.HasBrokerTotals() {
-		bs.BytesIn, bs.BytesOut = total[config.Produce].value(), total[config.Fetch].value()
+		bs.BytesIn, bs.BytesOut = b.total[config.Produce].value(), b.total[config.Fetch].value()
 	} else {
-		bs.BytesIn, bs.BytesOut = topicSum[config.Produce].value(), topicSum[config.Fetch].value()
+		bs.BytesIn, bs.BytesOut = b.topicSum[config.Produce].value(), b.topicSum[config.Fetch].value()
 	}
-	if shards > 0 && bs.RequestHandlerIdle.State == Missing {
-		v := busy.value()
+	if b.shards > 0 && bs.RequestHandlerIdle.State == Missing {
+		v := b.busy.value()
 		if v.State == Fresh || v.State == Stale {
-			v.Value = 1 - v.Value/float64(shards)
+			v.Value = 1 - v.Value/float64(b.shards)
 		}
 		bs.RequestHandlerIdle = v
 	}
-	s.Brokers = append(s.Brokers, bs)
+	return bs
+}
 
-	topicsKnown := topicSum[config.Produce].n+topicSum[config.Fetch].n > 0
-	for _, name := range own.Projects() {
-		for _, dir := range config.Directions {
-			pr := ProjectRate{BrokerKey: key, Project: name, Direction: dir}
-			if c := byProjectClient[name][dir]; prof.HasClientQuotaMetrics() && c.n > 0 {
-				pr.Rate, pr.Source = c.value(), FromClientQuota
-			} else {
-				pr.Source = FromTopics
-				t := byProjectTopic[name][dir]
-				switch {
-				case t.n > 0:
-					pr.Rate = t.value()
-				case topicsKnown:
-					// The broker reported topics and none is the project's: a true zero.
-					pr.Rate = Value{0, topicSum[config.Produce].value().State}
-				default:
-					pr.Rate = Value{0, Missing}
-				}
-			}
-			if !d.Status.Up && pr.Rate.State == Fresh {
-				pr.Rate.State = Stale
-			}
-			s.Projects = append(s.Projects, pr)
+// projectRate is a project's rate on the broker in one direction: from its
+// client-quota metrics where the profile has them and the entity has
+// samples, else from its topics. A value of a target that is down is at
+// best stale.
+func (b *brokerSums) projectRate(key BrokerKey, prof Profile, name string, dir config.Direction, up bool) ProjectRate {
+	pr := ProjectRate{BrokerKey: key, Project: name, Direction: dir}
+	if c := b.byProjectClient[name][dir]; prof.HasClientQuotaMetrics() && c.n > 0 {
+		pr.Rate, pr.Source = c.value(), FromClientQuota
+	} else {
+		pr.Source = FromTopics
+		t := b.byProjectTopic[name][dir]
+		switch {
+		case t.n > 0:
+			pr.Rate = t.value()
+		case b.topicSum[config.Produce].n+b.topicSum[config.Fetch].n > 0:
+			// The broker reported topics and none is the project's: a true zero.
+			pr.Rate = Value{0, b.topicSum[config.Produce].value().State}
+		default:
+			pr.Rate = Value{0, Missing}
 		}
 	}
-	for _, dir := range config.Directions {
-		if u := unowned[dir]; u.n > 0 {
-			s.Unowned = append(s.Unowned, UnownedRate{BrokerKey: key, Direction: dir, Rate: u.value()})
-		}
+	if !up && pr.Rate.State == Fresh {
+		pr.Rate.State = Stale
 	}
+	return pr
 }
 
 func hostStats(d TargetData) HostStats {
