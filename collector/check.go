@@ -36,7 +36,7 @@ func (k PointKey) labels() string {
 			parts = append(parts, name+"="+v)
 		}
 	}
-	add("dir", string(k.Dir))
+	add("dir", k.dir())
 	add("name", k.Name)
 	add("sub", k.Sub)
 	add("user", k.User)

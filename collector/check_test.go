@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 func TestCheckPrintsCanonicalPointsAndErrors(t *testing.T) {
@@ -35,5 +37,28 @@ func TestCheckPrintsCanonicalPointsAndErrors(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// Only the byte and throttle kinds carry a direction; the others print
+// none, whatever their (unused) Dir holds.
+func TestPointLabelsNameADirectionOnlyWhereTheKindHasOne(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		k    PointKey
+		want string
+	}{
+		{"broker bytes, fetch", PointKey{Kind: KindBrokerBytes, Dir: config.Fetch}, "dir=fetch"},
+		{"topic bytes, produce", PointKey{Kind: KindTopicBytes, Dir: config.Produce, Name: "orders"}, "dir=produce,name=orders"},
+		{"throttle", PointKey{Kind: KindThrottle, Dir: config.Fetch, User: "alice"}, "dir=fetch,user=alice"},
+		{"filesystem size", PointKey{Kind: KindFSSize, Name: "/data"}, "name=/data"},
+		{"cpu seconds", PointKey{Kind: KindCPUSeconds, Name: "0", Sub: "idle"}, "name=0,sub=idle"},
+		{"request handler idle", PointKey{Kind: KindRequestHandlerIdle}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.k.labels(); got != tc.want {
+				t.Errorf("labels() = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 func findBroker(s Snapshot) (BrokerStats, bool) {
@@ -14,7 +16,7 @@ func findBroker(s Snapshot) (BrokerStats, bool) {
 	return s.Brokers[0], true
 }
 
-func findProject(t *testing.T, s Snapshot, project string, d Direction) ProjectRate {
+func findProject(t *testing.T, s Snapshot, project string, d config.Direction) ProjectRate {
 	t.Helper()
 	for _, p := range s.Projects {
 		if p.Project == project && p.Direction == d {
@@ -27,14 +29,14 @@ func findProject(t *testing.T, s Snapshot, project string, d Direction) ProjectR
 
 type projWant struct {
 	project string
-	dir     Direction
+	dir     config.Direction
 	rate    float64
 	source  Source
 }
 
 type throttleWant struct {
-	entity  Entity
-	dir     Direction
+	entity  config.Entity
+	dir     config.Direction
 	ms      float64
 	project string
 }
@@ -53,18 +55,18 @@ func TestFixturesMapToCanonicalValues(t *testing.T) {
 	}
 	// Per-client quota gauges (bytes/s, not counters) come straight from the page.
 	clientProjects := []projWant{
-		{"proj-a", Produce, 52428.8, FromClientQuota},
-		{"proj-a", Fetch, 104857.6, FromClientQuota},
-		{"proj-b", Produce, 10_000, FromTopics}, // no produce sensor for proj-b: its topic "payments"
-		{"proj-b", Fetch, 4096, FromClientQuota},
-		{"proj-c", Produce, 2048, FromClientQuota}, // user-level quota: only the user label
-		{"proj-c", Fetch, 0, FromTopics},
+		{"proj-a", config.Produce, 52428.8, FromClientQuota},
+		{"proj-a", config.Fetch, 104857.6, FromClientQuota},
+		{"proj-b", config.Produce, 10_000, FromTopics}, // no produce sensor for proj-b: its topic "payments"
+		{"proj-b", config.Fetch, 4096, FromClientQuota},
+		{"proj-c", config.Produce, 2048, FromClientQuota}, // user-level quota: only the user label
+		{"proj-c", config.Fetch, 0, FromTopics},
 	}
 	kafkaThrottles := []throttleWant{
-		{Entity{ClientID: "proj-b"}, Fetch, 250, "proj-b"},
-		{Entity{User: "alice", ClientID: "proj-a"}, Fetch, 0, "proj-a"},
-		{Entity{User: "alice", ClientID: "proj-a"}, Produce, 12.5, "proj-a"},
-		{Entity{User: "bob"}, Produce, 0, "proj-c"},
+		{config.Entity{ClientID: "proj-b"}, config.Fetch, 250, "proj-b"},
+		{config.Entity{User: "alice", ClientID: "proj-a"}, config.Fetch, 0, "proj-a"},
+		{config.Entity{User: "alice", ClientID: "proj-a"}, config.Produce, 12.5, "proj-a"},
+		{config.Entity{User: "bob"}, config.Produce, 0, "proj-c"},
 	}
 	cases := []struct {
 		file, profile string
@@ -85,21 +87,21 @@ func TestFixturesMapToCanonicalValues(t *testing.T) {
 			checkKafkaBroker(t, s, 0.87, 0.93)
 			checkProjects(t, s, clientProjects)
 			checkThrottles(t, s, []throttleWant{
-				{Entity{ClientID: "proj-b"}, Fetch, 250, "proj-b"},
-				{Entity{User: "alice", ClientID: "proj-a"}, Fetch, 0, "proj-a"},
-				{Entity{User: "alice", ClientID: "proj-a"}, Produce, 12.5, "proj-a"},
-				{Entity{User: "bob"}, Produce, 0, "proj-c"},
+				{config.Entity{ClientID: "proj-b"}, config.Fetch, 250, "proj-b"},
+				{config.Entity{User: "alice", ClientID: "proj-a"}, config.Fetch, 0, "proj-a"},
+				{config.Entity{User: "alice", ClientID: "proj-a"}, config.Produce, 12.5, "proj-a"},
+				{config.Entity{User: "bob"}, config.Produce, 0, "proj-c"},
 			})
 		}},
 		{"kafka_jmx_exporter-1.0.1_rules-strimzi-kafka-metrics.prom", "kafka-strimzi", kafkaBump, func(t *testing.T, s Snapshot) {
 			// Strimzi has no per-client metrics: every project comes from topics.
 			checkKafkaBroker(t, s, 0.783, 0.93)
 			checkProjects(t, s, []projWant{
-				{"proj-a", Produce, 10_000, FromTopics},
-				{"proj-a", Fetch, 20_000, FromTopics},
-				{"proj-b", Produce, 10_000, FromTopics},
-				{"proj-b", Fetch, 0, FromTopics},
-				{"proj-c", Produce, 0, FromTopics},
+				{"proj-a", config.Produce, 10_000, FromTopics},
+				{"proj-a", config.Fetch, 20_000, FromTopics},
+				{"proj-b", config.Produce, 10_000, FromTopics},
+				{"proj-b", config.Fetch, 0, FromTopics},
+				{"proj-c", config.Produce, 0, FromTopics},
 			})
 			if len(s.Throttles) != 0 {
 				t.Errorf("strimzi throttles = %+v, want none", s.Throttles)
@@ -121,11 +123,11 @@ func TestFixturesMapToCanonicalValues(t *testing.T) {
 			wantValue(t, "request_handler_idle (1 - reactor busy)", b.RequestHandlerIdle, 0.5, Fresh)
 			wantValue(t, "network_processor_idle", b.NetworkProcessorIdle, 0, Missing)
 			checkProjects(t, s, []projWant{
-				{"proj-a", Produce, 2_000, FromClientQuota},
-				{"proj-a", Fetch, 10_000, FromTopics},
-				{"proj-b", Produce, 0, FromTopics},
+				{"proj-a", config.Produce, 2_000, FromClientQuota},
+				{"proj-a", config.Fetch, 10_000, FromTopics},
+				{"proj-b", config.Produce, 0, FromTopics},
 			})
-			checkThrottles(t, s, []throttleWant{{Entity{User: "alice", ClientID: "proj-a"}, Produce, 10, "proj-a"}})
+			checkThrottles(t, s, []throttleWant{{config.Entity{User: "alice", ClientID: "proj-a"}, config.Produce, 10, "proj-a"}})
 		}},
 		{"node_exporter_1.5.0_debian_live_subset.prom", "node", map[string]float64{
 			"node_cpu_seconds_total":            15,

@@ -102,9 +102,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func testProjects() []config.ProjectConfig {
 	return []config.ProjectConfig{
-		{Name: "proj-a", Entity: config.EntityConfig{User: "alice", ClientID: "proj-a"}, Topics: config.TopicsConfig{Prefixes: []string{"orders"}}},
-		{Name: "proj-b", Entity: config.EntityConfig{ClientID: "proj-b"}, Topics: config.TopicsConfig{Regexes: []string{"pay.*"}}},
-		{Name: "proj-c", Entity: config.EntityConfig{User: "bob"}, Topics: config.TopicsConfig{Prefixes: []string{"audit-"}}},
+		{Name: "proj-a", Entity: config.Entity{User: "alice", ClientID: "proj-a"}, Topics: config.TopicsConfig{Prefixes: []string{"orders"}}},
+		{Name: "proj-b", Entity: config.Entity{ClientID: "proj-b"}, Topics: config.TopicsConfig{Regexes: []string{"pay.*"}}},
+		{Name: "proj-c", Entity: config.Entity{User: "bob"}, Topics: config.TopicsConfig{Prefixes: []string{"audit-"}}},
 	}
 }
 

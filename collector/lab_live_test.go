@@ -55,8 +55,8 @@ func startLiveLab(t *testing.T) (*lab.Cluster, []Target) {
 
 func liveProjects() []config.ProjectConfig {
 	return []config.ProjectConfig{
-		{Name: "a", Entity: config.EntityConfig{ClientID: "a"}, Topics: config.TopicsConfig{Prefixes: []string{"a."}}},
-		{Name: "b", Entity: config.EntityConfig{ClientID: "b"}, Topics: config.TopicsConfig{Prefixes: []string{"b."}}},
+		{Name: "a", Entity: config.Entity{ClientID: "a"}, Topics: config.TopicsConfig{Prefixes: []string{"a."}}},
+		{Name: "b", Entity: config.Entity{ClientID: "b"}, Topics: config.TopicsConfig{Prefixes: []string{"b."}}},
 	}
 }
 
@@ -92,7 +92,7 @@ func TestLabScrapedLive(t *testing.T) {
 	}
 	type key struct {
 		project string
-		dir     Direction
+		dir     config.Direction
 	}
 	total := map[key]float64{}
 	perBroker := map[key]map[string]float64{}
@@ -115,9 +115,9 @@ func TestLabScrapedLive(t *testing.T) {
 		want   float64
 		split  map[string]float64 // share per broker
 	}{
-		{key{"a", Produce}, FromClientQuota, liveAProduce, map[string]float64{"0": 0.5, "1": 0.5}},
-		{key{"a", Fetch}, FromClientQuota, liveAFetch, map[string]float64{"0": 0.5, "1": 0.5}},
-		{key{"b", Produce}, FromTopics, liveBProduce, map[string]float64{"0": 1.0 / 3, "1": 2.0 / 3}},
+		{key{"a", config.Produce}, FromClientQuota, liveAProduce, map[string]float64{"0": 0.5, "1": 0.5}},
+		{key{"a", config.Fetch}, FromClientQuota, liveAFetch, map[string]float64{"0": 0.5, "1": 0.5}},
+		{key{"b", config.Produce}, FromTopics, liveBProduce, map[string]float64{"0": 1.0 / 3, "1": 2.0 / 3}},
 	}
 	for _, tc := range cases {
 		if sources[tc.k] != tc.source {
@@ -134,7 +134,7 @@ func TestLabScrapedLive(t *testing.T) {
 		}
 		t.Logf("%v: %.0f B/s (offered %.0f), per broker %v", tc.k, total[tc.k], tc.want, perBroker[tc.k])
 	}
-	if got := total[key{"b", Fetch}]; got != 0 {
+	if got := total[key{"b", config.Fetch}]; got != 0 {
 		t.Errorf("b fetch: %.0f B/s, nobody consumes b", got)
 	}
 }

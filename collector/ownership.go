@@ -21,7 +21,7 @@ type Ownership struct {
 
 type ownedProject struct {
 	name     string
-	entity   config.EntityConfig
+	entity   config.Entity
 	prefixes []string
 	regexes  []*regexp.Regexp
 }
@@ -99,7 +99,7 @@ func (o *Ownership) WithExempt(clusters []config.ClusterConfig) *Ownership {
 // broker-reported entity is, or "". Matching is EntityOwner's: every part
 // both sides carry is equal, at least one is shared, the most specific
 // match wins. Callers ask only for entities no project owns.
-func (o *Ownership) ExemptName(cluster string, e Entity) string {
+func (o *Ownership) ExemptName(cluster string, e config.Entity) string {
 	best, bestScore := "", 0
 	for _, x := range o.exempt[cluster] {
 		if s := matchScore(x.Entity, e); s > bestScore {
@@ -111,7 +111,7 @@ func (o *Ownership) ExemptName(cluster string, e Entity) string {
 
 // matchScore is how many parts a configured entity shares with a
 // broker-reported one, or 0 when a part both carry differs.
-func matchScore(c config.EntityConfig, e Entity) int {
+func matchScore(c config.Entity, e config.Entity) int {
 	score := 0
 	if c.User != "" && e.User != "" {
 		if c.User != e.User {
@@ -133,7 +133,7 @@ func matchScore(c config.EntityConfig, e Entity) int {
 // the user, a client-level one only the client id. An entity matches a
 // project when every part both sides carry is equal and at least one part is
 // shared; the most specific match wins, then configuration order.
-func (o *Ownership) EntityOwner(e Entity) string {
+func (o *Ownership) EntityOwner(e config.Entity) string {
 	best, bestScore := "", 0
 	for _, p := range o.projects {
 		if score := matchScore(p.entity, e); score > bestScore {

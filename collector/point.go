@@ -1,5 +1,7 @@
 package collector
 
+import "github.com/headroomhq/headroom/config"
+
 // Kind is what a canonical point measures.
 type Kind uint8
 
@@ -37,6 +39,15 @@ var kindNames = [...]string{"invalid", "broker_bytes", "topic_bytes", "client_by
 	"request_handler_idle", "network_processor_idle", "reactor_busy", "cpu_seconds", "net_bytes",
 	"disk_bytes", "fs_size", "fs_avail", "lag"}
 
+// directional reports whether points of the kind carry a direction (Dir).
+func (k Kind) directional() bool {
+	switch k {
+	case KindBrokerBytes, KindTopicBytes, KindClientBytes, KindThrottle:
+		return true
+	}
+	return false
+}
+
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
@@ -46,8 +57,10 @@ func (k Kind) String() string {
 
 // PointKey identifies a canonical series within one target.
 type PointKey struct {
-	Kind      Kind
-	Dir       Direction
+	Kind Kind
+	// Dir is the direction of the byte and throttle kinds; the other
+	// kinds have none, leave it zero and ignore it.
+	Dir       config.Direction
 	Name      string // topic, device, mountpoint, cpu or shard
 	Sub       string // cpu mode, receive/transmit, read/write
 	User      string
@@ -63,4 +76,12 @@ type Point struct {
 	PointKey
 	Value   float64
 	Counter bool
+}
+
+// dir is the point's direction as text, or "" for kinds that have none.
+func (k PointKey) dir() string {
+	if !k.Kind.directional() {
+		return ""
+	}
+	return k.Dir.String()
 }

@@ -142,20 +142,20 @@ func (p kafkaProfile) Families() []string {
 	return append(append(out, n.handlerIdle...), n.networkIdle...)
 }
 
-func direction(resource string) (Direction, bool) {
+func direction(resource string) (config.Direction, bool) {
 	switch strings.ToLower(resource) {
 	case "produce":
-		return Produce, true
+		return config.Produce, true
 	case "fetch":
-		return Fetch, true
+		return config.Fetch, true
 	}
-	return "", false
+	return 0, false
 }
 
 func (p kafkaProfile) Map(dst []Point, fams Families) ([]Point, int) {
 	n := &p.n
 	dropped := 0
-	topicBytes := func(name string, d Direction) {
+	topicBytes := func(name string, d config.Direction) {
 		each(fams, name, &dropped, func(m *dto.Metric, v float64) {
 			// Broker totals sit next to per-topic series: the series
 			// without a topic label (or with topic="") is the total.
@@ -166,12 +166,14 @@ func (p kafkaProfile) Map(dst []Point, fams Families) ([]Point, int) {
 			}
 		})
 	}
-	topicBytes(n.bytesIn, Produce)
-	topicBytes(n.bytesOut, Fetch)
-	entity := func(kind Kind, name string, fixed Direction) {
+	topicBytes(n.bytesIn, config.Produce)
+	topicBytes(n.bytesOut, config.Fetch)
+	// entity maps a family of per-entity series: in direction fixed, or
+	// in the one their "resource" label names when byResource is set.
+	entity := func(kind Kind, name string, fixed config.Direction, byResource bool) {
 		each(fams, name, &dropped, func(m *dto.Metric, v float64) {
 			d := fixed
-			if d == "" {
+			if byResource {
 				var ok bool
 				if d, ok = direction(labelValue(m, "resource")); !ok {
 					return // Request quotas are not byte rates.
@@ -182,14 +184,14 @@ func (p kafkaProfile) Map(dst []Point, fams Families) ([]Point, int) {
 		})
 	}
 	if n.quotaByteRate != "" {
-		entity(KindClientBytes, n.quotaByteRate, "")
-		entity(KindThrottle, n.quotaThrottle, "")
+		entity(KindClientBytes, n.quotaByteRate, 0, true)
+		entity(KindThrottle, n.quotaThrottle, 0, true)
 	}
 	if n.produceRate != "" {
-		entity(KindClientBytes, n.produceRate, Produce)
-		entity(KindClientBytes, n.fetchRate, Fetch)
-		entity(KindThrottle, n.produceThrottle, Produce)
-		entity(KindThrottle, n.fetchThrottle, Fetch)
+		entity(KindClientBytes, n.produceRate, config.Produce, false)
+		entity(KindClientBytes, n.fetchRate, config.Fetch, false)
+		entity(KindThrottle, n.produceThrottle, config.Produce, false)
+		entity(KindThrottle, n.fetchThrottle, config.Fetch, false)
 	}
 	gauge := func(kind Kind, names []string) {
 		for _, name := range names {
@@ -221,12 +223,12 @@ func (redpanda) Families() []string {
 func (redpanda) Map(dst []Point, fams Families) ([]Point, int) {
 	dropped := 0
 	each(fams, "redpanda_kafka_request_bytes_total", &dropped, func(m *dto.Metric, v float64) {
-		var d Direction
+		var d config.Direction
 		switch labelValue(m, "redpanda_request") {
 		case "produce":
-			d = Produce
+			d = config.Produce
 		case "consume":
-			d = Fetch
+			d = config.Fetch
 		default:
 			return
 		}
@@ -234,12 +236,12 @@ func (redpanda) Map(dst []Point, fams Families) ([]Point, int) {
 	})
 	entity := func(kind Kind, name string) {
 		each(fams, name, &dropped, func(m *dto.Metric, v float64) {
-			var d Direction
+			var d config.Direction
 			switch labelValue(m, "redpanda_quota_type") {
 			case "produce_quota":
-				d = Produce
+				d = config.Produce
 			case "fetch_quota":
-				d = Fetch
+				d = config.Fetch
 			default:
 				return
 			}

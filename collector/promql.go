@@ -3,6 +3,8 @@ package collector
 import (
 	"fmt"
 	"strings"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 // Query is the PromQL form of one canonical series of a profile. Its
@@ -11,13 +13,13 @@ import (
 // match the target's host:port.
 type Query struct {
 	Kind Kind
-	// Dir is the fixed direction, or "" when DirLabel decides it.
-	Dir Direction
+	// Dir is the fixed direction, unless DirLabel decides it.
+	Dir config.Direction
 	// Expr is the PromQL expression, with the rate window filled in.
 	Expr string
 	// DirLabel and DirValues map a label value to a direction.
 	DirLabel  string
-	DirValues map[string]Direction
+	DirValues map[string]config.Direction
 	// Labels that fill the point's fields.
 	NameLabel, SubLabel, UserLabel, ClientLabel, GroupLabel, PartitionLabel string
 	// FixedSub sets Sub when no SubLabel applies.
@@ -30,13 +32,13 @@ func PromQL(profile, window string) ([]Query, error) {
 	r := func(format string, args ...any) string {
 		return strings.ReplaceAll(fmt.Sprintf(format, args...), "$W", window)
 	}
-	kafkaDirs := map[string]Direction{"Produce": Produce, "Fetch": Fetch}
+	kafkaDirs := map[string]config.Direction{"Produce": config.Produce, "Fetch": config.Fetch}
 	jmxLike := func(n kafkaNames) []Query {
 		qs := []Query{
-			{Kind: KindBrokerBytes, Dir: Produce, Expr: r(`sum by (instance) (rate(%s{topic=""}[$W]))`, n.bytesIn)},
-			{Kind: KindBrokerBytes, Dir: Fetch, Expr: r(`sum by (instance) (rate(%s{topic=""}[$W]))`, n.bytesOut)},
-			{Kind: KindTopicBytes, Dir: Produce, Expr: r(`sum by (instance, topic) (rate(%s{topic!=""}[$W]))`, n.bytesIn), NameLabel: "topic"},
-			{Kind: KindTopicBytes, Dir: Fetch, Expr: r(`sum by (instance, topic) (rate(%s{topic!=""}[$W]))`, n.bytesOut), NameLabel: "topic"},
+			{Kind: KindBrokerBytes, Dir: config.Produce, Expr: r(`sum by (instance) (rate(%s{topic=""}[$W]))`, n.bytesIn)},
+			{Kind: KindBrokerBytes, Dir: config.Fetch, Expr: r(`sum by (instance) (rate(%s{topic=""}[$W]))`, n.bytesOut)},
+			{Kind: KindTopicBytes, Dir: config.Produce, Expr: r(`sum by (instance, topic) (rate(%s{topic!=""}[$W]))`, n.bytesIn), NameLabel: "topic"},
+			{Kind: KindTopicBytes, Dir: config.Fetch, Expr: r(`sum by (instance, topic) (rate(%s{topic!=""}[$W]))`, n.bytesOut), NameLabel: "topic"},
 			{Kind: KindRequestHandlerIdle, Expr: n.handlerIdle[0]},
 			{Kind: KindNetworkProcessorIdle, Expr: strings.Join(n.networkIdle, " or ")},
 		}
@@ -47,10 +49,10 @@ func PromQL(profile, window string) ([]Query, error) {
 		}
 		if n.produceRate != "" {
 			qs = append(qs,
-				Query{Kind: KindClientBytes, Dir: Produce, Expr: n.produceRate, UserLabel: "user", ClientLabel: n.clientLabel},
-				Query{Kind: KindClientBytes, Dir: Fetch, Expr: n.fetchRate, UserLabel: "user", ClientLabel: n.clientLabel},
-				Query{Kind: KindThrottle, Dir: Produce, Expr: n.produceThrottle, UserLabel: "user", ClientLabel: n.clientLabel},
-				Query{Kind: KindThrottle, Dir: Fetch, Expr: n.fetchThrottle, UserLabel: "user", ClientLabel: n.clientLabel})
+				Query{Kind: KindClientBytes, Dir: config.Produce, Expr: n.produceRate, UserLabel: "user", ClientLabel: n.clientLabel},
+				Query{Kind: KindClientBytes, Dir: config.Fetch, Expr: n.fetchRate, UserLabel: "user", ClientLabel: n.clientLabel},
+				Query{Kind: KindThrottle, Dir: config.Produce, Expr: n.produceThrottle, UserLabel: "user", ClientLabel: n.clientLabel},
+				Query{Kind: KindThrottle, Dir: config.Fetch, Expr: n.fetchThrottle, UserLabel: "user", ClientLabel: n.clientLabel})
 		}
 		return qs
 	}
@@ -62,10 +64,10 @@ func PromQL(profile, window string) ([]Query, error) {
 	case kafkaConfluent.n.name:
 		return jmxLike(kafkaConfluent.n), nil
 	case redpanda{}.Name():
-		rpDirs := map[string]Direction{"produce_quota": Produce, "fetch_quota": Fetch}
+		rpDirs := map[string]config.Direction{"produce_quota": config.Produce, "fetch_quota": config.Fetch}
 		return []Query{
 			{Kind: KindTopicBytes, Expr: r(`sum by (instance, redpanda_topic, redpanda_request) (rate(redpanda_kafka_request_bytes_total{redpanda_request=~"produce|consume"}[$W]))`),
-				DirLabel: "redpanda_request", DirValues: map[string]Direction{"produce": Produce, "consume": Fetch}, NameLabel: "redpanda_topic"},
+				DirLabel: "redpanda_request", DirValues: map[string]config.Direction{"produce": config.Produce, "consume": config.Fetch}, NameLabel: "redpanda_topic"},
 			{Kind: KindClientBytes, Expr: r(`rate(redpanda_kafka_quotas_client_quota_throughput_by_entity[$W])`), DirLabel: "redpanda_quota_type", DirValues: rpDirs,
 				UserLabel: "redpanda_quota_user", ClientLabel: "redpanda_quota_client_id"},
 			{Kind: KindThrottle, Expr: r(`rate(redpanda_kafka_quotas_client_quota_throttle_time_ms_by_entity[$W])`), DirLabel: "redpanda_quota_type", DirValues: rpDirs,

@@ -103,7 +103,7 @@ func checkDuplicates(pts []Point) error {
 	seen := make(map[PointKey]struct{}, len(pts))
 	for _, p := range pts {
 		if _, dup := seen[p.PointKey]; dup {
-			return fmt.Errorf("duplicate series on the page: %s %s %q", p.Kind, p.Dir, p.Name)
+			return fmt.Errorf("duplicate series on the page: %s %s %q", p.Kind, p.dir(), p.Name)
 		}
 		seen[p.PointKey] = struct{}{}
 	}

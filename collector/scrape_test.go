@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/testpeer"
 )
 
@@ -133,7 +134,7 @@ func TestNaNAndInfAreDropped(t *testing.T) {
 
 func TestRaterResetsAndGaps(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	key := PointKey{Kind: KindBrokerBytes, Dir: Produce}
+	key := PointKey{Kind: KindBrokerBytes, Dir: config.Produce}
 	cases := []struct {
 		name      string
 		prev, cur float64
@@ -202,7 +203,7 @@ func TestStaleThenMissing(t *testing.T) {
 		t.Errorf("status after one failure = %+v, want down but not stale", s.Targets[0])
 	}
 	wantValue(t, "stale bytes_in", s.Brokers[0].BytesIn, 10, Stale)
-	if p := findProject(t, s, "proj-a", Produce); p.Rate.State != Stale {
+	if p := findProject(t, s, "proj-a", config.Produce); p.Rate.State != Stale {
 		t.Errorf("project rate while down = %+v, want stale", p.Rate)
 	}
 	clk.Advance(45 * time.Second)

@@ -1,14 +1,9 @@
 package collector
 
-import "time"
+import (
+	"time"
 
-// Direction is the flow a byte rate belongs to.
-type Direction string
-
-// Directions.
-const (
-	Produce Direction = "produce" // bytes into the broker
-	Fetch   Direction = "fetch"   // bytes out of the broker to consumers
+	"github.com/headroomhq/headroom/config"
 )
 
 // State says how far a value can be trusted.
@@ -108,33 +103,26 @@ const (
 // ProjectRate is one project's byte rate on one broker in one direction.
 type ProjectRate struct {
 	BrokerKey
-	Project   string    `json:"project"`
-	Direction Direction `json:"direction"`
-	Rate      Value     `json:"rate"`
-	Source    Source    `json:"source"`
+	Project   string           `json:"project"`
+	Direction config.Direction `json:"direction"`
+	Rate      Value            `json:"rate"`
+	Source    Source           `json:"source"`
 }
 
 // UnownedRate is the byte rate of topics that no project owns.
 type UnownedRate struct {
 	BrokerKey
-	Direction Direction `json:"direction"`
-	Rate      Value     `json:"rate"`
+	Direction config.Direction `json:"direction"`
+	Rate      Value            `json:"rate"`
 }
 
 // ExemptRate is the byte rate of one exempt entity on one broker.
 type ExemptRate struct {
 	BrokerKey
 	// Name is the exempt entity's configured name.
-	Name      string    `json:"name"`
-	Direction Direction `json:"direction"`
-	Rate      Value     `json:"rate"`
-}
-
-// Entity is a client-quota entity as the broker labels it. Labels follow the
-// matched quota level, so either part may be empty.
-type Entity struct {
-	User     string `json:"user,omitempty"`
-	ClientID string `json:"client_id,omitempty"`
+	Name      string           `json:"name"`
+	Direction config.Direction `json:"direction"`
+	Rate      Value            `json:"rate"`
 }
 
 // EntityThrottle is the throttle time of one entity on one broker. For
@@ -142,8 +130,10 @@ type Entity struct {
 // throttle ms accrued per second.
 type EntityThrottle struct {
 	BrokerKey
-	Entity    Entity    `json:"entity"`
-	Direction Direction `json:"direction"`
+	// Entity is the client-quota entity as the broker labels it. Labels
+	// follow the matched quota level, so either part may be empty.
+	Entity    config.Entity    `json:"entity"`
+	Direction config.Direction `json:"direction"`
 	// Project is the configured project the entity belongs to, if any.
 	Project    string `json:"project,omitempty"`
 	ThrottleMs Value  `json:"throttle_ms"`

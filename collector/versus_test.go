@@ -131,7 +131,7 @@ func benchProjects(topics int) []config.ProjectConfig {
 			prefixes = append(prefixes, fmt.Sprintf("project-%d.", k))
 		}
 		out = append(out, config.ProjectConfig{Name: fmt.Sprintf("p%d", i/10),
-			Entity: config.EntityConfig{ClientID: fmt.Sprintf("c%d", i/10)}, Topics: config.TopicsConfig{Prefixes: prefixes}})
+			Entity: config.Entity{ClientID: fmt.Sprintf("c%d", i/10)}, Topics: config.TopicsConfig{Prefixes: prefixes}})
 	}
 	return out
 }

@@ -63,7 +63,7 @@ type ExemptConfig struct {
 	Name string `yaml:"name"`
 	// Entity is the client-quota entity the brokers report its bytes
 	// under. It must not be a project's entity.
-	Entity EntityConfig `yaml:"entity"`
+	Entity Entity `yaml:"entity"`
 }
 
 // TLSConfig configures TLS towards the brokers.
@@ -154,7 +154,7 @@ type ProjectConfig struct {
 	// Group is the resource group the project lives in. Required.
 	Group string `yaml:"group"`
 	// Entity is the Kafka client-quota entity the project maps to.
-	Entity EntityConfig `yaml:"entity"`
+	Entity Entity `yaml:"entity"`
 	// Topics are the topics the project owns.
 	Topics TopicsConfig `yaml:"topics"`
 	// Produce and Fetch are the per-broker entitlements in each direction.
@@ -173,25 +173,6 @@ const (
 	TierStandard   = "standard"
 	TierBestEffort = "best-effort"
 )
-
-// EntityConfig is a Kafka client-quota entity: a user, a client id, or both.
-// At least one is required.
-type EntityConfig struct {
-	User     string `yaml:"user,omitempty"`
-	ClientID string `yaml:"client_id,omitempty"`
-}
-
-// String renders the entity as Kafka tools do, e.g. "user=a,client-id=b".
-func (e EntityConfig) String() string {
-	switch {
-	case e.User != "" && e.ClientID != "":
-		return "user=" + e.User + ",client-id=" + e.ClientID
-	case e.User != "":
-		return "user=" + e.User
-	default:
-		return "client-id=" + e.ClientID
-	}
-}
 
 // TopicsConfig selects topics by prefix or by regular expression (RE2, fully
 // anchored). At least one prefix or regex is required.

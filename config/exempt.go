@@ -11,7 +11,7 @@ func (c *Config) validateExempt() Errors {
 	for i, cl := range c.Clusters {
 		claimed := c.projectEntities(cl.Name)
 		names := map[string]bool{}
-		entities := map[EntityConfig]string{}
+		entities := map[Entity]string{}
 		for j, ex := range cl.Exempt {
 			p := fmt.Sprintf("clusters[%d].exempt[%d]", i, j)
 			switch {
@@ -40,12 +40,12 @@ func (c *Config) validateExempt() Errors {
 
 // projectEntities maps the quota entities of the projects placed on a
 // cluster to their project.
-func (c *Config) projectEntities(cluster string) map[EntityConfig]string {
+func (c *Config) projectEntities(cluster string) map[Entity]string {
 	groupCluster := map[string]string{}
 	for _, g := range c.ResourceGroups {
 		groupCluster[g.Name] = g.Cluster
 	}
-	out := map[EntityConfig]string{}
+	out := map[Entity]string{}
 	for _, p := range c.Projects {
 		gc := groupCluster[p.Group]
 		if gc == "" && len(c.Clusters) == 1 {

@@ -46,7 +46,7 @@ type brokerKey struct {
 
 type entityKey struct {
 	cluster string
-	entity  EntityConfig
+	entity  Entity
 }
 
 // shareSums are the shares of a group's projects, per direction.

@@ -8,25 +8,17 @@ import (
 	"github.com/headroomhq/headroom/config"
 )
 
-// Direction is the side of the traffic a rate measures.
-type Direction string
-
-const (
-	Produce Direction = "produce"
-	Fetch   Direction = "fetch"
-)
-
 // TrafficSample is one project's byte rate in one direction, in bytes/s.
 type TrafficSample struct {
 	Project   string
-	Direction Direction
+	Direction config.Direction
 	Rate      float64
 }
 
 // ThrottleSample is one project's average throttle time in one direction.
 type ThrottleSample struct {
 	Project   string
-	Direction Direction
+	Direction config.Direction
 	Time      time.Duration
 }
 
@@ -106,7 +98,7 @@ type Event struct {
 // Forecast is the demand signal of one traffic series.
 type Forecast struct {
 	Project   string
-	Direction Direction
+	Direction config.Direction
 	// Rate is the last rate seen; Expected the forecast one horizon ahead
 	// and Upper its upper bound, which the limiter uses as demand.
 	Rate     float64
@@ -124,7 +116,7 @@ type Signals struct {
 
 type trafficKey struct {
 	project string
-	dir     Direction
+	dir     config.Direction
 }
 
 // Monitor keeps one Series per traffic series and one condition per
@@ -167,7 +159,7 @@ func (m *Monitor) Observe(in Input) (Signals, []Event) {
 				kind, word = EventDrop, "below"
 			}
 			events = append(events, Event{
-				Time: in.Time, Kind: kind, Key: ts.Project + "/" + string(ts.Direction),
+				Time: in.Time, Kind: kind, Key: ts.Project + "/" + ts.Direction.String(),
 				Value: ts.Rate, Expect: r.Expected, Score: r.RawScore,
 				Message: fmt.Sprintf("%s rate %.4g B/s is %s its baseline %.4g B/s for %d samples",
 					ts.Direction, ts.Rate, word, r.Expected, m.cfg.Sustain),
@@ -176,7 +168,7 @@ func (m *Monitor) Observe(in Input) (Signals, []Event) {
 	}
 	threshold := time.Duration(m.cfg.ThrottleThreshold)
 	for _, th := range in.Throttle {
-		key := th.Project + "/" + string(th.Direction)
+		key := th.Project + "/" + th.Direction.String()
 		if m.condition(EventThrottling, key, m.cfg.Sustain).step(th.Time > threshold) {
 			events = append(events, Event{Time: in.Time, Kind: EventThrottling, Key: key, Value: th.Time.Seconds(),
 				Message: fmt.Sprintf("%s throttle time %s above %s for %d samples", th.Direction, th.Time, threshold, m.cfg.Sustain)})
@@ -212,7 +204,7 @@ func (m *Monitor) Observe(in Input) (Signals, []Event) {
 		if a.Project != b.Project {
 			return a.Project < b.Project
 		}
-		return a.Direction < b.Direction
+		return a.Direction.String() < b.Direction.String() // fetch before produce, as always
 	})
 	sort.SliceStable(events, func(i, j int) bool {
 		if events[i].Kind != events[j].Kind {
@@ -224,7 +216,7 @@ func (m *Monitor) Observe(in Input) (Signals, []Event) {
 }
 
 // Forget drops the state of a traffic series that no longer exists.
-func (m *Monitor) Forget(project string, dir Direction) {
+func (m *Monitor) Forget(project string, dir config.Direction) {
 	delete(m.traffic, trafficKey{project, dir})
 }
 

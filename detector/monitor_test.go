@@ -29,14 +29,14 @@ func TestMonitorConditionEvents(t *testing.T) {
 		{
 			name: "sustained throttling fires once", rounds: 100,
 			in: func(i int) Input {
-				return Input{Throttle: []ThrottleSample{{Project: "p", Direction: Produce, Time: 500 * time.Millisecond}}}
+				return Input{Throttle: []ThrottleSample{{Project: "p", Direction: config.Produce, Time: 500 * time.Millisecond}}}
 			},
 			want: []string{"3 sustained_throttling p/produce"},
 		},
 		{
 			name: "throttling under the threshold is quiet", rounds: 100,
 			in: func(i int) Input {
-				return Input{Throttle: []ThrottleSample{{Project: "p", Direction: Fetch, Time: 50 * time.Millisecond}}}
+				return Input{Throttle: []ThrottleSample{{Project: "p", Direction: config.Fetch, Time: 50 * time.Millisecond}}}
 			},
 		},
 		{
@@ -46,7 +46,7 @@ func TestMonitorConditionEvents(t *testing.T) {
 				if i%4 < 3 {
 					d = time.Second
 				}
-				return Input{Throttle: []ThrottleSample{{Project: "p", Direction: Fetch, Time: d}}}
+				return Input{Throttle: []ThrottleSample{{Project: "p", Direction: config.Fetch, Time: d}}}
 			},
 		},
 		{
@@ -141,8 +141,8 @@ func TestMonitorTrafficSignalsAndEvents(t *testing.T) {
 			a = -4e9 // a counter reset upstream, skipped
 		}
 		sig, evs := m.Observe(Input{Time: t0.Add(time.Duration(i) * round), Traffic: []TrafficSample{
-			{Project: "p2", Direction: Fetch, Rate: b},
-			{Project: "p1", Direction: Produce, Rate: a},
+			{Project: "p2", Direction: config.Fetch, Rate: b},
+			{Project: "p1", Direction: config.Produce, Rate: a},
 		}})
 		if len(sig.Forecasts) != 2 || sig.Forecasts[0].Project != "p1" || sig.Forecasts[1].Project != "p2" {
 			t.Fatalf("round %d: forecasts %+v, want p1 then p2", i, sig.Forecasts)

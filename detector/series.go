@@ -243,6 +243,9 @@ func (s *Series) Observe(t time.Time, v float64) Result {
 	return r
 }
 
+// step runs one used sample through the detector: advance the clock,
+// predict before looking at the sample, filter spikes from it, score it,
+// run the shift state machine, then learn from it (learn).
 func (s *Series) step(ts int64, x float64, r *Result) {
 	if s.n == 0 {
 		s.slow, s.level = x, x
@@ -262,7 +265,6 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	} else if s.n > 1 {
 		s.interval += 0.05 * (min(dt, 20*s.interval) - s.interval)
 	}
-
 	// Fold the finished bucket into the season.
 	if b := ts / s.bucketNs; b != s.bucket {
 		s.foldBucket()
@@ -275,22 +277,24 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	idx, widx := s.index(ts), weekIndex(ts)
 
 	// Predict, before looking at the sample.
-	seasonal := s.seen[idx] > 0
-	weekly := seasonal && s.weekSeen[widx] >= weeksTrusted
-	predS := s.slow + s.season[idx] + s.dev
-	predW := s.slow + s.season[idx] + s.week[widx] + s.devW
-	predN := s.level
-	pred, mae := s.choose(seasonal, weekly, predS, predW, predN)
+	var p prediction
+	p.seasonal = s.seen[idx] > 0
+	p.weekly = p.seasonal && s.weekSeen[widx] >= weeksTrusted
+	p.predS = s.slow + s.season[idx] + s.dev
+	p.predW = s.slow + s.season[idx] + s.week[widx] + s.devW
+	p.predN = s.level
+	pred, mae := s.choose(p.seasonal, p.weekly, p.predS, p.predW, p.predN)
 	sigma := s.sigma(mae, pred)
-	if seasonal {
+	if p.seasonal {
 		// Some hours of the day are harder to predict than others.
 		sigma = max(sigma, 1.2533*s.scale[idx])
 	}
+	p.pred, p.sigma = pred, sigma
 
 	// Filter spikes in the residual from the seasonal baseline, so that a
 	// daily step that happens every day is not mistaken for a spike.
 	base := s.slow + s.season[idx]
-	if weekly {
+	if p.weekly {
 		base += s.week[widx]
 	}
 	floor := 1e-9 * (math.Abs(pred) + 1)
@@ -316,10 +320,32 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	// Shift state machine on raw samples against the expectation.
 	s.shift(x, pred, sigma, r)
 
-	// Learn from the filtered value.
+	s.learn(dt, x, xf, &p, idx, widx)
+	s.n++
+	s.lastT = ts
+	r.Forecast, r.Upper, _ = s.forecast(time.Unix(0, ts))
+}
+
+// prediction is what the series expected of a sample before seeing it.
+type prediction struct {
+	// seasonal: this bucket of the day has been seen; weekly: this hour
+	// of the week too, often enough to be trusted.
+	seasonal, weekly bool
+	// predS, predW and predN are the daily, weekly and level predictors;
+	// pred is the one chosen, sigma its robust standard deviation.
+	predS, predW, predN float64
+	pred, sigma         float64
+}
+
+// learn updates the series from the sample x, xf filtered, that came dt
+// after the last one into bucket idx of the day and widx of the week: each
+// predictor's error scale, the baselines and the level, and what the
+// buckets will fold into the season when they end.
+func (s *Series) learn(dt, x, xf float64, p *prediction, idx, widx int) {
+	pred, sigma := p.pred, p.sigma
 	if s.n > 0 {
-		eS := xf - predS
-		eN := xf - predN
+		eS := xf - p.predS
+		eN := xf - p.predN
 		// Start as a running mean, then forget; clip errors once the
 		// scale has settled so that one outlier does not inflate it.
 		aErr := max(s.aErr, 1/float64(s.n))
@@ -329,15 +355,15 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 			}
 			return 5 * s.sigma(mae, pred)
 		}
-		if seasonal {
+		if p.seasonal {
 			s.maeS += aErr * (clip(math.Abs(eS), clipAt(s.maeS)) - s.maeS)
 		}
 		s.maeN += aErr * (clip(math.Abs(eN), clipAt(s.maeN)) - s.maeN)
-		if !seasonal {
+		if !p.seasonal {
 			s.maeS = s.maeN
 		}
-		if weekly {
-			eW := xf - predW
+		if p.weekly {
+			eW := xf - p.predW
 			s.maeW += aErr * (clip(math.Abs(eW), clipAt(s.maeW)) - s.maeW)
 		} else {
 			s.maeW = s.maeS
@@ -357,7 +383,7 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	// spike moves its bucket by a bounded amount.
 	xc := max(pred-3*sigma, min(pred+3*sigma, x))
 	s.accSum += xc - s.slow
-	if seasonal {
+	if p.seasonal {
 		// The weekly correction learns from the filtered value: a weekend
 		// is a sustained departure from the daily baseline, which the band
 		// would clip, while a spike never gets past the filter.
@@ -366,10 +392,6 @@ func (s *Series) step(ts int64, x float64, r *Result) {
 	}
 	s.accErr += min(math.Abs(x-pred), 10*sigma)
 	s.accN++
-
-	s.n++
-	s.lastT = ts
-	r.Forecast, r.Upper, _ = s.forecast(time.Unix(0, ts))
 }
 
 // warmup is how many samples a series needs before its error scale is

@@ -72,7 +72,7 @@ type seriesState struct {
 func (m *Monitor) MarshalBinary() ([]byte, error) {
 	st := monitorState{Version: stateVersion, Config: m.cfg}
 	for k, s := range m.traffic {
-		st.Traffic = append(st.Traffic, trafficState{Project: k.project, Direction: string(k.dir), Series: s.saved()})
+		st.Traffic = append(st.Traffic, trafficState{Project: k.project, Direction: k.dir.String(), Series: s.saved()})
 	}
 	sort.Slice(st.Traffic, func(i, j int) bool {
 		a, b := st.Traffic[i], st.Traffic[j]
@@ -110,6 +110,10 @@ func (m *Monitor) UnmarshalBinary(b []byte) error {
 	}
 	traffic := make(map[trafficKey]*Series, len(st.Traffic))
 	for _, t := range st.Traffic {
+		dir, err := config.ParseDirection(t.Direction)
+		if err != nil {
+			return fmt.Errorf("decode detector state: series %s/%s: %w", t.Project, t.Direction, err)
+		}
 		s, err := NewSeries(m.cfg, Options{NonNegative: true})
 		if err != nil {
 			return err
@@ -117,7 +121,7 @@ func (m *Monitor) UnmarshalBinary(b []byte) error {
 		if err := s.restore(t.Series); err != nil {
 			return fmt.Errorf("decode detector state: series %s/%s: %w", t.Project, t.Direction, err)
 		}
-		traffic[trafficKey{t.Project, Direction(t.Direction)}] = s
+		traffic[trafficKey{t.Project, dir}] = s
 	}
 	conds := make(map[condKey]*condition, len(st.Conditions))
 	for _, c := range st.Conditions {

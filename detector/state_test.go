@@ -1,6 +1,8 @@
 package detector
 
 import (
+	"bytes"
+	"encoding/gob"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -24,8 +26,8 @@ func feed(m *Monitor, from, to int) (sig []Signals, ev []Event) {
 			a *= 1.6
 		}
 		in := Input{Time: t,
-			Traffic:  []TrafficSample{{Project: "a", Direction: Produce, Rate: a}, {Project: "b", Direction: Fetch, Rate: 5e5 * (1 + 0.05*r.NormFloat64())}},
-			Throttle: []ThrottleSample{{Project: "a", Direction: Produce, Time: time.Duration(i%7) * 100 * time.Millisecond}},
+			Traffic:  []TrafficSample{{Project: "a", Direction: config.Produce, Rate: a}, {Project: "b", Direction: config.Fetch, Rate: 5e5 * (1 + 0.05*r.NormFloat64())}},
+			Throttle: []ThrottleSample{{Project: "a", Direction: config.Produce, Time: time.Duration(i%7) * 100 * time.Millisecond}},
 			Targets:  []TargetSample{{Target: "t", Up: i%5 != 0}},
 		}
 		s, e := m.Observe(in)
@@ -78,6 +80,16 @@ func TestStateRefusesMismatches(t *testing.T) {
 	other := cfg
 	other.SeasonBuckets = 48
 	m2, _ := NewMonitor(other)
+	// The same state with one series in a direction Headroom never wrote.
+	var st monitorState
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&st); err != nil || len(st.Traffic) == 0 {
+		t.Fatalf("decode the saved state: %v (%d series)", err, len(st.Traffic))
+	}
+	st.Traffic[0].Direction = "sideways"
+	var sideways bytes.Buffer
+	if err := gob.NewEncoder(&sideways).Encode(st); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		m    *Monitor
@@ -87,6 +99,7 @@ func TestStateRefusesMismatches(t *testing.T) {
 		{"other configuration", m2, b, "another detector configuration"},
 		{"garbage", m, []byte("not a state"), "decode detector state"},
 		{"truncated", m, b[:len(b)/2], "decode detector state"},
+		{"unknown direction", m, sideways.Bytes(), `invalid direction "sideways"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, _ := tc.m.MarshalBinary()

@@ -20,8 +20,9 @@
 // where a round turns hysteresis off (a burst, an operator's pin) a band in
 // the applier would still hold the change.
 //
-// The package defines its own input types. It must not import the
-// collector, the detector, alerting or api: a wiring step adapts their
-// outputs to State. It imports no I/O at all (no kadm, no store), so that
-// the simulator can run it as a policy.
+// The package defines its own input types; of Headroom's packages it
+// imports only config, for the Direction every stage shares. It must not
+// import the collector, the detector, alerting or api: a wiring step adapts
+// their outputs to State. It imports no I/O at all (no kadm, no store), so
+// that the simulator can run it as a policy.
 package limiter

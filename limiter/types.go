@@ -3,24 +3,9 @@ package limiter
 import (
 	"math"
 	"time"
+
+	"github.com/headroomhq/headroom/config"
 )
-
-// Direction is the quota direction: produce (producer_byte_rate) or fetch
-// (consumer_byte_rate).
-type Direction uint8
-
-// Directions.
-const (
-	Produce Direction = iota
-	Fetch
-)
-
-func (d Direction) String() string {
-	if d == Fetch {
-		return "fetch"
-	}
-	return "produce"
-}
 
 // DefaultThrottleWindow is Kafka's default quota window: 11 samples of one
 // second (quota.window.num × quota.window.size.seconds).
@@ -34,7 +19,7 @@ const DefaultMinQuota = 1024.0
 // rates are bytes/s per broker, as Kafka enforces them.
 type State struct {
 	Group     string
-	Direction Direction
+	Direction config.Direction
 	// Margin is the share of each broker's capacity that may be handed
 	// out, in (0, 1].
 	Margin   float64
@@ -258,7 +243,7 @@ type Transfer struct {
 // Plan is Allocate's output for one group and direction.
 type Plan struct {
 	Group     string
-	Direction Direction
+	Direction config.Direction
 	// Decisions has one entry per project, in State.Projects order.
 	Decisions []Decision
 	// Brokers has the committed load per broker after the plan.

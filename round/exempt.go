@@ -7,7 +7,6 @@ import (
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/detector"
-	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/demand"
 )
 
@@ -64,7 +63,7 @@ func (x *exemptReserves) reserves(s *collector.Snapshot) map[rateKey]float64 {
 func measuredExempt(s *collector.Snapshot) map[rateKey]float64 {
 	out := map[rateKey]float64{}
 	for _, x := range s.Exempt {
-		k := rateKey{cluster: x.Cluster, broker: x.Broker, dir: dirOf(x.Direction)}
+		k := rateKey{cluster: x.Cluster, broker: x.Broker, dir: x.Direction}
 		switch x.Rate.State {
 		case collector.Fresh, collector.Stale:
 			out[k] += max(0, x.Rate.Value)
@@ -76,7 +75,7 @@ func measuredExempt(s *collector.Snapshot) map[rateKey]float64 {
 }
 
 // reserved is what the exempt entities take on one broker this round.
-func (b *builder) reserved(cluster string, id int32, d limiter.Direction) float64 {
+func (b *builder) reserved(cluster string, id int32, d config.Direction) float64 {
 	return b.reserve[rateKey{cluster: cluster, broker: brokerID(id), dir: d}]
 }
 

@@ -7,7 +7,6 @@ import (
 
 	"github.com/headroomhq/headroom/collector"
 	"github.com/headroomhq/headroom/config"
-	"github.com/headroomhq/headroom/limiter"
 )
 
 // TestMeasuredExemptSumsPerBroker: the exempt entities' bytes on a
@@ -16,25 +15,25 @@ import (
 // the allocator holds as missing data.
 func TestMeasuredExemptSumsPerBroker(t *testing.T) {
 	key := func(b string) collector.BrokerKey { return collector.BrokerKey{Cluster: "eu", Broker: b} }
-	rate := func(b, name string, d collector.Direction, v float64, st collector.State) collector.ExemptRate {
+	rate := func(b, name string, d config.Direction, v float64, st collector.State) collector.ExemptRate {
 		return collector.ExemptRate{BrokerKey: key(b), Name: name, Direction: d, Rate: collector.Value{Value: v, State: st}}
 	}
 	snap := &collector.Snapshot{Exempt: []collector.ExemptRate{
-		rate("1", "mm2", collector.Produce, 1000, collector.Fresh),
-		rate("1", "cc", collector.Produce, 200, collector.Stale),
-		rate("1", "mm2", collector.Fetch, 50, collector.Fresh),
-		rate("2", "mm2", collector.Produce, 7, collector.Pending),
+		rate("1", "mm2", config.Produce, 1000, collector.Fresh),
+		rate("1", "cc", config.Produce, 200, collector.Stale),
+		rate("1", "mm2", config.Fetch, 50, collector.Fresh),
+		rate("2", "mm2", config.Produce, 7, collector.Pending),
 	}}
 	got := measuredExempt(snap)
 	for _, tc := range []struct {
 		broker string
-		dir    limiter.Direction
+		dir    config.Direction
 		want   float64
 	}{
-		{"1", limiter.Produce, 1200},
-		{"1", limiter.Fetch, 50},
-		{"2", limiter.Produce, math.NaN()},
-		{"3", limiter.Produce, 0}, // no exempt traffic seen
+		{"1", config.Produce, 1200},
+		{"1", config.Fetch, 50},
+		{"2", config.Produce, math.NaN()},
+		{"3", config.Produce, 0}, // no exempt traffic seen
 	} {
 		v := got[rateKey{cluster: "eu", broker: tc.broker, dir: tc.dir}]
 		if v != tc.want && !(math.IsNaN(v) && math.IsNaN(tc.want)) {
@@ -49,11 +48,11 @@ func TestMeasuredExemptSumsPerBroker(t *testing.T) {
 // reporting starts over.
 func TestExemptReservesFollowTheTraffic(t *testing.T) {
 	x := exemptReserves{cfg: config.DefaultDetectorConfig()}
-	k := rateKey{cluster: "eu", broker: "1", dir: limiter.Produce}
+	k := rateKey{cluster: "eu", broker: "1", dir: config.Produce}
 	snap := func(i int, v float64) *collector.Snapshot {
 		return &collector.Snapshot{Time: time.Unix(1700000000, 0).Add(time.Duration(i) * 15 * time.Second),
 			Exempt: []collector.ExemptRate{{BrokerKey: collector.BrokerKey{Cluster: "eu", Broker: "1"}, Name: "mm2",
-				Direction: collector.Produce, Rate: collector.Value{Value: v, State: collector.Fresh}}}}
+				Direction: config.Produce, Rate: collector.Value{Value: v, State: collector.Fresh}}}}
 	}
 	var i int
 	for ; i < 200; i++ {

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/limiter"
 )
 
@@ -36,7 +37,7 @@ func TestBrokerReservedExportedWhileThere(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
 	plan := func(reserved float64) limiter.Plan {
-		return limiter.Plan{Group: "events", Direction: limiter.Produce,
+		return limiter.Plan{Group: "events", Direction: config.Produce,
 			Brokers: []limiter.BrokerLoad{{ID: 1, Safe: 90 - reserved, Reserved: reserved}, {ID: 2, Safe: 90}}}
 	}
 	m.observe(&Outcome{Plans: []limiter.Plan{plan(30)}}, nil)

@@ -461,7 +461,7 @@ func (l *Loop) readClusters(ctx context.Context, out *Outcome) {
 // policy returns the policy in force (the configuration with the
 // overrides applied) and the quotas each cluster holds; a cluster whose
 // quotas cannot be read is left out.
-func (l *Loop) policy(ctx context.Context, cfg *config.Config, now time.Time, out *Outcome) (overrides.Effective, map[string]map[applier.Entity]map[string]float64) {
+func (l *Loop) policy(ctx context.Context, cfg *config.Config, now time.Time, out *Outcome) (overrides.Effective, map[string]map[config.Entity]map[string]float64) {
 	ovs, err := l.opts.Store.Overrides(ctx, now)
 	if err != nil {
 		out.Problems = append(out.Problems, "read overrides: "+err.Error())
@@ -470,7 +470,7 @@ func (l *Loop) policy(ctx context.Context, cfg *config.Config, now time.Time, ou
 	for _, err := range errs {
 		out.Problems = append(out.Problems, "override: "+err.Error())
 	}
-	held := map[string]map[applier.Entity]map[string]float64{}
+	held := map[string]map[config.Entity]map[string]float64{}
 	for _, name := range slices.Sorted(maps.Keys(l.conns)) {
 		c := l.conns[name]
 		actx, cancel := context.WithTimeout(ctx, c.conn.Timeout)
@@ -490,7 +490,7 @@ func (l *Loop) policy(ctx context.Context, cfg *config.Config, now time.Time, ou
 // saving the detector's state when due), and returns the limiter states
 // of the groups not frozen.
 func (l *Loop) observe(ctx context.Context, cfg *config.Config, now time.Time, eff overrides.Effective,
-	held map[string]map[applier.Entity]map[string]float64, out *Outcome) ([]*limiter.State, error) {
+	held map[string]map[config.Entity]map[string]float64, out *Outcome) ([]*limiter.State, error) {
 	sk, err := control.NewSkeleton(eff.Config)
 	if err != nil {
 		return nil, err
@@ -521,7 +521,7 @@ func (l *Loop) active(states []*limiter.State, eff overrides.Effective, out *Out
 	var active []*limiter.State
 	for _, s := range states {
 		if eff.Frozen[s.Group] {
-			if s.Direction == limiter.Produce {
+			if s.Direction == config.Produce {
 				out.Frozen = append(out.Frozen, s.Group)
 			}
 			continue
@@ -596,7 +596,7 @@ func (l *Loop) recordSignals(ctx context.Context, o *Outcome) {
 	}
 	es := make([]store.SignalEntry, 0, len(o.Signals.Forecasts))
 	for _, f := range o.Signals.Forecasts {
-		es = append(es, store.SignalEntry{At: o.Time, Project: f.Project, Direction: string(f.Direction),
+		es = append(es, store.SignalEntry{At: o.Time, Project: f.Project, Direction: f.Direction.String(),
 			Rate: f.Rate, Expected: f.Expected, Upper: f.Upper, Score: f.Score, State: f.State.String()})
 	}
 	if err := l.opts.Store.RecordSignals(ctx, es); err != nil {
@@ -700,7 +700,7 @@ func projectClusters(cfg *config.Config) map[string]string {
 func brokerID(id int32) string { return strconv.Itoa(int(id)) }
 
 // Held reads the client quotas a cluster holds now.
-func (l *Loop) Held(ctx context.Context, cluster string) (map[applier.Entity]map[string]float64, error) {
+func (l *Loop) Held(ctx context.Context, cluster string) (map[config.Entity]map[string]float64, error) {
 	l.mu.Lock()
 	c, ok := l.conns[cluster]
 	var a *applier.Applier

@@ -23,24 +23,24 @@ type builder struct {
 	eff  overrides.Effective
 	snap *collector.Snapshot
 	// held is what each cluster holds: entity -> quota key -> bytes/s.
-	held map[string]map[applier.Entity]map[string]float64
+	held map[string]map[config.Entity]map[string]float64
 	sk   *control.Skeleton
 
 	rates    map[rateKey]collector.Value
 	throttle map[rateKey]float64
 	reserve  map[rateKey]float64 // exempt entities' bytes, no project
-	up       map[string]bool // target URL -> scraped this round
+	up       map[string]bool     // target URL -> scraped this round
 	groups   map[string]*config.GroupConfig
 }
 
 type rateKey struct {
 	cluster, broker, project string
-	dir                      limiter.Direction
+	dir                      config.Direction
 }
 
 type pdKey struct {
 	project string
-	dir     limiter.Direction
+	dir     config.Direction
 }
 
 // brokerEstimate is a project's demand estimate on one broker it leads
@@ -68,13 +68,6 @@ type projectEstimate struct {
 	est []demand.Estimate
 }
 
-func dirOf(d collector.Direction) limiter.Direction {
-	if d == collector.Fetch {
-		return limiter.Fetch
-	}
-	return limiter.Produce
-}
-
 func (b *builder) index() {
 	b.rates = map[rateKey]collector.Value{}
 	b.throttle = map[rateKey]float64{}
@@ -85,13 +78,13 @@ func (b *builder) index() {
 		b.groups[b.cfg.ResourceGroups[i].Name] = &b.cfg.ResourceGroups[i]
 	}
 	for _, pr := range b.snap.Projects {
-		b.rates[rateKey{pr.Cluster, pr.Broker, pr.Project, dirOf(pr.Direction)}] = pr.Rate
+		b.rates[rateKey{pr.Cluster, pr.Broker, pr.Project, pr.Direction}] = pr.Rate
 	}
 	for _, th := range b.snap.Throttles {
 		if th.Project == "" || th.ThrottleMs.State != collector.Fresh {
 			continue
 		}
-		k := rateKey{th.Cluster, th.Broker, th.Project, dirOf(th.Direction)}
+		k := rateKey{th.Cluster, th.Broker, th.Project, th.Direction}
 		b.throttle[k] = max(b.throttle[k], th.ThrottleMs.Value)
 	}
 	for _, t := range b.snap.Targets {
@@ -101,8 +94,8 @@ func (b *builder) index() {
 
 // quotaHeld is the quota the cluster holds for a project, or 0 when none
 // is known.
-func (b *builder) quotaHeld(cluster string, p config.ProjectConfig, d limiter.Direction) float64 {
-	q := b.held[cluster][applier.Entity{User: p.Entity.User, ClientID: p.Entity.ClientID}]
+func (b *builder) quotaHeld(cluster string, p config.ProjectConfig, d config.Direction) float64 {
+	q := b.held[cluster][config.Entity{User: p.Entity.User, ClientID: p.Entity.ClientID}]
 	if v, ok := q[applier.KeyFor(d)]; ok && v > 0 {
 		return v
 	}
@@ -133,7 +126,7 @@ func (b *builder) estimates() map[pdKey]*projectEstimate {
 		}
 		brokerIdx := b.sk.BrokerIndex[g.Name]
 		for d, q := range []config.QuotaConfig{p.Produce, p.Fetch} {
-			dir := limiter.Direction(d)
+			dir := config.Direction(d)
 			pe := &projectEstimate{group: g.Name, cluster: g.Cluster, share: float64(q.Share), fresh: true,
 				placed: c != nil && c.ok, quota: b.quotaHeld(g.Cluster, p, dir)}
 			for _, br := range g.Brokers {
@@ -200,7 +193,7 @@ func (b *builder) damage(est map[pdKey]*projectEstimate, now time.Time, seconds 
 func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) []*limiter.State {
 	upper, expected := map[pdKey]float64{}, map[pdKey]float64{}
 	for _, f := range sig.Forecasts {
-		k := pdKey{f.Project, limiterDir(f.Direction)}
+		k := pdKey{f.Project, f.Direction}
 		upper[k], expected[k] = f.Upper, f.Expected
 	}
 	dp := demandParams(b.cfg)
@@ -255,7 +248,7 @@ func (b *builder) states(est map[pdKey]*projectEstimate, sig detector.Signals) [
 // memKey names a project's demand-stage memory in one direction.
 type memKey struct {
 	project string
-	dir     limiter.Direction
+	dir     config.Direction
 }
 
 // loadMemory is a project's demand-stage memory with the brokers it was
@@ -275,20 +268,6 @@ func samePlacement(ids []int32, loads []brokerEstimate) bool {
 		}
 	}
 	return true
-}
-
-func limiterDir(d detector.Direction) limiter.Direction {
-	if d == detector.Fetch {
-		return limiter.Fetch
-	}
-	return limiter.Produce
-}
-
-func detectorDir(d limiter.Direction) detector.Direction {
-	if d == limiter.Fetch {
-		return detector.Fetch
-	}
-	return detector.Produce
 }
 
 // detectorInput adapts the round's observations to the detector's input:
@@ -311,12 +290,12 @@ func detectorInput(now time.Time, snap *collector.Snapshot, est map[pdKey]*proje
 		if len(pe.loads) == 0 || !pe.fresh {
 			continue
 		}
-		in.Traffic = append(in.Traffic, detector.TrafficSample{Project: k.project, Direction: detectorDir(k.dir), Rate: pe.total})
+		in.Traffic = append(in.Traffic, detector.TrafficSample{Project: k.project, Direction: k.dir, Rate: pe.total})
 		var worst float64
 		for _, be := range pe.loads {
 			worst = max(worst, be.throttleMs)
 		}
-		in.Throttle = append(in.Throttle, detector.ThrottleSample{Project: k.project, Direction: detectorDir(k.dir),
+		in.Throttle = append(in.Throttle, detector.ThrottleSample{Project: k.project, Direction: k.dir,
 			Time: time.Duration(worst * float64(time.Millisecond))})
 	}
 	for _, bs := range snap.Brokers {

@@ -8,7 +8,6 @@ import (
 	"github.com/headroomhq/headroom/collector/kafkaadmin"
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/detector"
-	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/demand"
 	"github.com/headroomhq/headroom/store"
 )
@@ -24,9 +23,9 @@ func TestDetectorInput(t *testing.T) {
 		Targets: []collector.TargetStatus{{Target: "http://b1/metrics", Up: false, Error: "refused"}},
 	}
 	est := map[pdKey]*projectEstimate{
-		{"a", limiter.Produce}: {fresh: true, total: 700, loads: []brokerEstimate{{throttleMs: 5}, {throttleMs: 20}}},
-		{"b", limiter.Produce}: {fresh: false, total: 50, loads: []brokerEstimate{{}}}, // stale: not fed
-		{"c", limiter.Fetch}:   {fresh: true},                                          // no placement: not fed
+		{"a", config.Produce}: {fresh: true, total: 700, loads: []brokerEstimate{{throttleMs: 5}, {throttleMs: 20}}},
+		{"b", config.Produce}: {fresh: false, total: 50, loads: []brokerEstimate{{}}}, // stale: not fed
+		{"c", config.Fetch}:   {fresh: true},                                          // no placement: not fed
 	}
 	lags := []kafkaadmin.GroupLag{
 		{Group: "g", Complete: true, Partitions: []kafkaadmin.PartitionLag{
@@ -36,7 +35,7 @@ func TestDetectorInput(t *testing.T) {
 		{Group: "h", Complete: false, Partitions: []kafkaadmin.PartitionLag{{Lag: 9, Status: kafkaadmin.StatusWarn}}}, // provisional
 	}
 	in := detectorInput(now, snap, est, lags)
-	if len(in.Traffic) != 1 || in.Traffic[0] != (detector.TrafficSample{Project: "a", Direction: detector.Produce, Rate: 700}) {
+	if len(in.Traffic) != 1 || in.Traffic[0] != (detector.TrafficSample{Project: "a", Direction: config.Produce, Rate: 700}) {
 		t.Fatalf("traffic %+v, want only a's fresh total", in.Traffic)
 	}
 	if len(in.Throttle) != 1 || in.Throttle[0].Time != 20*time.Millisecond {
@@ -60,11 +59,11 @@ func TestDamageLedgerEntries(t *testing.T) {
 	est := map[pdKey]*projectEstimate{
 		// Borrowing 140 against a share of 100, unthrottled: static
 		// would have throttled 40 B/s.
-		{"a", limiter.Produce}: {fresh: true, loads: []brokerEstimate{{}}, in: demand.Input{Quota: 150, Share: 100, Loads: []demand.Observed{{Served: 140}}}},
+		{"a", config.Produce}: {fresh: true, loads: []brokerEstimate{{}}, in: demand.Input{Quota: 150, Share: 100, Loads: []demand.Observed{{Served: 140}}}},
 		// Stale: no entry, nothing charged on missing data.
-		{"b", limiter.Produce}: {fresh: false, loads: []brokerEstimate{{}}, in: demand.Input{Quota: 10, Share: 100, Loads: []demand.Observed{{Served: 10, ThrottleMs: 5000}}}},
+		{"b", config.Produce}: {fresh: false, loads: []brokerEstimate{{}}, in: demand.Input{Quota: 10, Share: 100, Loads: []demand.Observed{{Served: 10, ThrottleMs: 5000}}}},
 		// No placement: no entry.
-		{"c", limiter.Fetch}: {fresh: true},
+		{"c", config.Fetch}: {fresh: true},
 	}
 	got := b.damage(est, now, 10)
 	if len(got) != 1 || got[0] != (store.DamageEntry{At: now, Project: "a", Direction: "produce", HeadroomBytes: 0, StaticBytes: 400}) {

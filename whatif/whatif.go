@@ -155,8 +155,8 @@ func writeTraces(ctx context.Context, db *store.DB, cfg *config.Config, group st
 		if p.Group != group {
 			continue
 		}
-		for _, d := range []string{"produce", "fetch"} {
-			es, err := db.DecisionHistory(ctx, p.Name, d, from, to, 100000)
+		for _, d := range config.Directions {
+			es, err := db.DecisionHistory(ctx, p.Name, d.String(), from, to, 100000)
 			if err != nil {
 				return nil, err
 			}
@@ -179,7 +179,7 @@ func writeTraces(ctx context.Context, db *store.DB, cfg *config.Config, group st
 			if err := os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o600); err != nil {
 				return nil, fmt.Errorf("what-if: %w", err)
 			}
-			out[p.Name+"/"+d] = name
+			out[p.Name+"/"+d.String()] = name
 		}
 	}
 	if len(out) == 0 {
@@ -223,8 +223,8 @@ func replay(eff overrides.Effective, group string, traces map[string]string, fro
 		}
 		b.WriteString("    demand:\n")
 		any := false
-		for _, d := range []string{"produce", "fetch"} {
-			if f, ok := traces[p.Name+"/"+d]; ok {
+		for _, d := range config.Directions {
+			if f, ok := traces[p.Name+"/"+d.String()]; ok {
 				fmt.Fprintf(&b, "      %s: {trace: {file: %q}}\n", d, f)
 				any = true
 			}

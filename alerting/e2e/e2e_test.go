@@ -26,7 +26,6 @@ import (
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/detector"
 	"github.com/headroomhq/headroom/internal/testpeer"
-	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/simulations/lab"
 	"github.com/headroomhq/headroom/store"
@@ -100,7 +99,7 @@ func (l *labLimiter) ForceRound(ctx context.Context, group string, burst bool) e
 		// client wants (it waits for its delayed responses), so stepping
 		// to the estimate would leave it throttled.
 		want := q + max(0, margin*capacity-used)
-		changes = append(changes, applier.Change{Project: p, Entity: applier.Entity{ClientID: p}, Direction: limiter.Produce, Quota: want, Demand: d, Urgent: true})
+		changes = append(changes, applier.Change{Project: p, Entity: config.Entity{ClientID: p}, Direction: config.Produce, Quota: want, Demand: d, Urgent: true})
 		used += want - q
 	}
 	l.mu.Unlock()
@@ -250,8 +249,8 @@ func TestAlertLoopAgainstRealAlertmanager(t *testing.T) {
 	go func() { defer wg.Done(); n.Run(ctx) }()
 
 	coll, err := collector.New(collector.Options{Config: config.DefaultCollectorConfig(), Now: time.Now, Projects: []config.ProjectConfig{
-		{Name: "hot", Group: "events", Entity: config.EntityConfig{ClientID: "hot"}, Topics: config.TopicsConfig{Prefixes: []string{"hot."}}},
-		{Name: "calm", Group: "events", Entity: config.EntityConfig{ClientID: "calm"}, Topics: config.TopicsConfig{Prefixes: []string{"calm."}}},
+		{Name: "hot", Group: "events", Entity: config.Entity{ClientID: "hot"}, Topics: config.TopicsConfig{Prefixes: []string{"hot."}}},
+		{Name: "calm", Group: "events", Entity: config.Entity{ClientID: "calm"}, Topics: config.TopicsConfig{Prefixes: []string{"calm."}}},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -303,16 +302,16 @@ func TestAlertLoopAgainstRealAlertmanager(t *testing.T) {
 			for _, p := range []string{"hot", "calm"} {
 				var served, throttle float64
 				for _, r := range snap.Projects {
-					if r.Project == p && r.Direction == collector.Produce && r.Rate.OK() {
+					if r.Project == p && r.Direction == config.Produce && r.Rate.OK() {
 						served += r.Rate.Value
 					}
 				}
 				for _, th := range snap.Throttles {
-					if th.Project == p && th.Direction == collector.Produce && th.ThrottleMs.OK() {
+					if th.Project == p && th.Direction == config.Produce && th.ThrottleMs.OK() {
 						throttle = max(throttle, th.ThrottleMs.Value)
 					}
 				}
-				quota := quotas[applier.Entity{ClientID: p}][applier.ProducerByteRate]
+				quota := quotas[config.Entity{ClientID: p}][applier.ProducerByteRate]
 				demand := served
 				// Kafka: throttle = (observed − quota) / quota × window. The
 				// throttle time is an average over the quota window, so it
@@ -322,8 +321,8 @@ func TestAlertLoopAgainstRealAlertmanager(t *testing.T) {
 					demand = max(served, quota*(1+throttle/window))
 				}
 				lim.demand[p], lim.quota[p] = demand, quota
-				in.Traffic = append(in.Traffic, detector.TrafficSample{Project: p, Direction: detector.Produce, Rate: served})
-				in.Throttle = append(in.Throttle, detector.ThrottleSample{Project: p, Direction: detector.Produce, Time: time.Duration(throttle * float64(time.Millisecond))})
+				in.Traffic = append(in.Traffic, detector.TrafficSample{Project: p, Direction: config.Produce, Rate: served})
+				in.Throttle = append(in.Throttle, detector.ThrottleSample{Project: p, Direction: config.Produce, Time: time.Duration(throttle * float64(time.Millisecond))})
 				share := float64(hotQuota)
 				if p == "calm" {
 					share = calmQuota

@@ -70,8 +70,8 @@ scrape_configs:
     static_configs: [{targets: [%s]}]
 `, strings.Join(hosts, ", ")))
 	projects := []config.ProjectConfig{
-		{Name: "a", Entity: config.EntityConfig{ClientID: "a"}, Topics: config.TopicsConfig{Prefixes: []string{"a."}}},
-		{Name: "b", Entity: config.EntityConfig{ClientID: "b"}, Topics: config.TopicsConfig{Prefixes: []string{"b."}}},
+		{Name: "a", Entity: config.Entity{ClientID: "a"}, Topics: config.TopicsConfig{Prefixes: []string{"a."}}},
+		{Name: "b", Entity: config.Entity{ClientID: "b"}, Topics: config.TopicsConfig{Prefixes: []string{"b."}}},
 	}
 	const window = 6 * time.Second
 	direct, err := collector.New(collector.Options{Config: config.DefaultCollectorConfig(), Projects: projects, Now: time.Now})
@@ -141,7 +141,7 @@ scrape_configs:
 	sources := map[string]collector.Source{}
 	for i := range scraped.Projects {
 		d, p := scraped.Projects[i], viaProm.Projects[i]
-		sources[d.Project+"/"+string(d.Direction)] = d.Source
+		sources[d.Project+"/"+d.Direction.String()] = d.Source
 		if d.BrokerKey != p.BrokerKey || d.Project != p.Project || d.Direction != p.Direction || d.Source != p.Source ||
 			!d.Rate.OK() || !p.Rate.OK() {
 			t.Errorf("project rate: direct %+v, promql %+v", d, p)
@@ -179,7 +179,7 @@ scrape_configs:
 	}
 	pr := map[string]collector.ProjectRate{}
 	for _, p := range viaProm.Projects {
-		pr[p.Project+"/"+string(p.Direction)+"/"+p.Broker] = p
+		pr[p.Project+"/"+p.Direction.String()+"/"+p.Broker] = p
 	}
 	n := 0
 	for _, d := range scraped.Projects {
@@ -187,7 +187,7 @@ scrape_configs:
 			continue
 		}
 		n++
-		p := pr[d.Project+"/"+string(d.Direction)+"/"+d.Broker]
+		p := pr[d.Project+"/"+d.Direction.String()+"/"+d.Broker]
 		if p.Source != d.Source || !d.Rate.OK() || !p.Rate.OK() || d.Rate.Value < 100_000 || !within(d.Rate.Value, p.Rate.Value, 1e-6) {
 			t.Errorf("frozen quota sensor: direct %+v, promql %+v", d, p)
 		}

@@ -65,8 +65,8 @@ func liveBroker(t *testing.T) *httptest.Server {
 
 func projects() []config.ProjectConfig {
 	return []config.ProjectConfig{
-		{Name: "proj-a", Entity: config.EntityConfig{User: "alice", ClientID: "proj-a"}, Topics: config.TopicsConfig{Prefixes: []string{"orders"}}},
-		{Name: "proj-b", Entity: config.EntityConfig{ClientID: "proj-b"}, Topics: config.TopicsConfig{Prefixes: []string{"payments"}}},
+		{Name: "proj-a", Entity: config.Entity{User: "alice", ClientID: "proj-a"}, Topics: config.TopicsConfig{Prefixes: []string{"orders"}}},
+		{Name: "proj-b", Entity: config.Entity{ClientID: "proj-b"}, Topics: config.TopicsConfig{Prefixes: []string{"payments"}}},
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/clock"
 	"github.com/headroomhq/headroom/internal/retry"
 	"github.com/headroomhq/headroom/limiter"
@@ -39,30 +40,15 @@ const (
 )
 
 // KeyFor returns the quota key of a direction.
-func KeyFor(d limiter.Direction) string {
-	if d == limiter.Fetch {
+func KeyFor(d config.Direction) string {
+	if d == config.Fetch {
 		return ConsumerByteRate
 	}
 	return ProducerByteRate
 }
 
-// Entity is a Kafka client-quota entity: a user, a client id, or both.
-type Entity struct {
-	User, ClientID string
-}
-
-func (e Entity) String() string {
-	switch {
-	case e.User != "" && e.ClientID != "":
-		return "user=" + e.User + ",client-id=" + e.ClientID
-	case e.User != "":
-		return "user=" + e.User
-	default:
-		return "client-id=" + e.ClientID
-	}
-}
-
-func (e Entity) kadm() kadm.ClientQuotaEntity {
+// kadmEntity is e as kadm describes and alters it.
+func kadmEntity(e config.Entity) kadm.ClientQuotaEntity {
 	var out kadm.ClientQuotaEntity
 	if e.User != "" {
 		u := e.User
@@ -77,11 +63,11 @@ func (e Entity) kadm() kadm.ClientQuotaEntity {
 
 // entityOf maps a described entity back; ok is false for defaults and
 // types Headroom does not manage (ip).
-func entityOf(ce kadm.ClientQuotaEntity) (Entity, bool) {
-	var e Entity
+func entityOf(ce kadm.ClientQuotaEntity) (config.Entity, bool) {
+	var e config.Entity
 	for _, c := range ce {
 		if c.Name == nil {
-			return Entity{}, false
+			return config.Entity{}, false
 		}
 		switch c.Type {
 		case "user":
@@ -89,7 +75,7 @@ func entityOf(ce kadm.ClientQuotaEntity) (Entity, bool) {
 		case "client-id":
 			e.ClientID = *c.Name
 		default:
-			return Entity{}, false
+			return config.Entity{}, false
 		}
 	}
 	return e, e.User != "" || e.ClientID != ""
@@ -98,8 +84,8 @@ func entityOf(ce kadm.ClientQuotaEntity) (Entity, bool) {
 // Change is one planned quota.
 type Change struct {
 	Project   string
-	Entity    Entity
-	Direction limiter.Direction
+	Entity    config.Entity
+	Direction config.Direction
 	// Quota is the planned value, bytes/s per broker.
 	Quota float64
 	// Demand is the project's estimated demand; a cut below it is always
@@ -113,7 +99,7 @@ type Change struct {
 // FromPlan turns the decisions of a plan that must be written into
 // changes. entities maps project names to entities; a project without one
 // is an error.
-func FromPlan(p limiter.Plan, entities map[string]Entity) ([]Change, error) {
+func FromPlan(p limiter.Plan, entities map[string]config.Entity) ([]Change, error) {
 	var out []Change
 	for _, d := range p.Decisions {
 		if !d.Write {
@@ -211,14 +197,14 @@ func New(adm *kadm.Client, cfg Config) *Applier {
 }
 
 type quotaKey struct {
-	entity Entity
+	entity config.Entity
 	key    string
 }
 
 // Describe returns the byte-rate quotas in force for user, client-id and
 // user+client-id entities.
-func (a *Applier) Describe(ctx context.Context) (map[Entity]map[string]float64, error) {
-	out := map[Entity]map[string]float64{}
+func (a *Applier) Describe(ctx context.Context) (map[config.Entity]map[string]float64, error) {
+	out := map[config.Entity]map[string]float64{}
 	for _, typ := range []string{"user", "client-id"} {
 		var qs kadm.DescribedClientQuotas
 		err := a.retry(ctx, "describe client quotas", func() error {
@@ -285,7 +271,7 @@ type classes struct {
 // number, an entity and key planned twice), rounds the quota to what
 // Kafka keeps, marks unchanged what is already in force, and sorts the
 // rest into classes.
-func (a *Applier) classify(changes []Change, current map[Entity]map[string]float64) ([]Result, classes) {
+func (a *Applier) classify(changes []Change, current map[config.Entity]map[string]float64) ([]Result, classes) {
 	res := make([]Result, len(changes))
 	var cl classes
 	seen := map[quotaKey]bool{}
@@ -298,7 +284,7 @@ func (a *Applier) classify(changes []Change, current map[Entity]map[string]float
 		}
 		r.InForce = r.Before
 		switch {
-		case c.Entity == (Entity{}):
+		case c.Entity == (config.Entity{}):
 			r.Outcome, r.Err = Refused, fmt.Errorf("project %s: empty quota entity", c.Project)
 			continue
 		case math.IsNaN(c.Quota) || math.IsInf(c.Quota, 0) || c.Quota <= 0:
@@ -433,7 +419,7 @@ func (a *Applier) writeBatch(ctx context.Context, res []Result, batch []int) {
 			r := &res[i]
 			r.Attempts = attempt
 			entries[j] = kadm.AlterClientQuotaEntry{
-				Entity: r.Entity.kadm(),
+				Entity: kadmEntity(r.Entity),
 				Ops:    []kadm.AlterClientQuotaOp{{Key: KeyFor(r.Direction), Value: r.Change.Quota}},
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/clock"
 	"github.com/headroomhq/headroom/limiter"
 )
@@ -67,12 +68,12 @@ func newApplier(adm *kadm.Client, cfg Config, s *sleeps) *Applier {
 }
 
 var (
-	userA   = Entity{User: "alice"}
-	clientB = Entity{ClientID: "billing"}
-	both    = Entity{User: "carol", ClientID: "ledger"}
+	userA   = config.Entity{User: "alice"}
+	clientB = config.Entity{ClientID: "billing"}
+	both    = config.Entity{User: "carol", ClientID: "ledger"}
 )
 
-func inForce(t *testing.T, a *Applier, e Entity, d limiter.Direction) float64 {
+func inForce(t *testing.T, a *Applier, e config.Entity, d config.Direction) float64 {
 	t.Helper()
 	m, err := a.Describe(context.Background())
 	if err != nil {
@@ -98,10 +99,10 @@ func TestApplyWritesEveryEntityKindAndReadsBack(t *testing.T) {
 	a := newApplier(adm, Config{}, s)
 	ctx := context.Background()
 	changes := []Change{
-		{Project: "a", Entity: userA, Direction: limiter.Produce, Quota: 10 << 20},
-		{Project: "a", Entity: userA, Direction: limiter.Fetch, Quota: 20 << 20},
-		{Project: "b", Entity: clientB, Direction: limiter.Produce, Quota: 5 << 20},
-		{Project: "c", Entity: both, Direction: limiter.Fetch, Quota: 7 << 20},
+		{Project: "a", Entity: userA, Direction: config.Produce, Quota: 10 << 20},
+		{Project: "a", Entity: userA, Direction: config.Fetch, Quota: 20 << 20},
+		{Project: "b", Entity: clientB, Direction: config.Produce, Quota: 5 << 20},
+		{Project: "c", Entity: both, Direction: config.Fetch, Quota: 7 << 20},
 	}
 	rs, err := a.Apply(ctx, changes)
 	if err != nil {
@@ -116,7 +117,7 @@ func TestApplyWritesEveryEntityKindAndReadsBack(t *testing.T) {
 		}
 	}
 	// The user+client-id entity is distinct from either part.
-	if v := inForce(t, a, Entity{User: "carol"}, limiter.Fetch); !math.IsNaN(v) {
+	if v := inForce(t, a, config.Entity{User: "carol"}, config.Fetch); !math.IsNaN(v) {
 		t.Fatalf("user=carol alone got %v", v)
 	}
 	// The same plan again writes nothing.
@@ -141,11 +142,11 @@ func TestApplyWritesWhatIsPlanned(t *testing.T) {
 	ctx := context.Background()
 	const base = 100_000.0
 	seed := []Change{
-		{Project: "small-up", Entity: Entity{User: "u1"}, Quota: base},
-		{Project: "urgent-up", Entity: Entity{User: "u2"}, Quota: base},
-		{Project: "short", Entity: Entity{User: "u3"}, Quota: base},
-		{Project: "small-cut", Entity: Entity{User: "u4"}, Quota: base},
-		{Project: "big-up", Entity: Entity{User: "u5"}, Quota: base},
+		{Project: "small-up", Entity: config.Entity{User: "u1"}, Quota: base},
+		{Project: "urgent-up", Entity: config.Entity{User: "u2"}, Quota: base},
+		{Project: "short", Entity: config.Entity{User: "u3"}, Quota: base},
+		{Project: "small-cut", Entity: config.Entity{User: "u4"}, Quota: base},
+		{Project: "big-up", Entity: config.Entity{User: "u5"}, Quota: base},
 	}
 	if _, err := a.Apply(ctx, seed); err != nil {
 		t.Fatal(err)
@@ -154,11 +155,11 @@ func TestApplyWritesWhatIsPlanned(t *testing.T) {
 		c    Change
 		want Outcome
 	}{
-		{Change{Project: "small-up", Entity: Entity{User: "u1"}, Quota: base * 1.03, Demand: base * 0.9}, Written},
-		{Change{Project: "urgent-up", Entity: Entity{User: "u2"}, Quota: base * 1.03, Urgent: true}, Written},
-		{Change{Project: "short", Entity: Entity{User: "u3"}, Quota: base * 1.03, Demand: base * 1.02}, Written},
-		{Change{Project: "small-cut", Entity: Entity{User: "u4"}, Quota: base * 0.99, Demand: base}, Written},
-		{Change{Project: "big-up", Entity: Entity{User: "u5"}, Quota: base * 1.2}, Written},
+		{Change{Project: "small-up", Entity: config.Entity{User: "u1"}, Quota: base * 1.03, Demand: base * 0.9}, Written},
+		{Change{Project: "urgent-up", Entity: config.Entity{User: "u2"}, Quota: base * 1.03, Urgent: true}, Written},
+		{Change{Project: "short", Entity: config.Entity{User: "u3"}, Quota: base * 1.03, Demand: base * 1.02}, Written},
+		{Change{Project: "small-cut", Entity: config.Entity{User: "u4"}, Quota: base * 0.99, Demand: base}, Written},
+		{Change{Project: "big-up", Entity: config.Entity{User: "u5"}, Quota: base * 1.2}, Written},
 	}
 	var changes []Change
 	for _, tc := range cases {
@@ -174,7 +175,7 @@ func TestApplyWritesWhatIsPlanned(t *testing.T) {
 				t.Fatalf("outcome %s, want %s", rs[i].Outcome, tc.want)
 			}
 			want := tc.c.Quota
-			if got := inForce(t, a, tc.c.Entity, limiter.Produce); got != want || rs[i].InForce != want {
+			if got := inForce(t, a, tc.c.Entity, config.Produce); got != want || rs[i].InForce != want {
 				t.Fatalf("in force %v (reported %v), want %v", got, rs[i].InForce, want)
 			}
 		})
@@ -193,7 +194,7 @@ func TestApplyNeverWritesNonPositiveOrNaN(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := Entity{User: "u-" + tc.name}
+			e := config.Entity{User: "u-" + tc.name}
 			rs, err := a.Apply(context.Background(), []Change{{Project: tc.name, Entity: e, Quota: tc.quota}})
 			if err != nil {
 				t.Fatal(err)
@@ -201,17 +202,17 @@ func TestApplyNeverWritesNonPositiveOrNaN(t *testing.T) {
 			if rs[0].Outcome != Refused || rs[0].Err == nil {
 				t.Fatalf("outcome %s (%v), want refused", rs[0].Outcome, rs[0].Err)
 			}
-			if v := inForce(t, a, e, limiter.Produce); !math.IsNaN(v) {
+			if v := inForce(t, a, e, config.Produce); !math.IsNaN(v) {
 				t.Fatalf("Kafka has %v", v)
 			}
 		})
 	}
 	// A value below the minimum is raised to it, never written as is.
-	rs, err := a.Apply(context.Background(), []Change{{Project: "tiny", Entity: Entity{User: "tiny"}, Quota: 3}})
+	rs, err := a.Apply(context.Background(), []Change{{Project: "tiny", Entity: config.Entity{User: "tiny"}, Quota: 3}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rs[0].Outcome != Written || inForce(t, a, Entity{User: "tiny"}, limiter.Produce) != limiter.DefaultMinQuota {
+	if rs[0].Outcome != Written || inForce(t, a, config.Entity{User: "tiny"}, config.Produce) != limiter.DefaultMinQuota {
 		t.Fatalf("tiny quota: %s, in force %v", rs[0].Outcome, rs[0].InForce)
 	}
 }
@@ -223,7 +224,7 @@ func TestApplyWritesWholeBytes(t *testing.T) {
 	_, adm := cluster(t)
 	s := newSleeps()
 	a := newApplier(adm, Config{}, s)
-	e := Entity{ClientID: "fraction"}
+	e := config.Entity{ClientID: "fraction"}
 	rs, err := a.Apply(context.Background(), []Change{{Project: "f", Entity: e, Quota: 209550.00000000003}})
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +252,7 @@ func TestApplyValidatesThenAltersInBatches(t *testing.T) {
 	var init []Change
 	for i := range 5 {
 		u := fmt.Sprintf("u%d", i)
-		init = append(init, Change{Project: u, Entity: Entity{User: u}, Quota: 1e6})
+		init = append(init, Change{Project: u, Entity: config.Entity{User: u}, Quota: 1e6})
 	}
 	if _, err := New(adm, Config{Clock: s}).Apply(ctx, init); err != nil {
 		t.Fatal(err)
@@ -280,11 +281,11 @@ func TestApplyValidatesThenAltersInBatches(t *testing.T) {
 	})
 	a := New(adm, Config{BatchSize: 2, Clock: s})
 	rs, err := a.Apply(ctx, []Change{
-		{Project: "u0", Entity: Entity{User: "u0"}, Quota: 2e6},
-		{Project: "u1", Entity: Entity{User: "u1"}, Quota: 0.5e6}, // a cut
-		{Project: "u2", Entity: Entity{User: "u2"}, Quota: 3e6},
-		{Project: "u3", Entity: Entity{User: "u3"}, Quota: 4e6},
-		{Project: "u4", Entity: Entity{User: "u4"}, Quota: 5e6},
+		{Project: "u0", Entity: config.Entity{User: "u0"}, Quota: 2e6},
+		{Project: "u1", Entity: config.Entity{User: "u1"}, Quota: 0.5e6}, // a cut
+		{Project: "u2", Entity: config.Entity{User: "u2"}, Quota: 3e6},
+		{Project: "u3", Entity: config.Entity{User: "u3"}, Quota: 4e6},
+		{Project: "u4", Entity: config.Entity{User: "u4"}, Quota: 5e6},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -319,17 +320,17 @@ func TestApplyWriteBudgetCutsFirst(t *testing.T) {
 	seed := New(adm, Config{Clock: s})
 	var init []Change
 	for _, u := range []string{"c1", "c2", "i1", "i2", "i3"} {
-		init = append(init, Change{Project: u, Entity: Entity{User: u}, Quota: 1e6})
+		init = append(init, Change{Project: u, Entity: config.Entity{User: u}, Quota: 1e6})
 	}
 	if _, err := seed.Apply(ctx, init); err != nil {
 		t.Fatal(err)
 	}
 	round := []Change{
-		{Project: "i1", Entity: Entity{User: "i1"}, Quota: 1.5e6},
-		{Project: "c1", Entity: Entity{User: "c1"}, Quota: 0.5e6},
-		{Project: "i2", Entity: Entity{User: "i2"}, Quota: 3e6},
-		{Project: "c2", Entity: Entity{User: "c2"}, Quota: 0.7e6},
-		{Project: "i3", Entity: Entity{User: "i3"}, Quota: 1.2e6},
+		{Project: "i1", Entity: config.Entity{User: "i1"}, Quota: 1.5e6},
+		{Project: "c1", Entity: config.Entity{User: "c1"}, Quota: 0.5e6},
+		{Project: "i2", Entity: config.Entity{User: "i2"}, Quota: 3e6},
+		{Project: "c2", Entity: config.Entity{User: "c2"}, Quota: 0.7e6},
+		{Project: "i3", Entity: config.Entity{User: "i3"}, Quota: 1.2e6},
 	}
 	cases := []struct {
 		name   string
@@ -360,7 +361,7 @@ func TestApplyWriteBudgetCutsFirst(t *testing.T) {
 				if r.Outcome == Written {
 					want = r.Change.Quota
 				}
-				if v := inForce(t, a, r.Entity, limiter.Produce); v != want {
+				if v := inForce(t, a, r.Entity, config.Produce); v != want {
 					t.Fatalf("%s in force %v, want %v", r.Project, v, want)
 				}
 			}
@@ -380,7 +381,7 @@ func TestApplyShadowWritesNothing(t *testing.T) {
 		if r.Outcome != Shadow {
 			t.Fatalf("%s: %s, want shadow", r.Project, r.Outcome)
 		}
-		if v := inForce(t, a, r.Entity, limiter.Produce); !math.IsNaN(v) {
+		if v := inForce(t, a, r.Entity, config.Produce); !math.IsNaN(v) {
 			t.Fatalf("shadow mode wrote %v for %s", v, r.Entity)
 		}
 	}
@@ -395,8 +396,8 @@ func TestApplyRetriesWithBackoff(t *testing.T) {
 	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.AlterClientQuotas}, Resource: "flaky", Err: kerr.NotController, Count: 3})
 	defer h.Remove()
 	rs, err := a.Apply(context.Background(), []Change{
-		{Project: "flaky", Entity: Entity{User: "flaky"}, Quota: 1e6},
-		{Project: "steady", Entity: Entity{User: "steady"}, Quota: 2e6},
+		{Project: "flaky", Entity: config.Entity{User: "flaky"}, Quota: 1e6},
+		{Project: "steady", Entity: config.Entity{User: "steady"}, Quota: 2e6},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -445,7 +446,7 @@ func TestApplyBackoffWaitsOnItsClock(t *testing.T) {
 		case <-done:
 		}
 	}()
-	rs, err := a.Apply(ctx, []Change{{Project: "flaky", Entity: Entity{User: "flaky"}, Quota: 1e6}})
+	rs, err := a.Apply(ctx, []Change{{Project: "flaky", Entity: config.Entity{User: "flaky"}, Quota: 1e6}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,8 +469,8 @@ func TestApplyFailureKeepsLastGoodAndHoldsIncreases(t *testing.T) {
 	ctx := context.Background()
 	a := newApplier(adm, Config{}, s)
 	if _, err := a.Apply(ctx, []Change{
-		{Project: "denied", Entity: Entity{ClientID: "denied"}, Quota: 4e6},
-		{Project: "up", Entity: Entity{ClientID: "up"}, Quota: 1e6},
+		{Project: "denied", Entity: config.Entity{ClientID: "denied"}, Quota: 4e6},
+		{Project: "up", Entity: config.Entity{ClientID: "up"}, Quota: 1e6},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -477,8 +478,8 @@ func TestApplyFailureKeepsLastGoodAndHoldsIncreases(t *testing.T) {
 	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.AlterClientQuotas}, Resource: "denied", Err: kerr.InvalidRequest, Count: -1})
 	defer h.Remove()
 	rs, err := a.Apply(ctx, []Change{
-		{Project: "denied", Entity: Entity{ClientID: "denied"}, Quota: 2e6}, // a cut
-		{Project: "up", Entity: Entity{ClientID: "up"}, Quota: 3e6},         // an increase that counts on it
+		{Project: "denied", Entity: config.Entity{ClientID: "denied"}, Quota: 2e6}, // a cut
+		{Project: "up", Entity: config.Entity{ClientID: "up"}, Quota: 3e6},         // an increase that counts on it
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -486,10 +487,10 @@ func TestApplyFailureKeepsLastGoodAndHoldsIncreases(t *testing.T) {
 	if rs[0].Outcome != Failed || !errors.Is(rs[0].Err, kerr.InvalidRequest) || rs[0].Attempts != 1 {
 		t.Fatalf("denied: %s (%v) after %d attempts", rs[0].Outcome, rs[0].Err, rs[0].Attempts)
 	}
-	if rs[0].InForce != 4e6 || inForce(t, a, Entity{ClientID: "denied"}, limiter.Produce) != 4e6 {
+	if rs[0].InForce != 4e6 || inForce(t, a, config.Entity{ClientID: "denied"}, config.Produce) != 4e6 {
 		t.Fatalf("denied: in force %v, want the last good 4e6", rs[0].InForce)
 	}
-	if rs[1].Outcome != Deferred || inForce(t, a, Entity{ClientID: "up"}, limiter.Produce) != 1e6 {
+	if rs[1].Outcome != Deferred || inForce(t, a, config.Entity{ClientID: "up"}, config.Produce) != 1e6 {
 		t.Fatalf("up: %s, in force %v; an increase must wait for a failed cut", rs[1].Outcome, rs[1].InForce)
 	}
 	if len(s.d) != 0 {
@@ -509,19 +510,19 @@ func TestApplyFailsWhenQuotasCannotBeRead(t *testing.T) {
 }
 
 func TestFromPlan(t *testing.T) {
-	p := limiter.Plan{Group: "g", Direction: limiter.Fetch, Decisions: []limiter.Decision{
+	p := limiter.Plan{Group: "g", Direction: config.Fetch, Decisions: []limiter.Decision{
 		{Project: "a", Before: 10, After: 20, Demand: 15, Write: true},
 		{Project: "b", Before: 10, After: 10},
 		{Project: "c", Before: 30, After: 20, Demand: 10, Write: true},
 	}}
-	cs, err := FromPlan(p, map[string]Entity{"a": userA, "b": clientB, "c": both})
+	cs, err := FromPlan(p, map[string]config.Entity{"a": userA, "b": clientB, "c": both})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cs) != 2 || cs[0].Project != "a" || !cs[0].Urgent || cs[1].Urgent || cs[1].Direction != limiter.Fetch || cs[1].Entity != both {
+	if len(cs) != 2 || cs[0].Project != "a" || !cs[0].Urgent || cs[1].Urgent || cs[1].Direction != config.Fetch || cs[1].Entity != both {
 		t.Fatalf("changes %+v", cs)
 	}
-	if _, err := FromPlan(p, map[string]Entity{"a": userA}); err == nil {
+	if _, err := FromPlan(p, map[string]config.Entity{"a": userA}); err == nil {
 		t.Fatal("a project without an entity was accepted")
 	}
 }

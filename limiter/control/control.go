@@ -15,6 +15,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/limiter/record"
@@ -37,7 +38,7 @@ type Controller struct {
 	writer   Writer
 	ledger   Ledger
 	mode     string
-	entities map[string]applier.Entity
+	entities map[string]config.Entity
 	names    map[string]string
 	lastGood map[key]float64
 	round    int64
@@ -45,13 +46,13 @@ type Controller struct {
 
 type key struct {
 	project string
-	dir     limiter.Direction
+	dir     config.Direction
 }
 
 // New returns a Controller. mode is "shadow" or "enforce" and is recorded
 // with every decision; the applier decides what is written. entities maps
 // each project to its quota entity.
-func New(w Writer, l Ledger, mode string, entities map[string]applier.Entity) *Controller {
+func New(w Writer, l Ledger, mode string, entities map[string]config.Entity) *Controller {
 	names := make(map[string]string, len(entities))
 	for p, e := range entities {
 		names[p] = e.String()

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/limiter/demand"
@@ -123,9 +124,9 @@ func labReplay(t *testing.T, s *scenario.Scenario, withLimiter bool) labOutcome 
 		t.Fatal(err)
 	}
 	defer db.Close()
-	ents := map[string]applier.Entity{}
+	ents := map[string]config.Entity{}
 	for _, p := range c.Projects() {
-		ents[p.Name] = applier.Entity{User: p.User, ClientID: p.ClientID}
+		ents[p.Name] = config.Entity{User: p.User, ClientID: p.ClientID}
 	}
 	ctl := New(ap, db, "enforce", ents)
 
@@ -226,7 +227,7 @@ func labState(ctx context.Context, s *scenario.Scenario, c *lab.Cluster, url str
 	window := time.Duration(labWindow.Samples) * labWindow.SampleWindow
 	capacity := float64(s.Brokers.Capacity.Produce) * labScale
 	st := &limiter.State{
-		Group: s.Name, Direction: limiter.Produce, Margin: s.Brokers.Margin,
+		Group: s.Name, Direction: config.Produce, Margin: s.Brokers.Margin,
 		Brokers: []limiter.Broker{{ID: 0, Capacity: capacity}},
 		Options: limiter.Options{Hysteresis: 0.05, Headroom: 0.1, LenderSpare: 0.1, ThrottleWindow: window},
 	}

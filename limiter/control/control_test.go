@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/store"
@@ -26,7 +27,7 @@ const mib = 1 << 20
 // both brokers with share 20.
 func group(busyDemand float64) *limiter.State {
 	return &limiter.State{
-		Group: "g1", Direction: limiter.Produce, Margin: 0.9,
+		Group: "g1", Direction: config.Produce, Margin: 0.9,
 		Brokers: []limiter.Broker{{ID: 1, Capacity: 100 * mib}, {ID: 2, Capacity: 100 * mib}},
 		Options: limiter.Options{Hysteresis: 0.05, Headroom: 0.1, LenderSpare: 0.1},
 		Projects: []limiter.Project{
@@ -65,7 +66,7 @@ func setup(t *testing.T) (*kfake.Cluster, *applier.Applier, *store.DB) {
 func TestStepAppliesRecordsAndKeepsLastGood(t *testing.T) {
 	ctx := context.Background()
 	c, ap, db := setup(t)
-	ents := map[string]applier.Entity{"idle": {User: "idle"}, "busy": {User: "busy"}}
+	ents := map[string]config.Entity{"idle": {User: "idle"}, "busy": {User: "busy"}}
 	ctl := New(ap, db, "enforce", ents)
 	t0 := time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
 
@@ -139,7 +140,7 @@ func TestStepRecordsAGroupThatCouldNotBeApplied(t *testing.T) {
 	// The cluster refuses to say what is in force: nothing can be applied.
 	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.DescribeClientQuotas}, TopLevel: true, Err: kerr.ClusterAuthorizationFailed, Count: -1})
 	defer h.Remove()
-	ctl := New(ap, db, "enforce", map[string]applier.Entity{"idle": {User: "idle"}, "busy": {User: "busy"}})
+	ctl := New(ap, db, "enforce", map[string]config.Entity{"idle": {User: "idle"}, "busy": {User: "busy"}})
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := ctl.Step(ctx, at, []*limiter.State{group(30 * mib)}); err == nil {
 		t.Fatal("an unreachable cluster went unreported")
@@ -152,7 +153,7 @@ func TestStepRecordsAGroupThatCouldNotBeApplied(t *testing.T) {
 		t.Fatalf("ledger: outcome %s after %v", e.Outcome, e.After/mib)
 	}
 	// A project without an entity is an error too, recorded the same way.
-	ctl = New(ap, db, "enforce", map[string]applier.Entity{"idle": {User: "idle"}})
+	ctl = New(ap, db, "enforce", map[string]config.Entity{"idle": {User: "idle"}})
 	if _, err := ctl.Step(ctx, at.Add(time.Minute), []*limiter.State{group(30 * mib)}); err == nil {
 		t.Fatal("a project without an entity went unreported")
 	}

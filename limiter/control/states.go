@@ -44,19 +44,19 @@ type Skeleton struct {
 	// configuration order.
 	States      []*limiter.State
 	BrokerIndex map[string]map[int32]int // group -> node id -> index
-	Entities    map[string]applier.Entity
+	Entities    map[string]config.Entity
 }
 
 // NewSkeleton builds the states for a validated configuration.
 func NewSkeleton(c *config.Config) (*Skeleton, error) {
-	sk := &Skeleton{BrokerIndex: map[string]map[int32]int{}, Entities: map[string]applier.Entity{}}
+	sk := &Skeleton{BrokerIndex: map[string]map[int32]int{}, Entities: map[string]config.Entity{}}
 	opts := Options(c.Limiter)
 	byGroup := map[string][2]*limiter.State{}
 	for _, g := range c.ResourceGroups {
 		idx := map[int32]int{}
 		var pair [2]*limiter.State
 		for d, capacity := range []config.Rate{g.Capacity.Produce, g.Capacity.Fetch} {
-			s := &limiter.State{Group: g.Name, Direction: limiter.Direction(d), Margin: g.Margin, Options: opts}
+			s := &limiter.State{Group: g.Name, Direction: config.Direction(d), Margin: g.Margin, Options: opts}
 			for i, b := range g.Brokers {
 				s.Brokers = append(s.Brokers, limiter.Broker{ID: b.ID, Capacity: float64(capacity)})
 				idx[b.ID] = i
@@ -72,7 +72,7 @@ func NewSkeleton(c *config.Config) (*Skeleton, error) {
 		if !ok {
 			return nil, fmt.Errorf("project %s: unknown resource group %q", p.Name, p.Group)
 		}
-		sk.Entities[p.Name] = applier.Entity{User: p.Entity.User, ClientID: p.Entity.ClientID}
+		sk.Entities[p.Name] = config.Entity{User: p.Entity.User, ClientID: p.Entity.ClientID}
 		for d, q := range []config.QuotaConfig{p.Produce, p.Fetch} {
 			pair[d].Projects = append(pair[d].Projects, limiter.Project{
 				Name: p.Name, Share: float64(q.Share), Floor: float64(q.Floor), Ceiling: float64(q.Ceiling), Weight: q.Weight,

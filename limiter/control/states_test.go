@@ -6,7 +6,6 @@ import (
 
 	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/limiter"
-	"github.com/headroomhq/headroom/limiter/applier"
 )
 
 func TestSkeletonFromExampleConfig(t *testing.T) {
@@ -23,7 +22,7 @@ func TestSkeletonFromExampleConfig(t *testing.T) {
 	}
 	projects := 0
 	for _, s := range sk.States {
-		if s.Direction == limiter.Produce {
+		if s.Direction == config.Produce {
 			projects += len(s.Projects)
 		}
 		for _, p := range s.Projects {
@@ -54,7 +53,7 @@ func TestSkeletonFromExampleConfig(t *testing.T) {
 		t.Fatalf("%d projects placed, %d entities, %d configured", projects, len(sk.Entities), len(c.Projects))
 	}
 	for _, p := range c.Projects {
-		if e := sk.Entities[p.Name]; e != (applier.Entity{User: p.Entity.User, ClientID: p.Entity.ClientID}) {
+		if e := sk.Entities[p.Name]; e != (config.Entity{User: p.Entity.User, ClientID: p.Entity.ClientID}) {
 			t.Fatalf("%s: entity %+v", p.Name, e)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/store"
@@ -33,7 +34,7 @@ const (
 func Entries(at time.Time, round int64, mode string, plan limiter.Plan, entities map[string]string, results []applier.Result) []store.LedgerEntry {
 	type key struct {
 		project string
-		dir     limiter.Direction
+		dir     config.Direction
 	}
 	byProject := make(map[key]*applier.Result, len(results))
 	for i := range results {

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/limiter"
 	"github.com/headroomhq/headroom/limiter/applier"
 	"github.com/headroomhq/headroom/store"
@@ -35,7 +36,7 @@ func twoProjects(idleQuota, busyQuota float64) *limiter.State {
 		return limiter.Load{Broker: b, Observed: rate, Rate: rate, ThrottleMs: thr}
 	}
 	return &limiter.State{
-		Group: "g1", Direction: limiter.Produce, Margin: 0.9,
+		Group: "g1", Direction: config.Produce, Margin: 0.9,
 		Brokers: []limiter.Broker{{ID: 1, Capacity: 100 * mib}, {ID: 2, Capacity: 100 * mib}},
 		Options: limiter.Options{Hysteresis: 0.05, Headroom: 0.1, LenderSpare: 0.1},
 		Projects: []limiter.Project{
@@ -66,7 +67,7 @@ func TestWhyDidProjectHaveQuotaAtTime(t *testing.T) {
 	}
 	defer db.Close()
 
-	entities := map[string]applier.Entity{"idle": {User: "idle-svc"}, "busy": {User: "busy-svc", ClientID: "busy-app"}}
+	entities := map[string]config.Entity{"idle": {User: "idle-svc"}, "busy": {User: "busy-svc", ClientID: "busy-app"}}
 	names := map[string]string{}
 	for p, e := range entities {
 		names[p] = e.String()
@@ -135,13 +136,13 @@ func TestWhyDidProjectHaveQuotaAtTime(t *testing.T) {
 }
 
 func TestEntriesRecordFailuresWithTheQuotaKept(t *testing.T) {
-	plan := limiter.Plan{Group: "g", Direction: limiter.Fetch, Decisions: []limiter.Decision{
+	plan := limiter.Plan{Group: "g", Direction: config.Fetch, Decisions: []limiter.Decision{
 		{Project: "a", Before: 10, After: 5, Write: true},
 		{Project: "b", Before: 10, After: 10, Reasons: []limiter.Reason{limiter.ReasonHeldMissingData}},
 		{Project: "c", Before: 10, After: 12, Write: true},
 	}}
 	results := []applier.Result{
-		{Change: applier.Change{Project: "a", Direction: limiter.Fetch}, Outcome: applier.Failed, InForce: 10, Err: errTest},
+		{Change: applier.Change{Project: "a", Direction: config.Fetch}, Outcome: applier.Failed, InForce: 10, Err: errTest},
 	}
 	es := Entries(time.Unix(0, 0), 7, "enforce", plan, nil, results)
 	if len(es) != 3 {

@@ -93,7 +93,7 @@ func (ix index) projectCluster(project string) string { return ix.cluster(ix.pro
 // direction.
 type placeKey struct {
 	cluster, broker, project string
-	dir                      limiter.Direction
+	dir                      config.Direction
 }
 
 // placements lists where each project had fresh, non-zero traffic this
@@ -101,12 +101,8 @@ type placeKey struct {
 func placements(rates []collector.ProjectRate) map[placeKey]bool {
 	placed := map[placeKey]bool{}
 	for _, pr := range rates {
-		dir := limiter.Produce
-		if pr.Direction == collector.Fetch {
-			dir = limiter.Fetch
-		}
 		if pr.Rate.OK() && pr.Rate.Value > 0 {
-			placed[placeKey{pr.Cluster, pr.Broker, pr.Project, dir}] = true
+			placed[placeKey{pr.Cluster, pr.Broker, pr.Project, pr.Direction}] = true
 		}
 	}
 	return placed
@@ -227,7 +223,7 @@ func servedObservations(ix index, stats map[[2]string]collector.BrokerStats, pla
 				continue
 			}
 			v := bs.BytesIn
-			if plan.Direction == limiter.Fetch {
+			if plan.Direction == config.Fetch {
 				v = bs.BytesOut
 			}
 			if v.State != collector.Fresh {

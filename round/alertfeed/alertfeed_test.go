@@ -33,7 +33,7 @@ func observeFixture(t *testing.T) (*config.Config, *collector.Ownership, round.O
 	o := round.Outcome{
 		Time: time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC),
 		Mode: config.ModeEnforce,
-		Plans: []limiter.Plan{{Group: "events", Direction: limiter.Produce, Brokers: brokers, Decisions: []limiter.Decision{
+		Plans: []limiter.Plan{{Group: "events", Direction: config.Produce, Brokers: brokers, Decisions: []limiter.Decision{
 			{Project: "checkout", Before: 40 * mib, After: 45 * mib, Demand: 80 * mib, Observed: 40 * mib, ThrottleMs: 900, Share: 30 * mib, HotBroker: 1},
 			{Project: "search", Before: 30 * mib, After: 30 * mib, Demand: 20 * mib, Observed: 18 * mib, Share: 30 * mib, HotBroker: 2},
 			{Project: "notifications", Before: 20 * mib, After: 20 * mib, Demand: 5 * mib, Share: 20 * mib,
@@ -41,9 +41,9 @@ func observeFixture(t *testing.T) (*config.Config, *collector.Ownership, round.O
 		}}},
 		Snapshot: collector.Snapshot{
 			Projects: []collector.ProjectRate{
-				{BrokerKey: collector.BrokerKey{Cluster: "prod-eu", Broker: "1"}, Project: "checkout", Direction: collector.Produce, Rate: fresh(40 * mib)},
-				{BrokerKey: collector.BrokerKey{Cluster: "prod-eu", Broker: "2"}, Project: "checkout", Direction: collector.Produce, Rate: fresh(30 * mib)},
-				{BrokerKey: collector.BrokerKey{Cluster: "prod-eu", Broker: "2"}, Project: "search", Direction: collector.Produce, Rate: fresh(18 * mib)},
+				{BrokerKey: collector.BrokerKey{Cluster: "prod-eu", Broker: "1"}, Project: "checkout", Direction: config.Produce, Rate: fresh(40 * mib)},
+				{BrokerKey: collector.BrokerKey{Cluster: "prod-eu", Broker: "2"}, Project: "checkout", Direction: config.Produce, Rate: fresh(30 * mib)},
+				{BrokerKey: collector.BrokerKey{Cluster: "prod-eu", Broker: "2"}, Project: "search", Direction: config.Produce, Rate: fresh(18 * mib)},
 			},
 			Brokers: []collector.BrokerStats{
 				{BrokerKey: collector.BrokerKey{Cluster: "prod-eu", Broker: "1"}, BytesIn: fresh(70 * mib), NetworkProcessorIdle: fresh(0.05), RequestHandlerIdle: fresh(0.4)},

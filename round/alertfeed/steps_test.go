@@ -60,7 +60,7 @@ func TestProjectObservation(t *testing.T) {
 // every broker where it has traffic, or on its hottest broker without.
 func TestGroupLoad(t *testing.T) {
 	three := []limiter.BrokerLoad{{ID: 1, Safe: 90 * mib}, {ID: 2, Safe: 90 * mib}, {ID: 3, Safe: 90 * mib}}
-	at := func(broker, project string) placeKey { return placeKey{"prod-eu", broker, project, limiter.Produce} }
+	at := func(broker, project string) placeKey { return placeKey{"prod-eu", broker, project, config.Produce} }
 	cases := []struct {
 		name      string
 		brokers   []limiter.BrokerLoad
@@ -78,7 +78,7 @@ func TestGroupLoad(t *testing.T) {
 			&alerting.GroupObservation{Demand: 50 * mib, SafeCapacity: 90 * mib}},
 		{"traffic in the other direction does not place it", three,
 			[]limiter.Decision{{Project: "a", Demand: 50 * mib, HotBroker: 3}},
-			map[placeKey]bool{{"prod-eu", "1", "a", limiter.Fetch}: true},
+			map[placeKey]bool{{"prod-eu", "1", "a", config.Fetch}: true},
 			&alerting.GroupObservation{Demand: 50 * mib, SafeCapacity: 90 * mib}},
 		{"the worst ratio, not the most bytes", []limiter.BrokerLoad{{ID: 1, Safe: 200 * mib}, {ID: 2, Safe: 40 * mib}},
 			[]limiter.Decision{{Project: "a", Demand: 100 * mib}, {Project: "b", Demand: 30 * mib}},
@@ -97,7 +97,7 @@ func TestGroupLoad(t *testing.T) {
 	ix := newIndex(exampleConfig(t))
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			plan := limiter.Plan{Group: "events", Direction: limiter.Produce, Brokers: tc.brokers, Decisions: tc.decisions}
+			plan := limiter.Plan{Group: "events", Direction: config.Produce, Brokers: tc.brokers, Decisions: tc.decisions}
 			_, got := observePlan(ix, tc.placed, plan, config.ModeEnforce)
 			if tc.want != nil {
 				tc.want.Cluster, tc.want.Group, tc.want.Direction = "prod-eu", "events", "produce"
@@ -110,16 +110,16 @@ func TestGroupLoad(t *testing.T) {
 }
 
 func TestPlacements(t *testing.T) {
-	rate := func(broker, project string, dir collector.Direction, v collector.Value) collector.ProjectRate {
+	rate := func(broker, project string, dir config.Direction, v collector.Value) collector.ProjectRate {
 		return collector.ProjectRate{BrokerKey: collector.BrokerKey{Cluster: "c", Broker: broker}, Project: project, Direction: dir, Rate: v}
 	}
 	got := placements([]collector.ProjectRate{
-		rate("1", "a", collector.Produce, collector.Value{Value: 5, State: collector.Fresh}),
-		rate("2", "a", collector.Fetch, collector.Value{Value: 5, State: collector.Fresh}),
-		rate("3", "a", collector.Produce, collector.Value{Value: 0, State: collector.Fresh}),
-		rate("4", "a", collector.Produce, collector.Value{Value: 5, State: collector.Stale}),
+		rate("1", "a", config.Produce, collector.Value{Value: 5, State: collector.Fresh}),
+		rate("2", "a", config.Fetch, collector.Value{Value: 5, State: collector.Fresh}),
+		rate("3", "a", config.Produce, collector.Value{Value: 0, State: collector.Fresh}),
+		rate("4", "a", config.Produce, collector.Value{Value: 5, State: collector.Stale}),
 	})
-	want := map[placeKey]bool{{"c", "1", "a", limiter.Produce}: true, {"c", "2", "a", limiter.Fetch}: true}
+	want := map[placeKey]bool{{"c", "1", "a", config.Produce}: true, {"c", "2", "a", config.Fetch}: true}
 	if len(got) != len(want) {
 		t.Fatalf("placements %v, want %v", got, want)
 	}
@@ -140,24 +140,24 @@ func TestBrokerObservations(t *testing.T) {
 	cases := []struct {
 		name   string
 		stats  collector.BrokerStats
-		dir    limiter.Direction
+		dir    config.Direction
 		idle   []alerting.BrokerObservation
 		served []alerting.BrokerObservation
 	}{
 		{"the lower idle ratio; produce serves bytes in", stats("1", collector.BrokerStats{NetworkProcessorIdle: fresh(0.3), RequestHandlerIdle: fresh(0.2),
-			BytesIn: fresh(70 * mib), BytesOut: fresh(10 * mib)}), limiter.Produce,
+			BytesIn: fresh(70 * mib), BytesOut: fresh(10 * mib)}), config.Produce,
 			[]alerting.BrokerObservation{{Cluster: "prod-eu", Group: "events", Broker: "1", Idle: 0.2}},
 			[]alerting.BrokerObservation{{Cluster: "prod-eu", Group: "events", Broker: "1", Direction: "produce", Idle: 1, Served: 70 * mib, SafeCapacity: 90 * mib}}},
 		{"a stale idle ratio is ignored; fetch serves bytes out", stats("2", collector.BrokerStats{NetworkProcessorIdle: stale, RequestHandlerIdle: fresh(0.6),
-			BytesIn: fresh(70 * mib), BytesOut: fresh(10 * mib)}), limiter.Fetch,
+			BytesIn: fresh(70 * mib), BytesOut: fresh(10 * mib)}), config.Fetch,
 			[]alerting.BrokerObservation{{Cluster: "prod-eu", Group: "events", Broker: "2", Idle: 0.6}},
 			[]alerting.BrokerObservation{{Cluster: "prod-eu", Group: "events", Broker: "2", Direction: "fetch", Idle: 1, Served: 10 * mib, SafeCapacity: 90 * mib}}},
-		{"nothing fresh: nothing observed", stats("3", collector.BrokerStats{NetworkProcessorIdle: stale, BytesIn: stale}), limiter.Produce, nil, nil},
-		{"a broker not in the configuration or the plan", stats("9", collector.BrokerStats{RequestHandlerIdle: fresh(0.1), BytesIn: fresh(mib)}), limiter.Produce, nil, nil},
+		{"nothing fresh: nothing observed", stats("3", collector.BrokerStats{NetworkProcessorIdle: stale, BytesIn: stale}), config.Produce, nil, nil},
+		{"a broker not in the configuration or the plan", stats("9", collector.BrokerStats{RequestHandlerIdle: fresh(0.1), BytesIn: fresh(mib)}), config.Produce, nil, nil},
 	}
 	cfg := exampleConfig(t)
 	ix := newIndex(cfg)
-	plan := func(d limiter.Direction) []limiter.Plan {
+	plan := func(d config.Direction) []limiter.Plan {
 		return []limiter.Plan{{Group: "events", Direction: d, Brokers: []limiter.BrokerLoad{{ID: 1, Safe: 90 * mib}, {ID: 2, Safe: 90 * mib}, {ID: 3, Safe: 90 * mib}}}}
 	}
 	for _, tc := range cases {

@@ -519,7 +519,7 @@ func TestReloadDuringRoundsNeverMixesConfigs(t *testing.T) {
 		o := r.Step(300 * time.Millisecond)
 		var hot, idle float64
 		for _, p := range o.Plans {
-			if p.Direction != limiter.Produce {
+			if p.Direction != config.Produce {
 				continue
 			}
 			for _, d := range p.Decisions {

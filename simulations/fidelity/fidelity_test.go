@@ -102,7 +102,7 @@ func fidelity(t *testing.T, rp replay) {
 		e := <-read
 		planned := map[string]limiter.Decision{}
 		for _, p := range o.Plans {
-			if p.Direction != limiter.Produce {
+			if p.Direction != config.Produce {
 				continue
 			}
 			for _, d := range p.Decisions {
@@ -214,7 +214,7 @@ func labScale(t *testing.T, s *scenario.Scenario, rp replay) (string, [][]float6
 		var rows strings.Builder
 		rows.WriteString("timestamp,value\n")
 		for r := range rp.count {
-			v := s.Rate(i, scenario.Produce, first+r*rp.stride) * rp.scale
+			v := s.Rate(i, config.Produce, first+r*rp.stride) * rp.scale
 			demand[i] = append(demand[i], v)
 			fmt.Fprintf(&rows, "%d,%.3f\n", 1_000_000+r, v)
 		}

@@ -3,25 +3,21 @@ package lab
 import (
 	"sync"
 	"time"
+
+	"github.com/headroomhq/headroom/config"
 )
 
-// direction of a quota.
-type direction int
-
-const (
-	dirProduce direction = iota
-	dirFetch
-)
-
-func (d direction) resource() string {
-	if d == dirProduce {
+// resource is the label Kafka's quota metrics give the direction.
+func resource(d config.Direction) string {
+	if d == config.Produce {
 		return "Produce"
 	}
 	return "Fetch"
 }
 
-func (d direction) key() string {
-	if d == dirProduce {
+// quotaKey is the client-quota key of the direction.
+func quotaKey(d config.Direction) string {
+	if d == config.Produce {
 		return KeyProducerByteRate
 	}
 	return KeyConsumerByteRate
@@ -35,7 +31,7 @@ type topicCounters struct {
 }
 
 type sensorKey struct {
-	dir  direction
+	dir  config.Direction
 	tags sensorTags
 }
 
@@ -132,8 +128,8 @@ func (e *Enforcement) Add(o Enforcement) {
 // nothing is recorded and nothing throttled. A throttled fetch is refused:
 // its bytes are taken back from the sensor (Kafka's unrecord) and refused
 // is true; the caller answers it without records.
-func (c *Cluster) enforce(b *brokerState, p *Project, d direction, bytes float64, now time.Time) (throttle time.Duration, refused bool) {
-	q, ok := c.quotas.resolve(p.User, p.ClientID, d.key())
+func (c *Cluster) enforce(b *brokerState, p *Project, d config.Direction, bytes float64, now time.Time) (throttle time.Duration, refused bool) {
+	q, ok := c.quotas.resolve(p.User, p.ClientID, quotaKey(d))
 	if !ok {
 		return 0, false
 	}
@@ -161,7 +157,7 @@ func (c *Cluster) enforce(b *brokerState, p *Project, d direction, bytes float64
 	}
 	acc.Throttled++
 	acc.ThrottleTime += t
-	if d == dirFetch {
+	if d == config.Fetch {
 		s.unrecord(bytes, now)
 		acc.Refused += bytes
 		return t, true

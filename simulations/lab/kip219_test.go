@@ -11,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 // requestFrame encodes req as a client writes it, client-id "a".
@@ -194,7 +196,7 @@ func TestKIP219(t *testing.T) {
 					}
 					b.mu.Lock()
 					out := b.topics["a.events"].bytesOut
-					s := b.sensors[sensorKey{dir: dirFetch, tags: sensorTags{clientID: "a"}}]
+					s := b.sensors[sensorKey{dir: config.Fetch, tags: sensorTags{clientID: "a"}}]
 					rate := s.bytes.rate(time.Now())
 					b.mu.Unlock()
 					if out != 0 || rate != 0 {

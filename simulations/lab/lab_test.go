@@ -18,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 func TestMain(m *testing.M) {
@@ -450,10 +452,10 @@ func TestClientSensorsCountTheBytes(t *testing.T) {
 	var produced, fetched float64
 	for _, b := range c.brokers {
 		b.mu.Lock()
-		if s := b.sensors[sensorKey{dir: dirProduce, tags: sensorTags{clientID: "a"}}]; s != nil {
+		if s := b.sensors[sensorKey{dir: config.Produce, tags: sensorTags{clientID: "a"}}]; s != nil {
 			produced += s.total
 		}
-		if s := b.sensors[sensorKey{dir: dirFetch, tags: sensorTags{clientID: "a"}}]; s != nil {
+		if s := b.sensors[sensorKey{dir: config.Fetch, tags: sensorTags{clientID: "a"}}]; s != nil {
 			fetched += s.total
 		}
 		b.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -44,41 +45,84 @@ func (f *family) add(v float64, labels ...string) {
 
 func clamp01(v float64) float64 { return max(0, min(1, v)) }
 
+// brokerFamilies are the metric families one broker exposes, in the order
+// of its page.
+type brokerFamilies struct {
+	bytesIn, bytesOut, msgsIn, produceReqs, fetchReqs *family
+	byteRate, throttle                                *family
+	throttledBytes, throttleSeconds                   *family
+	handlerIdle, networkIdle                          *family
+	requests                                          *family
+	partitions, leaders, underReplicated              *family
+}
+
+func newBrokerFamilies() *brokerFamilies {
+	counter, gauge := dto.MetricType_COUNTER, dto.MetricType_GAUGE
+	return &brokerFamilies{
+		bytesIn:         newFamily("kafka_server_brokertopicmetrics_bytesin_total", "kafka.server:name=BytesInPerSec,type=BrokerTopicMetrics,attribute=Count", counter),
+		bytesOut:        newFamily("kafka_server_brokertopicmetrics_bytesout_total", "kafka.server:name=BytesOutPerSec,type=BrokerTopicMetrics,attribute=Count", counter),
+		msgsIn:          newFamily("kafka_server_brokertopicmetrics_messagesin_total", "kafka.server:name=MessagesInPerSec,type=BrokerTopicMetrics,attribute=Count", counter),
+		produceReqs:     newFamily("kafka_server_brokertopicmetrics_totalproducerequests_total", "kafka.server:name=TotalProduceRequestsPerSec,type=BrokerTopicMetrics,attribute=Count", counter),
+		fetchReqs:       newFamily("kafka_server_brokertopicmetrics_totalfetchrequests_total", "kafka.server:name=TotalFetchRequestsPerSec,type=BrokerTopicMetrics,attribute=Count", counter),
+		byteRate:        newFamily("kafka_server_quota_byte_rate", "kafka.server:name=null,type=Produce,attribute=byte-rate", gauge),
+		throttle:        newFamily("kafka_server_quota_throttle_time", "kafka.server:name=null,type=Produce,attribute=throttle-time", gauge),
+		throttledBytes:  newFamily("headroom_lab_quota_throttled_bytes_total", "The lab's accounting, not a Kafka MBean: bytes its quota enforcement refused (a throttled fetch, answered without records) or delayed (produce bytes over the quota's allowance in the window), per quota entity", counter),
+		throttleSeconds: newFamily("headroom_lab_quota_throttle_seconds_total", "The lab's accounting, not a Kafka MBean: the throttle time of every throttled response, summed (how long the entity's connections were muted), per quota entity", counter),
+		handlerIdle:     newFamily("kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent", "kafka.server:name=RequestHandlerAvgIdlePercent,type=KafkaRequestHandlerPool,attribute=MeanRate", gauge),
+		networkIdle:     newFamily("kafka_network_socketserver_networkprocessoravgidlepercent", "kafka.network:name=NetworkProcessorAvgIdlePercent,type=SocketServer,attribute=Value", gauge),
+		requests:        newFamily("kafka_network_requestmetrics_requests_total", "kafka.network:name=RequestsPerSec,type=RequestMetrics,attribute=Count", counter),
+		partitions:      newFamily("kafka_server_replicamanager_partitioncount", "kafka.server:name=PartitionCount,type=ReplicaManager,attribute=Value", gauge),
+		leaders:         newFamily("kafka_server_replicamanager_leadercount", "kafka.server:name=LeaderCount,type=ReplicaManager,attribute=Value", gauge),
+		underReplicated: newFamily("kafka_server_replicamanager_underreplicatedpartitions", "kafka.server:name=UnderReplicatedPartitions,type=ReplicaManager,attribute=Value", gauge),
+	}
+}
+
 // gather builds broker b's metric families from what it measured.
 func (c *Cluster) gather(b *brokerState) []*dto.MetricFamily {
 	now := c.cfg.Now()
-	counter, gauge := dto.MetricType_COUNTER, dto.MetricType_GAUGE
-	bytesIn := newFamily("kafka_server_brokertopicmetrics_bytesin_total", "kafka.server:name=BytesInPerSec,type=BrokerTopicMetrics,attribute=Count", counter)
-	bytesOut := newFamily("kafka_server_brokertopicmetrics_bytesout_total", "kafka.server:name=BytesOutPerSec,type=BrokerTopicMetrics,attribute=Count", counter)
-	msgsIn := newFamily("kafka_server_brokertopicmetrics_messagesin_total", "kafka.server:name=MessagesInPerSec,type=BrokerTopicMetrics,attribute=Count", counter)
-	produceReqs := newFamily("kafka_server_brokertopicmetrics_totalproducerequests_total", "kafka.server:name=TotalProduceRequestsPerSec,type=BrokerTopicMetrics,attribute=Count", counter)
-	fetchReqs := newFamily("kafka_server_brokertopicmetrics_totalfetchrequests_total", "kafka.server:name=TotalFetchRequestsPerSec,type=BrokerTopicMetrics,attribute=Count", counter)
-	byteRate := newFamily("kafka_server_quota_byte_rate", "kafka.server:name=null,type=Produce,attribute=byte-rate", gauge)
-	throttle := newFamily("kafka_server_quota_throttle_time", "kafka.server:name=null,type=Produce,attribute=throttle-time", gauge)
-	throttledBytes := newFamily("headroom_lab_quota_throttled_bytes_total", "The lab's accounting, not a Kafka MBean: bytes its quota enforcement refused (a throttled fetch, answered without records) or delayed (produce bytes over the quota's allowance in the window), per quota entity", counter)
-	throttleSeconds := newFamily("headroom_lab_quota_throttle_seconds_total", "The lab's accounting, not a Kafka MBean: the throttle time of every throttled response, summed (how long the entity's connections were muted), per quota entity", counter)
-	handlerIdle := newFamily("kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent", "kafka.server:name=RequestHandlerAvgIdlePercent,type=KafkaRequestHandlerPool,attribute=MeanRate", gauge)
-	networkIdle := newFamily("kafka_network_socketserver_networkprocessoravgidlepercent", "kafka.network:name=NetworkProcessorAvgIdlePercent,type=SocketServer,attribute=Value", gauge)
-	requests := newFamily("kafka_network_requestmetrics_requests_total", "kafka.network:name=RequestsPerSec,type=RequestMetrics,attribute=Count", counter)
-	partitions := newFamily("kafka_server_replicamanager_partitioncount", "kafka.server:name=PartitionCount,type=ReplicaManager,attribute=Value", gauge)
-	leaders := newFamily("kafka_server_replicamanager_leadercount", "kafka.server:name=LeaderCount,type=ReplicaManager,attribute=Value", gauge)
-	underReplicated := newFamily("kafka_server_replicamanager_underreplicatedpartitions", "kafka.server:name=UnderReplicatedPartitions,type=ReplicaManager,attribute=Value", gauge)
-
+	f := newBrokerFamilies()
 	b.mu.Lock()
 	b.expireSensors(now)
-	bytesIn.add(b.total.bytesIn)
-	bytesOut.add(b.total.bytesOut)
-	msgsIn.add(b.total.messagesIn)
-	produceReqs.add(b.total.produceRequests)
-	fetchReqs.add(b.total.fetchRequests)
+	f.addTopics(b)
+	f.addSensors(b, now)
+	f.addAccounts(b)
+	f.addRequests(b)
+	in, out := b.in.rate(now), b.out.rate(now)
+	nLeaders := b.leaders
+	b.mu.Unlock()
+	f.addLoad(in, out, c.cfg.Capacity)
+	f.partitions.add(float64(nLeaders))
+	f.leaders.add(float64(nLeaders))
+	f.underReplicated.add(0)
+	return f.nonEmpty()
+}
+
+// addTopics adds the broker's byte, message and request counters: its
+// totals, then per topic. b.mu must be held.
+func (f *brokerFamilies) addTopics(b *brokerState) {
+	f.bytesIn.add(b.total.bytesIn)
+	f.bytesOut.add(b.total.bytesOut)
+	f.msgsIn.add(b.total.messagesIn)
+	f.produceReqs.add(b.total.produceRequests)
+	f.fetchReqs.add(b.total.fetchRequests)
 	for _, t := range b.sortedTopics() {
 		tc := b.topics[t]
-		bytesIn.add(tc.bytesIn, "topic", t)
-		bytesOut.add(tc.bytesOut, "topic", t)
-		msgsIn.add(tc.messagesIn, "topic", t)
-		produceReqs.add(tc.produceRequests, "topic", t)
-		fetchReqs.add(tc.fetchRequests, "topic", t)
+		f.bytesIn.add(tc.bytesIn, "topic", t)
+		f.bytesOut.add(tc.bytesOut, "topic", t)
+		f.msgsIn.add(tc.messagesIn, "topic", t)
+		f.produceReqs.add(tc.produceRequests, "topic", t)
+		f.fetchReqs.add(tc.fetchRequests, "topic", t)
 	}
+}
+
+// sensorLabels are the labels Kafka's quota metrics give a sensor.
+func sensorLabels(k sensorKey) []string {
+	return []string{"resource", resource(k.dir), "user", k.tags.user, "clientId", k.tags.clientID}
+}
+
+// addSensors adds each live quota sensor's byte rate and throttle time, as
+// Kafka's quota metrics do. b.mu must be held.
+func (f *brokerFamilies) addSensors(b *brokerState, now time.Time) {
 	keys := make([]sensorKey, 0, len(b.sensors))
 	for k := range b.sensors {
 		keys = append(keys, k)
@@ -86,10 +130,15 @@ func (c *Cluster) gather(b *brokerState) []*dto.MetricFamily {
 	sortSensorKeys(keys)
 	for _, k := range keys {
 		s := b.sensors[k]
-		labels := []string{"resource", k.dir.resource(), "user", k.tags.user, "clientId", k.tags.clientID}
-		byteRate.add(s.bytes.rate(now), labels...)
-		throttle.add(s.throttle.avg(now), labels...)
+		labels := sensorLabels(k)
+		f.byteRate.add(s.bytes.rate(now), labels...)
+		f.throttle.add(s.throttle.avg(now), labels...)
 	}
+}
+
+// addAccounts adds the lab's own accounting of what enforcement did, per
+// quota entity (the projects of one entity summed). b.mu must be held.
+func (f *brokerFamilies) addAccounts(b *brokerState) {
 	perEntity := map[sensorKey]Enforcement{}
 	for k, acc := range b.accounts {
 		e := perEntity[k.sensorKey]
@@ -103,11 +152,16 @@ func (c *Cluster) gather(b *brokerState) []*dto.MetricFamily {
 	sortSensorKeys(entities)
 	for _, k := range entities {
 		e := perEntity[k]
-		labels := []string{"resource", k.dir.resource(), "user", k.tags.user, "clientId", k.tags.clientID}
-		throttledBytes.add(e.Refused, append(labels, "reason", "refused")...)
-		throttledBytes.add(e.Delayed, append(labels, "reason", "delayed")...)
-		throttleSeconds.add(e.ThrottleTime.Seconds(), labels...)
+		labels := sensorLabels(k)
+		f.throttledBytes.add(e.Refused, append(labels, "reason", "refused")...)
+		f.throttledBytes.add(e.Delayed, append(labels, "reason", "delayed")...)
+		f.throttleSeconds.add(e.ThrottleTime.Seconds(), labels...)
 	}
+}
+
+// addRequests adds the request counters by API and version. b.mu must be
+// held.
+func (f *brokerFamilies) addRequests(b *brokerState) {
 	reqKeys := make([]requestKey, 0, len(b.requests))
 	for k := range b.requests {
 		reqKeys = append(reqKeys, k)
@@ -119,13 +173,15 @@ func (c *Cluster) gather(b *brokerState) []*dto.MetricFamily {
 		return reqKeys[i].version < reqKeys[j].version
 	})
 	for _, k := range reqKeys {
-		requests.add(b.requests[k], "request", k.name, "version", strconv.Itoa(int(k.version)))
+		f.requests.add(b.requests[k], "request", k.name, "version", strconv.Itoa(int(k.version)))
 	}
-	in, out := b.in.rate(now), b.out.rate(now)
-	nLeaders := b.leaders
-	b.mu.Unlock()
+}
 
-	capIn, capOut := c.cfg.Capacity.Produce, c.cfg.Capacity.Fetch
+// addLoad adds the idle gauges of the load model: the request handlers
+// idle as the busier direction leaves them, the network as both together
+// do, from the broker's byte rates in and out over its capacity.
+func (f *brokerFamilies) addLoad(in, out float64, capacity Rates) {
+	capIn, capOut := capacity.Produce, capacity.Fetch
 	util := 0.0
 	if capIn > 0 {
 		util = max(util, in/capIn)
@@ -133,23 +189,24 @@ func (c *Cluster) gather(b *brokerState) []*dto.MetricFamily {
 	if capOut > 0 {
 		util = max(util, out/capOut)
 	}
-	handlerIdle.add(clamp01(1 - util))
+	f.handlerIdle.add(clamp01(1 - util))
 	netUtil := 0.0
 	if capIn+capOut > 0 {
 		netUtil = (in + out) / (capIn + capOut)
 	}
-	networkIdle.add(clamp01(1 - netUtil))
-	partitions.add(float64(nLeaders))
-	leaders.add(float64(nLeaders))
-	underReplicated.add(0)
+	f.networkIdle.add(clamp01(1 - netUtil))
+}
 
-	var out2 []*dto.MetricFamily
-	for _, f := range []*family{bytesIn, bytesOut, msgsIn, produceReqs, fetchReqs, byteRate, throttle, throttledBytes, throttleSeconds, handlerIdle, networkIdle, requests, partitions, leaders, underReplicated} {
-		if len(f.mf.Metric) > 0 {
-			out2 = append(out2, f.mf)
+// nonEmpty returns the families with at least one sample, in page order.
+func (f *brokerFamilies) nonEmpty() []*dto.MetricFamily {
+	var out []*dto.MetricFamily
+	for _, fam := range []*family{f.bytesIn, f.bytesOut, f.msgsIn, f.produceReqs, f.fetchReqs, f.byteRate, f.throttle,
+		f.throttledBytes, f.throttleSeconds, f.handlerIdle, f.networkIdle, f.requests, f.partitions, f.leaders, f.underReplicated} {
+		if len(fam.mf.Metric) > 0 {
+			out = append(out, fam.mf)
 		}
 	}
-	return out2
+	return out
 }
 
 func (c *Cluster) metricsHandler(b *brokerState) http.Handler {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
 
@@ -67,8 +68,8 @@ func ScenarioDemand(s *scenario.Scenario, start time.Time, compression, scale fl
 				r %= rounds
 			}
 			return Rates{
-				Produce: s.Rate(i, scenario.Produce, r) * scale,
-				Fetch:   s.Rate(i, scenario.Fetch, r) * scale,
+				Produce: s.Rate(i, config.Produce, r) * scale,
+				Fetch:   s.Rate(i, config.Fetch, r) * scale,
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/internal/testpeer"
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
@@ -72,10 +73,10 @@ func TestScenarioDemandCompressesTime(t *testing.T) {
 	for _, sec := range []int{0, 1, 6, 12, 30} {
 		r := int(float64(sec)*3600/s.RoundInterval().Seconds()) % s.Rounds()
 		got := d[first](start.Add(time.Duration(sec) * time.Second))
-		if want := s.Rate(0, scenario.Produce, r) * 0.01; got.Produce != want {
+		if want := s.Rate(0, config.Produce, r) * 0.01; got.Produce != want {
 			t.Errorf("t=%ds: produce %v, want %v (round %d)", sec, got.Produce, want, r)
 		}
-		if want := s.Rate(0, scenario.Fetch, r) * 0.01; got.Fetch != want {
+		if want := s.Rate(0, config.Fetch, r) * 0.01; got.Fetch != want {
 			t.Errorf("t=%ds: fetch %v, want %v", sec, got.Fetch, want)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 func TestThrottleTimeFormula(t *testing.T) {
@@ -74,16 +76,16 @@ func TestThrottledClientConvergesToQuota(t *testing.T) {
 	const bound = 1 << 20
 	for _, tc := range []struct {
 		name   string
-		dir    direction
+		dir    config.Direction
 		w      Window
 		batch  float64
 		demand float64 // bytes/s the client would send unthrottled
 	}{
-		{"produce, default window, 2x demand", dirProduce, DefaultWindow, 128 << 10, 2 * bound},
-		{"produce, short window, 2x demand", dirProduce, testWindow, 128 << 10, 2 * bound},
-		{"produce, default window, 5x demand", dirProduce, DefaultWindow, 512 << 10, 5 * bound},
-		{"fetch, default window, 2x demand", dirFetch, DefaultWindow, 128 << 10, 2 * bound},
-		{"fetch, short window, 5x demand", dirFetch, testWindow, 128 << 10, 5 * bound},
+		{"produce, default window, 2x demand", config.Produce, DefaultWindow, 128 << 10, 2 * bound},
+		{"produce, short window, 2x demand", config.Produce, testWindow, 128 << 10, 2 * bound},
+		{"produce, default window, 5x demand", config.Produce, DefaultWindow, 512 << 10, 5 * bound},
+		{"fetch, default window, 2x demand", config.Fetch, DefaultWindow, 128 << 10, 2 * bound},
+		{"fetch, short window, 5x demand", config.Fetch, testWindow, 128 << 10, 5 * bound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now := time.Unix(1_700_000_000, 0)
@@ -116,7 +118,7 @@ func TestThrottledClientConvergesToQuota(t *testing.T) {
 			rate := served / time.Minute.Seconds()
 			e := c.Enforcement()["a"]
 			acc := e.Produce
-			if tc.dir == dirFetch {
+			if tc.dir == config.Fetch {
 				acc = e.Fetch
 			}
 			t.Logf("served %.0f B/s (%.3f of the quota), %d throttled requests, accounted %+v", rate, rate/bound, throttled, acc)
@@ -127,11 +129,11 @@ func TestThrottledClientConvergesToQuota(t *testing.T) {
 				t.Errorf("throttled %d requests, accounted %d", throttled, acc.Throttled)
 			}
 			switch tc.dir {
-			case dirProduce:
+			case config.Produce:
 				if acc.Refused != 0 || acc.Delayed <= 0 || acc.Delayed > float64(throttled)*tc.batch {
 					t.Errorf("produce accounted %+v: want delayed bytes in (0, %d × %.0f], none refused", acc, throttled, tc.batch)
 				}
-			case dirFetch:
+			case config.Fetch:
 				if acc.Delayed != 0 || acc.Refused != refused || refused == 0 {
 					t.Errorf("fetch accounted %+v: want %.0f bytes refused, none delayed", acc, refused)
 				}

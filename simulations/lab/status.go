@@ -2,6 +2,8 @@ package lab
 
 import (
 	"time"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 // ProjectStatus is one project's live state on the cluster, as a terminal
@@ -47,7 +49,7 @@ func (b *brokerState) enforced(name string) Enforced {
 		if k.project != name {
 			continue
 		}
-		if k.dir == dirProduce {
+		if k.dir == config.Produce {
 			e.Produce.Add(*acc)
 		} else {
 			e.Fetch.Add(*acc)
@@ -92,10 +94,10 @@ func (c *Cluster) Status() []ProjectStatus {
 		st := ProjectStatus{Project: p.Name}
 		var tags [2]sensorTags
 		var limited [2]bool
-		for d, dir := range []direction{dirProduce, dirFetch} {
-			if q, ok := c.quotas.resolve(p.User, p.ClientID, dir.key()); ok {
+		for d, dir := range config.Directions {
+			if q, ok := c.quotas.resolve(p.User, p.ClientID, quotaKey(dir)); ok {
 				tags[d], limited[d] = q.tags, true
-				if dir == dirProduce {
+				if dir == config.Produce {
 					st.Quota.Produce = q.bound
 				} else {
 					st.Quota.Fetch = q.bound
@@ -108,7 +110,7 @@ func (c *Cluster) Status() []ProjectStatus {
 			if tc := b.topics[p.Topic]; tc != nil {
 				bs.Served = Rates{Produce: tc.in.rate(now), Fetch: tc.out.rate(now)}
 			}
-			for d, dir := range []direction{dirProduce, dirFetch} {
+			for d, dir := range config.Directions {
 				if !limited[d] {
 					continue
 				}
@@ -117,7 +119,7 @@ func (c *Cluster) Status() []ProjectStatus {
 					continue
 				}
 				ms := time.Duration(s.throttle.avg(now) * float64(time.Millisecond))
-				if dir == dirProduce {
+				if dir == config.Produce {
 					bs.ProduceThrottle = ms
 				} else {
 					bs.FetchThrottle = ms

@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 // wireListener wraps a broker's listener. Each connection follows its own
@@ -216,7 +218,7 @@ func (w *wireConn) produceRequest(rk requestKey, corr int32, body []byte) {
 		// No response will carry the throttle time; Kafka still mutes.
 		now := w.c.cfg.Now()
 		for p, bytes := range perProject {
-			t, _ := w.c.enforce(w.b, p, dirProduce, bytes, now)
+			t, _ := w.c.enforce(w.b, p, config.Produce, bytes, now)
 			w.rMute = max(w.rMute, t)
 		}
 		return
@@ -346,7 +348,7 @@ func (w *wireConn) response(req inflightReq, frame []byte) ([]byte, time.Duratio
 	case *kmsg.ProduceResponse:
 		now := w.c.cfg.Now()
 		for p, bytes := range req.produce {
-			t, _ := w.c.enforce(w.b, p, dirProduce, bytes, now)
+			t, _ := w.c.enforce(w.b, p, config.Produce, bytes, now)
 			throttle = max(throttle, t)
 		}
 		if throttle <= 0 {
@@ -394,7 +396,7 @@ func (w *wireConn) fetched(resp *kmsg.FetchResponse) time.Duration {
 	for p, bytes := range perProject {
 		// An empty response is charged too: Kafka throttles a client whose
 		// windowed rate is still over its quota whatever it fetches.
-		t, r := c.enforce(b, p, dirFetch, bytes, now)
+		t, r := c.enforce(b, p, config.Fetch, bytes, now)
 		throttle = max(throttle, t)
 		refused[p] = r
 	}

@@ -145,7 +145,7 @@ func (d *Demand) validate(path string) []error {
 func (s *Scenario) loadTraces() error {
 	var errs []error
 	for i := range s.Projects {
-		for _, d := range Directions {
+		for _, d := range config.Directions {
 			dem := s.Projects[i].DemandSpec(d)
 			if dem == nil || dem.Trace == nil {
 				continue
@@ -306,7 +306,7 @@ func (t *Trace) at(sec float64) float64 {
 
 // Rate returns project i's true total demand in direction d during round r,
 // in bytes/s. It is a pure function of the scenario, its seed and r.
-func (s *Scenario) Rate(i int, d Direction, r int) float64 {
+func (s *Scenario) Rate(i int, d config.Direction, r int) float64 {
 	return s.rate(i, d, r, float64(r)*time.Duration(s.Round).Seconds(), true)
 }
 
@@ -314,13 +314,13 @@ func (s *Scenario) Rate(i int, d Direction, r int) float64 {
 // without its noise draw: level, steps, diurnal wave, spikes, flash crowds
 // and trace, all of which the scenario fixes in advance. The true demand
 // is RateMean × (1 + Noise × a standard normal draw), floored at zero.
-func (s *Scenario) RateMean(i int, d Direction, r int) float64 {
+func (s *Scenario) RateMean(i int, d config.Direction, r int) float64 {
 	return s.rate(i, d, r, float64(r)*time.Duration(s.Round).Seconds(), false)
 }
 
 // Noise returns the relative standard deviation of project i's demand
 // noise in direction d (0 when it has none).
-func (s *Scenario) Noise(i int, d Direction) float64 {
+func (s *Scenario) Noise(i int, d config.Direction) float64 {
 	if dem := s.Projects[i].DemandSpec(d); dem != nil {
 		return dem.Noise
 	}
@@ -333,7 +333,7 @@ func (s *Scenario) Noise(i int, d Direction) float64 {
 // diurnal wave, flash crowds, trace) are evaluated at t; noise and spikes
 // are drawn once per round, those of the round t falls in. So
 // RateAt(i, d, r×round) equals Rate(i, d, r). Negative t is taken as 0.
-func (s *Scenario) RateAt(i int, d Direction, t time.Duration) float64 {
+func (s *Scenario) RateAt(i int, d config.Direction, t time.Duration) float64 {
 	t = max(t, 0)
 	return s.rate(i, d, int(t/time.Duration(s.Round)), t.Seconds(), true)
 }
@@ -348,13 +348,13 @@ func (s *Scenario) ProjectIndex(name string) (int, bool) {
 	return 0, false
 }
 
-func (s *Scenario) rate(i int, d Direction, r int, sec float64, noisy bool) float64 {
+func (s *Scenario) rate(i int, d config.Direction, r int, sec float64, noisy bool) float64 {
 	return s.demandAt(s.Projects[i].DemandSpec(d), uint64(i), d, r, sec, noisy)
 }
 
 // demandAt evaluates a demand shape in round r (sec seconds in); key
 // seeds its spikes and noise.
-func (s *Scenario) demandAt(dem *Demand, key uint64, d Direction, r int, sec float64, noisy bool) float64 {
+func (s *Scenario) demandAt(dem *Demand, key uint64, d config.Direction, r int, sec float64, noisy bool) float64 {
 	if dem == nil {
 		return 0
 	}

@@ -3,6 +3,8 @@ package scenario
 import (
 	"fmt"
 	"time"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 // Exempt is one source of traffic no policy may throttle: a mirror maker,
@@ -25,12 +27,12 @@ const exemptKey = 1 << 40
 
 // ExemptLoad adds to dst (one entry per broker) the exempt traffic in
 // direction d during round r, bytes/s, noise drawn.
-func (s *Scenario) ExemptLoad(d Direction, r int, dst []float64) {
+func (s *Scenario) ExemptLoad(d config.Direction, r int, dst []float64) {
 	sec := float64(r) * time.Duration(s.Round).Seconds()
 	for k := range s.Exempt {
 		x := &s.Exempt[k]
 		dem := x.Demand.Produce
-		if d == Fetch {
+		if d == config.Fetch {
 			dem = x.Demand.Fetch
 		}
 		if dem == nil {

@@ -3,6 +3,8 @@ package scenario
 import (
 	"math"
 	"testing"
+
+	"github.com/headroomhq/headroom/config"
 )
 
 const mib = 1 << 20
@@ -29,16 +31,16 @@ exempt:
 		t.Fatal(err)
 	}
 	for r := range 50 {
-		if a, b := without.Rate(0, Produce, r), with.Rate(0, Produce, r); a != b {
+		if a, b := without.Rate(0, config.Produce, r), with.Rate(0, config.Produce, r); a != b {
 			t.Fatalf("round %d: project a's demand %v with an exempt source, %v without", r, b, a)
 		}
 	}
 	for _, tc := range []struct {
-		d    Direction
+		d    config.Direction
 		want []float64 // MiB/s per broker
 	}{
-		{Produce, []float64{3, 0, 1}},
-		{Fetch, []float64{6, 0, 2}},
+		{config.Produce, []float64{3, 0, 1}},
+		{config.Fetch, []float64{6, 0, 2}},
 	} {
 		got := make([]float64, 3)
 		with.ExemptLoad(tc.d, 7, got)

@@ -25,25 +25,6 @@ import (
 	"github.com/headroomhq/headroom/config"
 )
 
-// Direction is produce or fetch.
-type Direction int
-
-// Directions.
-const (
-	Produce Direction = iota
-	Fetch
-)
-
-// Directions lists both directions in order.
-var Directions = []Direction{Produce, Fetch}
-
-func (d Direction) String() string {
-	if d == Produce {
-		return "produce"
-	}
-	return "fetch"
-}
-
 // Scenario is one scenario file.
 type Scenario struct {
 	// Name identifies the scenario in reports. Default: the file name.
@@ -331,7 +312,7 @@ func (q Quota) validate(errs *problems, qp string, capacity config.Rate, margin 
 // placed there fit its safe capacity, so that static quotas are safe.
 func (s *Scenario) checkShareSums() []error {
 	var errs []error
-	for _, d := range Directions {
+	for _, d := range config.Directions {
 		sums := make([]float64, s.Brokers.Count)
 		for i := range s.Projects {
 			for _, bw := range s.Placement(i) {
@@ -359,25 +340,25 @@ func sumInts(m map[int]int) int {
 }
 
 // Quota returns the project's entitlement in direction d.
-func (p *Project) Quota(d Direction) Quota {
-	if d == Produce {
+func (p *Project) Quota(d config.Direction) Quota {
+	if d == config.Produce {
 		return p.Produce
 	}
 	return p.Fetch
 }
 
 // DemandSpec returns the project's demand in direction d, or nil.
-func (p *Project) DemandSpec(d Direction) *Demand {
-	if d == Produce {
+func (p *Project) DemandSpec(d config.Direction) *Demand {
+	if d == config.Produce {
 		return p.Demand.Produce
 	}
 	return p.Demand.Fetch
 }
 
 // SafeCapacity is margin × capacity per broker in direction d.
-func (b Brokers) SafeCapacity(d Direction) float64 {
+func (b Brokers) SafeCapacity(d config.Direction) float64 {
 	c := b.Capacity.Produce
-	if d == Fetch {
+	if d == config.Fetch {
 		c = b.Capacity.Fetch
 	}
 	return float64(c) * b.Margin

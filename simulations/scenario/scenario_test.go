@@ -31,7 +31,7 @@ func TestPublicSuiteLoads(t *testing.T) {
 			// Demand is finite, not negative, and not all zero.
 			var total float64
 			for i := range s.Projects {
-				for _, d := range Directions {
+				for _, d := range config.Directions {
 					for r := 0; r < s.Rounds(); r += s.Rounds()/50 + 1 {
 						v := s.Rate(i, d, r)
 						if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
@@ -145,9 +145,9 @@ projects:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := Produce
+			d := config.Produce
 			if tt.name == "no fetch demand" {
-				d = Fetch
+				d = config.Fetch
 			}
 			got := s.Rate(tt.project, d, tt.round)
 			if math.Abs(got-tt.want) > 1e-6*mib {
@@ -179,13 +179,13 @@ projects:
 	spikes, differ := 0, 0
 	n := a.Rounds()
 	for r := range n {
-		v := a.Rate(0, Produce, r)
+		v := a.Rate(0, config.Produce, r)
 		if v > 40<<20 {
 			spikes++
 			continue
 		}
 		noise = append(noise, v/(10<<20)-1)
-		if v != b.Rate(0, Produce, r) {
+		if v != b.Rate(0, config.Produce, r) {
 			differ++
 		}
 	}
@@ -223,7 +223,7 @@ projects:
 		round int
 		want  float64
 	}{{0, 0}, {3, 0}, {6, 8 << 20}, {9, 8 << 20}, {11, 0}, {16, 8 << 20}} {
-		if got := s.Rate(0, Produce, tt.round); math.Abs(got-tt.want) > 1 {
+		if got := s.Rate(0, config.Produce, tt.round); math.Abs(got-tt.want) > 1 {
 			t.Errorf("round %d: %v MiB/s, want %v", tt.round, got/(1<<20), tt.want/(1<<20))
 		}
 	}
@@ -314,12 +314,12 @@ func FuzzParse(f *testing.F) {
 		}
 		if s.Rounds() > 0 {
 			for i := range s.Projects {
-				v := s.Rate(i, Produce, 0)
+				v := s.Rate(i, config.Produce, 0)
 				if v < 0 || math.IsNaN(v) {
 					t.Fatalf("rate %v", v)
 				}
 			}
-			for _, d := range Directions {
+			for _, d := range config.Directions {
 				load := make([]float64, s.Brokers.Count)
 				s.ExemptLoad(d, 0, load)
 				for b, v := range load {
@@ -346,7 +346,7 @@ func TestGoodFixtures(t *testing.T) {
 			var peak float64
 			for i := range s.Projects {
 				for r := 0; r < s.Rounds(); r++ {
-					peak = max(peak, s.Rate(i, Produce, r))
+					peak = max(peak, s.Rate(i, config.Produce, r))
 				}
 			}
 			if peak <= 0 {
@@ -373,7 +373,7 @@ func TestSurgeFixture(t *testing.T) {
 	mean := func(from time.Duration) float64 {
 		var sum float64
 		for k := range 60 {
-			sum += s.RateAt(shop, Produce, from+time.Duration(k)*10*time.Second)
+			sum += s.RateAt(shop, config.Produce, from+time.Duration(k)*10*time.Second)
 		}
 		return sum / 60
 	}
@@ -395,7 +395,7 @@ func TestSurgeFixture(t *testing.T) {
 	replay, _ := s.ProjectIndex("replay")
 	var sum float64
 	for r := range s.Rounds() {
-		sum += s.Rate(replay, Produce, r)
+		sum += s.Rate(replay, config.Produce, r)
 	}
 	if got := sum / float64(s.Rounds()); math.Abs(got-30*mib) > 0.05*30*mib {
 		t.Errorf("replay mean %.1f MiB/s, want 30", got/mib)
@@ -410,7 +410,7 @@ func TestRateAtAgreesWithRateAndIsSmooth(t *testing.T) {
 	round := s.RoundInterval()
 	for _, r := range []int{0, 1, 777, 4320, s.Rounds() - 1} {
 		for i := range s.Projects {
-			if a, b := s.Rate(i, Produce, r), s.RateAt(i, Produce, time.Duration(r)*round); a != b {
+			if a, b := s.Rate(i, config.Produce, r), s.RateAt(i, config.Produce, time.Duration(r)*round); a != b {
 				t.Errorf("project %d round %d: Rate %v, RateAt %v", i, r, a, b)
 			}
 		}
@@ -419,12 +419,12 @@ func TestRateAtAgreesWithRateAndIsSmooth(t *testing.T) {
 	// the value half a round in lies between the round's two ends' smooth
 	// values times the same noise factor, so it differs from the start by
 	// far less than the noise.
-	a := s.RateAt(0, Produce, 8*time.Hour) // during project a's rise
-	b := s.RateAt(0, Produce, 8*time.Hour+round/2)
+	a := s.RateAt(0, config.Produce, 8*time.Hour) // during project a's rise
+	b := s.RateAt(0, config.Produce, 8*time.Hour+round/2)
 	if a == b || math.Abs(a-b) > 1e-3*a {
 		t.Errorf("rate moves from %v to %v within half a round", a, b)
 	}
-	if s.RateAt(0, Produce, -time.Hour) != s.Rate(0, Produce, 0) {
+	if s.RateAt(0, config.Produce, -time.Hour) != s.Rate(0, config.Produce, 0) {
 		t.Error("negative time is not the start")
 	}
 }
@@ -487,10 +487,10 @@ func TestRateMeanIsRateWithoutNoise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Noise(0, Produce); got != 0.1 {
+	if got := s.Noise(0, config.Produce); got != 0.1 {
 		t.Fatalf("noise %v, want 0.1", got)
 	}
-	if got := s.Noise(0, Fetch); got != 0 {
+	if got := s.Noise(0, config.Fetch); got != 0 {
 		t.Fatalf("fetch noise %v, want 0 (no fetch demand)", got)
 	}
 	// Rate = RateMean × (1 + 0.1 z) with z the seeded draw: recover z
@@ -498,11 +498,11 @@ func TestRateMeanIsRateWithoutNoise(t *testing.T) {
 	n := s.Rounds()
 	z := make([]float64, n)
 	for r := range n {
-		m := s.RateMean(0, Produce, r)
+		m := s.RateMean(0, config.Produce, r)
 		if m != 30<<20 {
 			t.Fatalf("round %d: mean %v, want the 30MiB/s base", r, m)
 		}
-		z[r] = (s.Rate(0, Produce, r)/m - 1) / 0.1
+		z[r] = (s.Rate(0, config.Produce, r)/m - 1) / 0.1
 	}
 	mean, sd := stat.PopMeanStdDev(z, nil)
 	if math.Abs(mean) > 0.4 || sd < 0.7 || sd > 1.3 {

@@ -212,15 +212,7 @@ func (en *enforcer) step(p, r int, q, d float64) pairResult {
 				// Kafka's throttle-time sensor records the
 				// throttled requests only: their count and the
 				// sum of their throttle times.
-				free := room - (qS - q*t0)
-				thr := fmax(0, -free) * invQ
-				if avail > room {
-					thr += fmax(0, x-fmax(free, 0)) * invQ
-				}
-				if thr > 0 {
-					thrRing[slot] = thr
-					cntRing[slot] = fmax(1, fmax(0, x-fmax(free, 0))*invReq)
-				}
+				thrRing[slot], cntRing[slot] = throttled(room-(qS-q*t0), x, avail > room, invQ, invReq)
 			}
 			sum += x
 			ring[slot] = x
@@ -241,21 +233,43 @@ func (en *enforcer) step(p, r int, q, d float64) pairResult {
 	en.lastSlow[p] = r
 	en.hrate[p*en.hist+r%en.hist] = -1
 	en.hmax[p*en.hist+r%en.hist] = biggest / S
+	return pairResult{
+		sent:     sent,
+		onTime:   min(max(0, sent-backlog0), a*float64(en.steps)),
+		rate:     sum / (float64(w) * S),
+		throttle: throttleMean(thrRing, cntRing),
+		dropped:  dropped,
+	}
+}
+
+// throttleMean is Kafka's throttle-time sensor over a pair's window: the
+// mean throttle time of the throttled requests in it, 0 if none was.
+func throttleMean(thrRing, cntRing []float64) float64 {
 	var tsum, tcnt float64
 	for k := range thrRing {
 		tsum += thrRing[k]
 		tcnt += cntRing[k]
 	}
-	res := pairResult{
-		sent:    sent,
-		onTime:  min(max(0, sent-backlog0), a*float64(en.steps)),
-		rate:    sum / (float64(w) * S),
-		dropped: dropped,
-	}
 	if tcnt > 0 {
-		res.throttle = tsum / tcnt
+		return tsum / tcnt
 	}
-	return res
+	return 0
+}
+
+// throttled returns the throttle seconds and the count of the throttled
+// requests of a step that sends x with free bytes going at once without
+// throttle (negative: the window's excess at the step's start); over says
+// the client offered more than the window had room for.
+func throttled(free, x float64, over bool, invQ, invReq float64) (thr, cnt float64) {
+	beyond := fmax(0, x-fmax(free, 0)) // sent one request at a time
+	thr = fmax(0, -free) * invQ
+	if over {
+		thr += beyond * invQ
+	}
+	if thr > 0 {
+		return thr, fmax(1, beyond*invReq)
+	}
+	return 0, 0
 }
 
 // fmax and fmin are max and min for the step loop's numbers, which are

@@ -234,13 +234,44 @@ func expectedShortfall(m, s, q float64) float64 {
 	return max(0, s*phi+(m-q)*tail)
 }
 
-// solve runs the program of one component and writes its quotas.
+// solve runs the program of one component and writes its quotas: the
+// component's tight brokers, its projects' floors where they fit, each
+// project's objective as segments, then the linear program over the
+// segments with the brokers' safe capacity as constraints.
 func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []float64) error {
-	g := o.g
+	brokers := o.tightBrokers(projects)
+	o.fitFloors(projects, brokers)
+	var segs []segment
+	for _, i := range projects {
+		segs = o.segments(segs, i, r, demand)
+	}
+	if len(segs) == 0 {
+		for _, i := range projects {
+			quotas[i] = o.lo[i]
+		}
+		return nil
+	}
+	x, err := o.program(segs, brokers)
+	if err != nil {
+		return err
+	}
+	for _, i := range projects {
+		quotas[i] = o.lo[i]
+	}
+	for k, sg := range segs {
+		quotas[sg.project] += max(0, min(x[k]*lpUnit, sg.length))
+	}
+	o.keepSafe(brokers, quotas)
+	return nil
+}
+
+// tightBrokers returns, in order, the tight brokers the component's
+// projects are placed on.
+func (o *kafkaOracle) tightBrokers(projects []int) []int {
 	var brokers []int
 	seenB := map[int]bool{}
 	for _, i := range projects {
-		for _, bw := range g.Projects[i].Placement {
+		for _, bw := range o.g.Projects[i].Placement {
 			if o.tight[bw.Broker] && !seenB[bw.Broker] {
 				seenB[bw.Broker] = true
 				brokers = append(brokers, bw.Broker)
@@ -248,8 +279,12 @@ func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []
 		}
 	}
 	slices.Sort(brokers)
-	// Floors where they fit: if they do not on some broker, the
-	// component's projects start from nothing.
+	return brokers
+}
+
+// fitFloors keeps the floors where they fit: if they do not on some
+// broker, the component's projects start from nothing.
+func (o *kafkaOracle) fitFloors(projects, brokers []int) {
 	for _, b := range brokers {
 		var sum float64
 		for _, i := range o.members[b] {
@@ -259,54 +294,65 @@ func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []
 			for _, i := range projects {
 				o.lo[i] = 0
 			}
-			break
+			return
 		}
 	}
-	var segs []segment
-	for _, i := range projects {
-		lo, hi := o.lo[i], o.hi[i]
-		pts := append(o.points[:0], lo, hi)
-		if o.causal {
-			mu, sigma := o.mean(i, r)
-			// Chords around the hottest broker's demand, where the
-			// quota binds first, and at every other broker's mean:
-			// few segments keep the simplex small.
-			hot := g.Projects[i].Hottest * mu
-			for _, bw := range g.Projects[i].Placement {
-				pts = append(pts, bw.Weight*mu)
-			}
-			if sigma > 0 {
-				for _, z := range causalZ {
-					pts = append(pts, hot*(1+sigma*z))
-				}
-			}
-		} else {
-			pts = append(pts, demand[i]...)
+}
+
+// segments appends project i's objective between its floor and its
+// ceiling as segments of constant cost, cut at the points where the
+// objective bends.
+func (o *kafkaOracle) segments(segs []segment, i, r int, demand [][]float64) []segment {
+	g := o.g
+	lo, hi := o.lo[i], o.hi[i]
+	pts := append(o.points[:0], lo, hi)
+	if o.causal {
+		mu, sigma := o.mean(i, r)
+		// Chords around the hottest broker's demand, where the
+		// quota binds first, and at every other broker's mean:
+		// few segments keep the simplex small.
+		hot := g.Projects[i].Hottest * mu
+		for _, bw := range g.Projects[i].Placement {
+			pts = append(pts, bw.Weight*mu)
 		}
-		for k := range pts {
-			pts[k] = max(lo, min(hi, pts[k]))
-		}
-		slices.Sort(pts)
-		pts = slices.Compact(pts)
-		o.points = pts
-		prev := o.objective(i, r, demand, pts[0])
-		for k := 1; k < len(pts); k++ {
-			l := pts[k] - pts[k-1]
-			if l <= 1e-9*max(1, pts[k]) {
-				continue
+		if sigma > 0 {
+			for _, z := range causalZ {
+				pts = append(pts, hot*(1+sigma*z))
 			}
-			v := o.objective(i, r, demand, pts[k])
-			segs = append(segs, segment{project: i, length: l, cost: (v - prev) / l})
-			prev = v
 		}
+	} else {
+		pts = append(pts, demand[i]...)
 	}
+	for k := range pts {
+		pts[k] = max(lo, min(hi, pts[k]))
+	}
+	slices.Sort(pts)
+	pts = slices.Compact(pts)
+	o.points = pts
+	prev := o.objective(i, r, demand, pts[0])
+	for k := 1; k < len(pts); k++ {
+		l := pts[k] - pts[k-1]
+		if l <= 1e-9*max(1, pts[k]) {
+			continue
+		}
+		v := o.objective(i, r, demand, pts[k])
+		segs = append(segs, segment{project: i, length: l, cost: (v - prev) / l})
+		prev = v
+	}
+	return segs
+}
+
+// lpUnit scales rates to MiB/s so that the simplex works on numbers near
+// one.
+const lpUnit = 1 << 20
+
+// program builds and solves the linear program over the segments: each
+// segment's quota between zero and its length, the segments of the
+// projects on each tight broker within what its safe capacity leaves above
+// the floors. It returns each segment's quota in lpUnit.
+func (o *kafkaOracle) program(segs []segment, brokers []int) ([]float64, error) {
+	g := o.g
 	ns, nb := len(segs), len(brokers)
-	if ns == 0 {
-		for _, i := range projects {
-			quotas[i] = o.lo[i]
-		}
-		return nil
-	}
 	rows, cols := ns+nb, 2*ns+nb
 	a := mat.NewDense(rows, cols, nil)
 	c := make([]float64, cols)
@@ -323,13 +369,11 @@ func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []
 		a.Set(ns+t, 2*ns+t, 1)
 		basic[ns+t] = 2*ns + t
 	}
-	// Scale rates to MiB/s so that the simplex works on numbers near one.
-	const unit = 1 << 20
 	for k, sg := range segs {
 		c[k] = sg.cost
 		a.Set(k, k, 1)
 		a.Set(k, ns+k, 1)
-		bv[k] = sg.length / unit
+		bv[k] = sg.length / lpUnit
 		basic[k] = ns + k
 		for _, bw := range g.Projects[sg.project].Placement {
 			if rr, ok := row[bw.Broker]; ok {
@@ -338,7 +382,7 @@ func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []
 		}
 	}
 	for t := range brokers {
-		bv[ns+t] /= unit
+		bv[ns+t] /= lpUnit
 	}
 	o.crash(segs, brokers, row, bv, basic)
 	o.solves++
@@ -346,17 +390,15 @@ func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []
 	if err != nil {
 		o.restarts++
 		if _, x, err = lp.Simplex(c, a, bv, 1e-10, nil); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	for _, i := range projects {
-		quotas[i] = o.lo[i]
-	}
-	for k, sg := range segs {
-		quotas[sg.project] += max(0, min(x[k]*unit, sg.length))
-	}
-	// Rounding must not break strict safety: scale a broker's
-	// component quotas above their floors down if it does.
+	return x, nil
+}
+
+// keepSafe keeps rounding from breaking strict safety: it scales a
+// broker's component quotas above their floors down if they do.
+func (o *kafkaOracle) keepSafe(brokers []int, quotas []float64) {
 	for _, b := range brokers {
 		var sum, above float64
 		for _, i := range o.members[b] {
@@ -370,7 +412,6 @@ func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []
 			}
 		}
 	}
-	return nil
 }
 
 // crash fills basic with the basis of a greedy plan, so that the simplex
@@ -380,7 +421,6 @@ func (o *kafkaOracle) solve(r int, projects []int, demand [][]float64, quotas []
 // broker both x and u, with that broker's slack z leaving the basis;
 // every other broker keeps z. The plan is feasible, so the basis is too.
 func (o *kafkaOracle) crash(segs []segment, brokers []int, row map[int]int, bv []float64, basic []int) {
-	const unit = 1 << 20
 	ns, nb := len(segs), len(brokers)
 	left := make([]float64, nb)
 	copy(left, bv[ns:])
@@ -401,7 +441,7 @@ func (o *kafkaOracle) crash(segs []segment, brokers []int, row map[int]int, bv [
 	basic = basic[:0]
 	for _, k := range order {
 		sg := segs[k]
-		length := sg.length / unit
+		length := sg.length / lpUnit
 		if sg.cost >= 0 {
 			basic = append(basic, ns+k) // u_k = length
 			continue

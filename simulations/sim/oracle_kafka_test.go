@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
 
@@ -125,7 +126,7 @@ projects:
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := NewGroup(s, scenario.Produce)
+	g := NewGroup(s, config.Produce)
 	o := newKafkaOracle(g, true)
 	q := make([]float64, 3)
 	demand := [][]float64{{0, 0}, {0, 0}, {0}}

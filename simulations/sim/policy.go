@@ -8,6 +8,7 @@ import (
 
 	"github.com/headroomhq/headroom/limiter/demand"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
 
@@ -18,7 +19,7 @@ type Group struct {
 	// Scenario is the scenario's name, for messages.
 	Scenario string
 	// Direction is produce or fetch; a policy instance serves one.
-	Direction scenario.Direction
+	Direction config.Direction
 	// Brokers is the number of brokers, numbered 0 to Brokers-1.
 	Brokers int
 	// Capacity is each broker's capacity and SafeCapacity is

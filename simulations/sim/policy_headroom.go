@@ -99,10 +99,6 @@ func newHeadroomPolicy(g *Group, c HeadroomConfig) (*headroomPolicy, error) {
 	}
 	p := &headroomPolicy{g: g, par: c.Demand, start: time.Unix(0, 0).UTC(), detCfg: c.Detector}
 	p.par.Window, p.par.Round = g.ThrottleWindow, g.Round
-	dir := limiter.Produce
-	if g.Direction != 0 {
-		dir = limiter.Fetch
-	}
 	opts := c.Limiter
 	opts.Overcommit = false
 	opts.ThrottleWindow = g.ThrottleWindow
@@ -111,7 +107,7 @@ func newHeadroomPolicy(g *Group, c HeadroomConfig) (*headroomPolicy, error) {
 	}
 	p.state = limiter.State{
 		Group:     g.Scenario,
-		Direction: dir,
+		Direction: g.Direction,
 		Margin:    1, // Capacity below is already margin × capacity
 		Options:   opts,
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/headroomhq/headroom/config"
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
 
@@ -83,6 +84,7 @@ type runner struct {
 	en        *enforcer
 	pairOff   []int       // index of each project's first pair in en
 	quotaSum  []float64   // Σ quotas in force per broker, for strict safety
+	exempt    []float64   // this round's exempt traffic per broker, nil for none
 	slack     []float64   // per broker: what Kafka's request granularity lets its clients exceed their quotas by
 	inForce   []float64   // quotas applied this round
 	pending   [][]float64 // ring of plans waiting for their round
@@ -129,10 +131,6 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 	if opt.SeriesProjects == 0 {
 		opt.SeriesProjects = 8
 	}
-	names := opt.Policies
-	if len(names) == 0 {
-		names = DefaultPolicies()
-	}
 	rounds := s.Rounds()
 	if opt.Rounds > 0 && opt.Rounds < rounds {
 		rounds = opt.Rounds
@@ -140,9 +138,26 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 	if rounds < 1 {
 		return nil, fmt.Errorf("scenario %s: no rounds to run", s.Name)
 	}
-	groups := [2]*Group{NewGroup(s, scenario.Produce), NewGroup(s, scenario.Fetch)}
-	nproj := len(s.Projects)
+	groups := [2]*Group{NewGroup(s, config.Produce), NewGroup(s, config.Fetch)}
+	runs, err := newPolicyRuns(s, opt, groups, rounds)
+	if err != nil {
+		return nil, err
+	}
+	if err := runBlocks(s, opt, groups, runs, rounds); err != nil {
+		return nil, err
+	}
+	return finish(s, rounds, runs), nil
+}
 
+// newPolicyRuns sets up each policy the options name (the default set when
+// they name none) in both directions, with a runner per direction and, when
+// asked for, the series to plot.
+func newPolicyRuns(s *scenario.Scenario, opt Options, groups [2]*Group, rounds int) ([]*policyRun, error) {
+	names := opt.Policies
+	if len(names) == 0 {
+		names = DefaultPolicies()
+	}
+	nproj := len(s.Projects)
 	runs := make([]*policyRun, 0, len(names))
 	seen := map[string]bool{}
 	for _, name := range names {
@@ -171,11 +186,16 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 		}
 		runs = append(runs, pr)
 	}
+	return runs, nil
+}
 
+// runBlocks runs every policy through the scenario's rounds. Demand is
+// computed once for a block of rounds; then every policy runs through the
+// block on its own goroutine (policies share nothing but the demand, so
+// the figures do not depend on the schedule).
+func runBlocks(s *scenario.Scenario, opt Options, groups [2]*Group, runs []*policyRun, rounds int) error {
+	nproj := len(s.Projects)
 	roundSec := s.RoundInterval().Seconds()
-	// Demand is computed once for a block of rounds; then every policy
-	// runs through the block on its own goroutine (policies share nothing
-	// but the demand, so the figures do not depend on the schedule).
 	const block = 64
 	demand := make([][2][]float64, block)
 	for k := range demand {
@@ -199,7 +219,7 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 	for r0 := 0; r0 < rounds; r0 += block {
 		n := min(block, rounds-r0)
 		for k := range n {
-			for di, d := range scenario.Directions {
+			for di, d := range config.Directions {
 				for i := range nproj {
 					demand[k][di][i] = s.Rate(i, d, r0+k)
 				}
@@ -226,7 +246,7 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 		wg.Wait()
 		for _, err := range errs {
 			if err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if opt.Progress != nil {
@@ -237,7 +257,7 @@ func Run(s *scenario.Scenario, opt Options) (*Result, error) {
 			}
 		}
 	}
-	return finish(s, rounds, runs), nil
+	return nil
 }
 
 // rounds runs the policy through the rounds r0, r0+1, … with the demand
@@ -341,136 +361,188 @@ func newRunner(g *Group, p Policy, s *scenario.Scenario, dir uint64) *runner {
 // a broker was overloaded and whether a lender was short of its demand.
 func (pr *policyRun) step(di, r int, demand, exempt []float64, roundSec float64, now func() time.Time) (overloaded, violated bool, err error) {
 	rn := pr.dirs[di]
-	g := rn.g
 	clear(rn.load)
-	fig := &pr.fig
-
-	if rn.oracle != nil || rn.foresight != nil {
-		for i, pj := range g.Projects {
-			for j, bw := range pj.Placement {
-				rn.demandPB[i][j] = demand[i] * bw.Weight
-			}
-		}
-		if ea, ok := rn.policy.(exemptAware); ok && exempt != nil {
-			ea.setExempt(exempt)
-		}
-		start := now()
-		if rn.oracle != nil {
-			err = rn.oracle.Serve(rn.demandPB, rn.servedPB)
-		} else {
-			err = rn.foresight.Quotas(r, rn.demandPB, rn.inForce)
-		}
+	rn.exempt = exempt
+	if err := pr.quotasInForce(rn, r, demand, now); err != nil {
+		return false, false, err
+	}
+	for i := range rn.g.Projects {
+		vi, err := pr.serve(rn, i, r, demand[i], roundSec)
 		if err != nil {
 			return false, false, err
 		}
-		pr.planDur += now().Sub(start)
-	} else if p := rn.pending[r%len(rn.pending)]; p != nil {
-		copy(rn.inForce, p)
-		rn.pending[r%len(rn.pending)] = nil
+		violated = violated || vi
 	}
+	overloaded = pr.checkBrokers(rn, roundSec)
+	if rn.oracle != nil || rn.foresight != nil {
+		return overloaded, violated, nil
+	}
+	if err := pr.plan(rn, r, now); err != nil {
+		return false, false, err
+	}
+	return overloaded, violated, nil
+}
 
-	noise := g.observationNoise
-	for i, pj := range g.Projects {
-		q := rn.inForce[i]
-		var served, hot float64
-		po := &rn.obs.Projects[i]
-		po.Quota = q
+// quotasInForce sets the quotas in force for round r: a clairvoyant or
+// foresighted policy decides them now from the round's true demand per
+// broker; any other policy's plan comes out of the ring once its control
+// delay has passed.
+func (pr *policyRun) quotasInForce(rn *runner, r int, demand []float64, now func() time.Time) error {
+	if rn.oracle == nil && rn.foresight == nil {
+		if p := rn.pending[r%len(rn.pending)]; p != nil {
+			copy(rn.inForce, p)
+			rn.pending[r%len(rn.pending)] = nil
+		}
+		return nil
+	}
+	for i, pj := range rn.g.Projects {
 		for j, bw := range pj.Placement {
-			d := demand[i] * bw.Weight
-			hot = max(hot, d)
-			var s, sent, rate float64
-			var th time.Duration
-			switch {
-			case rn.oracle != nil:
-				s = rn.servedPB[i][j]
-				if !(s >= 0 && s <= d*(1+1e-9)+1e-9) {
-					return false, false, fmt.Errorf("oracle served %v of demand %v for %s on broker %d", s, d, pj.Name, bw.Broker)
-				}
-				sent, rate = s, s
-			case rn.foresight != nil:
-				s = min(d, q)
-				sent, rate = s, s
-			default:
-				// Kafka's enforcement: what the broker accepted in the
-				// round, its windowed rate and the throttle time it
-				// reported.
-				res := rn.en.round(rn.pairOff[i]+j, r, q, d)
-				s = res.onTime / roundSec
-				sent = res.sent / roundSec
-				rate = res.rate
-				th = time.Duration(res.throttle * float64(time.Second))
-			}
-			served += s
-			rn.load[bw.Broker] += rate
-			_ = sent
-			// What the broker reports: the windowed rate, with
-			// observation noise, and the throttle time.
-			f := 1.0
-			if noise > 0 {
-				f = max(0, 1+noise*rn.noise.next())
-			}
-			po.Rate[j] = rate * f
-			po.Throttle[j] = th
-		}
-		if rn.oracle != nil {
-			// The oracle's quota is what its hottest broker serves.
-			q = 0
-			for j := range pj.Placement {
-				q = max(q, rn.servedPB[i][j])
-			}
-			po.Quota = q
-			rn.inForce[i] = q
-		}
-		if rn.oracle != nil || rn.foresight != nil {
-			if math.Abs(q-rn.plan[i]) > 1e-9*max(1, q) {
-				fig.Writes++
-				rn.plan[i] = q
-			}
-		}
-		rn.served[i] = served
-		// Served is a sum of per-broker parts; below a relative 1e-9 the
-		// difference is rounding, not throttling.
-		th := (demand[i] - served) * roundSec
-		if demand[i]-served <= 1e-9*demand[i] {
-			th = 0
-		}
-		fig.DemandBytes += demand[i] * roundSec
-		fig.ThrottledBytes += th
-		pr.demand[i] += demand[i] * roundSec
-		pr.thrott[i] += th
-
-		// A lender: its demand (on its hottest broker) is within its
-		// share, yet its quota is below that demand.
-		if hot <= pj.Share && q < hot*(1-1e-6) && hot-q > 1 {
-			violated = true
-			if rn.violates[i] < 0 {
-				rn.violates[i] = r
-			}
-		} else if rn.violates[i] >= 0 {
-			pr.endEpisode(r - rn.violates[i])
-			rn.violates[i] = -1
+			rn.demandPB[i][j] = demand[i] * bw.Weight
 		}
 	}
+	if ea, ok := rn.policy.(exemptAware); ok && rn.exempt != nil {
+		ea.setExempt(rn.exempt)
+	}
+	start := now()
+	var err error
+	if rn.oracle != nil {
+		err = rn.oracle.Serve(rn.demandPB, rn.servedPB)
+	} else {
+		err = rn.foresight.Quotas(r, rn.demandPB, rn.inForce)
+	}
+	if err != nil {
+		return err
+	}
+	pr.planDur += now().Sub(start)
+	return nil
+}
+
+// serve serves project i's demand d (bytes/s over its placement) in round
+// r under its quota in force, records what the brokers report into the
+// observation, and adds the project's demand and throttled bytes to the
+// figures. It says whether the project is a lender the quota left short.
+func (pr *policyRun) serve(rn *runner, i, r int, d, roundSec float64) (violated bool, err error) {
+	pj := rn.g.Projects[i]
+	q := rn.inForce[i]
+	rn.obs.Projects[i].Quota = q
+	served, hot, err := rn.serveOnBrokers(i, r, q, d, roundSec)
+	if err != nil {
+		return false, err
+	}
+	if rn.oracle != nil {
+		// The oracle's quota is what its hottest broker serves.
+		q = 0
+		for j := range pj.Placement {
+			q = max(q, rn.servedPB[i][j])
+		}
+		rn.obs.Projects[i].Quota = q
+		rn.inForce[i] = q
+	}
+	if rn.oracle != nil || rn.foresight != nil {
+		if math.Abs(q-rn.plan[i]) > 1e-9*max(1, q) {
+			pr.fig.Writes++
+			rn.plan[i] = q
+		}
+	}
+	rn.served[i] = served
+	// Served is a sum of per-broker parts; below a relative 1e-9 the
+	// difference is rounding, not throttling.
+	th := (d - served) * roundSec
+	if d-served <= 1e-9*d {
+		th = 0
+	}
+	pr.fig.DemandBytes += d * roundSec
+	pr.fig.ThrottledBytes += th
+	pr.demand[i] += d * roundSec
+	pr.thrott[i] += th
+
+	// A lender: its demand (on its hottest broker) is within its share,
+	// yet its quota is below that demand.
+	if hot <= pj.Share && q < hot*(1-1e-6) && hot-q > 1 {
+		if rn.violates[i] < 0 {
+			rn.violates[i] = r
+		}
+		return true, nil
+	}
+	if rn.violates[i] >= 0 {
+		pr.endEpisode(r - rn.violates[i])
+		rn.violates[i] = -1
+	}
+	return false, nil
+}
+
+// serveOnBrokers serves project i's demand total on each broker of its
+// placement under quota q, adds each broker's windowed rate to its load,
+// and writes what the brokers report (the rate, with observation noise, and
+// the throttle time) into the observation. It returns what was served in
+// all and the demand on the project's hottest broker.
+func (rn *runner) serveOnBrokers(i, r int, q, total, roundSec float64) (served, hot float64, err error) {
+	pj := rn.g.Projects[i]
+	po := &rn.obs.Projects[i]
+	noise := rn.g.observationNoise
+	for j, bw := range pj.Placement {
+		d := total * bw.Weight
+		hot = max(hot, d)
+		var s, rate float64
+		var th time.Duration
+		switch {
+		case rn.oracle != nil:
+			s = rn.servedPB[i][j]
+			if !(s >= 0 && s <= d*(1+1e-9)+1e-9) {
+				return 0, 0, fmt.Errorf("oracle served %v of demand %v for %s on broker %d", s, d, pj.Name, bw.Broker)
+			}
+			rate = s
+		case rn.foresight != nil:
+			s = min(d, q)
+			rate = s
+		default:
+			// Kafka's enforcement: what the broker accepted in the
+			// round, its windowed rate and the throttle time it
+			// reported.
+			res := rn.en.round(rn.pairOff[i]+j, r, q, d)
+			s = res.onTime / roundSec
+			rate = res.rate
+			th = time.Duration(res.throttle * float64(time.Second))
+		}
+		served += s
+		rn.load[bw.Broker] += rate
+		// What the broker reports: the windowed rate, with
+		// observation noise, and the throttle time.
+		f := 1.0
+		if noise > 0 {
+			f = max(0, 1+noise*rn.noise.next())
+		}
+		po.Rate[j] = rate * f
+		po.Throttle[j] = th
+	}
+	return served, hot, nil
+}
+
+// checkBrokers adds the round's overload (served above safe capacity, past
+// what Kafka's request granularity lets clients exceed their quotas by) to
+// the figures and says whether any broker was overloaded. It also counts
+// the round as unsafe when the quotas in force on a broker sum to more than
+// its safe capacity (strict safety).
+func (pr *policyRun) checkBrokers(rn *runner, roundSec float64) (overloaded bool) {
+	g := rn.g
 	// Exempt traffic is never throttled: all of it loads its brokers.
-	for b, x := range exempt {
+	for b, x := range rn.exempt {
 		rn.load[b] += x
 	}
 	for b, l := range rn.load {
 		if l > g.SafeCapacity*(1+1e-9)+rn.slack[b] {
 			overloaded = true
-			fig.OverloadBytes += (l - g.SafeCapacity) * roundSec
+			pr.fig.OverloadBytes += (l - g.SafeCapacity) * roundSec
 		}
 	}
-	// Strict safety: the quotas in force on each broker sum to at most its
-	// safe capacity.
 	clear(rn.quotaSum)
 	for i, pj := range g.Projects {
 		for _, bw := range pj.Placement {
 			rn.quotaSum[bw.Broker] += rn.inForce[i]
 		}
 	}
-	for b := range exempt {
-		rn.quotaSum[b] += exempt[b]
+	for b, x := range rn.exempt {
+		rn.quotaSum[b] += x
 	}
 	for _, qs := range rn.quotaSum {
 		if qs > g.SafeCapacity*(1+1e-9) {
@@ -478,21 +550,15 @@ func (pr *policyRun) step(di, r int, demand, exempt []float64, roundSec float64,
 			break
 		}
 	}
-	if rn.oracle != nil || rn.foresight != nil {
-		return overloaded, violated, nil
-	}
+	return overloaded
+}
 
+// plan asks the policy for its next plan from round r's observation, checks
+// it, counts its writes, and puts it in the ring to take force after the
+// control delay.
+func (pr *policyRun) plan(rn *runner, r int, now func() time.Time) error {
 	rn.obs.Round = r
-	if exempt != nil {
-		// What the brokers report of the exempt traffic, as of a project's
-		// rate: with observation noise.
-		rn.obs.Exempt = append(rn.obs.Exempt[:0], exempt...)
-		for b := range rn.obs.Exempt {
-			if noise > 0 {
-				rn.obs.Exempt[b] *= max(0, 1+noise*rn.noise.next())
-			}
-		}
-	}
+	rn.reportExempt()
 	// A plan waits ControlDelay rounds in the ring; one more buffer than
 	// that is enough to never overwrite a waiting or current plan.
 	next := rn.buffers[rn.nextBuf]
@@ -500,25 +566,25 @@ func (pr *policyRun) step(di, r int, demand, exempt []float64, roundSec float64,
 	copy(next, rn.plan)
 	start := now()
 	if err := rn.policy.Plan(&rn.obs, next); err != nil {
-		return false, false, err
+		return err
 	}
 	pr.planDur += now().Sub(start)
 	var errs []error
 	for i, q := range next {
 		if !(q > 0) || math.IsInf(q, 0) {
-			errs = append(errs, fmt.Errorf("quota %v for project %s: must be finite and above zero", q, g.Projects[i].Name))
+			errs = append(errs, fmt.Errorf("quota %v for project %s: must be finite and above zero", q, rn.g.Projects[i].Name))
 			continue
 		}
 		if math.Abs(q-rn.plan[i]) > 1e-9*max(1, q) {
-			fig.Writes++
+			pr.fig.Writes++
 		}
 	}
 	if len(errs) > 0 {
-		return false, false, errors.Join(errs...)
+		return errors.Join(errs...)
 	}
 	rn.plan = next
 	rn.pending[r%len(rn.pending)] = next
-	return overloaded, violated, nil
+	return nil
 }
 
 // DefaultPolicies lists every registered policy in report order: static
@@ -557,9 +623,9 @@ func DefaultPolicies() []string {
 
 // NewGroup builds the static view of the scenario's brokers and projects in
 // direction d, as a policy is given it.
-func NewGroup(s *scenario.Scenario, d scenario.Direction) *Group {
+func NewGroup(s *scenario.Scenario, d config.Direction) *Group {
 	cap := float64(s.Brokers.Capacity.Produce)
-	if d == scenario.Fetch {
+	if d == config.Fetch {
 		cap = float64(s.Brokers.Capacity.Fetch)
 	}
 	n, sample := s.Enforcement.Window()
@@ -593,4 +659,18 @@ func NewGroup(s *scenario.Scenario, d scenario.Direction) *Group {
 		g.Projects[i] = p
 	}
 	return g
+}
+
+// reportExempt puts the round's exempt traffic into the observation as the
+// brokers report it: with observation noise, as a project's rate.
+func (rn *runner) reportExempt() {
+	if rn.exempt == nil {
+		return
+	}
+	rn.obs.Exempt = append(rn.obs.Exempt[:0], rn.exempt...)
+	if noise := rn.g.observationNoise; noise > 0 {
+		for b := range rn.obs.Exempt {
+			rn.obs.Exempt[b] *= max(0, 1+noise*rn.noise.next())
+		}
+	}
 }

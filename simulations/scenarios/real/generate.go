@@ -85,10 +85,18 @@ var (
 		"art_increase_spike_density.csv", "art_load_balancer_spikes.csv", "art_daily_small_noise.csv", "art_noisy.csv"}
 )
 
+// main writes every scenario of the suite into the current folder.
 func main() {
-	var all []scenario
+	for _, s := range []scenario{manySmall(), largeSkewed(), nearSaturation(), weekRealtime(), levelShifts(), burstyUneven()} {
+		if err := s.write(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+}
 
-	// Many small projects on a few brokers.
+// manySmall is many small projects on a few brokers.
+func manySmall() scenario {
 	s := scenario{file: "real-many-small.yaml", name: "real-many-small", description: "fifteen small projects on three brokers, real series compressed 12×",
 		comment: `Fifteen small projects, each on all three brokers, each replaying a
 different recorded series compressed twelve times (a five-minute sample
@@ -97,10 +105,12 @@ lasts 25 s), so each round sees real bursts and level shifts.`,
 	for i, tr := range append(append([]string{}, road...), artificial...) {
 		s.projects = append(s.projects, project{name: fmt.Sprintf("svc%02d", i), trace: tr, share: 6, mean: 0.6, partitions: 3})
 	}
-	all = append(all, s)
+	return s
+}
 
-	// A few large projects with skewed placement.
-	all = append(all, scenario{file: "real-large-skewed.yaml", name: "real-large-skewed", description: "four large projects, one hot broker, real series at real time",
+// largeSkewed is a few large projects with skewed placement.
+func largeSkewed() scenario {
+	return scenario{file: "real-large-skewed.yaml", name: "real-large-skewed", description: "four large projects, one hot broker, real series at real time",
 		comment: `Four large projects on four brokers; broker 0 leads three times the
 partitions of the others, so it decides each project's quota. The series
 play at real time, with 3% demand noise standing for what a five-minute
@@ -111,9 +121,11 @@ sample averages away.`,
 			{name: "clicks", trace: "speed_t4013.csv", share: 22, mean: 0.6, partitions: 8},
 			{name: "billing", trace: "TravelTime_387.csv", share: 22, mean: 0.5, partitions: 8},
 			{name: "search", trace: "occupancy_t4013.csv", share: 22, mean: 0.55, partitions: 8},
-		}})
+		}}
+}
 
-	// A group near saturation.
+// nearSaturation is a group near saturation.
+func nearSaturation() scenario {
 	sat := scenario{file: "real-near-saturation.yaml", name: "real-near-saturation", description: "eight projects whose mean demand is 85% of the safe capacity",
 		comment: `Eight projects on two brokers whose mean demand adds up to 85% of the
 brokers' safe capacity: at most times someone is throttled whatever the
@@ -123,9 +135,11 @@ policy, and what matters is whom and by how much. Compressed 6×.`,
 		"art_load_balancer_spikes.csv", "speed_7578.csv", "occupancy_6005.csv"} {
 		sat.projects = append(sat.projects, project{name: fmt.Sprintf("t%d", i), trace: tr, share: 11.25, mean: 0.85, partitions: 2})
 	}
-	all = append(all, sat)
+	return sat
+}
 
-	// Real time, a week.
+// weekRealtime is a week of the road series at real time.
+func weekRealtime() scenario {
 	wk := scenario{file: "real-week-realtime.yaml", name: "real-week-realtime", description: "the road-traffic series at real time for a week on one broker",
 		comment: `The seven road-traffic series at real time for a week on one broker
 (weekly as well as daily rhythm, gaps in the recordings), with 3% demand
@@ -134,9 +148,11 @@ noise standing for what a five-minute sample averages away.`,
 	for i, tr := range road {
 		wk.projects = append(wk.projects, project{name: fmt.Sprintf("road%d", i), trace: tr, share: 12.5, mean: 0.6, partitions: 1})
 	}
-	all = append(all, wk)
+	return wk
+}
 
-	// Level shifts.
+// levelShifts is series with permanent level shifts.
+func levelShifts() scenario {
 	ls := scenario{file: "real-level-shifts.yaml", name: "real-level-shifts", description: "permanent level shifts and spikes, compressed 24×",
 		comment: `Series with permanent jumps up and down and growing
 spike density, with two road series, on two brokers, compressed 24×
@@ -146,10 +162,12 @@ spike density, with two road series, on two brokers, compressed 24×
 		"occupancy_6005.csv", "TravelTime_387.csv"} {
 		ls.projects = append(ls.projects, project{name: fmt.Sprintf("s%d", i), trace: tr, share: 15, mean: 0.6, partitions: 2})
 	}
-	all = append(all, ls)
+	return ls
+}
 
-	// Bursty, uneven placement.
-	all = append(all, scenario{file: "real-bursty-uneven.yaml", name: "real-bursty-uneven", description: "bursty series with uneven explicit placement, compressed 30×",
+// burstyUneven is bursty series with uneven placement.
+func burstyUneven() scenario {
+	return scenario{file: "real-bursty-uneven.yaml", name: "real-bursty-uneven", description: "bursty series with uneven explicit placement, compressed 30×",
 		comment: `Bursty series (load-balancer spikes, travel times, noisy occupancy) on
 three brokers with uneven explicit placements, compressed 30× (a sample
 every 10 s): short bursts the policy must ride out, and borrowers whose
@@ -161,12 +179,5 @@ hottest broker differs.`,
 			{name: "occ", trace: "occupancy_t4013.csv", share: 20, mean: 0.6, placement: "{0: 1, 2: 3}"},
 			{name: "speed", trace: "speed_7578.csv", share: 20, mean: 0.55, placement: "{0: 1, 1: 1, 2: 1}"},
 			{name: "spiky", trace: "art_increase_spike_density.csv", share: 10, mean: 0.5, placement: "{1: 2, 2: 2}"},
-		}})
-
-	for _, s := range all {
-		if err := s.write(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-	}
+		}}
 }
