@@ -91,12 +91,7 @@ func (a *allocator) fit(plan *Plan) {
 				kept = append(kept, fillItem{(a.fin[i] - a.q[i]) * a.mCoef[j], i})
 			}
 		}
-		slices.SortFunc(kept, func(x, y fillItem) int {
-			if y.before(x) {
-				return -1
-			}
-			return 1
-		})
+		sortDesc(kept)
 		for _, it := range kept {
 			if a.load[b] <= a.safe[b]*(1+1e-12) {
 				break
@@ -113,4 +108,18 @@ func (a *allocator) fit(plan *Plan) {
 	for b := range plan.Brokers {
 		plan.Brokers[b].Committed = a.load[b]
 	}
+}
+
+// sortDesc orders fit's candidates by amount, largest first, then by
+// project index.
+func sortDesc(kept []fillItem) {
+	slices.SortFunc(kept, func(x, y fillItem) int {
+		if x.level != y.level {
+			if x.level > y.level {
+				return -1
+			}
+			return 1
+		}
+		return x.i - y.i
+	})
 }
