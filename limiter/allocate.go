@@ -55,7 +55,8 @@ const transfersCap = maxTransfers + 3
 //     hysteresis on, a change that only the pool makes (the project's own
 //     claim is within the quota in force) is held however large: the pool
 //     reshuffles with every round's demand, and a release is written only
-//     when a broker needs the room.
+//     when a broker needs the room (fit), largest release first and only
+//     as many as the broker needs.
 //
 // Then explain gives each decision its reasons and attribute names the
 // lenders and borrowers.

@@ -247,7 +247,14 @@ func (a *allocator) stop(i int, level float64) {
 		if a.nActive[b] == 0 {
 			a.rate[b] = 0
 		} else {
-			a.rate[b] -= a.w[i] * a.mCoef[j]
+			gone := a.w[i] * a.mCoef[j]
+			a.rate[b] -= gone
+			if !(a.rate[b] > 1e-9*gone) {
+				// The projects left weigh next to nothing beside the one
+				// that stopped, and the subtraction cancelled them out:
+				// sum them again, or their growth would cost no slack.
+				a.rate[b] = a.activeRate(b)
+			}
 		}
 		// The heap's key is a lower bound of the broker's saturation:
 		// a stop only raises it (but for rounding), so the key is raised
@@ -259,6 +266,17 @@ func (a *allocator) stop(i int, level float64) {
 			}
 		}
 	}
+}
+
+// activeRate sums w × coef over the active projects on broker b.
+func (a *allocator) activeRate(b int) float64 {
+	var r float64
+	for _, j := range a.members(b) {
+		if i := a.owner[j]; a.active[i] {
+			r += a.w[i] * a.mCoef[j]
+		}
+	}
+	return r
 }
 
 // nextBroker returns the level at which the next broker runs out, with

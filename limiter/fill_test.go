@@ -176,3 +176,46 @@ func TestSortQueue(t *testing.T) {
 		}
 	}
 }
+
+// TestFillWeightsFarApart: weights many orders of magnitude apart must not
+// let a project grow for free. In the pool, a (weight 1, demand 10) and b
+// (weight 1e-20, demand 30) share one broker of 100: their targets are 11
+// and 33 (headroom 10%), so the pool shares 56, with weights 1 × 10 and
+// 1e-20 × 30. a reaches its ceiling 20 first; b then takes the rest of the
+// broker alone: 100 − 20 = 80. Were the broker's rate left at (10 +
+// 3e-19) − 10, which is 0 in float64, b's growth would cost nothing and it
+// would go to its ceiling 1000. The second case gives a a weight near
+// float64's largest (b 1e300), where a's weight × demand overflows: the
+// pool keeps the proportions, and a still takes its ceiling 20 first and b
+// the other 80 (before, a's infinite pool weight let it reach its goal at
+// level 0 without costing the broker anything).
+func TestFillWeightsFarApart(t *testing.T) {
+	cases := []struct {
+		name     string
+		wA, wB   float64
+		wantB    float64
+		wantA    float64
+		capacity float64
+		tol      float64 // relative: weights this far apart cost float64 some digits
+	}{
+		{"a tiny weight next to a large one", 1, 1e-20, 80, 20, 100, 1e-9},
+		{"a weight whose product with demand overflows", math.MaxFloat64 / 2, 1e300, 80, 20, 100, 1e-6},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a := lp("a", 50, 0, 10, 10, 0)
+			a.Ceiling, a.Weight = 20, tc.wA
+			b := lp("b", 50, 0, 30, 30, 0)
+			b.Weight = tc.wB
+			s := oneBroker(tc.capacity, a, b)
+			plan := Allocate(s)
+			da, db := plan.Decisions[0], plan.Decisions[1]
+			if math.Abs(da.After-tc.wantA) > tc.tol*tc.wantA || math.Abs(db.After-tc.wantB) > tc.tol*tc.wantB {
+				t.Fatalf("a %v, b %v; want %v and %v", da.After, db.After, tc.wantA, tc.wantB)
+			}
+			if c := plan.Brokers[0].Committed; c > tc.capacity*(1+1e-12) {
+				t.Fatalf("committed %v above %v", c, tc.capacity)
+			}
+		})
+	}
+}

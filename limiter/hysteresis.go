@@ -1,6 +1,9 @@
 package limiter
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // hysteresis is phase 5: each project's final quota is its ideal (what the
 // fills gave it) unless keepInForce holds the quota in force. h is the
@@ -47,23 +50,29 @@ func (a *allocator) hysteresis(s *State, plan *Plan, h float64, pooled bool) {
 // whatever their size: the pool reshuffles with every round's demand. A
 // quota that covers what the project claims is kept however far above its
 // ideal (a release is written only when a broker needs the room: fit), and
-// an increase only the pool gives is not made unless the project is below
-// its share: a lender's reserve is written, and it takes back what a
-// borrower holds from the pool.
+// an increase only the pool gives is not made at or above the share. Below
+// its share (a lender) it is made only once the lender's claim comes
+// within one band of the quota in force (claim × (1+h) > cur): a lender's
+// reserve is written again before its demand can reach the quota, and it
+// then takes back what a borrower holds from the pool, but a quota that
+// already covers the lender's claim by the band is not rewritten at every
+// reshuffle of the pool.
 func keepInForce(ideal, cur, claim, need, base, share, h float64, pooled bool) bool {
 	sticky := pooled && h > 0
 	switch {
 	case ideal < cur:
 		return (ideal >= need || cur < need) && (cur <= ideal*(1+2*h) || sticky && cur >= claim)
 	case ideal > cur:
-		return cur >= min(need, base) && (ideal <= cur*(1+h) || sticky && claim <= cur*(1+h) && cur >= share)
+		return cur >= min(need, base) && (ideal <= cur*(1+h) || sticky && claim <= cur*(1+h) && (cur >= share || claim*(1+h) <= cur))
 	}
 	return false
 }
 
 // fit makes every broker fit again after hysteresis: where the quotas kept
-// above their ideal overfill a feasible broker, those on it get their
-// ideal. It records each broker's committed load.
+// above their ideal overfill a feasible broker, those on it go back to
+// their ideal, the largest excess first, only until the broker fits (a
+// release nobody needs is a write that buys nothing). It records each
+// broker's committed load.
 func (a *allocator) fit(plan *Plan) {
 	nB := len(plan.Brokers)
 	a.load = grow(a.load, nB)
@@ -76,19 +85,41 @@ func (a *allocator) fit(plan *Plan) {
 		if a.load[b] <= a.safe[b]*(1+1e-12) || plan.Brokers[b].Infeasible {
 			continue
 		}
+		kept := a.queue2[:0]
 		for _, j := range a.members(b) {
-			i := a.owner[j]
-			if !a.keptAbove[i] {
-				continue
+			if i := a.owner[j]; a.keptAbove[i] {
+				kept = append(kept, fillItem{(a.fin[i] - a.q[i]) * a.mCoef[j], i})
 			}
+		}
+		sortDesc(kept)
+		for _, it := range kept {
+			if a.load[b] <= a.safe[b]*(1+1e-12) {
+				break
+			}
+			i := it.i
 			a.keptAbove[i] = false
 			for jj := a.pStart[i]; jj < a.pStart[i+1]; jj++ {
 				a.load[a.mBroker[jj]] -= (a.fin[i] - a.q[i]) * a.mCoef[jj]
 			}
 			a.fin[i] = a.q[i]
 		}
+		a.queue2 = kept
 	}
 	for b := range plan.Brokers {
 		plan.Brokers[b].Committed = a.load[b]
 	}
+}
+
+// sortDesc orders fit's candidates by amount, largest first, then by
+// project index.
+func sortDesc(kept []fillItem) {
+	slices.SortFunc(kept, func(x, y fillItem) int {
+		if x.level != y.level {
+			if x.level > y.level {
+				return -1
+			}
+			return 1
+		}
+		return x.i - y.i
+	})
 }

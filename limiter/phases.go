@@ -131,10 +131,23 @@ func (a *allocator) pool() {
 	nP := len(a.infos)
 	a.claim = resize(a.claim, nP)
 	copy(a.claim, a.q[:nP])
+	var wMax, nMax float64
 	for i := range a.infos {
 		in := &a.infos[i]
 		a.goal[i] = in.ceiling
-		a.w[i] *= max(in.need, in.floor)
+		wMax, nMax = max(wMax, a.w[i]), max(nMax, in.need, in.floor)
+	}
+	// A weight times a demand beyond float64 (a weight near its largest
+	// value) keeps the same proportions with each factor scaled to at most
+	// 1, so that no product or sum overflows.
+	scale := math.IsInf(wMax*nMax, 0)
+	for i := range a.infos {
+		in := &a.infos[i]
+		if scale {
+			a.w[i] = a.w[i] / wMax * (max(in.need, in.floor) / nMax)
+		} else {
+			a.w[i] *= max(in.need, in.floor)
+		}
 	}
 	a.fill(nP, len(a.safe), a.owner)
 }

@@ -270,6 +270,12 @@ func TestKeepInForce(t *testing.T) {
 		{"pool release made when the claim is not covered", 60, 100, 120, 50, 50, 50, true, false},
 		{"pool-only increase not made at or above the share", 150, 100, 101, 90, 50, 50, true, true},
 		{"pool-only increase made below the share (a lender's reserve)", 150, 40, 41, 30, 33, 50, true, false},
+		// A lender whose quota covers its claim by the band (35 × 1.05 =
+		// 36.75 ≤ 40) keeps it: its reserve is written again only once
+		// its claim comes within one band of the quota in force.
+		{"pool-only increase kept below the share while the claim is covered by the band", 150, 40, 35, 30, 33, 50, true, true},
+		// 38.5 × 1.05 = 40.4 > 40: within one band, the reserve is written.
+		{"pool-only increase made below the share once the claim is within the band", 150, 40, 38.5, 35, 38.5, 50, true, false},
 		{"no change", 100, 100, 100, 90, 50, 50, true, false},
 	}
 	for _, tc := range cases {
@@ -282,41 +288,109 @@ func TestKeepInForce(t *testing.T) {
 }
 
 func TestHysteresisFit(t *testing.T) {
-	// a (demand 40, quota 110) and b (demand 45, quota 90) on 200: the
-	// pool gives a 94.1 and b 105.9. a's release is within its claim (44),
-	// so hysteresis keeps 110. With b's share at 80 its pool-only increase
-	// is held too (90 is above its share) and 110 + 90 fits. With b's
-	// share at 100 b is below its share and its increase is written: the
-	// broker would hold 110 + 105.9, so a's release is written after all.
+	// a (demand 40, quota 110) and b (demand 45) on 200: the targets are
+	// a 44 and b 49.5, and the pool shares the other 106.5 in proportion
+	// to demand, 40:45, so a's ideal is 44 + 106.5 × 40/85 = 94.1 and b's
+	// 49.5 + 106.5 × 45/85 = 105.9. a's release is within its claim (44),
+	// so hysteresis keeps 110 while the broker has room for it.
+	//   - b's share 80, quota 90: b is above its share, its pool-only
+	//     increase is held, 110 + 90 fits: a keeps 110.
+	//   - b's share 100, quota 90: b is below its share but 90 covers its
+	//     claim by the band (49.5 × 1.05 = 52 ≤ 90), so its pool-only
+	//     increase is held too: a keeps 110.
+	//   - b's share 100, quota 50: b's claim is within one band of its
+	//     quota (52 > 50), so its increase to 105.9 is written; the broker
+	//     would hold 110 + 105.9 > 200, so a's release is written after all.
 	cases := []struct {
-		name   string
-		bShare float64
-		kept   bool
+		name           string
+		bShare, bQuota float64
+		kept           bool
 	}{
-		{"release kept while the broker has room", 80, true},
-		{"release written when the broker needs the room", 100, false},
+		{"release kept while the broker has room", 80, 90, true},
+		{"release kept while a lender's quota covers its claim", 100, 90, true},
+		{"release written when the broker needs the room", 100, 50, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := oneBroker(200, lp("a", 100, 110, 40, 40, 0), lp("b", tc.bShare, 90, 45, 45, 0))
+			s := oneBroker(200, lp("a", 100, 110, 40, 40, 0), lp("b", tc.bShare, tc.bQuota, 45, 45, 0))
 			s.Options.Hysteresis = 0.05
 			plan := Allocate(s)
 			a, b := plan.Decisions[0], plan.Decisions[1]
 			if wantIdeal := 44 + 106.5*40/85; !near(a.Ideal, wantIdeal) {
 				t.Fatalf("a's ideal %v, want %v", a.Ideal, wantIdeal)
 			}
-			want := a.Ideal
+			want, wantB := a.Ideal, 49.5+106.5*45/85
 			if tc.kept {
-				want = 110
+				want, wantB = 110, tc.bQuota
 			}
-			if !near(a.After, want) {
-				t.Fatalf("a after %v (ideal %v), want %v; b after %v", a.After, a.Ideal, want, b.After)
+			if !near(a.After, want) || !near(b.After, wantB) {
+				t.Fatalf("a after %v (ideal %v), want %v; b after %v, want %v", a.After, a.Ideal, want, b.After, wantB)
 			}
 			if got := a.Has(ReasonHeldHysteresis); got != tc.kept {
 				t.Fatalf("a held by hysteresis %v, want %v", got, tc.kept)
 			}
 			if c := plan.Brokers[0].Committed; c > 200*(1+1e-12) || !near(c, a.After+b.After) {
 				t.Fatalf("committed %v, a %v + b %v, safe 200", c, a.After, b.After)
+			}
+		})
+	}
+}
+
+// TestFitReleasesOnlyWhatTheBrokerNeeds: where quotas kept above their
+// ideal overfill a broker, fit releases them largest excess first and
+// stops once the broker fits; the others keep the quota in force.
+func TestFitReleasesOnlyWhatTheBrokerNeeds(t *testing.T) {
+	// Four projects of share 100 on one broker of capacity C:
+	//   a: demand 40, quota 110, claim 44;   c: demand 40, quota 70, claim 44;
+	//   b: demand 45, quota 50, claim 49.5;  d: demand 10, quota 60, claim 11.
+	// The claims sum to 148.5; the pool shares C − 148.5 in proportion to
+	// demand (40:40:45:10 of 135), so the ideals are a, c: 44 + (C −
+	// 148.5)·40/135, b: 49.5 + (C − 148.5)/3, d: 11 + (C − 148.5)·10/135.
+	// Hysteresis: a and d cover their claims, so their releases are kept;
+	// c's ideal is above 70 but 70 covers its claim by the band (46.2), so
+	// c keeps 70; b's claim is within a band of its quota (51.975 > 50),
+	// so b is written at its ideal. The broker holds 110 + 70 + 60 + b's
+	// ideal = 240 + 49.5 + (C − 148.5)/3, which is C − (2C/3 − 240) over.
+	//   - C 370: 6.7 under: both a (ideal 109.6) and d (27.4) keep theirs.
+	//   - C 330: 20 over; d's excess 60 − 24.44 = 35.56 is the largest
+	//     and enough: d goes to its ideal, a (excess 12.2) keeps 110.
+	//   - C 300: 40 over; d's excess 37.78 is not enough, so a (excess
+	//     110 − 88.89 = 21.1) is released as well.
+	cases := []struct {
+		name       string
+		capacity   float64
+		relA, relD bool
+	}{
+		{"nothing released while the broker fits", 370, false, false},
+		{"only the largest excess released when it is enough", 330, false, true},
+		{"the next released when the largest is not enough", 300, true, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := oneBroker(tc.capacity, lp("a", 100, 110, 40, 40, 0), lp("c", 100, 70, 40, 40, 0),
+				lp("b", 100, 50, 45, 45, 0), lp("d", 100, 60, 10, 10, 0))
+			s.Options.Hysteresis = 0.05
+			plan := Allocate(s)
+			a, c, b, d := plan.Decisions[0], plan.Decisions[1], plan.Decisions[2], plan.Decisions[3]
+			pool := tc.capacity - 148.5
+			if !near(a.Ideal, 44+pool*40/135) || !near(d.Ideal, 11+pool*10/135) || !near(b.Ideal, 49.5+pool/3) {
+				t.Fatalf("ideals a %v, d %v, b %v; want %v, %v, %v", a.Ideal, d.Ideal, b.Ideal, 44+pool*40/135, 11+pool*10/135, 49.5+pool/3)
+			}
+			if !near(c.After, 70) || !b.Write || !near(b.After, b.Ideal) {
+				t.Fatalf("c after %v (want 70 kept), b after %v written %v (want its ideal %v)", c.After, b.After, b.Write, b.Ideal)
+			}
+			wantA, wantD := 110.0, 60.0
+			if tc.relA {
+				wantA = a.Ideal
+			}
+			if tc.relD {
+				wantD = d.Ideal
+			}
+			if !near(a.After, wantA) || !near(d.After, wantD) {
+				t.Fatalf("a after %v, want %v; d after %v, want %v", a.After, wantA, d.After, wantD)
+			}
+			if com := plan.Brokers[0].Committed; com > tc.capacity*(1+1e-12) || !near(com, a.After+b.After+c.After+d.After) {
+				t.Fatalf("committed %v, capacity %v", com, tc.capacity)
 			}
 		})
 	}
