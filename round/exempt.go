@@ -30,6 +30,15 @@ func (x *exemptReserves) reserves(s *collector.Snapshot) map[rateKey]float64 {
 		x.series = map[rateKey]*detector.Series{}
 	}
 	for k, v := range sums {
+		if v == 0 {
+			// The traffic stopped: a broker keeps a stopped client's
+			// sensor for an hour, at a rate of zero, rather than stop
+			// reporting it. Nothing is reserved, and the series starts
+			// over, as for traffic no longer reported.
+			out[k] = 0
+			delete(x.series, k)
+			continue
+		}
 		ser := x.series[k]
 		if ser == nil {
 			var err error

@@ -72,3 +72,32 @@ func TestExemptReservesFollowTheTraffic(t *testing.T) {
 		t.Errorf("%d series kept for brokers no longer reporting exempt traffic", len(x.series))
 	}
 }
+
+// TestExemptReserveEndsWhenTrafficStops: a client that stops keeps its
+// sensor, reported at zero, for an hour (Kafka expires an idle client's
+// sensors after an hour); the reserve must end with the traffic rather
+// than decay with the detector's bound (which the spike filter holds near
+// the old level for rounds after a drop), and traffic that resumes is
+// reserved from its new measurement.
+func TestExemptReserveEndsWhenTrafficStops(t *testing.T) {
+	x := exemptReserves{cfg: config.DefaultDetectorConfig()}
+	k := rateKey{cluster: "eu", broker: "1", dir: config.Produce}
+	snap := func(i int, v float64) *collector.Snapshot {
+		return &collector.Snapshot{Time: time.Unix(1700000000, 0).Add(time.Duration(i) * 15 * time.Second),
+			Exempt: []collector.ExemptRate{{BrokerKey: collector.BrokerKey{Cluster: "eu", Broker: "1"}, Name: "mm2",
+				Direction: config.Produce, Rate: collector.Value{Value: v, State: collector.Fresh}}}}
+	}
+	var i int
+	for ; i < 200; i++ {
+		x.reserves(snap(i, 1000+20*float64(1-2*(i%2))))
+	}
+	for j := range 3 {
+		if got := x.reserves(snap(i, 0))[k]; got != 0 {
+			t.Fatalf("%d rounds after the traffic stopped (measured 0): reserve %v, want 0", j+1, got)
+		}
+		i++
+	}
+	if got := x.reserves(snap(i, 500))[k]; got < 500 {
+		t.Errorf("traffic back at 500: reserve %v, want at least the measurement", got)
+	}
+}

@@ -25,6 +25,9 @@ type ConfigOptions struct {
 	Alertmanagers    []string
 	WebhookTokenFile string
 	ExternalURL      string
+	// Exempt lists the lab cluster's exempt entities (clusters[].exempt):
+	// clients that are no project's and that Headroom never throttles.
+	Exempt []config.ExemptConfig
 }
 
 // Config returns a Headroom configuration file for a lab cluster started
@@ -48,7 +51,7 @@ func Config(s *scenario.Scenario, c *lab.Cluster, scale float64, o ConfigOptions
 	if o.ExternalURL != "" {
 		fmt.Fprintf(&w.b, "  external_url: %s\n", o.ExternalURL)
 	}
-	w.cluster(s, c)
+	w.cluster(s, c, o.Exempt)
 	w.projects(s, c)
 	w.sections(o)
 	out := w.b.String()
@@ -67,14 +70,29 @@ type configWriter struct {
 // rate is r scaled, as the configuration writes a rate.
 func (w *configWriter) rate(r config.Rate) string { return fmt.Sprintf("%.0fB/s", float64(r)*w.scale) }
 
-// cluster writes the lab as the one cluster and its brokers as one
-// resource group, with the scenario's capacity and margin.
-func (w *configWriter) cluster(s *scenario.Scenario, c *lab.Cluster) {
+// cluster writes the lab as the one cluster, with its exempt entities, and
+// its brokers as one resource group, with the scenario's capacity and
+// margin.
+func (w *configWriter) cluster(s *scenario.Scenario, c *lab.Cluster, exempt []config.ExemptConfig) {
 	margin := s.Brokers.Margin
 	if margin == 0 {
 		margin = config.DefaultMargin
 	}
 	fmt.Fprintf(&w.b, "clusters:\n  - name: lab\n    bootstrap_servers: [%s]\n", strings.Join(c.Bootstrap(), ", "))
+	if len(exempt) > 0 {
+		w.b.WriteString("    exempt:\n")
+		for _, x := range exempt {
+			fmt.Fprintf(&w.b, "      - name: %q\n        entity: {", x.Name)
+			var parts []string
+			if x.Entity.User != "" {
+				parts = append(parts, fmt.Sprintf("user: %q", x.Entity.User))
+			}
+			if x.Entity.ClientID != "" {
+				parts = append(parts, fmt.Sprintf("client_id: %q", x.Entity.ClientID))
+			}
+			w.b.WriteString(strings.Join(parts, ", ") + "}\n")
+		}
+	}
 	fmt.Fprintf(&w.b, "resource_groups:\n  - name: %s\n    cluster: lab\n    margin: %g\n", groupName(s), margin)
 	fmt.Fprintf(&w.b, "    capacity: {produce: %s, fetch: %s}\n    brokers:\n", w.rate(s.Brokers.Capacity.Produce), w.rate(s.Brokers.Capacity.Fetch))
 	urls := c.MetricsURLs()

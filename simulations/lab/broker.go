@@ -122,25 +122,38 @@ func (e *Enforcement) Add(o Enforcement) {
 	e.Delayed += o.Delayed
 }
 
-// enforce records bytes for project p in direction d at now and returns the
-// throttle time, as Kafka's client-quota manager does. Kafka creates a
-// client's sensor only once a quota of that type applies to it; without one
-// nothing is recorded and nothing throttled. A throttled fetch is refused:
-// its bytes are taken back from the sensor (Kafka's unrecord) and refused
-// is true; the caller answers it without records.
-func (c *Cluster) enforce(b *brokerState, p *Project, d config.Direction, bytes float64, now time.Time) (throttle time.Duration, refused bool) {
-	q, ok := c.quotas.resolve(p.User, p.ClientID, quotaKey(d))
+// payer is who the lab charges bytes to: a project, through its quota
+// entity, for the bytes of its topic; or, for a topic no project owns, the
+// client that sent the request (by its client id, as an unauthenticated
+// principal).
+type payer struct {
+	project, user, clientID string
+}
+
+func (p *Project) payer() payer { return payer{project: p.Name, user: p.User, clientID: p.ClientID} }
+
+// enforce records bytes charged to p in direction d at now and returns the
+// throttle time, as Kafka's client-quota manager does. With no quota of
+// that type in force anywhere Kafka records nothing; once one is, every
+// client's bytes are recorded in a sensor of its own, and a client no
+// quota applies to is never throttled (see quotaTable.unquotedTags). A
+// throttled fetch is refused: its bytes are taken back from the sensor
+// (Kafka's unrecord) and refused is true; the caller answers it without
+// records.
+func (c *Cluster) enforce(b *brokerState, p payer, d config.Direction, bytes float64, now time.Time) (throttle time.Duration, refused bool) {
+	q, ok := c.quotas.resolve(p.user, p.clientID, quotaKey(d))
 	if !ok {
+		if tags, on := c.quotas.unquotedTags(p.user, p.clientID, quotaKey(d)); on {
+			b.mu.Lock()
+			b.sensor(sensorKey{dir: d, tags: tags}, c.cfg.Window, now).record(bytes, now)
+			b.mu.Unlock()
+		}
 		return 0, false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	k := sensorKey{dir: d, tags: q.tags}
-	s := b.sensors[k]
-	if s == nil {
-		s = newQuotaSensor(c.cfg.Window, now)
-		b.sensors[k] = s
-	}
+	s := b.sensor(k, c.cfg.Window, now)
 	s.record(bytes, now)
 	if c.cfg.DisableEnforcement {
 		return 0, false
@@ -149,7 +162,7 @@ func (c *Cluster) enforce(b *brokerState, p *Project, d config.Direction, bytes 
 	if t <= 0 {
 		return 0, false
 	}
-	ak := accountKey{sensorKey: k, project: p.Name}
+	ak := accountKey{sensorKey: k, project: p.project}
 	acc := b.accounts[ak]
 	if acc == nil {
 		acc = &Enforcement{}
@@ -164,6 +177,17 @@ func (c *Cluster) enforce(b *brokerState, p *Project, d config.Direction, bytes 
 	}
 	acc.Delayed += min(bytes, excess)
 	return t, false
+}
+
+// sensor returns the sensor for k, created at now if it does not exist;
+// b.mu must be held.
+func (b *brokerState) sensor(k sensorKey, w Window, now time.Time) *quotaSensor {
+	s := b.sensors[k]
+	if s == nil {
+		s = newQuotaSensor(w, now)
+		b.sensors[k] = s
+	}
+	return s
 }
 
 func (b *brokerState) expireSensors(now time.Time) {

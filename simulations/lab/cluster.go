@@ -140,32 +140,13 @@ func (c *Cluster) setup(ctx context.Context) error {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	for _, p := range c.cfg.Projects {
-		var configs map[string]*string
-		if c.cfg.RetentionBytes > 0 {
-			configs = map[string]*string{"retention.bytes": kmsg.StringPtr(strconv.FormatInt(c.cfg.RetentionBytes, 10))}
-		}
-		resp, err := adm.CreateTopic(ctx, int32(len(p.Leaders)), 1, configs, p.Topic)
-		if err == nil {
-			err = resp.Err
-		}
-		if err != nil {
-			return fmt.Errorf("create topic %s of project %s: %w", p.Topic, p.Name, err)
-		}
-		for part, l := range p.Leaders {
-			if err := c.kf.MoveTopicPartition(p.Topic, int32(part), l); err != nil {
-				return fmt.Errorf("place partition %s/%d on broker %d: %w", p.Topic, part, l, err)
-			}
+		if err := c.createTopic(ctx, adm, p.Topic, p.Leaders); err != nil {
+			return fmt.Errorf("project %s: %w", p.Name, err)
 		}
 	}
-	topics, err := adm.ListTopics(ctx)
-	if err != nil {
-		return fmt.Errorf("list lab topics: %w", err)
+	if err := c.learnTopicIDs(ctx, adm); err != nil {
+		return err
 	}
-	c.idMu.Lock()
-	for _, t := range topics {
-		c.topicIDs[t.ID] = t.Topic
-	}
-	c.idMu.Unlock()
 
 	var entries []kadm.AlterClientQuotaEntry
 	for _, p := range c.cfg.Projects {
@@ -192,6 +173,78 @@ func (c *Cluster) setup(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// createTopic creates a topic with one partition per leader, each led by
+// its broker, and the lab's retention.
+func (c *Cluster) createTopic(ctx context.Context, adm *kadm.Client, name string, leaders []int32) error {
+	var configs map[string]*string
+	if c.cfg.RetentionBytes > 0 {
+		configs = map[string]*string{"retention.bytes": kmsg.StringPtr(strconv.FormatInt(c.cfg.RetentionBytes, 10))}
+	}
+	resp, err := adm.CreateTopic(ctx, int32(len(leaders)), 1, configs, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", name, err)
+	}
+	for part, l := range leaders {
+		if err := c.kf.MoveTopicPartition(name, int32(part), l); err != nil {
+			return fmt.Errorf("place partition %s/%d on broker %d: %w", name, part, l, err)
+		}
+	}
+	return nil
+}
+
+// learnTopicIDs records the id of every topic, for the produce and fetch
+// versions that name topics by id.
+func (c *Cluster) learnTopicIDs(ctx context.Context, adm *kadm.Client) error {
+	topics, err := adm.ListTopics(ctx)
+	if err != nil {
+		return fmt.Errorf("list lab topics: %w", err)
+	}
+	c.idMu.Lock()
+	for _, t := range topics {
+		c.topicIDs[t.ID] = t.Topic
+	}
+	c.idMu.Unlock()
+	return nil
+}
+
+// CreateTopic creates a topic no project owns, with one partition per
+// leader, each led by its broker: the topic of traffic that is no
+// project's, such as a mirror's. Its bytes count in the brokers' topic and
+// total metrics, and are charged to the client id of each request (see
+// Config.Projects for a project's topic).
+func (c *Cluster) CreateTopic(ctx context.Context, name string, leaders []int32) error {
+	if c.owners[name] != nil {
+		return fmt.Errorf("create topic %s: it is project %s's", name, c.owners[name].Name)
+	}
+	if len(leaders) == 0 {
+		return fmt.Errorf("create topic %s: at least one partition is required", name)
+	}
+	for k, l := range leaders {
+		if l < 0 || int(l) >= len(c.brokers) {
+			return fmt.Errorf("create topic %s: leaders[%d]: no broker %d", name, k, l)
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.bootstrap...), kgo.ClientID("headroom-lab-setup"))
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", name, err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if err := c.createTopic(ctx, adm, name, leaders); err != nil {
+		return err
+	}
+	for _, l := range leaders {
+		b := c.brokers[l]
+		b.mu.Lock()
+		b.leaders++
+		b.mu.Unlock()
+	}
+	return c.learnTopicIDs(ctx, adm)
 }
 
 // Entity is the project's quota entity as kadm spells it: user+client-id

@@ -31,7 +31,15 @@
 // produce request is charged to the owner of its topics; a fetch response to
 // the owner of the topics it carries. The load generators use the project's
 // client-id, so what Headroom reads back from DescribeClientQuotas and the
-// metrics is what a real broker would show for the same traffic.
+// metrics is what a real broker would show for the same traffic. Bytes of a
+// topic no project owns (CreateTopic: a mirror's, say) are charged to the
+// client id the request carries, read from its header on the connection.
+//
+// Once any quota of a type (produce, fetch) has been set, Kafka records
+// every client's bytes of that type in a sensor of its own, with an
+// unlimited bound for a client no quota applies to; so does the lab, with
+// Kafka's tags for such a sensor, and exports its byte rate. This is how a
+// client Headroom must never throttle (an exempt entity) is measured.
 //
 // # Where enforcement happens
 //

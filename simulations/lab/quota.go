@@ -76,10 +76,34 @@ func (e quotaEntity) String() string {
 type quotaTable struct {
 	mu sync.RWMutex
 	m  map[quotaEntity]map[string]float64
+	// kinds has, per quota key, a bit for each kind of entity a quota of
+	// that key was ever set or removed on (Kafka's quotaTypesEnabled,
+	// which lasts until the broker restarts).
+	kinds map[string]entityKinds
+}
+
+// entityKinds is a set of kinds of quota entity.
+type entityKinds uint8
+
+const (
+	kindClient entityKinds = 1 << iota
+	kindUser
+	kindUserClient
+)
+
+func (e quotaEntity) kind() entityKinds {
+	switch {
+	case e.user.set && e.client.set:
+		return kindUserClient
+	case e.user.set:
+		return kindUser
+	default:
+		return kindClient
+	}
 }
 
 func newQuotaTable() *quotaTable {
-	return &quotaTable{m: map[quotaEntity]map[string]float64{}}
+	return &quotaTable{m: map[quotaEntity]map[string]float64{}, kinds: map[string]entityKinds{}}
 }
 
 // validateAlter checks every entry of an AlterClientQuotas request as Kafka
@@ -216,6 +240,7 @@ func (t *quotaTable) apply(req *kmsg.AlterClientQuotasRequest, ents []quotaEntit
 			vals = map[string]float64{}
 		}
 		for _, op := range entry.Ops {
+			t.kinds[op.Key] |= ents[i].kind()
 			if op.Remove {
 				delete(vals, op.Key)
 			} else {
@@ -278,6 +303,34 @@ func (t *quotaTable) resolve(user, clientID, key string) (resolved, bool) {
 		}
 	}
 	return resolved{}, false
+}
+
+// unquotedTags reports whether Kafka records the bytes of a client that no
+// quota of key applies to, and the tags of the sensor it records them in.
+// Kafka's quota manager for a key records every client once a quota of
+// that key has been set or removed since the broker started, each client
+// in a sensor of its own with an unlimited bound; the tags follow the
+// kinds of entity those quotas were on: client-id only gives the client
+// id, user only the user, user+client-id only both, and a mix the client
+// id (the last level of Kafka's lookup, where a client no level matches
+// ends).
+func (t *quotaTable) unquotedTags(user, clientID, key string) (sensorTags, bool) {
+	if user == "" {
+		user = AnonymousUser
+	}
+	t.mu.RLock()
+	kinds := t.kinds[key]
+	t.mu.RUnlock()
+	switch kinds {
+	case 0:
+		return sensorTags{}, false
+	case kindUser:
+		return sensorTags{user: user}, true
+	case kindUserClient:
+		return sensorTags{user: user, clientID: clientID}, true
+	default:
+		return sensorTags{clientID: clientID}, true
+	}
 }
 
 // snapshot lists the stored quotas, sorted, for logs and tests.

@@ -135,3 +135,50 @@ func TestRejectAlterAnswersEveryEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestUnquotedTagsFollowKafka: which kinds of entity carried a quota of a
+// key decides whether an unquoted client is recorded and under which tags;
+// a removed quota keeps its kind in force, as Kafka's quotaTypesEnabled
+// does until the broker restarts.
+func TestUnquotedTagsFollowKafka(t *testing.T) {
+	remove := func(e kmsg.AlterClientQuotasRequestEntry) kmsg.AlterClientQuotasRequestEntry {
+		e.Ops[0].Remove = true
+		return e
+	}
+	for _, tc := range []struct {
+		name    string
+		entries []kmsg.AlterClientQuotasRequestEntry
+		tags    sensorTags
+		on      bool
+	}{
+		{"nothing set", nil, sensorTags{}, false},
+		{"fetch quotas only", []kmsg.AlterClientQuotasRequestEntry{entry(KeyConsumerByteRate, 9, client(sp("a")))}, sensorTags{}, false},
+		{"client-id", []kmsg.AlterClientQuotasRequestEntry{entry(KeyProducerByteRate, 9, client(sp("a")))}, sensorTags{clientID: "m"}, true},
+		{"user", []kmsg.AlterClientQuotasRequestEntry{entry(KeyProducerByteRate, 9, user(sp("u")))}, sensorTags{user: AnonymousUser}, true},
+		{"default user + client-id", []kmsg.AlterClientQuotasRequestEntry{entry(KeyProducerByteRate, 9, user(nil), client(sp("a")))},
+			sensorTags{user: AnonymousUser, clientID: "m"}, true},
+		{"user and user + client-id", []kmsg.AlterClientQuotasRequestEntry{entry(KeyProducerByteRate, 9, user(sp("u"))),
+			entry(KeyProducerByteRate, 9, user(sp("u")), client(sp("a")))}, sensorTags{clientID: "m"}, true},
+		{"set, then removed", []kmsg.AlterClientQuotasRequestEntry{entry(KeyProducerByteRate, 9, client(sp("a"))),
+			remove(entry(KeyProducerByteRate, 0, client(sp("a"))))}, sensorTags{clientID: "m"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tbl := newQuotaTable()
+			for _, e := range tc.entries {
+				req := alterReq(e)
+				errs, ents, ip := validateAlter(req)
+				if errs[0] != nil {
+					t.Fatal(errs[0])
+				}
+				tbl.apply(req, ents, ip)
+			}
+			if _, ok := tbl.resolve("", "m", KeyProducerByteRate); ok {
+				t.Fatal("client m resolved a quota; the case must leave it unquoted")
+			}
+			tags, on := tbl.unquotedTags("", "m", KeyProducerByteRate)
+			if tags != tc.tags || on != tc.on {
+				t.Errorf("unquoted client m: tags %+v recorded %v, want %+v %v", tags, on, tc.tags, tc.on)
+			}
+		})
+	}
+}

@@ -97,7 +97,7 @@ func TestThrottledClientConvergesToQuota(t *testing.T) {
 			var throttled int
 			measureFrom := now.Add(time.Minute)
 			for now.Before(end) {
-				d, r := c.enforce(b, p, tc.dir, tc.batch, now)
+				d, r := c.enforce(b, p.payer(), tc.dir, tc.batch, now)
 				if !now.Before(measureFrom) && !r {
 					served += tc.batch
 				}

@@ -63,8 +63,11 @@ const (
 // inflightReq is a request whose response the lab must handle.
 type inflightReq struct {
 	rk requestKey
-	// produce is the record bytes of a produce request per project.
-	produce map[*Project]float64
+	// produce is the record bytes of a produce request per payer.
+	produce map[payer]float64
+	// clientID is the client id a fetch request carried: the payer of
+	// the bytes of topics no project owns.
+	clientID string
 }
 
 type wireConn struct {
@@ -79,7 +82,7 @@ type wireConn struct {
 	rHdr  [12]byte
 	rN    int
 	rSkip int
-	rBody []byte // a produce request being read, after its 12-byte prefix
+	rBody []byte // a produce or fetch request being read, after its 12-byte prefix
 	rNeed int
 	rRK   requestKey
 	rCorr int32
@@ -147,7 +150,11 @@ func (w *wireConn) scanRequests(p []byte) {
 			w.rNeed -= k
 			p = p[k:]
 			if w.rNeed == 0 {
-				w.produceRequest(w.rRK, w.rCorr, w.rBody)
+				if w.rRK.name == kmsg.NameForKey(int16(kmsg.Fetch)) {
+					w.fetchRequest(w.rRK, w.rCorr, w.rBody)
+				} else {
+					w.produceRequest(w.rRK, w.rCorr, w.rBody)
+				}
 				w.rBody = w.rBody[:0]
 			}
 			continue
@@ -172,7 +179,7 @@ func (w *wireConn) scanRequests(p []byte) {
 		w.b.requests[rk]++
 		w.b.mu.Unlock()
 		switch {
-		case key == int16(kmsg.Produce) && size > 8:
+		case (key == int16(kmsg.Produce) || key == int16(kmsg.Fetch)) && size > 8:
 			w.rNeed, w.rRK, w.rCorr = size-8, rk, corr
 		case key == int16(kmsg.Fetch):
 			w.mu.Lock()
@@ -185,14 +192,31 @@ func (w *wireConn) scanRequests(p []byte) {
 	}
 }
 
+// fetchRequest remembers the client id of a fetch request (body after the
+// size, key, version and correlation id) until its response is written.
+func (w *wireConn) fetchRequest(rk requestKey, corr int32, body []byte) {
+	r := kbin.Reader{Src: body}
+	var clientID string
+	if id := r.NullableString(); id != nil {
+		clientID = *id
+	}
+	w.mu.Lock()
+	w.inflight[corr] = inflightReq{rk: rk, clientID: clientID}
+	w.mu.Unlock()
+}
+
 // produceRequest decodes a produce request (body after the size, key,
-// version and correlation id) and remembers its bytes per project until
-// its response is written.
+// version and correlation id) and remembers its bytes per payer until its
+// response is written: a project's topic is charged to the project, any
+// other topic to the client id the request carries.
 func (w *wireConn) produceRequest(rk requestKey, corr int32, body []byte) {
 	req := kmsg.NewPtrProduceRequest()
 	req.Version = rk.version
 	r := kbin.Reader{Src: body}
-	r.NullableString() // client id
+	requester := payer{}
+	if id := r.NullableString(); id != nil {
+		requester.clientID = *id
+	}
 	if req.IsFlexible() {
 		kmsg.SkipTags(&r)
 	}
@@ -200,31 +224,31 @@ func (w *wireConn) produceRequest(rk requestKey, corr int32, body []byte) {
 		w.c.cfg.Logger.Debug("lab could not decode a produce request", "broker", w.b.id, "err", err)
 		return
 	}
-	perProject := map[*Project]float64{}
+	perPayer := map[payer]float64{}
 	for _, t := range req.Topics {
 		name := t.Topic
 		if name == "" {
 			name = w.c.topicName(t.TopicID)
 		}
-		owner := w.c.owners[name]
-		if owner == nil {
-			continue
+		who := requester
+		if owner := w.c.owners[name]; owner != nil {
+			who = owner.payer()
 		}
 		for _, p := range t.Partitions {
-			perProject[owner] += float64(len(p.Records))
+			perPayer[who] += float64(len(p.Records))
 		}
 	}
 	if req.Acks == 0 {
 		// No response will carry the throttle time; Kafka still mutes.
 		now := w.c.cfg.Now()
-		for p, bytes := range perProject {
+		for p, bytes := range perPayer {
 			t, _ := w.c.enforce(w.b, p, config.Produce, bytes, now)
 			w.rMute = max(w.rMute, t)
 		}
 		return
 	}
 	w.mu.Lock()
-	w.inflight[corr] = inflightReq{rk: rk, produce: perProject}
+	w.inflight[corr] = inflightReq{rk: rk, produce: perPayer}
 	w.mu.Unlock()
 }
 
@@ -356,7 +380,7 @@ func (w *wireConn) response(req inflightReq, frame []byte) ([]byte, time.Duratio
 		}
 		resp.ThrottleMillis = max(resp.ThrottleMillis, int32(throttle/time.Millisecond))
 	case *kmsg.FetchResponse:
-		throttle = w.fetched(resp)
+		throttle = w.fetched(resp, payer{clientID: req.clientID})
 		if throttle <= 0 {
 			return frame, 0, false
 		}
@@ -372,28 +396,32 @@ func (w *wireConn) response(req inflightReq, frame []byte) ([]byte, time.Duratio
 }
 
 // fetched accounts one fetch response: the record bytes of each project's
-// topics are charged to it; a project over its quota has its records
-// removed from the response (Kafka answers a throttled fetch empty). The
-// served bytes are the broker's bytes out. It returns the throttle time.
-func (w *wireConn) fetched(resp *kmsg.FetchResponse) time.Duration {
+// topics are charged to it, those of any other topic to the requester; a
+// payer over its quota has its records removed from the response (Kafka
+// answers a throttled fetch empty). The served bytes are the broker's
+// bytes out. It returns the throttle time.
+func (w *wireConn) fetched(resp *kmsg.FetchResponse, requester payer) time.Duration {
 	c, b := w.c, w.b
 	now := c.cfg.Now()
 	names := make([]string, len(resp.Topics))
-	perProject := map[*Project]float64{}
+	payers := make([]payer, len(resp.Topics))
+	perPayer := map[payer]float64{}
 	for i, t := range resp.Topics {
 		names[i] = t.Topic
 		if names[i] == "" {
 			names[i] = c.topicName(t.TopicID)
 		}
+		payers[i] = requester
 		if owner := c.owners[names[i]]; owner != nil {
-			for _, p := range t.Partitions {
-				perProject[owner] += float64(len(p.RecordBatches))
-			}
+			payers[i] = owner.payer()
+		}
+		for _, p := range t.Partitions {
+			perPayer[payers[i]] += float64(len(p.RecordBatches))
 		}
 	}
 	var throttle time.Duration
-	refused := map[*Project]bool{}
-	for p, bytes := range perProject {
+	refused := map[payer]bool{}
+	for p, bytes := range perPayer {
 		// An empty response is charged too: Kafka throttles a client whose
 		// windowed rate is still over its quota whatever it fetches.
 		t, r := c.enforce(b, p, config.Fetch, bytes, now)
@@ -404,7 +432,7 @@ func (w *wireConn) fetched(resp *kmsg.FetchResponse) time.Duration {
 	b.mu.Lock()
 	for i := range resp.Topics {
 		t := &resp.Topics[i]
-		if owner := c.owners[names[i]]; owner != nil && refused[owner] {
+		if refused[payers[i]] {
 			for k := range t.Partitions {
 				t.Partitions[k].RecordBatches = nil
 			}
