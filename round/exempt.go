@@ -31,11 +31,9 @@ func (x *exemptReserves) reserves(s *collector.Snapshot) map[rateKey]float64 {
 	}
 	for k, v := range sums {
 		if v == 0 {
-			// The traffic stopped: a broker keeps a stopped client's
-			// sensor for an hour, at a rate of zero, rather than stop
-			// reporting it. Nothing is reserved, and the series starts
+			// The traffic stopped (demand.Reserve): the series starts
 			// over, as for traffic no longer reported.
-			out[k] = 0
+			out[k] = demand.Reserve(v, math.NaN())
 			delete(x.series, k)
 			continue
 		}

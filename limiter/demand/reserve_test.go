@@ -15,6 +15,7 @@ func TestReserve(t *testing.T) {
 		{"steady: the bound covers the noise", 40, 44, 44},
 		{"a rise the detector has not seen yet: what was measured", 60, 44, 60},
 		{"no bound yet", 10, nan, 10},
+		{"stopped: nothing, whatever the bound remembers", 0, 44, 0},
 		{"an infinite bound is no bound", 10, math.Inf(1), 10},
 		{"nothing measured is unknown", nan, 44, nan},
 		{"a negative rate is unknown", -1, 44, nan},

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/headroomhq/headroom/config"
@@ -191,6 +192,16 @@ func (p *headroomPolicy) reserve(at time.Time, exempt []float64) error {
 		}
 	}
 	for b, v := range exempt {
+		if v == 0 {
+			// Stopped (demand.Reserve): the series starts over.
+			s, err := detector.NewSeries(p.detCfg, detector.Options{NonNegative: true})
+			if err != nil {
+				return fmt.Errorf("headroom policy: %w", err)
+			}
+			p.exempt[b] = s
+			p.state.Brokers[b].Reserved = demand.Reserve(v, math.NaN())
+			continue
+		}
 		r := p.exempt[b].Observe(at, v)
 		p.state.Brokers[b].Reserved = demand.Reserve(v, r.Upper)
 	}
