@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/alerting"
+	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/daemon"
 	"github.com/headroomhq/headroom/internal/labrig"
@@ -94,24 +95,8 @@ func startServe(t *testing.T, rnd time.Duration, demand map[string]float64, aler
 	for project, rate := range demand {
 		sv.Set(project, rate)
 	}
-	amCfg := fmt.Sprintf(`route:
-  receiver: headroom
-  group_by: [alertname, cluster, group]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: headroom
-    webhook_configs:
-      - url: %s%s
-        send_resolved: true
-        http_config:
-          authorization: {type: Bearer, credentials: %s}
-`, sv.URL, daemon.WebhookPath, webhookTok)
-	if out, err := testpeer.Amtool(t, "check-config", testpeer.WriteFile(t, "am.yml", amCfg)); err != nil {
-		t.Fatalf("amtool check-config: %v\n%s", err, out)
-	}
-	sv.am = testpeer.Alertmanager(t, amCfg)
+	sv.am = testpeer.Alertmanager(t, webhook.AlertmanagerRoute{URL: sv.URL + daemon.WebhookPath, BearerToken: webhookTok,
+		GroupBy: []string{"alertname", "cluster", "group"}, GroupInterval: time.Second, RepeatInterval: time.Hour}.Config())
 
 	tokFile := filepath.Join(t.TempDir(), "webhook-token")
 	if err := os.WriteFile(tokFile, []byte(webhookTok+"\n"), 0o600); err != nil {

@@ -7,6 +7,9 @@
 // recorder deduplicates on group key + fingerprint + status + start time, so
 // each alert state is handled exactly once however often it arrives.
 //
+// AlertmanagerRoute writes the other side: the Alertmanager configuration
+// that sends every alert to the receiver.
+//
 // It must not import the limiter, detector or collector.
 package webhook
 

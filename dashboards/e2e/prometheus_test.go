@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
+	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/daemon"
 	"github.com/headroomhq/headroom/dashboards"
@@ -456,21 +457,8 @@ func TestDashboardsReturnData(t *testing.T) {
 	rig.Set("hot", 1.3e6)
 	rig.Set("calm", 50e3)
 
-	amCfg := fmt.Sprintf(`route:
-  receiver: headroom
-  group_by: [alertname, cluster, group]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: headroom
-    webhook_configs:
-      - url: %s%s
-        send_resolved: true
-        http_config:
-          authorization: {type: Bearer, credentials: %s}
-`, rig.URL, daemon.WebhookPath, webhookTok)
-	am := testpeer.Alertmanager(t, amCfg)
+	am := testpeer.Alertmanager(t, webhook.AlertmanagerRoute{URL: rig.URL + daemon.WebhookPath, BearerToken: webhookTok,
+		GroupBy: []string{"alertname", "cluster", "group"}, GroupInterval: time.Second, RepeatInterval: time.Hour}.Config())
 	// Nothing listens here: every delivery to it fails.
 	deadAM := "http://" + testpeer.FreeAddr(t)
 
