@@ -54,20 +54,6 @@ const (
 	operatorTok = "operator-secret"
 )
 
-// serveRound is the round of these tests. HEADROOM_SERVE_ROUND sets it
-// (15s is the configuration's default); the tests' own default keeps make
-// test short.
-func serveRound(t *testing.T) time.Duration {
-	if s := os.Getenv("HEADROOM_SERVE_ROUND"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d < time.Second {
-			t.Fatalf("HEADROOM_SERVE_ROUND=%q: want a duration of at least 1s", s)
-		}
-		return d
-	}
-	return 2 * time.Second
-}
-
 // verifyWindow is two rounds, and at least two of Kafka's quota windows
 // (11 s), so that the throttle time, an average over the window, has
 // settled when the condition is checked.
@@ -292,7 +278,7 @@ func (sv *serve) checkThrottledAlert(a amAlert, severity string) {
 // re-posts the alert as critical.
 func TestServeEscalatesThrottlingItCannotFix(t *testing.T) {
 	t.Parallel()
-	rnd := serveRound(t)
+	rnd := testpeer.RoundFromEnv(t, "HEADROOM_SERVE_ROUND")
 	sv := startServe(t, rnd, map[string]float64{"hot": 1.3e6, "calm": 50e3}, fmt.Sprintf(`  dashboard_url: https://grafana.lab.example
   rules: {throttled_for: %s}
   playbooks:
@@ -393,7 +379,7 @@ func TestServeEscalatesThrottlingItCannotFix(t *testing.T) {
 //	HEADROOM_SERVE_ROUND=15s go test ./daemon -run TestServeHandlesThrottlingAndResolves -v
 func TestServeHandlesThrottlingAndResolves(t *testing.T) {
 	t.Parallel()
-	rnd := serveRound(t)
+	rnd := testpeer.RoundFromEnv(t, "HEADROOM_SERVE_ROUND")
 	// Before the surge hot stays under its 30 kB/s floor, the quota the
 	// lab starts with, so that nothing is throttled yet.
 	sv := startServe(t, rnd, map[string]float64{"hot": 20e3, "calm": 50e3}, fmt.Sprintf(`  dashboard_url: https://grafana.lab.example

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -46,19 +45,6 @@ const (
 	calmDemand = 64 << 10
 	webToken   = "e2e-t0ken"
 )
-
-// round is the control round. HEADROOM_E2E_ROUND sets it (15s is the
-// configuration's default); the test's own default keeps make test short.
-func round(t *testing.T) time.Duration {
-	if s := os.Getenv("HEADROOM_E2E_ROUND"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d < time.Second {
-			t.Fatalf("HEADROOM_E2E_ROUND=%q: want a duration of at least 1s", s)
-		}
-		return d
-	}
-	return 2 * time.Second
-}
 
 // verifyAtLeast is the shortest verify window: two quota windows, so that
 // the throttle time (an average over the window) has settled.
@@ -155,7 +141,7 @@ func amAlerts(p *testpeer.Peer) (map[string]int, error) {
 // B is down when the surge starts and comes back mid-flow; Alertmanager A
 // is restarted while the incident is being handled.
 func TestAlertLoopAgainstRealAlertmanager(t *testing.T) {
-	rnd := round(t)
+	rnd := testpeer.RoundFromEnv(t, "HEADROOM_E2E_ROUND")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 
