@@ -24,29 +24,9 @@ import (
 	"github.com/headroomhq/headroom/store"
 )
 
-// One broker of 1 MB/s produce, of which 80% may be handed out: 800 kB/s.
-// hot and calm have 300 kB/s shares; calm stays at 50 kB/s, below its
-// 150 kB/s floor, so it is never throttled and hot can borrow at most
-// 650 kB/s (850 kB/s once the margin is 1).
-const oneBroker = `
-name: alerts
-duration: 1h
-brokers:
-  count: 1
-  capacity: {produce: 1MB/s, fetch: 2MB/s}
-  margin: 0.8
-projects:
-  - name: hot
-    produce: {share: 300kB/s}
-    fetch: {share: 600kB/s}
-    partitions: 1
-    demand: {produce: {base: 100kB/s}}
-  - name: calm
-    produce: {share: 300kB/s, floor: 150kB/s}
-    fetch: {share: 600kB/s}
-    partitions: 1
-    demand: {produce: {base: 50kB/s}}
-`
+// oneBroker: hot and calm on one broker of 1 MB/s produce, 800 kB/s of it
+// handed out; hot borrows at most 650 kB/s (labrig.HotAndCalm).
+var oneBroker = labrig.HotAndCalm("alerts", 1)
 
 const (
 	capacity    = 1e6

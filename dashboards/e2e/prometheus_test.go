@@ -35,28 +35,11 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// One broker of 1 MB/s produce, of which 80% may be handed out. hot wants
-// 1.3 MB/s and stays throttled at what it can borrow, so Headroom raises
-// ProjectThrottled; calm stays under its floor.
-const scenarioYAML = `
-name: dashboards
-duration: 1h
-brokers:
-  count: 1
-  capacity: {produce: 1MB/s, fetch: 2MB/s}
-  margin: 0.8
-projects:
-  - name: hot
-    produce: {share: 300kB/s}
-    fetch: {share: 600kB/s}
-    partitions: 2
-    demand: {produce: {base: 100kB/s}}
-  - name: calm
-    produce: {share: 300kB/s, floor: 150kB/s}
-    fetch: {share: 600kB/s}
-    partitions: 1
-    demand: {produce: {base: 50kB/s}}
-`
+// One broker of 1 MB/s produce, of which 80% may be handed out
+// (labrig.HotAndCalm). hot wants 1.3 MB/s and stays throttled at what it
+// can borrow, so Headroom raises ProjectThrottled; calm stays under its
+// floor.
+var scenarioYAML = labrig.HotAndCalm("dashboards", 2)
 
 // scrapeInterval is the test Prometheus's scrape and rule evaluation
 // interval, and so the Grafana datasource's minimum interval
