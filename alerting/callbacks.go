@@ -186,6 +186,9 @@ func (c *Callbacks) configure(t *callbackTarget, cb config.CallbackConfig, fresh
 	var clientErr error
 	if client == nil {
 		client, clientErr = promconfig.NewClientFromConfig(cb.HTTPConfig, "callback")
+		if clientErr != nil {
+			clientErr = fmt.Errorf("callback http_config: %w", clientErr)
+		}
 	}
 	var key []byte
 	var keyErr error
@@ -202,29 +205,37 @@ func (c *Callbacks) configure(t *callbackTarget, cb config.CallbackConfig, fresh
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.blocked = nil
-	switch {
-	case clientErr == nil:
-		t.client = client
-	case t.client != nil:
-		c.opts.Logger.Error("callback http_config unusable; keeping the previous client", "url", t.label, "err", clientErr)
-	default:
-		c.opts.Logger.Error("callback http_config unusable; nothing is sent to it until a reload fixes it", "url", t.label, "err", clientErr)
-		t.blocked = fmt.Errorf("callback http_config: %w", clientErr)
-	}
-	switch {
-	case cb.SecretFile == "":
+	var clientBlocked, keyBlocked error
+	t.client, clientBlocked = reloadPart(c.opts.Logger, t.label, "callback http_config unusable", t.client, t.client != nil, client, clientErr)
+	if cb.SecretFile == "" {
 		t.key = nil
 		if fresh {
 			c.opts.Logger.Warn("callback is unsigned; set secret_file so that its receiver can check the "+SignatureHeader+" header", "url", t.label)
 		}
-	case keyErr == nil:
-		t.key = key
-	case t.key != nil:
-		c.opts.Logger.Error("callback secret unreadable; keeping the previous one", "url", t.label, "err", keyErr)
+	} else {
+		t.key, keyBlocked = reloadPart(c.opts.Logger, t.label, "callback secret unreadable", t.key, t.key != nil, key, keyErr)
+	}
+	t.blocked = clientBlocked
+	if keyBlocked != nil {
+		t.blocked = keyBlocked // the key's failure is the one a sender reports
+	}
+}
+
+// reloadPart says which of a target's parts (its client, its key) a
+// (re)configuration leaves in force: next when it was built (err nil);
+// otherwise the previous one, if the target has one; otherwise none, and
+// the target is blocked with err, sending nothing until a reload fixes it.
+// A failure is logged as problem, with what follows from it.
+func reloadPart[T any](logger *slog.Logger, label, problem string, prev T, hasPrev bool, next T, err error) (T, error) {
+	switch {
+	case err == nil:
+		return next, nil
+	case hasPrev:
+		logger.Error(problem+"; keeping the previous one", "url", label, "err", err)
+		return prev, nil
 	default:
-		c.opts.Logger.Error("callback secret unreadable; nothing is sent to it until a reload can read it", "url", t.label, "err", keyErr)
-		t.blocked = keyErr
+		logger.Error(problem+"; nothing is sent to it until a reload fixes it", "url", label, "err", err)
+		return prev, err
 	}
 }
 

@@ -83,10 +83,7 @@ type GroupObservation struct {
 
 // Utilization is Demand / SafeCapacity, NaN without a safe capacity.
 func (g GroupObservation) Utilization() float64 {
-	if !(g.SafeCapacity > 0) {
-		return math.NaN()
-	}
-	return g.Demand / g.SafeCapacity
+	return ofSafeCapacity(g.Demand, g.SafeCapacity)
 }
 
 // BrokerObservation is one broker: its lower idle ratio (network processor
@@ -101,10 +98,16 @@ type BrokerObservation struct {
 // Load is Served / SafeCapacity, NaN without a safe capacity (the
 // observation of the idle ratio alone).
 func (b BrokerObservation) Load() float64 {
-	if !(b.SafeCapacity > 0) {
+	return ofSafeCapacity(b.Served, b.SafeCapacity)
+}
+
+// ofSafeCapacity is x as a fraction of a safe capacity, NaN when there is
+// none (zero, negative or NaN): such an observation has no load to judge.
+func ofSafeCapacity(x, safeCapacity float64) float64 {
+	if !(safeCapacity > 0) {
 		return math.NaN()
 	}
-	return b.Served / b.SafeCapacity
+	return x / safeCapacity
 }
 
 // LagObservation is one consumer group's Burrow-style status on a topic.

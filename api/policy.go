@@ -19,11 +19,21 @@ import (
 func (a *API) policyRoutes() []route {
 	v := config.RoleViewer
 	return []route{
-		{method: "GET", path: "/api/v1/groups", role: v, summary: "Resource groups with overrides applied", ok: 200, handler: a.listGroups},
-		{method: "GET", path: "/api/v1/groups/:name", role: v, summary: "One resource group", ok: 200, handler: a.getGroup},
-		{method: "GET", path: "/api/v1/projects", role: v, summary: "Projects with overrides applied", ok: 200, handler: a.listProjects},
-		{method: "GET", path: "/api/v1/projects/:name", role: v, summary: "One project", ok: 200, handler: a.getProject},
+		{method: "GET", path: "/api/v1/groups", role: v, summary: "Resource groups with overrides applied", ok: 200, handler: a.withEffective(listGroups)},
+		{method: "GET", path: "/api/v1/groups/:name", role: v, summary: "One resource group", ok: 200, handler: a.withEffective(getGroup)},
+		{method: "GET", path: "/api/v1/projects", role: v, summary: "Projects with overrides applied", ok: 200, handler: a.withEffective(listProjects)},
+		{method: "GET", path: "/api/v1/projects/:name", role: v, summary: "One project", ok: 200, handler: a.withEffective(getProject)},
 		{method: "GET", path: "/api/v1/quotas", role: v, summary: "Effective quotas: the plan next to what the cluster holds", ok: 200, handler: a.quotas},
+	}
+}
+
+// withEffective reads the policy in force (configuration with overrides
+// applied) before h answers, and answers the problem itself when it cannot.
+func (a *API) withEffective(h func(*gin.Context, overrides.Effective)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if eff, ok := a.effective(c); ok {
+			h(c, eff)
+		}
 	}
 }
 
@@ -41,19 +51,11 @@ func groupView(eff overrides.Effective, g config.GroupConfig) GroupView {
 	return v
 }
 
-func (a *API) listGroups(c *gin.Context) {
-	eff, ok := a.effective(c)
-	if !ok {
-		return
-	}
+func listGroups(c *gin.Context, eff overrides.Effective) {
 	answerList(c, eff.Config.ResourceGroups, func(g config.GroupConfig) GroupView { return groupView(eff, g) })
 }
 
-func (a *API) getGroup(c *gin.Context) {
-	eff, ok := a.effective(c)
-	if !ok {
-		return
-	}
+func getGroup(c *gin.Context, eff overrides.Effective) {
 	g, found := eff.Config.Group(c.Param("name"))
 	if !found {
 		problem(c, http.StatusNotFound, "unknown resource group", c.Param("name"))
@@ -73,19 +75,11 @@ func projectView(eff overrides.Effective, p config.ProjectConfig) ProjectView {
 	return ProjectView{Name: p.Name, Group: p.Group, Entity: p.Entity.String(), Produce: q("produce", p.Produce), Fetch: q("fetch", p.Fetch)}
 }
 
-func (a *API) listProjects(c *gin.Context) {
-	eff, ok := a.effective(c)
-	if !ok {
-		return
-	}
+func listProjects(c *gin.Context, eff overrides.Effective) {
 	answerList(c, eff.Config.Projects, func(p config.ProjectConfig) ProjectView { return projectView(eff, p) })
 }
 
-func (a *API) getProject(c *gin.Context) {
-	eff, ok := a.effective(c)
-	if !ok {
-		return
-	}
+func getProject(c *gin.Context, eff overrides.Effective) {
 	for _, p := range eff.Config.Projects {
 		if p.Name == c.Param("name") {
 			c.JSON(http.StatusOK, projectView(eff, p))

@@ -55,6 +55,24 @@ func syncedDiscovery(t *testing.T, d *Discovery) {
 	}
 }
 
+// discoveredRound discovers cfg's targets until they read want (in any
+// order, with no errors), then runs one collector round over them.
+func discoveredRound(t *testing.T, cfg *config.Config, want []string) Snapshot {
+	t.Helper()
+	d := NewConfigDiscovery(cfg)
+	syncedDiscovery(t, d)
+	want = slices.Sorted(slices.Values(want))
+	if errs := reloadUntil(t, d, strings.Join(want, "\n"), nil); len(errs) > 0 {
+		t.Errorf("errors = %v", errs)
+	}
+	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	coll, err := New(Options{Config: cfg.Collector, Projects: cfg.Projects, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return coll.Round(t.Context(), d.Targets())
+}
+
 // targetList renders targets as "url profile cluster/broker host" lines.
 func targetList(ts []Target) string {
 	var out []string

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
@@ -83,25 +82,13 @@ resource_groups:
 projects:
   - {name: alpha, group: shared, entity: {client_id: alpha}, topics: {prefixes: [alpha.]}, produce: {share: 1MiB/s}, fetch: {share: 1MiB/s}}
 `, port(n0)))
-	d := NewConfigDiscovery(cfg)
-	syncedDiscovery(t, d)
 	want := []string{
 		fmt.Sprintf("http://127.0.0.1:%d/metrics node prod/0 kafka-0", port(n0)),
 		fmt.Sprintf("http://kafka-0.kafka.test:%d/metrics kafka-jmx prod/0 ", port(b0)),
 		fmt.Sprintf("http://kafka-1.kafka.test:%d/metrics kafka-jmx prod/1 ", port(b1)),
 	}
-	slices.Sort(want)
-	if errs := reloadUntil(t, d, strings.Join(want, "\n"), nil); len(errs) > 0 {
-		t.Errorf("errors = %v", errs)
-	}
-
 	// The targets are scraped by name, through the same DNS server.
-	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	coll, err := New(Options{Config: cfg.Collector, Projects: cfg.Projects, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap := coll.Round(t.Context(), d.Targets())
+	snap := discoveredRound(t, cfg, want)
 	for _, st := range snap.Targets {
 		if !st.Up {
 			t.Errorf("target %s down: %s", st.Target, st.Error)

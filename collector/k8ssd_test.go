@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // fakePod is one pod the fake Kubernetes API lists: a Strimzi broker pod
@@ -105,22 +104,11 @@ projects:
 collector:
   profile: kafka-strimzi
 `, api.URL))
-	d := NewConfigDiscovery(cfg)
-	syncedDiscovery(t, d)
 	want := []string{
 		fmt.Sprintf("%s/metrics kafka-strimzi prod/0 node-a", b0.URL),
 		fmt.Sprintf("%s/metrics kafka-strimzi prod/1 node-b", b1.URL),
 	}
-	slices.Sort(want)
-	if errs := reloadUntil(t, d, strings.Join(want, "\n"), nil); len(errs) > 0 {
-		t.Errorf("errors = %v", errs)
-	}
-	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	coll, err := New(Options{Config: cfg.Collector, Projects: cfg.Projects, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap := coll.Round(t.Context(), d.Targets())
+	snap := discoveredRound(t, cfg, want)
 	var got []string
 	for _, b := range snap.Brokers {
 		got = append(got, b.Cluster+"/"+b.Broker+" "+b.Target)

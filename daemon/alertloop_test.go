@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/headroomhq/headroom/alerting"
+	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/daemon"
 	"github.com/headroomhq/headroom/internal/labrig"
@@ -23,49 +24,15 @@ import (
 	"github.com/headroomhq/headroom/store"
 )
 
-// One broker of 1 MB/s produce, of which 80% may be handed out: 800 kB/s.
-// hot and calm have 300 kB/s shares; calm stays at 50 kB/s, below its
-// 150 kB/s floor, so it is never throttled and hot can borrow at most
-// 650 kB/s (850 kB/s once the margin is 1).
-const oneBroker = `
-name: alerts
-duration: 1h
-brokers:
-  count: 1
-  capacity: {produce: 1MB/s, fetch: 2MB/s}
-  margin: 0.8
-projects:
-  - name: hot
-    produce: {share: 300kB/s}
-    fetch: {share: 600kB/s}
-    partitions: 1
-    demand: {produce: {base: 100kB/s}}
-  - name: calm
-    produce: {share: 300kB/s, floor: 150kB/s}
-    fetch: {share: 600kB/s}
-    partitions: 1
-    demand: {produce: {base: 50kB/s}}
-`
+// oneBroker: hot and calm on one broker of 1 MB/s produce, 800 kB/s of it
+// handed out; hot borrows at most 650 kB/s (labrig.HotAndCalm).
+var oneBroker = labrig.HotAndCalm("alerts", 1)
 
 const (
 	capacity    = 1e6
 	webhookTok  = "am-to-headroom"
 	operatorTok = "operator-secret"
 )
-
-// serveRound is the round of these tests. HEADROOM_SERVE_ROUND sets it
-// (15s is the configuration's default); the tests' own default keeps make
-// test short.
-func serveRound(t *testing.T) time.Duration {
-	if s := os.Getenv("HEADROOM_SERVE_ROUND"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d < time.Second {
-			t.Fatalf("HEADROOM_SERVE_ROUND=%q: want a duration of at least 1s", s)
-		}
-		return d
-	}
-	return 2 * time.Second
-}
 
 // verifyWindow is two rounds, and at least two of Kafka's quota windows
 // (11 s), so that the throttle time, an average over the window, has
@@ -94,24 +61,8 @@ func startServe(t *testing.T, rnd time.Duration, demand map[string]float64, aler
 	for project, rate := range demand {
 		sv.Set(project, rate)
 	}
-	amCfg := fmt.Sprintf(`route:
-  receiver: headroom
-  group_by: [alertname, cluster, group]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: headroom
-    webhook_configs:
-      - url: %s%s
-        send_resolved: true
-        http_config:
-          authorization: {type: Bearer, credentials: %s}
-`, sv.URL, daemon.WebhookPath, webhookTok)
-	if out, err := testpeer.Amtool(t, "check-config", testpeer.WriteFile(t, "am.yml", amCfg)); err != nil {
-		t.Fatalf("amtool check-config: %v\n%s", err, out)
-	}
-	sv.am = testpeer.Alertmanager(t, amCfg)
+	sv.am = testpeer.Alertmanager(t, webhook.AlertmanagerRoute{URL: sv.URL + daemon.WebhookPath, BearerToken: webhookTok,
+		GroupBy: []string{"alertname", "cluster", "group"}, GroupInterval: time.Second, RepeatInterval: time.Hour}.Config())
 
 	tokFile := filepath.Join(t.TempDir(), "webhook-token")
 	if err := os.WriteFile(tokFile, []byte(webhookTok+"\n"), 0o600); err != nil {
@@ -307,7 +258,7 @@ func (sv *serve) checkThrottledAlert(a amAlert, severity string) {
 // re-posts the alert as critical.
 func TestServeEscalatesThrottlingItCannotFix(t *testing.T) {
 	t.Parallel()
-	rnd := serveRound(t)
+	rnd := testpeer.RoundFromEnv(t, "HEADROOM_SERVE_ROUND")
 	sv := startServe(t, rnd, map[string]float64{"hot": 1.3e6, "calm": 50e3}, fmt.Sprintf(`  dashboard_url: https://grafana.lab.example
   rules: {throttled_for: %s}
   playbooks:
@@ -408,7 +359,7 @@ func TestServeEscalatesThrottlingItCannotFix(t *testing.T) {
 //	HEADROOM_SERVE_ROUND=15s go test ./daemon -run TestServeHandlesThrottlingAndResolves -v
 func TestServeHandlesThrottlingAndResolves(t *testing.T) {
 	t.Parallel()
-	rnd := serveRound(t)
+	rnd := testpeer.RoundFromEnv(t, "HEADROOM_SERVE_ROUND")
 	// Before the surge hot stays under its 30 kB/s floor, the quota the
 	// lab starts with, so that nothing is throttled yet.
 	sv := startServe(t, rnd, map[string]float64{"hot": 20e3, "calm": 50e3}, fmt.Sprintf(`  dashboard_url: https://grafana.lab.example

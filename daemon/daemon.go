@@ -326,7 +326,7 @@ func (w *wiring) addWebhook(ctx context.Context) error {
 		if err := w.alerts.engine.Notify(ctx, ns); err != nil {
 			hookLogger.Error("handle notifications", "err", err)
 		}
-		if err := w.db.MarkNotificationsHandled(ctx, storeNotifications(ns)); err != nil {
+		if err := w.db.MarkNotificationsHandled(ctx, ns); err != nil {
 			hookLogger.Error("mark notifications handled", "err", err)
 		}
 	}
@@ -375,16 +375,6 @@ func newWebhook(c config.WebhookConfig, rec webhook.Recorder, reg prometheus.Reg
 	}
 	return webhook.New(webhook.Options{Recorder: rec, Auth: auth, MaxBodyBytes: c.MaxBodyBytes,
 		Now: now, Logger: logger, Registerer: reg, OnFresh: onFresh})
-}
-
-func storeNotifications(ns []webhook.Notification) []store.AlertNotification {
-	out := make([]store.AlertNotification, len(ns))
-	for i, n := range ns {
-		out[i] = store.AlertNotification{Key: n.Key, GroupKey: n.GroupKey, Receiver: n.Receiver, Fingerprint: n.Fingerprint,
-			Status: n.Status, AlertName: n.AlertName, Labels: n.Labels, Annotations: n.Annotations,
-			StartsAt: n.StartsAt, EndsAt: n.EndsAt, GeneratorURL: n.GeneratorURL, ReceivedAt: n.ReceivedAt}
-	}
-	return out
 }
 
 // webhookAuth reads the receiver's credentials from their files. With no

@@ -141,7 +141,7 @@ func (a *haAlerts) pass(ctx context.Context) error {
 		}
 		cctx, col := collecting(ctx)
 		for _, n := range ns {
-			if err := a.engine.Notify(cctx, []webhook.Notification{notificationOf(n)}); err != nil {
+			if err := a.engine.Notify(cctx, []webhook.Notification{n}); err != nil {
 				// As with a single replica: the state is handled, what
 				// its playbook could not do is in its steps and the log.
 				a.logger.Error("handle notification", "alertname", n.AlertName, "status", n.Status, "err", err)
@@ -208,12 +208,6 @@ func (a *haAlerts) perform(ctx context.Context, r store.AlertRequest) string {
 	return ""
 }
 
-func notificationOf(n store.AlertNotification) webhook.Notification {
-	return webhook.Notification{Key: n.Key, GroupKey: n.GroupKey, Receiver: n.Receiver, Fingerprint: n.Fingerprint, Status: n.Status,
-		AlertName: n.AlertName, Labels: n.Labels, Annotations: n.Annotations, StartsAt: n.StartsAt, EndsAt: n.EndsAt,
-		GeneratorURL: n.GeneratorURL, ReceivedAt: n.ReceivedAt}
-}
-
 // Record implements webhook.Recorder: the alert states this replica has
 // not seen go to the events topic, and the delivery is acknowledged once
 // the cluster has them. Only the active replica handles them.
@@ -235,11 +229,7 @@ func (a *haAlerts) Record(ctx context.Context, ns []webhook.Notification) ([]web
 		}
 		seen[n.Key] = true
 		fresh = append(fresh, n)
-		cs = append(cs, store.NotificationChange(store.AlertNotification{
-			Key: n.Key, GroupKey: n.GroupKey, Receiver: n.Receiver, Fingerprint: n.Fingerprint,
-			Status: n.Status, AlertName: n.AlertName, Labels: n.Labels, Annotations: n.Annotations,
-			StartsAt: n.StartsAt, EndsAt: n.EndsAt, GeneratorURL: n.GeneratorURL, ReceivedAt: n.ReceivedAt,
-		}, false))
+		cs = append(cs, store.NotificationChange(n, false))
 	}
 	if len(cs) == 0 {
 		return nil, nil

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/internal/testpeer"
 )
 
@@ -137,19 +138,8 @@ func TestHAAlertLoad(t *testing.T) {
 	fsrv := httptest.NewServer(front)
 	defer fsrv.Close()
 
-	am := testpeer.Alertmanager(t, `
-route:
-  receiver: headroom
-  group_by: [alertname, batch]
-  group_wait: 1s
-  group_interval: 5s
-  repeat_interval: 1h
-receivers:
-  - name: headroom
-    webhook_configs:
-      - url: `+fsrv.URL+WebhookPath+`
-        send_resolved: false
-`)
+	am := testpeer.Alertmanager(t, webhook.AlertmanagerRoute{URL: fsrv.URL + WebhookPath, GroupBy: []string{"alertname", "batch"},
+		GroupWait: time.Second, GroupInterval: 5 * time.Second, RepeatInterval: time.Hour, NoResolved: true}.Config())
 
 	// Feed: every 100 ms the alerts due by then, ten to a batch label (a
 	// group of Alertmanager's).

@@ -48,65 +48,6 @@ func candidateName(c config.DetectorConfig) string {
 	return fmt.Sprintf("score_refractory=%g score_spread_floor=%g", c.ScoreRefractory, c.ScoreSpreadFloor)
 }
 
-type nabResult struct {
-	Files    int `json:"files"`
-	Windows  int `json:"windows"`
-	Profiles map[string]struct {
-		Score     float64 `json:"score"`
-		Threshold float64 `json:"threshold"`
-	} `json:"profiles"`
-}
-
-// scoreNAB runs testdata/nab_score.py over the files of data (a directory
-// of categories) with the outputs under results.
-func scoreNAB(t *testing.T, data, results string) nabResult {
-	t.Helper()
-	cmd := exec.Command("python3", filepath.Join("testdata", "nab_score.py"),
-		"--data", data, "--labels", filepath.Join("testdata", "nab", "windows.json"),
-		"--results", results, "--json")
-	b, err := cmd.Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("nab_score.py --data %s --results %s: %v\n%s", data, results, err, stderr)
-	}
-	var res nabResult
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatalf("parse scorer output %q: %v", b, err)
-	}
-	return res
-}
-
-// runNAB runs the detector with cfg over every file of the subset and
-// writes the outputs under out, mirroring data.
-func runNAB(cfg config.DetectorConfig, data, out string) error {
-	return filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".csv") {
-			return err
-		}
-		rel, _ := filepath.Rel(data, path)
-		in, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		if err := os.MkdirAll(filepath.Join(out, filepath.Dir(rel)), 0o755); err != nil {
-			return err
-		}
-		f, err := os.Create(filepath.Join(out, rel))
-		if err != nil {
-			return err
-		}
-		if err := detectWithRaw(cfg, in, f); err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", rel, err)
-		}
-		return f.Close()
-	})
-}
-
 // subsetData makes a data directory holding only the given categories
 // (symbolic links to the real ones), so that the scorer scores them as a
 // corpus of their own, with their own threshold and null baseline.
@@ -178,10 +119,7 @@ func TestNABLeaveOneCategoryOut(t *testing.T) {
 	if !*nabLOCO {
 		t.Skip("the leave-one-category-out evaluation runs with -nab.loco")
 	}
-	root := t.TempDir()
-	if dir := os.Getenv("HEADROOM_NAB_RESULTS"); dir != "" {
-		root = dir
-	}
+	root := nabResultsDir(t)
 	data := filepath.Join("testdata", "nab", "data")
 	grid := locoGrid()
 	def := config.DefaultDetectorConfig()
@@ -210,7 +148,7 @@ func TestNABLeaveOneCategoryOut(t *testing.T) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if err := runNAB(cfg, data, outs[i]); err != nil {
+			if _, err := runNAB(cfg, data, outs[i]); err != nil {
 				mu.Lock()
 				firstErr = err
 				mu.Unlock()

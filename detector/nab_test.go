@@ -21,10 +21,39 @@ import (
 func nabScores(t *testing.T, cfg config.DetectorConfig) map[string]float64 {
 	t.Helper()
 	data := filepath.Join("testdata", "nab", "data")
-	out := t.TempDir()
-	if dir := os.Getenv("HEADROOM_NAB_RESULTS"); dir != "" {
-		out = dir // keep the results to look at them
+	out := nabResultsDir(t)
+	n, err := runNAB(cfg, data, out)
+	if err != nil {
+		t.Fatalf("run detector over NAB: %v", err)
 	}
+	if n != 18 {
+		t.Fatalf("NAB subset: ran %d files, want 18", n)
+	}
+	res := scoreNAB(t, data, out)
+	if res.Files != 18 || res.Windows != 20 {
+		t.Fatalf("scorer saw %d files and %d windows, want 18 and 20", res.Files, res.Windows)
+	}
+	scores := map[string]float64{}
+	for p, v := range res.Profiles {
+		scores[p] = v.Score
+		t.Logf("NAB subset %-20s score=%6.2f threshold=%.6g", p, v.Score, v.Threshold)
+	}
+	return scores
+}
+
+// nabResultsDir is where the detector's outputs go: a directory of the
+// test's, or HEADROOM_NAB_RESULTS to keep them to look at.
+func nabResultsDir(t *testing.T) string {
+	if dir := os.Getenv("HEADROOM_NAB_RESULTS"); dir != "" {
+		return dir
+	}
+	return t.TempDir()
+}
+
+// runNAB runs the detector with cfg over every file of the subset under
+// data and writes the outputs under out, mirroring data. It returns how
+// many files it ran.
+func runNAB(cfg config.DetectorConfig, data, out string) (int, error) {
 	n := 0
 	err := filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".csv") {
@@ -45,48 +74,43 @@ func nabScores(t *testing.T, cfg config.DetectorConfig) map[string]float64 {
 		}
 		if err := detectWithRaw(cfg, in, f); err != nil {
 			f.Close()
-			return err
+			return fmt.Errorf("%s: %w", rel, err)
 		}
 		n++
 		return f.Close()
 	})
-	if err != nil {
-		t.Fatalf("run detector over NAB: %v", err)
-	}
-	if n != 18 {
-		t.Fatalf("NAB subset: ran %d files, want 18", n)
-	}
+	return n, err
+}
+
+type nabResult struct {
+	Files    int `json:"files"`
+	Windows  int `json:"windows"`
+	Profiles map[string]struct {
+		Score     float64 `json:"score"`
+		Threshold float64 `json:"threshold"`
+	} `json:"profiles"`
+}
+
+// scoreNAB runs testdata/nab_score.py over the files of data (a directory
+// of categories) with the outputs under results.
+func scoreNAB(t *testing.T, data, results string) nabResult {
+	t.Helper()
 	cmd := exec.Command("python3", filepath.Join("testdata", "nab_score.py"),
 		"--data", data, "--labels", filepath.Join("testdata", "nab", "windows.json"),
-		"--results", out, "--json")
+		"--results", results, "--json")
 	b, err := cmd.Output()
 	if err != nil {
 		var stderr string
 		if ee, ok := err.(*exec.ExitError); ok {
 			stderr = string(ee.Stderr)
 		}
-		t.Fatalf("nab_score.py: %v\n%s", err, stderr)
+		t.Fatalf("nab_score.py --data %s --results %s: %v\n%s", data, results, err, stderr)
 	}
-	var res struct {
-		Files    int `json:"files"`
-		Windows  int `json:"windows"`
-		Profiles map[string]struct {
-			Score     float64 `json:"score"`
-			Threshold float64 `json:"threshold"`
-		} `json:"profiles"`
-	}
+	var res nabResult
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatalf("parse scorer output %q: %v", b, err)
 	}
-	if res.Files != 18 || res.Windows != 20 {
-		t.Fatalf("scorer saw %d files and %d windows, want 18 and 20", res.Files, res.Windows)
-	}
-	scores := map[string]float64{}
-	for p, v := range res.Profiles {
-		scores[p] = v.Score
-		t.Logf("NAB subset %-20s score=%6.2f threshold=%.6g", p, v.Score, v.Threshold)
-	}
-	return scores
+	return res
 }
 
 // nabFloor is the standard-profile score the defaults must keep on the NAB

@@ -10,7 +10,6 @@ import (
 	promapi "github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/headroomhq/headroom/internal/testpeer"
 )
@@ -20,17 +19,7 @@ import (
 // certificate, or with a wrong password, is down.
 func TestPrometheusScrapesOverTLS(t *testing.T) {
 	p := newPKI(t)
-	hash, err := bcrypt.GenerateFromPassword([]byte("scrape-pass"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, _ := serveWeb(t, "127.0.0.1:0", `tls_server_config:
-  cert_file: server.pem
-  key_file: server-key.pem
-  client_auth_type: RequireAndVerifyClientCert
-  client_ca_file: ca.pem
-basic_auth_users:
-  prometheus: `+string(hash)+"\n", p.dir)
+	addr, _ := serveWeb(t, "127.0.0.1:0", mtlsBasicAuth(t, ""), p.dir)
 	job := func(name, tls, pass string) string {
 		return fmt.Sprintf(`  - job_name: %s
     scheme: https

@@ -157,23 +157,30 @@ func get(t *testing.T, c *http.Client, url string, hdr ...string) (int, string, 
 	return resp.StatusCode, string(b), nil
 }
 
-func TestTLSListener(t *testing.T) {
-	p := newPKI(t)
+// mtlsBasicAuth is the web configuration operators write for a scrape:
+// mutual TLS with newPKI's files and the basic-auth user prometheus with
+// the password scrape-pass; extra is added after it.
+func mtlsBasicAuth(t *testing.T, extra string) string {
+	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte("scrape-pass"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, _ := serveWeb(t, "127.0.0.1:0", `tls_server_config:
+	return `tls_server_config:
   cert_file: server.pem
   key_file: server-key.pem
   client_auth_type: RequireAndVerifyClientCert
   client_ca_file: ca.pem
 basic_auth_users:
-  prometheus: `+string(hash)+`
-http_server_config:
+  prometheus: ` + string(hash) + "\n" + extra
+}
+
+func TestTLSListener(t *testing.T) {
+	p := newPKI(t)
+	addr, _ := serveWeb(t, "127.0.0.1:0", mtlsBasicAuth(t, `http_server_config:
   headers:
     X-Frame-Options: deny
-`, p.dir)
+`), p.dir)
 	client := func(cert *tls.Certificate) *http.Client {
 		tc := &tls.Config{RootCAs: p.pool}
 		if cert != nil {
@@ -373,17 +380,7 @@ rate_limit: {interval: 1h, burst: 2}
 // still required, the same basic-auth users; and it says so once.
 func TestUnreadableWebFilesKeepCredentials(t *testing.T) {
 	p := newPKI(t)
-	hash, err := bcrypt.GenerateFromPassword([]byte("scrape-pass"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, logs := serveWeb(t, "127.0.0.1:0", `tls_server_config:
-  cert_file: server.pem
-  key_file: server-key.pem
-  client_auth_type: RequireAndVerifyClientCert
-  client_ca_file: ca.pem
-basic_auth_users:
-  prometheus: `+string(hash)+"\n", p.dir)
+	addr, logs := serveWeb(t, "127.0.0.1:0", mtlsBasicAuth(t, ""), p.dir)
 	client := func(cert *tls.Certificate) *http.Client {
 		tc := &tls.Config{RootCAs: p.pool}
 		if cert != nil {

@@ -130,37 +130,6 @@ func TestLedgerRoundIsAtomic(t *testing.T) {
 	}
 }
 
-func TestLedgerRetentionAndReopen(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "h.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var es []LedgerEntry
-	for d := range 10 {
-		es = append(es, ledgerEntry(t0.Add(time.Duration(d)*24*time.Hour), int64(d), "p", float64(d+1)))
-	}
-	if err := db.RecordDecisions(ctx, es); err != nil {
-		t.Fatal(err)
-	}
-	n, err := db.PruneLedger(ctx, t0.Add(7*24*time.Hour))
-	if err != nil || n != 7 {
-		t.Fatalf("pruned %d, %v; want 7", n, err)
-	}
-	db.Close()
-	db, err = Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	hist, err := db.DecisionHistory(ctx, "p", "produce", t0, t0.Add(30*24*time.Hour), 0)
-	if err != nil || len(hist) != 3 || hist[0].After != 8 {
-		t.Fatalf("after reopen: %d entries (%v)", len(hist), err)
-	}
-}
-
 // The ledger grows by every project and direction each round and is kept
 // for weeks; a history query must seek its time range in the index, not
 // scan the project's whole past.
@@ -173,21 +142,7 @@ func TestDecisionHistoryUsesTheTimeIndex(t *testing.T) {
 	for _, n := range []int{1, 2} {
 		args := []any{"p", "produce", "fetch"}[:1+n]
 		args = append(args, 0, 1, 10)
-		rows, err := db.SQL().Query("EXPLAIN QUERY PLAN "+historyQuery(n), args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		joined := strings.Join(plan, "\n")
+		joined := queryPlan(t, db, historyQuery(n), args...)
 		if !strings.Contains(joined, "USING INDEX ledger_decisions_project (project=? AND direction=? AND at_ms>? AND at_ms<?)") {
 			t.Errorf("%d direction(s): the query does not seek the time range:\n%s", n, joined)
 		}

@@ -84,15 +84,7 @@ func (s *DB) PutOverride(ctx context.Context, o Override, expectVersion int, aud
 		return Override{}, fmt.Errorf("put override %s/%s: %w", o.Kind, o.Name, ErrConflict)
 	}
 	o.Version = expectVersion + 1
-	var expires any
-	if o.ExpiresAt != nil {
-		expires = o.ExpiresAt.UTC().Format(timeFormat)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO overrides (kind, name, spec, expires_at, version, updated_by, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(kind, name) DO UPDATE SET spec = excluded.spec, expires_at = excluded.expires_at,
-			version = excluded.version, updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
-		o.Kind, o.Name, string(o.Spec), expires, o.Version, o.UpdatedBy, o.UpdatedAt.UTC().Format(timeFormat)); err != nil {
+	if err := upsertOverrideTx(ctx, tx, o); err != nil {
 		return Override{}, fmt.Errorf("put override %s/%s: %w", o.Kind, o.Name, err)
 	}
 	if exists {
@@ -203,6 +195,21 @@ func scanOverride(r scanner) (Override, error) {
 		o.ExpiresAt = &t
 	}
 	return o, nil
+}
+
+// upsertOverrideTx writes o's row as it stands, version included: the one
+// place both a local put and a replicated change write an override.
+func upsertOverrideTx(ctx context.Context, tx *sql.Tx, o Override) error {
+	var expires any
+	if o.ExpiresAt != nil {
+		expires = o.ExpiresAt.UTC().Format(timeFormat)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO overrides (kind, name, spec, expires_at, version, updated_by, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(kind, name) DO UPDATE SET spec = excluded.spec, expires_at = excluded.expires_at,
+			version = excluded.version, updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+		o.Kind, o.Name, string(o.Spec), expires, o.Version, o.UpdatedBy, o.UpdatedAt.UTC().Format(timeFormat))
+	return err
 }
 
 func overrideTx(ctx context.Context, tx *sql.Tx, kind, name string) (Override, error) {

@@ -236,15 +236,7 @@ func (s *DB) applyOverride(ctx context.Context, tx *sql.Tx, oc overrideChange) e
 		}
 		return nil
 	}
-	var expires any
-	if o.ExpiresAt != nil {
-		expires = o.ExpiresAt.UTC().Format(timeFormat)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO overrides (kind, name, spec, expires_at, version, updated_by, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(kind, name) DO UPDATE SET spec = excluded.spec, expires_at = excluded.expires_at,
-			version = excluded.version, updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
-		o.Kind, o.Name, string(o.Spec), expires, o.Version, o.UpdatedBy, o.UpdatedAt.UTC().Format(timeFormat)); err != nil {
+	if err := upsertOverrideTx(ctx, tx, o); err != nil {
 		return fmt.Errorf("apply override %s/%s: %w", o.Kind, o.Name, err)
 	}
 	return nil

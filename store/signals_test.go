@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -122,37 +121,6 @@ func TestRecordSignalsRejectsBadEntriesWhole(t *testing.T) {
 	}
 }
 
-func TestSignalsRetentionAndReopen(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "h.db")
-	db, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var es []SignalEntry
-	for d := range 10 {
-		es = append(es, signal(t0.Add(time.Duration(d)*24*time.Hour), "p", "produce", float64(d+1)))
-	}
-	if err := db.RecordSignals(ctx, es); err != nil {
-		t.Fatal(err)
-	}
-	n, err := db.PruneSignals(ctx, t0.Add(7*24*time.Hour))
-	if err != nil || n != 7 {
-		t.Fatalf("pruned %d, %v; want 7", n, err)
-	}
-	db.Close()
-	db, err = Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	got, err := db.Signals(ctx, "p", "produce", t0, t0.Add(30*24*time.Hour), 0)
-	if err != nil || len(got) != 3 || got[0].Rate != 8 {
-		t.Fatalf("after reopen: %d signals (%v)", len(got), err)
-	}
-}
-
 // Signals are recorded for every project and direction each round and
 // kept as long as the ledger; a query must seek its time range in an index.
 func TestSignalsUseAnIndex(t *testing.T) {
@@ -173,21 +141,7 @@ func TestSignalsUseAnIndex(t *testing.T) {
 		}
 		args = append(args, []any{"produce", "fetch"}[:tc.n]...)
 		args = append(args, 0, 1, 10)
-		rows, err := db.SQL().Query("EXPLAIN QUERY PLAN "+signalsQuery(tc.byProject, tc.n), args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if joined := strings.Join(plan, "\n"); !strings.Contains(joined, tc.want) {
+		if joined := queryPlan(t, db, signalsQuery(tc.byProject, tc.n), args...); !strings.Contains(joined, tc.want) {
 			t.Errorf("project %v, %d direction(s): plan lacks %q:\n%s", tc.byProject, tc.n, tc.want, joined)
 		}
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -15,6 +16,96 @@ func openTemp(t *testing.T) *DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// queryPlan is SQLite's plan for query with args, one step a line.
+func queryPlan(t *testing.T, db *DB, query string, args ...any) string {
+	t.Helper()
+	rows, err := db.SQL().Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
+}
+
+// TestRetentionAndReopen: for each table kept for a retention period, ten
+// daily rows (the d-th carrying d+1) pruned before day 7 leave days 7 to 9,
+// and they are there after the store is closed and opened again.
+func TestRetentionAndReopen(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	day := func(d int) time.Time { return t0.Add(time.Duration(d) * 24 * time.Hour) }
+	for _, tc := range []struct {
+		name   string
+		record func(ctx context.Context, db *DB) error
+		prune  func(db *DB, ctx context.Context, before time.Time) (int64, error)
+		// read returns the rows left in days 0 to 30, and the first one's value.
+		read func(ctx context.Context, db *DB) (int, float64, error)
+	}{
+		{"ledger", func(ctx context.Context, db *DB) error {
+			var es []LedgerEntry
+			for d := range 10 {
+				es = append(es, ledgerEntry(day(d), int64(d), "p", float64(d+1)))
+			}
+			return db.RecordDecisions(ctx, es)
+		}, (*DB).PruneLedger, func(ctx context.Context, db *DB) (int, float64, error) {
+			hist, err := db.DecisionHistory(ctx, "p", "produce", t0, day(30), 0)
+			if err != nil || len(hist) == 0 {
+				return len(hist), 0, err
+			}
+			return len(hist), hist[0].After, nil
+		}},
+		{"signals", func(ctx context.Context, db *DB) error {
+			var es []SignalEntry
+			for d := range 10 {
+				es = append(es, signal(day(d), "p", "produce", float64(d+1)))
+			}
+			return db.RecordSignals(ctx, es)
+		}, (*DB).PruneSignals, func(ctx context.Context, db *DB) (int, float64, error) {
+			got, err := db.Signals(ctx, "p", "produce", t0, day(30), 0)
+			if err != nil || len(got) == 0 {
+				return len(got), 0, err
+			}
+			return len(got), got[0].Rate, nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "h.db")
+			db, err := Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.record(ctx, db); err != nil {
+				t.Fatal(err)
+			}
+			n, err := tc.prune(db, ctx, day(7))
+			if err != nil || n != 7 {
+				t.Fatalf("pruned %d, %v; want 7", n, err)
+			}
+			db.Close()
+			db, err = Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if left, first, err := tc.read(ctx, db); err != nil || left != 3 || first != 8 {
+				t.Fatalf("after reopen: %d rows, the first %v (%v); want 3, the first 8", left, first, err)
+			}
+		})
+	}
 }
 
 func TestOpenIsIdempotent(t *testing.T) {

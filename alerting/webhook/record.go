@@ -11,15 +11,7 @@ type StoreRecorder struct{ DB *store.DB }
 
 // Record implements Recorder.
 func (r StoreRecorder) Record(ctx context.Context, ns []Notification) ([]Notification, error) {
-	rows := make([]store.AlertNotification, len(ns))
-	for i, n := range ns {
-		rows[i] = store.AlertNotification{
-			Key: n.Key, GroupKey: n.GroupKey, Receiver: n.Receiver, Fingerprint: n.Fingerprint,
-			Status: n.Status, AlertName: n.AlertName, Labels: n.Labels, Annotations: n.Annotations,
-			StartsAt: n.StartsAt, EndsAt: n.EndsAt, GeneratorURL: n.GeneratorURL, ReceivedAt: n.ReceivedAt,
-		}
-	}
-	idx, err := r.DB.RecordAlertNotifications(ctx, rows)
+	idx, err := r.DB.RecordAlertNotifications(ctx, ns)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,9 @@
 // recorder deduplicates on group key + fingerprint + status + start time, so
 // each alert state is handled exactly once however often it arrives.
 //
+// AlertmanagerRoute writes the other side: the Alertmanager configuration
+// that sends every alert to the receiver.
+//
 // It must not import the limiter, detector or collector.
 package webhook
 
@@ -24,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/headroomhq/headroom/store"
 	"github.com/prometheus/alertmanager/template"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -37,22 +41,10 @@ type Message struct {
 }
 
 // Notification is one alert state out of a message: the unit the recorder
-// stores and deduplicates.
-type Notification struct {
-	// Key is the idempotency key: group key, fingerprint, status and start.
-	Key          string
-	GroupKey     string
-	Receiver     string
-	Fingerprint  string
-	Status       string // firing or resolved
-	AlertName    string
-	Labels       map[string]string
-	Annotations  map[string]string
-	StartsAt     time.Time
-	EndsAt       time.Time
-	GeneratorURL string
-	ReceivedAt   time.Time
-}
+// stores and deduplicates. It is the store's row as it is received (Key is
+// the idempotency key: group key, fingerprint, status and start; Status is
+// firing or resolved); Deliveries is the store's count and stays zero here.
+type Notification = store.AlertNotification
 
 // Recorder stores notifications durably. Record returns the notifications
 // that were not recorded before; it must have committed them when it

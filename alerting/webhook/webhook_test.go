@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -197,23 +196,8 @@ func TestRealAlertmanagerHAPairDeliversOnce(t *testing.T) {
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 
-	amCfg := fmt.Sprintf(`route:
-  receiver: headroom
-  group_by: [alertname]
-  group_wait: 100ms
-  group_interval: 1s
-receivers:
-  - name: headroom
-    webhook_configs:
-      - url: %s/webhook/alertmanager
-        send_resolved: true
-        http_config:
-          authorization: {type: Bearer, credentials: t0ken}
-`, srv.URL)
-	cfgFile := testpeer.WriteFile(t, "am.yml", amCfg)
-	if out, err := testpeer.Amtool(t, "check-config", cfgFile); err != nil {
-		t.Fatalf("amtool check-config: %v\n%s", err, out)
-	}
+	amCfg := AlertmanagerRoute{URL: srv.URL + "/webhook/alertmanager", BearerToken: "t0ken",
+		GroupBy: []string{"alertname"}, GroupWait: 100 * time.Millisecond, GroupInterval: time.Second}.Config()
 	a, b := testpeer.Alertmanager(t, amCfg), testpeer.Alertmanager(t, amCfg)
 
 	n, err := notifier.New(notifier.Options{Alertmanagers: config.URLs(a.URL, b.URL)})
@@ -247,6 +231,64 @@ receivers:
 	defer mu.Unlock()
 	if len(fresh) != 1 {
 		t.Fatalf("handled %d times, want exactly once", len(fresh))
+	}
+}
+
+// TestAlertmanagerRouteConfig: each form of the route is a configuration
+// amtool accepts, and the common one reads as written out by hand.
+func TestAlertmanagerRouteConfig(t *testing.T) {
+	const wantBearer = `route:
+  receiver: headroom
+  group_by: [alertname, cluster, group]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: headroom
+    webhook_configs:
+      - url: http://127.0.0.1:9/webhook/alertmanager
+        send_resolved: true
+        http_config:
+          authorization: {type: Bearer, credentials: s3cret}
+`
+	tokenFile := testpeer.WriteFile(t, "token", "s3cret\n")
+	for _, tc := range []struct {
+		name  string
+		route AlertmanagerRoute
+		want  []string // lines the text must hold
+	}{
+		{"bearer token", AlertmanagerRoute{URL: "http://127.0.0.1:9/webhook/alertmanager", BearerToken: "s3cret",
+			GroupBy: []string{"alertname", "cluster", "group"}, GroupInterval: time.Second, RepeatInterval: time.Hour},
+			[]string{"credentials: s3cret}", "repeat_interval: 1h", "group_wait: 0s"}},
+		{"token file", AlertmanagerRoute{URL: "http://127.0.0.1:9/hook", BearerTokenFile: tokenFile,
+			GroupBy: []string{"alertname"}, GroupWait: time.Second, GroupInterval: 5 * time.Second, RepeatInterval: time.Hour},
+			[]string{"credentials_file: " + tokenFile + "}", "group_interval: 5s"}},
+		{"no auth, no resolved", AlertmanagerRoute{URL: "http://127.0.0.1:9/hook", GroupBy: []string{"alertname", "batch"},
+			GroupWait: 100 * time.Millisecond, GroupInterval: time.Second, NoResolved: true},
+			[]string{"send_resolved: false", "group_wait: 100ms", "group_by: [alertname, batch]"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := tc.route.Config()
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("configuration lacks %q:\n%s", w, text)
+				}
+			}
+			if tc.route.BearerToken == "" && tc.route.BearerTokenFile == "" && strings.Contains(text, "authorization") {
+				t.Errorf("configuration has an authorization without credentials:\n%s", text)
+			}
+			if tc.route.RepeatInterval == 0 && strings.Contains(text, "repeat_interval") {
+				t.Errorf("configuration sets repeat_interval it was not given:\n%s", text)
+			}
+			if out, err := testpeer.Amtool(t, "check-config", testpeer.WriteFile(t, "am.yml", text)); err != nil {
+				t.Fatalf("amtool check-config: %v\n%s\n%s", err, out, text)
+			}
+		})
+	}
+	got := AlertmanagerRoute{URL: "http://127.0.0.1:9/webhook/alertmanager", BearerToken: "s3cret",
+		GroupBy: []string{"alertname", "cluster", "group"}, GroupInterval: time.Second, RepeatInterval: time.Hour}.Config()
+	if got != wantBearer {
+		t.Errorf("configuration:\n%s\nwant:\n%s", got, wantBearer)
 	}
 }
 

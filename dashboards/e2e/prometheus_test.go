@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
+	"github.com/headroomhq/headroom/alerting/webhook"
 	"github.com/headroomhq/headroom/api"
 	"github.com/headroomhq/headroom/daemon"
 	"github.com/headroomhq/headroom/dashboards"
@@ -34,28 +35,11 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// One broker of 1 MB/s produce, of which 80% may be handed out. hot wants
-// 1.3 MB/s and stays throttled at what it can borrow, so Headroom raises
-// ProjectThrottled; calm stays under its floor.
-const scenarioYAML = `
-name: dashboards
-duration: 1h
-brokers:
-  count: 1
-  capacity: {produce: 1MB/s, fetch: 2MB/s}
-  margin: 0.8
-projects:
-  - name: hot
-    produce: {share: 300kB/s}
-    fetch: {share: 600kB/s}
-    partitions: 2
-    demand: {produce: {base: 100kB/s}}
-  - name: calm
-    produce: {share: 300kB/s, floor: 150kB/s}
-    fetch: {share: 600kB/s}
-    partitions: 1
-    demand: {produce: {base: 50kB/s}}
-`
+// One broker of 1 MB/s produce, of which 80% may be handed out
+// (labrig.HotAndCalm). hot wants 1.3 MB/s and stays throttled at what it
+// can borrow, so Headroom raises ProjectThrottled; calm stays under its
+// floor.
+var scenarioYAML = labrig.HotAndCalm("dashboards", 2)
 
 // scrapeInterval is the test Prometheus's scrape and rule evaluation
 // interval, and so the Grafana datasource's minimum interval
@@ -456,21 +440,8 @@ func TestDashboardsReturnData(t *testing.T) {
 	rig.Set("hot", 1.3e6)
 	rig.Set("calm", 50e3)
 
-	amCfg := fmt.Sprintf(`route:
-  receiver: headroom
-  group_by: [alertname, cluster, group]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: headroom
-    webhook_configs:
-      - url: %s%s
-        send_resolved: true
-        http_config:
-          authorization: {type: Bearer, credentials: %s}
-`, rig.URL, daemon.WebhookPath, webhookTok)
-	am := testpeer.Alertmanager(t, amCfg)
+	am := testpeer.Alertmanager(t, webhook.AlertmanagerRoute{URL: rig.URL + daemon.WebhookPath, BearerToken: webhookTok,
+		GroupBy: []string{"alertname", "cluster", "group"}, GroupInterval: time.Second, RepeatInterval: time.Hour}.Config())
 	// Nothing listens here: every delivery to it fails.
 	deadAM := "http://" + testpeer.FreeAddr(t)
 

@@ -36,17 +36,23 @@ func Prometheus(t testing.TB, config string) *Peer {
 }
 
 // Alertmanager starts a real, non-clustered Alertmanager with the given
-// configuration file contents.
+// configuration file contents (alerting/webhook's AlertmanagerRoute writes
+// one that sends every alert to Headroom's webhook).
 func Alertmanager(t testing.TB, config string) *Peer {
 	t.Helper()
 	return AlertmanagerAt(t, config, "", t.TempDir())
 }
 
 // AlertmanagerAt starts Alertmanager on addr (a free port when empty) with
-// its state in dataDir, so that a test can restart it in place.
+// its state in dataDir, so that a test can restart it in place. The
+// configuration goes through amtool check-config first: one it rejects
+// fails the test with amtool's words.
 func AlertmanagerAt(t testing.TB, config, addr, dataDir string) *Peer {
 	t.Helper()
 	cfg := WriteFile(t, "alertmanager.yml", config)
+	if out, err := Amtool(t, "check-config", cfg); err != nil {
+		t.Fatalf("amtool check-config: %v\n%s", err, out)
+	}
 	data := dataDir
 	return Start(t, Spec{
 		Addr:   addr,

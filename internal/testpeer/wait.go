@@ -2,6 +2,7 @@ package testpeer
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -97,4 +98,20 @@ func Exposition(t testing.TB, g prometheus.Gatherer) string {
 		b.WriteString(mf.String())
 	}
 	return b.String()
+}
+
+// RoundFromEnv is the round of a test that runs Headroom's round loop on
+// wall time: the duration the environment variable name sets (at least
+// 1s; 15s is the configuration's default, to run as deployed), else 2s,
+// which keeps make test short.
+func RoundFromEnv(t testing.TB, name string) time.Duration {
+	t.Helper()
+	if s := os.Getenv(name); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Second {
+			t.Fatalf("%s=%q: want a duration of at least 1s", name, s)
+		}
+		return d
+	}
+	return 2 * time.Second
 }

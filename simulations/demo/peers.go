@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/headroomhq/headroom/alerting/webhook"
 )
 
 // Binaries of the Debian packages (scripts/setup.sh installs them). The
@@ -121,20 +123,9 @@ func startAlertmanager(ctx context.Context, dir, base string, logger *slog.Logge
 	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		return nil, "", fmt.Errorf("demo: %w", err)
 	}
-	cfg := fmt.Sprintf(`route:
-  receiver: headroom
-  group_by: [alertname, cluster, group]
-  group_wait: 1s
-  group_interval: 5s
-  repeat_interval: 1h
-receivers:
-  - name: headroom
-    webhook_configs:
-      - url: %s/webhook/alertmanager
-        send_resolved: true
-        http_config:
-          authorization: {type: Bearer, credentials_file: %s}
-`, base, tokenFile)
+	cfg := webhook.AlertmanagerRoute{URL: base + "/webhook/alertmanager", BearerTokenFile: tokenFile,
+		GroupBy: []string{"alertname", "cluster", "group"}, GroupWait: time.Second, GroupInterval: 5 * time.Second,
+		RepeatInterval: time.Hour}.Config()
 	cfgFile := filepath.Join(dir, "alertmanager.yml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		return nil, "", fmt.Errorf("demo: %w", err)

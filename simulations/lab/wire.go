@@ -79,25 +79,26 @@ type wireConn struct {
 	inflight map[int32]inflightReq // by correlation id
 
 	// request stream state (reader goroutine only)
-	rHdr  [12]byte
-	rN    int
-	rSkip int
-	rBody []byte // a produce or fetch request being read, after its 12-byte prefix
-	rNeed int
-	rRK   requestKey
-	rCorr int32
-	rBad  bool
+	rHdr [12]byte
+	rN   int
+	// rFrame is the rest of the request frame being read: passed over, or
+	// a produce request collected after its 12-byte prefix.
+	rFrame frameRest
+	rRK    requestKey
+	rCorr  int32
+	rBad   bool
 	// rMute is a mute to serve before the next read: a throttled produce
 	// request with acks=0 gets no response to carry it.
 	rMute time.Duration
 
 	// response stream state (writer goroutine only)
-	wHdr  []byte // size and correlation id of the frame being read
-	wPend []byte // a produce or fetch response frame being read
-	wNeed int
-	wReq  inflightReq
-	wSkip int
-	wBad  bool
+	wHdr []byte // size and correlation id of the frame being read
+	// wFrame is the rest of the response frame being read: passed
+	// through, or a produce or fetch response collected whole (its header
+	// included).
+	wFrame frameRest
+	wReq   inflightReq
+	wBad   bool
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -136,26 +137,46 @@ func (w *wireConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// frameRest is what is left of the frame a stream is in once its header is
+// read: bytes to pass over, or bytes to collect until the frame is whole.
+// Both streams of a connection follow their frames with one.
+type frameRest struct {
+	skip int    // bytes still to pass over
+	need int    // bytes still to collect into body
+	body []byte // what is collected of the frame so far
+}
+
+// busy reports whether the stream is inside a frame's rest, so the next
+// bytes are not a header.
+func (f *frameRest) busy() bool { return f.skip > 0 || f.need > 0 }
+
+// feed takes the front of p that belongs to the frame's rest. It returns
+// the bytes passed over, what is left of p, and whether body just became
+// whole.
+func (f *frameRest) feed(p []byte) (passed, rest []byte, whole bool) {
+	if f.skip > 0 {
+		k := min(f.skip, len(p))
+		f.skip -= k
+		return p[:k], p[k:], false
+	}
+	k := min(f.need, len(p))
+	f.body = append(f.body, p[:k]...)
+	f.need -= k
+	return nil, p[k:], f.need == 0
+}
+
 func (w *wireConn) scanRequests(p []byte) {
 	for len(p) > 0 {
-		if w.rSkip > 0 {
-			k := min(w.rSkip, len(p))
-			w.rSkip -= k
-			p = p[k:]
-			continue
-		}
-		if w.rNeed > 0 {
-			k := min(w.rNeed, len(p))
-			w.rBody = append(w.rBody, p[:k]...)
-			w.rNeed -= k
-			p = p[k:]
-			if w.rNeed == 0 {
+		if w.rFrame.busy() {
+			var whole bool
+			_, p, whole = w.rFrame.feed(p)
+			if whole {
 				if w.rRK.name == kmsg.NameForKey(int16(kmsg.Fetch)) {
-					w.fetchRequest(w.rRK, w.rCorr, w.rBody)
+					w.fetchRequest(w.rRK, w.rCorr, w.rFrame.body)
 				} else {
-					w.produceRequest(w.rRK, w.rCorr, w.rBody)
+					w.produceRequest(w.rRK, w.rCorr, w.rFrame.body)
 				}
-				w.rBody = w.rBody[:0]
+				w.rFrame.body = w.rFrame.body[:0]
 			}
 			continue
 		}
@@ -180,14 +201,14 @@ func (w *wireConn) scanRequests(p []byte) {
 		w.b.mu.Unlock()
 		switch {
 		case (key == int16(kmsg.Produce) || key == int16(kmsg.Fetch)) && size > 8:
-			w.rNeed, w.rRK, w.rCorr = size-8, rk, corr
+			w.rFrame.need, w.rRK, w.rCorr = size-8, rk, corr
 		case key == int16(kmsg.Fetch):
 			w.mu.Lock()
 			w.inflight[corr] = inflightReq{rk: rk}
 			w.mu.Unlock()
-			w.rSkip = size - 8
+			w.rFrame.skip = size - 8
 		default:
-			w.rSkip = size - 8
+			w.rFrame.skip = size - 8
 		}
 	}
 }
@@ -285,21 +306,14 @@ func (w *wireConn) scanResponses(p []byte) []outChunk {
 	var chunks []outChunk
 	var out []byte
 	for len(p) > 0 {
-		if w.wSkip > 0 {
-			k := min(w.wSkip, len(p))
-			out = append(out, p[:k]...)
-			w.wSkip -= k
-			p = p[k:]
-			continue
-		}
-		if w.wNeed > 0 {
-			k := min(w.wNeed, len(p))
-			w.wPend = append(w.wPend, p[:k]...)
-			w.wNeed -= k
-			p = p[k:]
-			if w.wNeed == 0 {
-				frame, throttle, clientThrottles := w.response(w.wReq, w.wPend)
-				w.wPend = w.wPend[:0]
+		if w.wFrame.busy() {
+			var passed []byte
+			var whole bool
+			passed, p, whole = w.wFrame.feed(p)
+			out = append(out, passed...)
+			if whole {
+				frame, throttle, clientThrottles := w.response(w.wReq, w.wFrame.body)
+				w.wFrame.body = w.wFrame.body[:0]
 				switch {
 				case throttle <= 0:
 					out = append(out, frame...)
@@ -333,11 +347,11 @@ func (w *wireConn) scanResponses(p []byte) []outChunk {
 		delete(w.inflight, corr)
 		w.mu.Unlock()
 		if ok && size > 4 {
-			w.wReq, w.wNeed = req, size-4
-			w.wPend = append(w.wPend[:0], hdr...)
+			w.wReq, w.wFrame.need = req, size-4
+			w.wFrame.body = append(w.wFrame.body[:0], hdr...)
 		} else {
 			out = append(out, hdr...)
-			w.wSkip = size - 4
+			w.wFrame.skip = size - 4
 		}
 	}
 	if len(out) > 0 {
