@@ -42,6 +42,23 @@ func TestMeasuredExemptSumsPerBroker(t *testing.T) {
 	}
 }
 
+// mirrorAt is round i's snapshot, rounds 15 s apart, with the exempt
+// entity mm2 measured at v on broker eu/1.
+func mirrorAt(i int, v float64) *collector.Snapshot {
+	return &collector.Snapshot{Time: time.Unix(1700000000, 0).Add(time.Duration(i) * 15 * time.Second),
+		Exempt: []collector.ExemptRate{{BrokerKey: collector.BrokerKey{Cluster: "eu", Broker: "1"}, Name: "mm2",
+			Direction: config.Produce, Rate: collector.Value{Value: v, State: collector.Fresh}}}}
+}
+
+// steadyMirror feeds x 200 rounds of the mirror at ±2% around 1000,
+// alternating, and returns the next round's index.
+func steadyMirror(x *exemptReserves) int {
+	for i := range 200 {
+		x.reserves(mirrorAt(i, 1000+20*float64(1-2*(i%2))))
+	}
+	return 200
+}
+
 // TestExemptReservesFollowTheTraffic: a steady, noisy exempt rate earns a
 // reserve above the measurement (the detector's upper bound); a jump is
 // reserved in full in the round it is measured; a broker no longer
@@ -49,25 +66,16 @@ func TestMeasuredExemptSumsPerBroker(t *testing.T) {
 func TestExemptReservesFollowTheTraffic(t *testing.T) {
 	x := exemptReserves{cfg: config.DefaultDetectorConfig()}
 	k := rateKey{cluster: "eu", broker: "1", dir: config.Produce}
-	snap := func(i int, v float64) *collector.Snapshot {
-		return &collector.Snapshot{Time: time.Unix(1700000000, 0).Add(time.Duration(i) * 15 * time.Second),
-			Exempt: []collector.ExemptRate{{BrokerKey: collector.BrokerKey{Cluster: "eu", Broker: "1"}, Name: "mm2",
-				Direction: config.Produce, Rate: collector.Value{Value: v, State: collector.Fresh}}}}
-	}
-	var i int
-	for ; i < 200; i++ {
-		// ±2% around 1000, alternating.
-		x.reserves(snap(i, 1000+20*float64(1-2*(i%2))))
-	}
-	if got := x.reserves(snap(i, 980))[k]; !(got > 1000) {
+	i := steadyMirror(&x)
+	if got := x.reserves(mirrorAt(i, 980))[k]; !(got > 1000) {
 		t.Errorf("steady traffic measured at 980: reserve %v, want the bound above its level 1000", got)
 	}
 	i++
-	if got := x.reserves(snap(i, 2000))[k]; got < 2000 {
+	if got := x.reserves(mirrorAt(i, 2000))[k]; got < 2000 {
 		t.Errorf("a jump to 2000: reserve %v, want at least the measurement", got)
 	}
 	i++
-	x.reserves(&collector.Snapshot{Time: snap(i, 0).Time})
+	x.reserves(&collector.Snapshot{Time: mirrorAt(i, 0).Time})
 	if len(x.series) != 0 {
 		t.Errorf("%d series kept for brokers no longer reporting exempt traffic", len(x.series))
 	}
@@ -82,22 +90,14 @@ func TestExemptReservesFollowTheTraffic(t *testing.T) {
 func TestExemptReserveEndsWhenTrafficStops(t *testing.T) {
 	x := exemptReserves{cfg: config.DefaultDetectorConfig()}
 	k := rateKey{cluster: "eu", broker: "1", dir: config.Produce}
-	snap := func(i int, v float64) *collector.Snapshot {
-		return &collector.Snapshot{Time: time.Unix(1700000000, 0).Add(time.Duration(i) * 15 * time.Second),
-			Exempt: []collector.ExemptRate{{BrokerKey: collector.BrokerKey{Cluster: "eu", Broker: "1"}, Name: "mm2",
-				Direction: config.Produce, Rate: collector.Value{Value: v, State: collector.Fresh}}}}
-	}
-	var i int
-	for ; i < 200; i++ {
-		x.reserves(snap(i, 1000+20*float64(1-2*(i%2))))
-	}
+	i := steadyMirror(&x)
 	for j := range 3 {
-		if got := x.reserves(snap(i, 0))[k]; got != 0 {
+		if got := x.reserves(mirrorAt(i, 0))[k]; got != 0 {
 			t.Fatalf("%d rounds after the traffic stopped (measured 0): reserve %v, want 0", j+1, got)
 		}
 		i++
 	}
-	if got := x.reserves(snap(i, 500))[k]; got < 500 {
+	if got := x.reserves(mirrorAt(i, 500))[k]; got < 500 {
 		t.Errorf("traffic back at 500: reserve %v, want at least the measurement", got)
 	}
 }
