@@ -349,40 +349,47 @@ func (b *batchBytes) OnFetchBatchRead(_ kgo.BrokerMetadata, topic string, _ int3
 
 func produceAndConsume(t *testing.T, c *Cluster, records int) *batchBytes {
 	t.Helper()
-	ctx := t.Context()
 	hooks := &batchBytes{produced: map[string]float64{}, fetched: map[string]float64{}}
 	for _, p := range c.Projects() {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()...), kgo.ClientID(p.ClientID), kgo.DefaultProduceTopic(p.Topic),
-			kgo.WithHooks(hooks), kgo.ProducerBatchCompression(kgo.NoCompression()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range records {
-			cl.Produce(ctx, &kgo.Record{Value: make([]byte, 1000+i%100)}, func(_ *kgo.Record, err error) {
-				if err != nil {
-					t.Errorf("produce: %v", err)
-				}
-			})
-		}
-		if err := cl.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		cl.Close()
-		cons, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()...), kgo.ClientID(p.ClientID), kgo.ConsumeTopics(p.Topic),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.WithHooks(hooks))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for n := 0; n < records; {
-			fs := cons.PollFetches(ctx)
-			if err := fs.Err(); err != nil {
-				t.Fatal(err)
-			}
-			n += fs.NumRecords()
-		}
-		cons.Close()
+		roundTrip(t, c, hooks, p.ClientID, p.Topic, records)
 	}
 	return hooks
+}
+
+// roundTrip produces records to topic as clientID, then consumes them back
+// under the same client id, counting the batches on the wire in hooks.
+func roundTrip(t *testing.T, c *Cluster, hooks *batchBytes, clientID, topic string, records int) {
+	t.Helper()
+	ctx := t.Context()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()...), kgo.ClientID(clientID), kgo.DefaultProduceTopic(topic),
+		kgo.WithHooks(hooks), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range records {
+		cl.Produce(ctx, &kgo.Record{Value: make([]byte, 1000+i%100)}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				t.Errorf("produce: %v", err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	cons, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()...), kgo.ClientID(clientID), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.WithHooks(hooks))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	for n := 0; n < records; {
+		fs := cons.PollFetches(ctx)
+		if err := fs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		n += fs.NumRecords()
+	}
 }
 
 // TestMetricsMatchTraffic checks that every page parses, that per-topic

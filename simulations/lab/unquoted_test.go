@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/headroomhq/headroom/config"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // mirrorTopic is a topic no project owns, led by broker 1 only.
@@ -15,37 +14,8 @@ const mirrorTopic = "mirror.replica"
 // batches written and read, as on the wire.
 func mirrorTraffic(t *testing.T, c *Cluster, records int) *batchBytes {
 	t.Helper()
-	ctx := t.Context()
 	hooks := &batchBytes{produced: map[string]float64{}, fetched: map[string]float64{}}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()...), kgo.ClientID("mirror"), kgo.DefaultProduceTopic(mirrorTopic),
-		kgo.WithHooks(hooks), kgo.ProducerBatchCompression(kgo.NoCompression()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range records {
-		cl.Produce(ctx, &kgo.Record{Value: make([]byte, 1000+i%100)}, func(_ *kgo.Record, err error) {
-			if err != nil {
-				t.Errorf("produce: %v", err)
-			}
-		})
-	}
-	if err := cl.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cl.Close()
-	cons, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()...), kgo.ClientID("mirror"), kgo.ConsumeTopics(mirrorTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.WithHooks(hooks))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
-	for n := 0; n < records; {
-		fs := cons.PollFetches(ctx)
-		if err := fs.Err(); err != nil {
-			t.Fatal(err)
-		}
-		n += fs.NumRecords()
-	}
+	roundTrip(t, c, hooks, "mirror", mirrorTopic, records)
 	return hooks
 }
 
