@@ -642,3 +642,15 @@ func (s *Series) shift(x, pred, sigma float64, r *Result) {
 		}
 	}
 }
+
+// NewUpperBound returns a new non-negative series as its forecast's upper
+// bound alone: each call observes v at at and returns Result.Upper. The
+// limiter's reserve for traffic Headroom never throttles follows a bound
+// like this one per broker (limiter/demand.Reserves).
+func NewUpperBound(cfg config.DetectorConfig) (func(at time.Time, v float64) float64, error) {
+	s, err := NewSeries(cfg, Options{NonNegative: true})
+	if err != nil {
+		return nil, err
+	}
+	return func(at time.Time, v float64) float64 { return s.Observe(at, v).Upper }, nil
+}

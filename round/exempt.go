@@ -14,53 +14,25 @@ import (
 // cluster's exempt entities move: traffic Headroom never throttles and
 // plans around (limiter.Broker.Reserved). Each broker's sum goes through a
 // detector series, so the reserve covers the noise around the traffic's
-// level as well as a rise (demand.Reserve).
+// level as well as a rise (demand.Reserves).
 type exemptReserves struct {
-	cfg    config.DetectorConfig
-	series map[rateKey]*detector.Series
+	cfg config.DetectorConfig
+	r   demand.Reserves[rateKey]
 }
 
 // reserves returns this round's reserve per broker and direction. A rate
 // that is pending or missing makes the reserve unknown (NaN), which the
 // allocator treats as missing data and holds the broker's quotas.
 func (x *exemptReserves) reserves(s *collector.Snapshot) map[rateKey]float64 {
+	if x.r.New == nil {
+		x.r.New = func() (demand.UpperBound, error) { return detector.NewUpperBound(x.cfg) }
+	}
 	sums := measuredExempt(s)
 	out := make(map[rateKey]float64, len(sums))
-	if x.series == nil {
-		x.series = map[rateKey]*detector.Series{}
-	}
 	for k, v := range sums {
-		if v == 0 {
-			// The traffic stopped (demand.Reserve): the series starts
-			// over, as for traffic no longer reported.
-			out[k] = demand.Reserve(v, math.NaN())
-			delete(x.series, k)
-			continue
-		}
-		ser := x.series[k]
-		if ser == nil {
-			var err error
-			if ser, err = detector.NewSeries(x.cfg, detector.Options{NonNegative: true}); err != nil {
-				// The detector section was validated with the
-				// configuration; without a series the measurement alone
-				// is the reserve.
-				out[k] = demand.Reserve(v, math.NaN())
-				continue
-			}
-			x.series[k] = ser
-		}
-		upper := math.NaN()
-		if !math.IsNaN(v) {
-			upper = ser.Observe(s.Time, v).Upper
-		}
-		out[k] = demand.Reserve(v, upper)
+		out[k] = x.r.Next(k, s.Time, v)
 	}
-	// A broker whose exempt traffic stopped being reported starts over.
-	for k := range x.series {
-		if _, ok := sums[k]; !ok {
-			delete(x.series, k)
-		}
-	}
+	x.r.Retain(func(k rateKey) bool { _, ok := sums[k]; return ok })
 	return out
 }
 

@@ -76,8 +76,8 @@ func TestExemptReservesFollowTheTraffic(t *testing.T) {
 	}
 	i++
 	x.reserves(&collector.Snapshot{Time: mirrorAt(i, 0).Time})
-	if len(x.series) != 0 {
-		t.Errorf("%d series kept for brokers no longer reporting exempt traffic", len(x.series))
+	if n := x.r.Len(); n != 0 {
+		t.Errorf("%d series kept for brokers no longer reporting exempt traffic", n)
 	}
 }
 

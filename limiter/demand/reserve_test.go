@@ -3,6 +3,7 @@ package demand
 import (
 	"math"
 	"testing"
+	"time"
 )
 
 func TestReserve(t *testing.T) {
@@ -27,5 +28,53 @@ func TestReserve(t *testing.T) {
 				t.Errorf("Reserve(%v, %v) = %v, want %v", tc.measured, tc.upper, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestReservesKeepOneBoundPerKey: each key's bound sees only its own
+// measurements; zero drops a key's bound so that it starts over; NaN is
+// not fed to the bound; Retain drops the keys no longer reported. The
+// bound here is a test double that remembers what it was fed and
+// returns the largest so far plus one.
+func TestReservesKeepOneBoundPerKey(t *testing.T) {
+	made := 0
+	var r Reserves[string]
+	r.New = func() (UpperBound, error) {
+		made++
+		top := 0.0
+		return func(_ time.Time, v float64) float64 { top = max(top, v); return top + 1 }, nil
+	}
+	at := time.Unix(0, 0)
+	steps := []struct {
+		key  string
+		v    float64
+		want float64
+	}{
+		{"a", 10, 11},
+		{"b", 5, 6},          // b's own bound: a's 10 is not in it
+		{"a", 8, 11},         // a's bound remembers 10
+		{"a", 0, 0},          // stopped: nothing reserved, a's bound dropped
+		{"a", 4, 5},          // a starts over: its old 10 is forgotten
+		{"b", math.NaN(), 0}, // unknown: NaN, not fed (checked below)
+		{"b", 5.5, 6.5},      // b's bound saw 5 and 5.5 only
+	}
+	for i, s := range steps {
+		got := r.Next(s.key, at, s.v)
+		if math.IsNaN(s.v) {
+			if !math.IsNaN(got) {
+				t.Errorf("step %d: reserve %v for an unknown measurement, want NaN", i, got)
+			}
+			continue
+		}
+		if got != s.want {
+			t.Errorf("step %d (%s = %v): reserve %v, want %v", i, s.key, s.v, got, s.want)
+		}
+	}
+	if made != 3 {
+		t.Errorf("%d bounds made, want 3 (a, b, a again)", made)
+	}
+	r.Retain(func(k string) bool { return k == "b" })
+	if r.Len() != 1 {
+		t.Errorf("%d bounds after keeping only b, want 1", r.Len())
 	}
 }

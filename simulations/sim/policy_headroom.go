@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/headroomhq/headroom/config"
@@ -76,8 +75,8 @@ type headroomPolicy struct {
 	par   demand.Params
 	state limiter.State
 	det   []*detector.Series
-	// exempt follows each broker's exempt traffic, made on first sight.
-	exempt []*detector.Series
+	// exempt follows each broker's exempt traffic.
+	exempt demand.Reserves[int]
 	detCfg config.DetectorConfig
 	mem    []demand.Memory
 	in     []demand.Input
@@ -163,9 +162,7 @@ func (p *headroomPolicy) Plan(obs *Observation, quotas []float64) error {
 		in.Expected, in.Upper = r.Forecast, r.Upper
 		lp.Loads = p.par.Loads(&p.mem[i], in, p.est[i], lp.Loads[:0])
 	}
-	if err := p.reserve(at, obs.Exempt); err != nil {
-		return err
-	}
+	p.reserve(at, obs.Exempt)
 	plan := p.alloc.Allocate(&p.state)
 	for i, d := range plan.Decisions {
 		if d.Write {
@@ -176,34 +173,13 @@ func (p *headroomPolicy) Plan(obs *Observation, quotas []float64) error {
 }
 
 // reserve sets each broker's reserve for the exempt traffic it reported,
-// through a detector per broker, as the live round does.
-func (p *headroomPolicy) reserve(at time.Time, exempt []float64) error {
-	if exempt == nil {
-		return nil
-	}
-	if p.exempt == nil {
-		p.exempt = make([]*detector.Series, len(exempt))
-		for b := range p.exempt {
-			s, err := detector.NewSeries(p.detCfg, detector.Options{NonNegative: true})
-			if err != nil {
-				return fmt.Errorf("headroom policy: %w", err)
-			}
-			p.exempt[b] = s
-		}
+// through the live round's rule (demand.Reserves) and a detector bound per
+// broker.
+func (p *headroomPolicy) reserve(at time.Time, exempt []float64) {
+	if p.exempt.New == nil {
+		p.exempt.New = func() (demand.UpperBound, error) { return detector.NewUpperBound(p.detCfg) }
 	}
 	for b, v := range exempt {
-		if v == 0 {
-			// Stopped (demand.Reserve): the series starts over.
-			s, err := detector.NewSeries(p.detCfg, detector.Options{NonNegative: true})
-			if err != nil {
-				return fmt.Errorf("headroom policy: %w", err)
-			}
-			p.exempt[b] = s
-			p.state.Brokers[b].Reserved = demand.Reserve(v, math.NaN())
-			continue
-		}
-		r := p.exempt[b].Observe(at, v)
-		p.state.Brokers[b].Reserved = demand.Reserve(v, r.Upper)
+		p.state.Brokers[b].Reserved = p.exempt.Next(b, at, v)
 	}
-	return nil
 }
