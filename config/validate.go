@@ -20,6 +20,7 @@ func (c *Config) Validate() Errors {
 	v.groups()
 	v.projects()
 	v.groupShares()
+	v.exempt()
 	v.components()
 	return v.errs
 }
@@ -334,7 +335,6 @@ func (v *validation) components() {
 	v.errs = append(v.errs, prefixed("alerting", c.Alerting.Validate())...)
 	v.errs = append(v.errs, prefixed("api", c.API.Validate())...)
 	v.errs = append(v.errs, prefixed("store", c.Store.Validate())...)
-	v.errs = append(v.errs, c.validateExempt()...)
 	if c.HA != nil {
 		v.errs = append(v.errs, prefixed("ha", c.HA.validate(c.Clusters))...)
 	}
