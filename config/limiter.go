@@ -32,7 +32,9 @@ type LimiterConfig struct {
 	// Default 1KiB/s.
 	MinQuota Rate `yaml:"min_quota"`
 	// DemandHeadroom is the spare a project's target carries above its
-	// estimated demand, when capacity allows. Default 0.1.
+	// estimated demand, when capacity allows, while the detector has no
+	// forecast for it (its first rounds, or the detector off). With a
+	// forecast, the forecast's upper bound sizes the spare. Default 0.1.
 	DemandHeadroom float64 `yaml:"demand_headroom"`
 	// LenderSpare is the spare above its demand, within its share, that a
 	// project keeps before others borrow. It must exceed the noise left in

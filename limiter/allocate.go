@@ -24,9 +24,9 @@ const transfersCap = maxTransfers + 3
 //  1. need: each project's demand on each broker is its load's Rate, the
 //     demand stage's estimate (limiter/demand owns the throttle formula and
 //     every rule that corrects for Kafka's muting). Its need is the demand
-//     on its hottest broker; its target is need × (1 + headroom) or the
-//     forecast's upper bound, whichever is larger, within floor and
-//     ceiling. Projects with stale or inconsistent data are held at their
+//     on its hottest broker; its target is the larger of need and the
+//     forecast's upper bound (need × (1 + headroom) for a project without
+//     a forecast), within floor and ceiling. Projects with stale or inconsistent data are held at their
 //     last-good quota (startQuotas; held borrowers go back to their share
 //     where the others' bases do not fit).
 //  2. baseFill: every other project starts at its floor. Capacity is

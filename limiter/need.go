@@ -118,7 +118,14 @@ func projectNeed(s *State, i int, o Options, stamp []int, brokerBad []bool, d *D
 		d.Observed, d.Rate, d.ThrottleMs = l.Observed, l.Rate, l.ThrottleMs
 	}
 	d.Demand = in.need
-	in.rawTarget = max(in.need*(1+o.Headroom), d.Forecast)
+	// The forecast's bound, where there is one, sizes the spare above
+	// demand: the detector measured the project's noise. The fixed
+	// Headroom is the spare of a project without a forecast.
+	if d.Forecast > 0 {
+		in.rawTarget = max(in.need, d.Forecast)
+	} else {
+		in.rawTarget = in.need * (1 + o.Headroom)
+	}
 	in.target = min(max(in.rawTarget, in.floor), in.ceiling)
 	in.base = min(max(min(in.need*(1+o.LenderSpare), in.target, p.Share), in.floor), in.ceiling)
 	in.mid = max(in.base, min(in.need, in.target))

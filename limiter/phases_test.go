@@ -80,6 +80,20 @@ func TestProjectNeed(t *testing.T) {
 			need: 80, target: 100, base: 50, baseM: 50, mid: 80, keep: 60,
 		},
 		{
+			name: "a forecast sizes the spare: no fixed headroom above a tight bound",
+			p: Project{Name: "f", Share: 100, Floor: 1, Ceiling: 1000, Weight: 1, Quota: 100,
+				Loads: []Load{{Broker: 0, Rate: 30, Forecast: 31}}},
+			// target max(30, 31), not 30×1.1; the lender's base is
+			// within its target, so its spare is the bound's too.
+			need: 30, target: 31, base: 31, baseM: 31, mid: 31, keep: 31,
+		},
+		{
+			name: "a forecast below demand: the target is the demand",
+			p: Project{Name: "r", Share: 50, Floor: 1, Ceiling: 200, Weight: 1, Quota: 60,
+				Loads: []Load{{Broker: 0, Rate: 80, Forecast: 70}}},
+			need: 80, target: 80, base: 50, baseM: 50, mid: 80, keep: 50,
+		},
+		{
 			name: "muted lender: the base measured demand earns is smaller than its guessed base",
 			p: Project{Name: "m", Share: 50, Floor: 1, Ceiling: 200, Weight: 1, Quota: 10,
 				Loads: []Load{{Broker: 0, Rate: 50, Measured: 5}}},

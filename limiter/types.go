@@ -152,7 +152,8 @@ type Options struct {
 	// kept. A cut below demand is always made. Default 0.
 	Hysteresis float64
 	// Headroom is the spare a project's target carries above its
-	// estimated demand, e.g. 0.1. Default 0.
+	// estimated demand when it has no forecast, e.g. 0.1. Default 0. With
+	// a forecast, its upper bound sizes the spare instead.
 	Headroom float64
 	// LenderSpare is the spare above its estimated demand that a project
 	// keeps, within its share, before anyone borrows. Default 0.
