@@ -78,28 +78,21 @@ func fidelity(t *testing.T, rp replay) {
 	labDemand := make([][]float64, len(names))
 	labThrottled := make([][]float64, len(names))
 	labWhy := make([][]string, len(names))
-	// The producers' totals when each round's demand is set, one second
-	// later, and 100 ms after that: an acknowledgement takes a few
-	// milliseconds on loopback, and a byte due just before the end of the
-	// round and acknowledged just after it was not throttled. A round of
-	// the daemon that runs long on a busy machine lets traffic flow past
-	// the second; those bytes are in no round's demand (the simulator's
-	// rounds last a second), but what they leave in the window and the
-	// producer's buffer is in the next round's.
-	const grace = 100 * time.Millisecond
-	type ends struct{ end, late []lab.LoadStats }
+	// The producers' totals when each round's demand is set and one
+	// second later. A round of the daemon that runs long on a busy
+	// machine lets traffic flow past the second; those bytes are in no
+	// round's demand (the simulator's rounds last a second), but what
+	// they leave in the window and the producer's buffer is in the next
+	// round's.
 	for r := range rp.count {
 		at := rig.Load.Stats()
 		for i, n := range names {
 			rig.Set(n, demand[i][r])
 		}
-		read := make(chan ends, 1)
-		time.AfterFunc(time.Second, func() {
-			end := rig.Load.Stats()
-			time.AfterFunc(grace, func() { read <- ends{end, rig.Load.Stats()} })
-		})
+		read := make(chan []lab.LoadStats, 1)
+		time.AfterFunc(time.Second, func() { read <- rig.Load.Stats() })
 		o := rig.Step(time.Second)
-		e := <-read
+		end := <-read
 		planned := map[string]limiter.Decision{}
 		for _, p := range o.Plans {
 			if p.Direction != config.Produce {
@@ -113,7 +106,7 @@ func fidelity(t *testing.T, rp replay) {
 			d := planned[n]
 			labQuota[i] = append(labQuota[i], d.After)
 			labWhy[i] = append(labWhy[i], fmt.Sprintf("obs %.0f rate %.0f thr %.0f fc %.0f dem %.0f tgt %.0f ideal %.0f %v %s", d.Observed, d.Rate, d.ThrottleMs, d.Forecast, d.Demand, d.Target, d.Ideal, d.Reasons, d.Note))
-			dem, th := fifoThrottled(byName(at, n), byName(e.end, n), byName(e.late, n))
+			dem, th := roundThrottled(byName(at, n), byName(end, n))
 			labDemand[i] = append(labDemand[i], dem)
 			labThrottled[i] = append(labThrottled[i], th)
 		}
@@ -259,22 +252,18 @@ func byName(st []lab.LoadStats, name string) lab.LoadStats {
 	return lab.LoadStats{}
 }
 
-// fifoThrottled is the simulator's measure of throttling applied to the
+// roundThrottled is the simulator's measure of throttling applied to the
 // lab's producer in one round, per partition: the bytes made for it
-// between readings a and b (the round's start and end), and those of them
-// not acknowledged (or dropped) by reading late (the grace after b). A
-// partition's records are sent in order, so the bytes accounted for by
-// then are the first ones made.
-func fifoThrottled(a, b, late lab.LoadStats) (demanded, throttled float64) {
+// between readings a and b (the round's start and end), and how many more
+// of them there were than the bytes the brokers acknowledged in the round,
+// those that waited in the producer from an earlier round included (see
+// the simulator's package comment).
+func roundThrottled(a, b lab.LoadStats) (demanded, throttled float64) {
 	for k := range b.Partitions {
-		pa, pb, pl := a.Partitions[k], b.Partitions[k], late.Partitions[k]
+		pa, pb := a.Partitions[k], b.Partitions[k]
 		made := pb.Made - pa.Made
-		onTime := min(pl.Produced+pl.Dropped, pb.Made) - pa.Made
-		onTime = max(0, min(onTime, made))
-		// Dropped bytes are never served: they count as throttled.
-		onTime = max(0, onTime-(pl.Dropped-pa.Dropped))
 		demanded += made
-		throttled += made - onTime
+		throttled += made - min(made, pb.Produced-pa.Produced)
 	}
 	return demanded, throttled
 }

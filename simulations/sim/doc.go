@@ -42,8 +42,17 @@
 // even when the client's demand is below the new quota: the window, not
 // the demand, decides.
 //
-// Throttled bytes are a round's demand not accepted within that round:
-// dropped, or delayed into a later round. Overload is judged on the load
+// Throttled bytes are a round's demand beyond what the brokers accepted
+// from the client in that round, the bytes it had waiting in its buffer
+// included: what the client could not send is throttled once, in the
+// round it was offered, and not again when it goes later. The figure
+// depends on the bytes accepted only: neither a quota that moves round to
+// round nor the round's length changes it. (Charging each round for its
+// own bytes sent late would charge a client held at its quota the bytes
+// its buffer carries over, every round: more for shorter rounds, less for
+// a quota that jitters.) What Kafka's window lets a client send above its
+// quota in a round after it used less is reported apart as window credit;
+// the references cannot have it. Overload is judged on the load
 // the brokers' windowed rates show at the end of a round, above safe
 // capacity by more than one request per client and window.
 //

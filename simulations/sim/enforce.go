@@ -42,7 +42,6 @@ type enforcer struct {
 // pairResult is what one pair did in one round.
 type pairResult struct {
 	sent     float64 // bytes the broker accepted in the round (backlog included)
-	onTime   float64 // bytes of this round's demand accepted within the round
 	rate     float64 // windowed byte rate at the end of the round (bytes/s)
 	throttle float64 // Kafka's throttle-time sensor at the end of the round (seconds): the mean throttle time of the throttled requests in the window
 	dropped  float64 // bytes the client dropped, its buffer full
@@ -91,7 +90,7 @@ func (en *enforcer) round(p, r int, q, d float64) pairResult {
 			en.hrate[p*h+r%h] = d
 			en.hmax[p*h+r%h] = d
 			sent := d * en.sample * float64(en.steps)
-			return pairResult{sent: sent, onTime: sent, rate: win / (float64(en.w) * en.sample), throttle: en.throttleTail(p, r, en.w-n)}
+			return pairResult{sent: sent, rate: win / (float64(en.w) * en.sample), throttle: en.throttleTail(p, r, en.w-n)}
 		}
 	}
 	return en.step(p, r, q, d)
@@ -172,7 +171,6 @@ func (en *enforcer) step(p, r int, q, d float64) pairResult {
 	ring := en.ring[p*w : (p+1)*w]
 	thrRing, cntRing := en.thrRing[p*w:(p+1)*w], en.cntRing[p*w:(p+1)*w]
 	sum, mute, backlog := en.sum[p], en.mute[p], en.backlog[p]
-	backlog0 := backlog
 	limit := q * float64(w) * S // bytes the window admits at the quota
 	a := d * S
 	invQ, invReq, buffer, request := 1/q, 1/en.request, en.buffer, en.request
@@ -235,7 +233,6 @@ func (en *enforcer) step(p, r int, q, d float64) pairResult {
 	en.hmax[p*en.hist+r%en.hist] = biggest / S
 	return pairResult{
 		sent:     sent,
-		onTime:   min(max(0, sent-backlog0), a*float64(en.steps)),
 		rate:     sum / (float64(w) * S),
 		throttle: throttleMean(thrRing, cntRing),
 		dropped:  dropped,

@@ -38,6 +38,13 @@ type Figures struct {
 	DemandBytes float64
 	// ThrottledBytes is demand not served: the business damage.
 	ThrottledBytes float64
+	// WindowCreditBytes is what the policy's projects were credited as
+	// served above their quota in force, in rounds after they used less
+	// of it (Kafka's window remembers the unused part). The references,
+	// served min(demand, quota), have none; ThrottledBytes +
+	// WindowCreditBytes of a policy that keeps strict safety is never
+	// below oracle-kafka's ThrottledBytes.
+	WindowCreditBytes float64
 	// ThrottledPercent is ThrottledBytes as a percentage of DemandBytes.
 	ThrottledPercent float64
 	// VsStatic, VsOracle, VsOracleKafka and VsOracleCausal are
@@ -207,6 +214,7 @@ type jsonPolicy struct {
 	DemandBytes           jsonFloat `json:"demand_bytes"`
 	ThrottledBytes        jsonFloat `json:"throttled_bytes"`
 	ThrottledPercent      jsonFloat `json:"throttled_percent"`
+	WindowCreditBytes     jsonFloat `json:"window_credit_bytes"`
 	VsStatic              jsonFloat `json:"throttled_vs_static"`
 	VsOracle              jsonFloat `json:"throttled_vs_oracle"`
 	VsOracleKafka         jsonFloat `json:"throttled_vs_oracle_kafka"`
@@ -252,6 +260,7 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 			DemandBytes:           jsonFloat(p.DemandBytes),
 			ThrottledBytes:        jsonFloat(p.ThrottledBytes),
 			ThrottledPercent:      jsonFloat(p.ThrottledPercent),
+			WindowCreditBytes:     jsonFloat(p.WindowCreditBytes),
 			VsStatic:              jsonFloat(p.VsStatic),
 			VsOracle:              jsonFloat(p.VsOracle),
 			VsOracleKafka:         jsonFloat(p.VsOracleKafka),

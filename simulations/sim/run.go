@@ -425,7 +425,7 @@ func (pr *policyRun) serve(rn *runner, i, r int, d, roundSec float64) (violated 
 	pj := rn.g.Projects[i]
 	q := rn.inForce[i]
 	rn.obs.Projects[i].Quota = q
-	served, hot, err := rn.serveOnBrokers(i, r, q, d, roundSec)
+	served, hot, credit, err := rn.serveOnBrokers(i, r, q, d, roundSec)
 	if err != nil {
 		return false, err
 	}
@@ -453,6 +453,7 @@ func (pr *policyRun) serve(rn *runner, i, r int, d, roundSec float64) (violated 
 	}
 	pr.fig.DemandBytes += d * roundSec
 	pr.fig.ThrottledBytes += th
+	pr.fig.WindowCreditBytes += credit * roundSec
 	pr.demand[i] += d * roundSec
 	pr.thrott[i] += th
 
@@ -476,7 +477,7 @@ func (pr *policyRun) serve(rn *runner, i, r int, d, roundSec float64) (violated 
 // and writes what the brokers report (the rate, with observation noise, and
 // the throttle time) into the observation. It returns what was served in
 // all and the demand on the project's hottest broker.
-func (rn *runner) serveOnBrokers(i, r int, q, total, roundSec float64) (served, hot float64, err error) {
+func (rn *runner) serveOnBrokers(i, r int, q, total, roundSec float64) (served, hot, credit float64, err error) {
 	pj := rn.g.Projects[i]
 	po := &rn.obs.Projects[i]
 	noise := rn.g.observationNoise
@@ -489,7 +490,7 @@ func (rn *runner) serveOnBrokers(i, r int, q, total, roundSec float64) (served, 
 		case rn.oracle != nil:
 			s = rn.servedPB[i][j]
 			if !(s >= 0 && s <= d*(1+1e-9)+1e-9) {
-				return 0, 0, fmt.Errorf("oracle served %v of demand %v for %s on broker %d", s, d, pj.Name, bw.Broker)
+				return 0, 0, 0, fmt.Errorf("oracle served %v of demand %v for %s on broker %d", s, d, pj.Name, bw.Broker)
 			}
 			rate = s
 		case rn.foresight != nil:
@@ -500,7 +501,8 @@ func (rn *runner) serveOnBrokers(i, r int, q, total, roundSec float64) (served, 
 			// round, its windowed rate and the throttle time it
 			// reported.
 			res := rn.en.round(rn.pairOff[i]+j, r, q, d)
-			s = res.onTime / roundSec
+			s = charged(d, res.sent, roundSec)
+			credit += windowCredit(s, q)
 			rate = res.rate
 			th = time.Duration(res.throttle * float64(time.Second))
 		}
@@ -515,8 +517,25 @@ func (rn *runner) serveOnBrokers(i, r int, q, total, roundSec float64) (served, 
 		po.Rate[j] = rate * f
 		po.Throttle[j] = th
 	}
-	return served, hot, nil
+	return served, hot, credit, nil
 }
+
+// charged is the rate a round is credited as served on one broker: its
+// demand d, up to what the broker accepted from the client in the round
+// (sent bytes over roundSec), whether those bytes were this round's or
+// waited in the client's buffer from an earlier one. What the client
+// could not send is throttled once, in the round it was offered; a byte
+// that waited and went later is not charged again. Rates are bytes/s.
+//
+// The figure depends on what the brokers accepted only: not on the
+// round's length, and a quota that moves round to round earns nothing for
+// moving. Kafka's window lets a client send above its quota in a round
+// after it used less of it; windowCredit is that part of the credited
+// rate, which no reference (served min(demand, quota)) can have.
+func charged(d, sent, roundSec float64) float64 { return min(d, sent/roundSec) }
+
+// windowCredit is the part of a credited rate above the quota q in force.
+func windowCredit(served, q float64) float64 { return max(0, served-q) }
 
 // checkBrokers adds the round's overload (served above safe capacity, past
 // what Kafka's request granularity lets clients exceed their quotas by) to
