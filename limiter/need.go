@@ -10,8 +10,9 @@ import (
 type projectInfo struct {
 	need, target, base, mid, rawTarget float64
 	// hold is the highest rate a broker's quota window holds for the
-	// project, and keep what of it the quota in force covers: a cut below
-	// keep throttles the client however low its demand is now.
+	// project, and keep what of it the quota in force covers (at least
+	// baseM): a cut below keep throttles the client however low its demand
+	// is now.
 	hold, keep float64
 	// measured is the hottest broker's measured demand and baseM the base
 	// it alone earns: reclaimed before any window hold.
@@ -130,10 +131,14 @@ func projectNeed(s *State, i int, o Options, stamp []int, brokerBad []bool, d *D
 	in.base = min(max(min(in.need*(1+o.LenderSpare), in.target, p.Share), in.floor), in.ceiling)
 	in.mid = max(in.base, min(in.need, in.target))
 	in.baseM = min(in.base, max(min(in.measured*(1+o.LenderSpare), in.target, p.Share), in.floor))
+	// keep is what the project's quota window holds, within the quota in
+	// force, and at least the base its measured demand earns; never its
+	// guessed base (a muted lender's whole share), which comes after every
+	// window hold.
 	if q := p.Quota; q > 0 && !math.IsInf(q, 0) {
-		in.keep = min(max(min(in.hold, q), in.base), in.ceiling)
+		in.keep = min(max(min(in.hold, q), in.baseM), in.ceiling)
 	} else {
-		in.keep = in.base
+		in.keep = in.baseM
 	}
 	d.Target = in.target
 	return in

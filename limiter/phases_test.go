@@ -97,7 +97,9 @@ func TestProjectNeed(t *testing.T) {
 			name: "muted lender: the base measured demand earns is smaller than its guessed base",
 			p: Project{Name: "m", Share: 50, Floor: 1, Ceiling: 200, Weight: 1, Quota: 10,
 				Loads: []Load{{Broker: 0, Rate: 50, Measured: 5}}},
-			need: 50, target: 55, base: 50, baseM: 5.5, mid: 50, keep: 50,
+			// keep: nothing in its window, so what its measured demand
+			// earns, not its guessed share.
+			need: 50, target: 55, base: 50, baseM: 5.5, mid: 50, keep: 5.5,
 		},
 		{
 			name: "idle project raised to its floor",
@@ -221,6 +223,16 @@ func TestFillPhases(t *testing.T) {
 			name:  "base fill: a lender's measured reclaim before a borrower's window hold",
 			s:     oneBroker(100, lp("l", 50, 10, 40, 40, 10), lp("b", 50, 90, 90, 90, 90)),
 			phase: "baseFill", q: []float64{44, 56},
+		},
+		{
+			// l is muted at its quota 10: measured 10, its demand a
+			// guess (its share, 50): base 50, baseM 11. b's window
+			// holds 85, its quota. The measured bases (11, 50) fit,
+			// then b's window hold (85); l's guess gets what is left,
+			// 100-85 = 15, and does not cut b below its window.
+			name:  "base fill: a muted lender's guessed share after a borrower's window hold",
+			s:     oneBroker(100, lp("l", 50, 10, 50, 10, 10), lp("b", 50, 85, 90, 90, 85)),
+			phase: "baseFill", q: []float64{15, 85},
 		},
 		{
 			// Bases 11 and 50 fit; b keeps 60 of its window (its

@@ -26,7 +26,10 @@
 //     before any borrower's window hold, its guessed rest after (a lender a
 //     few percent over its lent-down quota took back its whole share and
 //     cut the borrower using it below the rate Kafka's window held for it,
-//     which throttled that borrower for seconds).
+//     which throttled that borrower for seconds). A client muted
+//     ConfirmRounds rounds in a row has shown more than noise: a lender
+//     coming back stays muted, an excursion over the quota lasts a round.
+//     From then on its guess counts as measured.
 //   - Graze. A client whose throttle time is under GrazeThrottle of the
 //     window and whose served rate is more than GrazeSlack below its quota
 //     merely grazed it: one burst crossed the quota, and the window keeps
@@ -197,6 +200,8 @@ type Estimate struct {
 	// FromThrottle says the throttle time raised the estimate above the
 	// served rate.
 	FromThrottle bool
+	// Muted says the client was muted: throttled, and not a graze.
+	Muted bool
 }
 
 // Estimate returns a project's demand on one broker from what the broker
@@ -213,6 +218,7 @@ func (p Params) Estimate(served, throttleMs, quota, share float64) Estimate {
 	if !(throttleMs/window < p.GrazeThrottle && served < (1-p.GrazeSlack)*quota) {
 		// Muted: the formula understates what the client wants, by how
 		// much nothing Kafka reports says, so probe.
+		e.Muted = true
 		est = max(est, quota*(1+p.ProbeStep))
 		if quota < share {
 			// A lender muted below its share gets it back in full
@@ -257,12 +263,14 @@ type Memory struct {
 	served        []float64
 	n, pos, count int
 	holds         []float64 // scratch
+	muted         []int     // rounds in a row each load was muted
 	seen          int       // rounds observed, up to WarmRounds
 }
 
 // Reset forgets what was seen, e.g. when a project's placement changed.
 func (m *Memory) Reset() {
 	clear(m.above)
+	clear(m.muted)
 	m.count, m.pos, m.seen = 0, 0, 0
 }
 
@@ -301,6 +309,7 @@ func (m *Memory) hold(n int, loads []Observed, dst []float64) {
 func (p Params) Loads(m *Memory, in *Input, est []Estimate, dst []limiter.Load) []limiter.Load {
 	if len(m.above) != len(in.Loads) {
 		m.above = make([]int, len(in.Loads))
+		m.muted = make([]int, len(in.Loads))
 	}
 	if cap(m.holds) < len(in.Loads) {
 		m.holds = make([]float64, len(in.Loads))
@@ -349,12 +358,24 @@ func (p Params) Loads(m *Memory, in *Input, est []Estimate, dst []limiter.Load) 
 	}
 	for k, o := range in.Loads {
 		fc := bound * frac(k)
+		measured := est[k].Measured
+		if est[k].Muted {
+			// Muted again: a noise excursion lasts a round, a lender
+			// coming back persists. Its guessed demand counts as
+			// measured once seen ConfirmRounds rounds in a row.
+			m.muted[k]++
+			if m.muted[k] >= p.ConfirmRounds {
+				measured = est[k].Rate
+			}
+		} else {
+			m.muted[k] = 0
+		}
 		if warming {
 			// Not lending yet: sized by at least the share, on every
 			// broker, since Kafka's quota is per broker.
 			fc = max(fc, in.Share)
 		}
-		dst = append(dst, limiter.Load{Broker: o.Broker, Observed: o.Served, Rate: est[k].Rate, Measured: est[k].Measured,
+		dst = append(dst, limiter.Load{Broker: o.Broker, Observed: o.Served, Rate: est[k].Rate, Measured: measured,
 			ThrottleMs: o.ThrottleMs, FromThrottle: est[k].FromThrottle, Forecast: fc, Hold: holds[k]})
 	}
 	return dst

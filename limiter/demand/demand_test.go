@@ -231,3 +231,37 @@ func TestMeasuredLeavesOutTheProbe(t *testing.T) {
 		t.Fatalf("estimates %+v total %v", est, total)
 	}
 }
+
+// A muted lender's guessed demand (its whole share) is Load.Measured only
+// once it has been muted ConfirmRounds rounds in a row: a noise excursion
+// over its quota lasts a round and takes back only what Kafka measured
+// before the borrowers' window holds; a lender coming back stays muted and
+// then takes its share before them. A round not muted starts the count
+// over.
+func TestMutedTwiceCountsTheGuessAsMeasured(t *testing.T) {
+	p := DefaultParams()
+	p.WarmRounds = 0 // TestWarmUp
+	var m Memory
+	// Quota 20 of a share of 100, served at the quota, throttled
+	// 1.1s (a tenth of the window): the formula measures 22, the
+	// guess is the share.
+	step := func(throttleMs float64) limiter.Load {
+		in := Input{Quota: 20, Share: 100, Loads: []Observed{{Served: 20, ThrottleMs: throttleMs}}}
+		est := make([]Estimate, 1)
+		p.Estimates(&in, est)
+		return p.Loads(&m, &in, est, nil)[0]
+	}
+	for k, tc := range []struct {
+		throttleMs, wantRate, wantMeasured float64
+	}{
+		{1100, 100, 22},  // muted once: what Kafka measured
+		{1100, 100, 100}, // muted twice: the share
+		{1100, 100, 100}, // still muted
+		{0, 20, 20},      // served within the quota: the count starts over
+		{1100, 100, 22},  // muted once again
+	} {
+		if l := step(tc.throttleMs); math.Abs(l.Rate-tc.wantRate) > 1e-9 || math.Abs(l.Measured-tc.wantMeasured) > 1e-9 {
+			t.Fatalf("round %d: rate %v measured %v, want %v and %v", k, l.Rate, l.Measured, tc.wantRate, tc.wantMeasured)
+		}
+	}
+}
