@@ -39,31 +39,22 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 	// With no broker on the heap every project reaches its goal, in
 	// order: the queue is sorted. Otherwise brokers stop most projects
 	// first, and the queue is a heap popped only as far as needed.
-	sorted := len(a.heap) == 0
-	if sorted {
+	if len(a.heap) == 0 {
 		a.sortQueue(queue)
-	} else {
-		for k := len(queue)/2 - 1; k >= 0; k-- {
-			siftDown(queue, k)
-		}
+		a.drain(queue)
+		return
 	}
-	level, next := 0.0, 0
+	for k := len(queue)/2 - 1; k >= 0; k-- {
+		siftDown(queue, k)
+	}
+	level := 0.0
 	for a.live > 0 {
 		pLevel := math.Inf(1)
-		if sorted {
-			for next < len(queue) && !a.active[queue[next].i] {
-				next++
-			}
-			if next < len(queue) {
-				pLevel = queue[next].level
-			}
-		} else {
-			for len(queue) > 0 && !a.active[queue[0].i] {
-				queue = popItem(queue)
-			}
-			if len(queue) > 0 {
-				pLevel = queue[0].level
-			}
+		for len(queue) > 0 && !a.active[queue[0].i] {
+			queue = popItem(queue)
+		}
+		if len(queue) > 0 {
+			pLevel = queue[0].level
 		}
 		bLevel := a.nextBroker()
 		if math.IsInf(pLevel, 1) && math.IsInf(bLevel, 1) {
@@ -71,12 +62,7 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 		}
 		if pLevel <= bLevel {
 			level = max(level, pLevel)
-			var i int
-			if sorted {
-				i = queue[next].i
-			} else {
-				i = queue[0].i
-			}
+			i := queue[0].i
 			a.stop(i, level)
 			a.q[i] = a.goal[i]
 			continue
@@ -95,28 +81,64 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 	}
 }
 
+// drain runs a fill in which no broker runs out: every project reaches its
+// goal in the order of the sorted queue, and each stop takes from the
+// slack of its brokers what the projects still growing there used since
+// the last event. It is the event loop of fill with the broker events
+// left out, and does the same arithmetic in the same order.
+func (a *allocator) drain(queue []fillItem) {
+	level := 0.0
+	for _, it := range queue {
+		if math.IsInf(it.level, 1) {
+			// A goal reached at no finite level (a weight that
+			// underflowed): the project stays where it is, as in fill.
+			return
+		}
+		level = max(level, it.level)
+		i := it.i
+		a.active[i] = false
+		a.live--
+		a.q[i] = a.goal[i]
+		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
+			b := a.mBroker[j]
+			a.slack[b] -= a.rate[b] * (level - a.at[b])
+			a.at[b] = level
+			a.nActive[b]--
+			if a.nActive[b] == 0 {
+				a.rate[b] = 0
+				continue
+			}
+			gone := a.w[i] * a.mCoef[j]
+			a.rate[b] -= gone
+			if !(a.rate[b] > 1e-9*gone) {
+				a.rate[b] = a.activeRate(b) // as in stop
+			}
+		}
+	}
+}
+
 // sortQueue sorts fill's queue by level, then by project index. The levels
 // are positive (a goal above the quota, a positive weight), and positive
 // numbers' bits order as the numbers do, so a stable radix sort over the
-// bits of the items, appended in index order, gives that order; a pass
-// over a byte every item shares is skipped. Short queues, and any level
-// that is not positive, take a comparison sort.
+// bits of the items, appended in index order, gives that order for long
+// queues; a pass over a byte every item shares is skipped. Short queues
+// take a quicksort, and long ones with a level that is not positive a
+// comparison sort.
 func (a *allocator) sortQueue(q []fillItem) {
-	radix := len(q) >= 256
+	if len(q) < 256 {
+		sortItems(q)
+		return
+	}
 	for _, it := range q {
 		if !(it.level > 0) {
-			radix = false
-			break
+			slices.SortFunc(q, func(x, y fillItem) int {
+				if x.before(y) {
+					return -1
+				}
+				return 1 // no two items are equal: their projects differ
+			})
+			return
 		}
-	}
-	if !radix {
-		slices.SortFunc(q, func(x, y fillItem) int {
-			if x.before(y) {
-				return -1
-			}
-			return 1 // no two items are equal: their projects differ
-		})
-		return
 	}
 	a.queue2 = resize(a.queue2, len(q))
 	src, dst := q, a.queue2
@@ -141,6 +163,61 @@ func (a *allocator) sortQueue(q []fillItem) {
 	}
 	if &src[0] != &q[0] {
 		copy(q, src)
+	}
+}
+
+// sortItems sorts a short queue by before: a quicksort on the median of
+// three, with an insertion sort for the short runs. No two items are equal
+// (their projects differ), so any order-correct sort gives the same order.
+func sortItems(q []fillItem) {
+	for len(q) > 12 {
+		// Median of three to q[0], then partition around it.
+		m := len(q) / 2
+		l := len(q) - 1
+		if q[m].before(q[0]) {
+			q[m], q[0] = q[0], q[m]
+		}
+		if q[l].before(q[m]) {
+			q[l], q[m] = q[m], q[l]
+			if q[m].before(q[0]) {
+				q[m], q[0] = q[0], q[m]
+			}
+		}
+		q[0], q[m] = q[m], q[0]
+		p := q[0]
+		i, j := 1, l
+		for {
+			for i <= j && q[i].before(p) {
+				i++
+			}
+			for i <= j && p.before(q[j]) {
+				j--
+			}
+			if i >= j {
+				break
+			}
+			q[i], q[j] = q[j], q[i]
+			i++
+			j--
+		}
+		q[0], q[j] = q[j], q[0]
+		// Recurse into the shorter side, loop on the longer.
+		if j < len(q)-1-j {
+			sortItems(q[:j])
+			q = q[j+1:]
+		} else {
+			sortItems(q[j+1:])
+			q = q[:j]
+		}
+	}
+	for k := 1; k < len(q); k++ {
+		it := q[k]
+		j := k
+		for j > 0 && it.before(q[j-1]) {
+			q[j] = q[j-1]
+			j--
+		}
+		q[j] = it
 	}
 }
 
