@@ -87,6 +87,9 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 // the last event. It is the event loop of fill with the broker events
 // left out, and does the same arithmetic in the same order.
 func (a *allocator) drain(queue []fillItem) {
+	active, q, goal, w, pStart := a.active, a.q, a.goal, a.w, a.pStart
+	mBroker, mCoef := a.mBroker, a.mCoef
+	slack, rate, at, nActive := a.slack, a.rate, a.at, a.nActive
 	level := 0.0
 	for _, it := range queue {
 		if math.IsInf(it.level, 1) {
@@ -96,22 +99,24 @@ func (a *allocator) drain(queue []fillItem) {
 		}
 		level = max(level, it.level)
 		i := it.i
-		a.active[i] = false
+		active[i] = false
 		a.live--
-		a.q[i] = a.goal[i]
-		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
-			b := a.mBroker[j]
-			a.slack[b] -= a.rate[b] * (level - a.at[b])
-			a.at[b] = level
-			a.nActive[b]--
-			if a.nActive[b] == 0 {
-				a.rate[b] = 0
+		q[i] = goal[i]
+		wi := w[i]
+		lo, hi := pStart[i], pStart[i+1]
+		coef := mCoef[lo:hi]
+		for k, b := range mBroker[lo:hi] {
+			slack[b] -= rate[b] * (level - at[b])
+			at[b] = level
+			nActive[b]--
+			if nActive[b] == 0 {
+				rate[b] = 0
 				continue
 			}
-			gone := a.w[i] * a.mCoef[j]
-			a.rate[b] -= gone
-			if !(a.rate[b] > 1e-9*gone) {
-				a.rate[b] = a.activeRate(b) // as in stop
+			gone := wi * coef[k]
+			rate[b] -= gone
+			if !(rate[b] > 1e-9*gone) {
+				rate[b] = a.activeRate(b) // as in stop
 			}
 		}
 	}
@@ -274,36 +279,42 @@ func (a *allocator) startFill(nP, nB int) []fillItem {
 	a.hpos = resize(a.hpos, nB)
 	a.want = grow(a.want, nB)
 	queue := a.queue[:0]
-	want := a.want
-	a.live = 0
-	for i := 0; i < nP; i++ {
-		if a.held[i] || !(a.goal[i] > a.q[i]*(1+1e-12)) {
+	held, goal, q, q0, w, active := a.held[:nP], a.goal[:nP], a.q[:nP], a.q0[:nP], a.w[:nP], a.active[:nP]
+	pStart, mBroker, mCoef := a.pStart[:nP+1], a.mBroker, a.mCoef
+	rate, nActive, want := a.rate[:nB], a.nActive[:nB], a.want[:nB]
+	live := 0
+	for i := range nP {
+		if held[i] || !(goal[i] > q[i]*(1+1e-12)) {
 			continue
 		}
-		if a.pStart[i] == a.pStart[i+1] {
-			a.q[i] = a.goal[i] // placed nowhere: costs nothing
+		lo, hi := pStart[i], pStart[i+1]
+		if lo == hi {
+			q[i] = goal[i] // placed nowhere: costs nothing
 			continue
 		}
-		a.active[i] = true
-		a.live++
-		a.q0[i] = a.q[i]
-		queue = append(queue, fillItem{(a.goal[i] - a.q0[i]) / a.w[i], i})
-		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
-			b := a.mBroker[j]
-			a.rate[b] += a.w[i] * a.mCoef[j]
-			a.nActive[b]++
-			want[b] += (a.goal[i] - a.q0[i]) * a.mCoef[j]
+		active[i] = true
+		live++
+		q0[i] = q[i]
+		wi, d := w[i], goal[i]-q0[i]
+		queue = append(queue, fillItem{d / wi, i})
+		for j := lo; j < hi; j++ {
+			b, c := mBroker[j], mCoef[j]
+			rate[b] += wi * c
+			nActive[b]++
+			want[b] += d * c
 		}
 	}
+	a.live = live
 	a.queue = queue
 	if len(queue) == 0 {
 		return nil
 	}
 	// A broker with room for every goal on it never stops a project: it
 	// stays off the heap (the margin covers rounding in the slack).
-	for b := 0; b < nB; b++ {
-		a.hpos[b] = -1
-		if a.nActive[b] > 0 && !(want[b] <= a.slack[b]*(1-1e-9)) {
+	slack, hpos := a.slack[:nB], a.hpos[:nB]
+	for b := range nB {
+		hpos[b] = -1
+		if nActive[b] > 0 && !(want[b] <= slack[b]*(1-1e-9)) {
 			a.sat[b] = a.saturation(b, 0)
 			a.heapPush(b)
 		}
@@ -315,28 +326,31 @@ func (a *allocator) startFill(nP, nB int) []fillItem {
 func (a *allocator) stop(i int, level float64) {
 	a.active[i] = false
 	a.live--
-	a.q[i] = min(a.q0[i]+a.w[i]*level, a.goal[i])
-	for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
-		b := a.mBroker[j]
-		a.slack[b] -= a.rate[b] * (level - a.at[b])
-		a.at[b] = level
-		a.nActive[b]--
-		if a.nActive[b] == 0 {
-			a.rate[b] = 0
+	wi := a.w[i]
+	a.q[i] = min(a.q0[i]+wi*level, a.goal[i])
+	slack, rate, at, nActive, hpos := a.slack, a.rate, a.at, a.nActive, a.hpos
+	lo, hi := a.pStart[i], a.pStart[i+1]
+	mCoef := a.mCoef[lo:hi]
+	for k, b := range a.mBroker[lo:hi] {
+		slack[b] -= rate[b] * (level - at[b])
+		at[b] = level
+		nActive[b]--
+		if nActive[b] == 0 {
+			rate[b] = 0
 		} else {
-			gone := a.w[i] * a.mCoef[j]
-			a.rate[b] -= gone
-			if !(a.rate[b] > 1e-9*gone) {
+			gone := wi * mCoef[k]
+			rate[b] -= gone
+			if !(rate[b] > 1e-9*gone) {
 				// The projects left weigh next to nothing beside the one
 				// that stopped, and the subtraction cancelled them out:
 				// sum them again, or their growth would cost no slack.
-				a.rate[b] = a.activeRate(b)
+				rate[b] = a.activeRate(b)
 			}
 		}
 		// The heap's key is a lower bound of the broker's saturation:
 		// a stop only raises it (but for rounding), so the key is raised
 		// lazily, when the broker comes to the top (nextBroker).
-		if a.hpos[b] >= 0 {
+		if hpos[b] >= 0 {
 			if s := a.saturation(b, level); !(s >= a.sat[b]) {
 				a.sat[b] = s
 				a.heapFix(b)
