@@ -188,30 +188,26 @@ func (a *allocator) nextTransfers() []Transfer {
 	return a.transfers[n : n : n+transfersCap]
 }
 
-// index builds the broker → membership index and each membership's owner.
+// index builds the broker → membership index (need laid out the
+// memberships and their owners).
 func (a *allocator) index(nP, nB int) {
 	m := a.pStart[nP]
-	a.bStart = growInt(a.bStart, nB+1)
-	for _, b := range a.mBroker[:m] {
-		a.bStart[b+1]++
+	mBroker := a.mBroker[:m]
+	bStart := growInt(a.bStart, nB+1)
+	for _, b := range mBroker {
+		bStart[b+1]++
 	}
-	for b := 0; b < nB; b++ {
-		a.bStart[b+1] += a.bStart[b]
+	for b := range nB {
+		bStart[b+1] += bStart[b]
 	}
-	a.bIdx = growInt(a.bIdx, m)
+	bIdx := growInt(a.bIdx, m)
 	pos := growInt(a.nActive, nB) // borrowed as scratch; fill resets it
-	copy(pos, a.bStart[:nB])
-	for j, b := range a.mBroker[:m] {
-		a.bIdx[pos[b]] = j
+	copy(pos, bStart[:nB])
+	for j, b := range mBroker {
+		bIdx[pos[b]] = j
 		pos[b]++
 	}
-	a.nActive = pos
-	a.owner = growInt(a.owner, m)
-	for i := 0; i < nP; i++ {
-		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
-			a.owner[j] = i
-		}
-	}
+	a.bStart, a.bIdx, a.nActive = bStart, bIdx, pos
 }
 
 // members returns the memberships on broker b.

@@ -25,25 +25,26 @@ type projectInfo struct {
 
 // need is phase 1: each project's decision is started and its need,
 // target and bases worked out (projectNeed), and its memberships (one per
-// broker it is placed on) are laid out flat, by project.
+// broker it is placed on) are laid out flat, by project, with their owner.
 func (a *allocator) need(s *State, plan *Plan, o Options) {
 	nB, nP := len(s.Brokers), len(s.Projects)
 	a.stamp = growInt(a.stamp, nB)
 	a.infos = resize(a.infos, nP)
 	a.pStart = growInt(a.pStart, nP+1)
-	a.mBroker, a.mCoef = a.mBroker[:0], a.mCoef[:0]
+	mBroker, mCoef, owner := a.mBroker[:0], a.mCoef[:0], a.owner[:0]
 	for i := range s.Projects {
 		p := &s.Projects[i]
 		in := &a.infos[i]
 		d := &plan.Decisions[i]
 		*d = Decision{Project: p.Name, Before: p.Quota, Share: p.Share, Reasons: a.reasons[i*reasonsCap : i*reasonsCap : (i+1)*reasonsCap]}
-		a.pStart[i] = len(a.mBroker)
+		start := len(mBroker)
+		a.pStart[i] = start
 		for _, l := range p.Loads {
 			b := l.Broker
 			if b < 0 || b >= nB {
 				b = 0 // recorded as bad input by projectNeed; keep the index in range
 			}
-			a.mBroker, a.mCoef = append(a.mBroker, b), append(a.mCoef, 1)
+			mBroker, mCoef, owner = append(mBroker, b), append(mCoef, 1), append(owner, i)
 		}
 		*in = projectNeed(s, i, o, a.stamp, a.brokerBad, d)
 		// Overcommit: a project counts on each broker in proportion to
@@ -55,12 +56,13 @@ func (a *allocator) need(s *State, plan *Plan, o Options) {
 			}
 			if top > 0 {
 				for k, l := range p.Loads {
-					a.mCoef[a.pStart[i]+k] = max(l.Rate, l.Forecast) / top
+					mCoef[start+k] = max(l.Rate, l.Forecast) / top
 				}
 			}
 		}
 	}
-	a.pStart[nP] = len(a.mBroker)
+	a.mBroker, a.mCoef, a.owner = mBroker, mCoef, owner
+	a.pStart[nP] = len(mBroker)
 }
 
 // projectNeed works out project i's need, target and bases, and fills in
