@@ -91,6 +91,7 @@ type allocator struct {
 	fullNote          []string // "broker N is full", built once per broker ID
 	fullID            []int32
 	parts             []brokerParts
+	hot               []int // per project: its hot broker's index (attribute)
 	// Per membership (a project's load on one broker), flat, by project.
 	mBroker []int
 	mCoef   []float64
