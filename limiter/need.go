@@ -137,7 +137,7 @@ func projectNeed(s *State, i int, o Options, stamp []int, brokerBad []bool, d *D
 // checkProject returns what is inconsistent about p, or "".
 // stamp[b] == mark means broker b was already seen for this project.
 func checkProject(p *Project, nB int, stamp []int, mark int) string {
-	bad := func(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) || x < 0 }
+	bad := func(x float64) bool { return !(x >= 0 && x <= math.MaxFloat64) } // NaN, infinite or negative
 	switch {
 	case p.Name == "":
 		return "project without a name"
