@@ -71,9 +71,10 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 		b := a.heapPop()
 		a.slack[b] = 0
 		a.at[b] = level
+		active, limitedBy := a.active, a.limitedBy
 		for _, j := range a.members(b) {
-			if i := owner[j]; a.active[i] {
-				a.limitedBy[i] = b
+			if i := owner[j]; active[i] {
+				limitedBy[i] = b
 				a.stop(i, level)
 			}
 		}
@@ -328,7 +329,7 @@ func (a *allocator) stop(i int, level float64) {
 	a.live--
 	wi := a.w[i]
 	a.q[i] = min(a.q0[i]+wi*level, a.goal[i])
-	slack, rate, at, nActive, hpos := a.slack, a.rate, a.at, a.nActive, a.hpos
+	slack, rate, at, nActive, hpos, sat := a.slack, a.rate, a.at, a.nActive, a.hpos, a.sat
 	lo, hi := a.pStart[i], a.pStart[i+1]
 	mCoef := a.mCoef[lo:hi]
 	for k, b := range a.mBroker[lo:hi] {
@@ -351,8 +352,12 @@ func (a *allocator) stop(i int, level float64) {
 		// a stop only raises it (but for rounding), so the key is raised
 		// lazily, when the broker comes to the top (nextBroker).
 		if hpos[b] >= 0 {
-			if s := a.saturation(b, level); !(s >= a.sat[b]) {
-				a.sat[b] = s
+			s := math.Inf(1) // saturation(b, level), inlined
+			if nActive[b] != 0 && rate[b] > 0 {
+				s = level + max(0, slack[b])/rate[b]
+			}
+			if !(s >= sat[b]) {
+				sat[b] = s
 				a.heapFix(b)
 			}
 		}
