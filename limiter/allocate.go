@@ -81,17 +81,17 @@ func (x *Allocator) Allocate(s *State) Plan { return x.a.allocate(s) }
 // ready.
 type allocator struct {
 	// Per broker.
-	safe, slack, rate []float64
-	brokerBad         []bool
-	nActive           []int
-	bStart, bIdx      []int // membership indexes (into the flat arrays below) by broker
-	at, sat, want     []float64
-	heap, hpos        []int
-	load              []float64
-	fullNote          []string // "broker N is full", built once per broker ID
-	fullID            []int32
-	parts             []brokerParts
-	hot               []int // per project: its hot broker's index (attribute)
+	safe, slack  []float64
+	brokerBad    []bool
+	bStart, bIdx []int // membership indexes (into the flat arrays below) by broker
+	pos          []int // index's scratch
+	fb           []fillBroker
+	heap         []int // fill's brokers that can run out, by saturation
+	load         []float64
+	fullNote     []string // "broker N is full", built once per broker ID
+	fullID       []int32
+	parts        []brokerParts
+	hot          []int // per project: its hot broker's index (attribute)
 	// Per membership (a project's load on one broker), flat, by project.
 	mBroker []int
 	mCoef   []float64
@@ -202,13 +202,13 @@ func (a *allocator) index(nP, nB int) {
 		bStart[b+1] += bStart[b]
 	}
 	bIdx := growInt(a.bIdx, m)
-	pos := growInt(a.nActive, nB) // borrowed as scratch; fill resets it
+	pos := growInt(a.pos, nB)
 	copy(pos, bStart[:nB])
 	for j, b := range mBroker {
 		bIdx[pos[b]] = j
 		pos[b]++
 	}
-	a.bStart, a.bIdx, a.nActive = bStart, bIdx, pos
+	a.bStart, a.bIdx, a.pos = bStart, bIdx, pos
 }
 
 // members returns the memberships on broker b.

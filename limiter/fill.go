@@ -42,15 +42,26 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 	if len(a.heap) == 0 {
 		a.sortQueue(queue)
 		a.drain(queue)
-		return
+	} else {
+		a.events(queue, owner)
 	}
+	for b := range a.fb[:nB] {
+		a.slack[b] = a.fb[b].slack
+	}
+}
+
+// events runs fill's event loop: the next project to reach its goal (the
+// queue, a heap) or the next broker to run out (a.heap), whichever comes
+// first.
+func (a *allocator) events(queue []fillItem, owner []int) {
 	for k := len(queue)/2 - 1; k >= 0; k-- {
 		siftDown(queue, k)
 	}
+	fb, active, limitedBy := a.fb, a.active, a.limitedBy
 	level := 0.0
 	for a.live > 0 {
 		pLevel := math.Inf(1)
-		for len(queue) > 0 && !a.active[queue[0].i] {
+		for len(queue) > 0 && !active[queue[0].i] {
 			queue = popItem(queue)
 		}
 		if len(queue) > 0 {
@@ -69,16 +80,15 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 		}
 		level = max(level, bLevel)
 		b := a.heapPop()
-		a.slack[b] = 0
-		a.at[b] = level
-		active, limitedBy := a.active, a.limitedBy
+		fb[b].slack = 0
+		fb[b].at = level
 		for _, j := range a.members(b) {
 			if i := owner[j]; active[i] {
 				limitedBy[i] = b
 				a.stop(i, level)
 			}
 		}
-		a.slack[b] = 0
+		fb[b].slack = 0
 	}
 }
 
@@ -89,8 +99,7 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 // left out, and does the same arithmetic in the same order.
 func (a *allocator) drain(queue []fillItem) {
 	active, q, goal, w, pStart := a.active, a.q, a.goal, a.w, a.pStart
-	mBroker, mCoef := a.mBroker, a.mCoef
-	slack, rate, at, nActive := a.slack, a.rate, a.at, a.nActive
+	mBroker, mCoef, fb := a.mBroker, a.mCoef, a.fb
 	level := 0.0
 	for _, it := range queue {
 		if math.IsInf(it.level, 1) {
@@ -107,17 +116,18 @@ func (a *allocator) drain(queue []fillItem) {
 		lo, hi := pStart[i], pStart[i+1]
 		coef := mCoef[lo:hi]
 		for k, b := range mBroker[lo:hi] {
-			slack[b] -= rate[b] * (level - at[b])
-			at[b] = level
-			nActive[b]--
-			if nActive[b] == 0 {
-				rate[b] = 0
+			f := &fb[b]
+			f.slack -= f.rate * (level - f.at)
+			f.at = level
+			f.nActive--
+			if f.nActive == 0 {
+				f.rate = 0
 				continue
 			}
 			gone := wi * coef[k]
-			rate[b] -= gone
-			if !(rate[b] > 1e-9*gone) {
-				rate[b] = a.activeRate(b) // as in stop
+			f.rate -= gone
+			if !(f.rate > 1e-9*gone) {
+				f.rate = a.activeRate(b) // as in stop
 			}
 		}
 	}
@@ -265,24 +275,31 @@ func popItem(h []fillItem) []fillItem {
 	return h
 }
 
+// fillBroker is fill's state of one broker: its slack (a.slack while
+// the fill runs), the rate Σ w·coef at which its active projects use it,
+// the level at which the slack was last brought up to date, the heap's key
+// (a lower bound of the level at which it runs out), what its active
+// projects' goals want of it, how many of them there are, and its place in
+// the heap (-1 when off it).
+type fillBroker struct {
+	slack, rate, at, sat, want float64
+	nActive, hpos              int
+}
+
 // startFill activates every project not held whose goal is above its
 // quota, and returns them with the level at which each reaches its goal;
 // the brokers they are placed on go on the heap, but for those with room
 // for every goal on them.
 func (a *allocator) startFill(nP, nB int) []fillItem {
 	a.active = growBool(a.active, nP)
-	a.rate = grow(a.rate, nB)
-	a.nActive = growInt(a.nActive, nB)
 	a.q0 = resize(a.q0, nP)
-	a.at = grow(a.at, nB)
-	a.sat = resize(a.sat, nB)
+	a.fb = resize(a.fb, nB)
+	fb := a.fb[:nB]
+	clear(fb)
 	a.heap = a.heap[:0]
-	a.hpos = resize(a.hpos, nB)
-	a.want = grow(a.want, nB)
 	queue := a.queue[:0]
 	held, goal, q, q0, w, active := a.held[:nP], a.goal[:nP], a.q[:nP], a.q0[:nP], a.w[:nP], a.active[:nP]
 	pStart, mBroker, mCoef := a.pStart[:nP+1], a.mBroker, a.mCoef
-	rate, nActive, want := a.rate[:nB], a.nActive[:nB], a.want[:nB]
 	live := 0
 	for i := range nP {
 		if held[i] || !(goal[i] > q[i]*(1+1e-12)) {
@@ -298,11 +315,12 @@ func (a *allocator) startFill(nP, nB int) []fillItem {
 		q0[i] = q[i]
 		wi, d := w[i], goal[i]-q0[i]
 		queue = append(queue, fillItem{d / wi, i})
-		for j := lo; j < hi; j++ {
-			b, c := mBroker[j], mCoef[j]
-			rate[b] += wi * c
-			nActive[b]++
-			want[b] += d * c
+		coef := mCoef[lo:hi]
+		for k, b := range mBroker[lo:hi] {
+			f, c := &fb[b], coef[k]
+			f.rate += wi * c
+			f.nActive++
+			f.want += d * c
 		}
 	}
 	a.live = live
@@ -312,11 +330,13 @@ func (a *allocator) startFill(nP, nB int) []fillItem {
 	}
 	// A broker with room for every goal on it never stops a project: it
 	// stays off the heap (the margin covers rounding in the slack).
-	slack, hpos := a.slack[:nB], a.hpos[:nB]
-	for b := range nB {
-		hpos[b] = -1
-		if nActive[b] > 0 && !(want[b] <= slack[b]*(1-1e-9)) {
-			a.sat[b] = a.saturation(b, 0)
+	slack := a.slack[:nB]
+	for b := range fb {
+		f := &fb[b]
+		f.slack = slack[b]
+		f.hpos = -1
+		if f.nActive > 0 && !(f.want <= f.slack*(1-1e-9)) {
+			f.sat = a.saturation(b, 0)
 			a.heapPush(b)
 		}
 	}
@@ -329,35 +349,32 @@ func (a *allocator) stop(i int, level float64) {
 	a.live--
 	wi := a.w[i]
 	a.q[i] = min(a.q0[i]+wi*level, a.goal[i])
-	slack, rate, at, nActive, hpos, sat := a.slack, a.rate, a.at, a.nActive, a.hpos, a.sat
+	fb := a.fb
 	lo, hi := a.pStart[i], a.pStart[i+1]
 	mCoef := a.mCoef[lo:hi]
 	for k, b := range a.mBroker[lo:hi] {
-		slack[b] -= rate[b] * (level - at[b])
-		at[b] = level
-		nActive[b]--
-		if nActive[b] == 0 {
-			rate[b] = 0
+		f := &fb[b]
+		f.slack -= f.rate * (level - f.at)
+		f.at = level
+		f.nActive--
+		if f.nActive == 0 {
+			f.rate = 0
 		} else {
 			gone := wi * mCoef[k]
-			rate[b] -= gone
-			if !(rate[b] > 1e-9*gone) {
+			f.rate -= gone
+			if !(f.rate > 1e-9*gone) {
 				// The projects left weigh next to nothing beside the one
 				// that stopped, and the subtraction cancelled them out:
 				// sum them again, or their growth would cost no slack.
-				rate[b] = a.activeRate(b)
+				f.rate = a.activeRate(b)
 			}
 		}
 		// The heap's key is a lower bound of the broker's saturation:
 		// a stop only raises it (but for rounding), so the key is raised
 		// lazily, when the broker comes to the top (nextBroker).
-		if hpos[b] >= 0 {
-			s := math.Inf(1) // saturation(b, level), inlined
-			if nActive[b] != 0 && rate[b] > 0 {
-				s = level + max(0, slack[b])/rate[b]
-			}
-			if !(s >= sat[b]) {
-				sat[b] = s
+		if f.hpos >= 0 {
+			if s := f.saturation(level); !(s >= f.sat) {
+				f.sat = s
 				a.heapFix(b)
 			}
 		}
@@ -379,12 +396,12 @@ func (a *allocator) activeRate(b int) float64 {
 // that broker at the top of the heap; +Inf if none will.
 func (a *allocator) nextBroker() float64 {
 	for len(a.heap) > 0 {
-		b := a.heap[0]
-		s := a.saturation(b, a.at[b])
-		if !(s > a.sat[b]) {
-			return a.sat[b]
+		f := &a.fb[a.heap[0]]
+		s := f.saturation(f.at)
+		if !(s > f.sat) {
+			return f.sat
 		}
-		a.sat[b] = s
+		f.sat = s
 		a.heapDown(0)
 	}
 	return math.Inf(1)
@@ -392,24 +409,30 @@ func (a *allocator) nextBroker() float64 {
 
 // saturation is the level at which broker b runs out of slack.
 func (a *allocator) saturation(b int, level float64) float64 {
-	if a.nActive[b] == 0 || !(a.rate[b] > 0) {
+	return a.fb[b].saturation(level)
+}
+
+// saturation is the level at which the broker runs out of slack, given
+// its slack is up to date at level.
+func (f *fillBroker) saturation(level float64) float64 {
+	if f.nActive == 0 || !(f.rate > 0) {
 		return math.Inf(1)
 	}
-	return level + max(0, a.slack[b])/a.rate[b]
+	return level + max(0, f.slack)/f.rate
 }
 
 func (a *allocator) heapLess(x, y int) bool {
 	bx, by := a.heap[x], a.heap[y]
-	if a.sat[bx] != a.sat[by] {
-		return a.sat[bx] < a.sat[by]
+	if sx, sy := a.fb[bx].sat, a.fb[by].sat; sx != sy {
+		return sx < sy
 	}
 	return bx < by
 }
 
 func (a *allocator) heapSwap(x, y int) {
 	a.heap[x], a.heap[y] = a.heap[y], a.heap[x]
-	a.hpos[a.heap[x]] = x
-	a.hpos[a.heap[y]] = y
+	a.fb[a.heap[x]].hpos = x
+	a.fb[a.heap[y]].hpos = y
 }
 
 func (a *allocator) heapUp(k int) {
@@ -444,14 +467,13 @@ func (a *allocator) heapDown(k int) {
 
 func (a *allocator) heapPush(b int) {
 	a.heap = append(a.heap, b)
-	a.hpos[b] = len(a.heap) - 1
+	a.fb[b].hpos = len(a.heap) - 1
 	a.heapUp(len(a.heap) - 1)
 }
 
 func (a *allocator) heapFix(b int) {
-	k := a.hpos[b]
-	a.heapUp(k)
-	a.heapDown(a.hpos[b])
+	a.heapUp(a.fb[b].hpos)
+	a.heapDown(a.fb[b].hpos)
 }
 
 func (a *allocator) heapPop() int {
@@ -459,7 +481,7 @@ func (a *allocator) heapPop() int {
 	last := len(a.heap) - 1
 	a.heapSwap(0, last)
 	a.heap = a.heap[:last]
-	a.hpos[b] = -1
+	a.fb[b].hpos = -1
 	if last > 0 {
 		a.heapDown(0)
 	}

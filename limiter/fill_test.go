@@ -12,10 +12,7 @@ import (
 // to check the fast one against.
 func fillReference(a *allocator, nP, nB int, owner []int) {
 	a.active = growBool(a.active, nP)
-	a.rate = grow(a.rate, nB)
-	a.nActive = growInt(a.nActive, nB)
-	clear(a.rate)
-	clear(a.nActive)
+	rate, nActive := make([]float64, nB), make([]int, nB)
 	nAct := 0
 	for i := 0; i < nP; i++ {
 		a.active[i] = !a.held[i] && a.goal[i] > a.q[i]*(1+1e-12)
@@ -24,8 +21,8 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 		}
 		nAct++
 		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
-			a.rate[a.mBroker[j]] += a.w[i] * a.mCoef[j]
-			a.nActive[a.mBroker[j]]++
+			rate[a.mBroker[j]] += a.w[i] * a.mCoef[j]
+			nActive[a.mBroker[j]]++
 		}
 	}
 	deactivate := func(i int) {
@@ -33,11 +30,11 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 		nAct--
 		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
 			b := a.mBroker[j]
-			a.nActive[b]--
-			if a.nActive[b] == 0 {
-				a.rate[b] = 0
+			nActive[b]--
+			if nActive[b] == 0 {
+				rate[b] = 0
 			} else {
-				a.rate[b] -= a.w[i] * a.mCoef[j]
+				rate[b] -= a.w[i] * a.mCoef[j]
 			}
 		}
 	}
@@ -58,7 +55,7 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 		}
 	}
 	for b := 0; b < nB; b++ {
-		if a.nActive[b] > 0 && a.slack[b] <= 0 {
+		if nActive[b] > 0 && a.slack[b] <= 0 {
 			a.slack[b] = max(a.slack[b], 0)
 			freezeBroker(b)
 		}
@@ -87,8 +84,8 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 			}
 		}
 		for b := 0; b < nB; b++ {
-			if a.nActive[b] > 0 && a.rate[b] > 0 {
-				if l := a.slack[b] / a.rate[b]; l < lam {
+			if nActive[b] > 0 && rate[b] > 0 {
+				if l := a.slack[b] / rate[b]; l < lam {
 					lam, argP, argB = l, -1, b
 				}
 			}
@@ -98,8 +95,8 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 			a.q[i] = min(a.q[i]+a.w[i]*lam, a.goal[i])
 		}
 		for b := 0; b < nB; b++ {
-			if a.nActive[b] > 0 {
-				a.slack[b] -= a.rate[b] * lam
+			if nActive[b] > 0 {
+				a.slack[b] -= rate[b] * lam
 			}
 		}
 		if argP >= 0 {
@@ -117,7 +114,7 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 			}
 		}
 		for b := 0; b < nB; b++ {
-			if a.nActive[b] > 0 && a.slack[b] <= 1e-12*a.safe[b] {
+			if nActive[b] > 0 && a.slack[b] <= 1e-12*a.safe[b] {
 				a.slack[b] = max(a.slack[b], 0)
 				freezeBroker(b)
 			}
