@@ -152,22 +152,24 @@ func (a *allocator) hotIndex(s *State, ds []Decision, i int) int {
 // tally sums broker b's lenders (final quota below share), borrowers
 // (above) and the capacity no share reserves.
 func (a *allocator) tally(s *State, b int, x *brokerParts) {
-	var shares float64
+	projects, owner, held, fin := s.Projects, a.owner, a.held, a.fin
+	var shares, lent, borrowed float64
 	for _, j := range a.members(b) {
-		i := a.owner[j]
-		sh := s.Projects[i].Share
+		i := owner[j]
+		sh := projects[i].Share
 		shares += sh
-		if a.held[i] {
+		if held[i] {
 			continue
 		}
-		if diff := sh - a.fin[i]; diff > 1e-9*sh {
+		if diff := sh - fin[i]; diff > 1e-9*sh {
 			insert(&x.lenders, &x.nl, part{i, diff})
-			x.lent += diff
+			lent += diff
 		} else if diff < -1e-9*sh {
 			insert(&x.borrowers, &x.nb, part{i, -diff})
-			x.borrowed += -diff
+			borrowed += -diff
 		}
 	}
+	x.lent, x.borrowed = lent, borrowed
 	x.unreserved = max(0, a.safe[b]-shares)
 	x.pool = x.lent + x.unreserved
 }
