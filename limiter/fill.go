@@ -45,6 +45,11 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 	} else {
 		a.events(queue, owner)
 	}
+	a.endFill(nB)
+}
+
+// endFill puts the brokers' slack back where the phases keep it.
+func (a *allocator) endFill(nB int) {
 	for b := range a.fb[:nB] {
 		a.slack[b] = a.fb[b].slack
 	}

@@ -141,9 +141,96 @@ func TestFillMatchesReference(t *testing.T) {
 	}
 }
 
+// fillEvents runs every fill through the event loop, the general path,
+// even where no broker can run out.
+func fillEvents(a *allocator, nP, nB int, owner []int) {
+	queue := a.startFill(nP, nB)
+	if len(queue) == 0 {
+		return
+	}
+	a.events(queue, owner)
+	a.endFill(nB)
+}
+
+// TestDrainMatchesEvents: a fill in which no broker runs out takes drain,
+// which skips the broker events; the plan must be the one the event loop
+// gives, to the last bit (the slack a fill leaves is where the next one
+// starts, so a difference in rounding would show in later fills).
+func TestDrainMatchesEvents(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	tiers := []Tier{Standard, Critical, BestEffort}
+	drained := 0
+	for n := range 600 {
+		opts := Options{Headroom: 0.1 * r.Float64(), LenderSpare: 0.1 * r.Float64(), Overcommit: n%4 == 0}
+		if n%2 == 0 {
+			opts.Hysteresis = 0.05
+		}
+		g := randomGroup(r, opts)
+		for round := range 4 {
+			g.observe(r, 0.1)
+			for i := range g.state.Projects {
+				if n%3 == 0 {
+					g.state.Projects[i].Tier = tiers[r.IntN(3)]
+				}
+				for k := range g.state.Projects[i].Loads {
+					l := &g.state.Projects[i].Loads[k]
+					l.Measured = l.Rate * r.Float64()
+					l.Forecast = l.Rate * (0.8 + 0.6*r.Float64())
+				}
+			}
+			var fast allocator
+			fast.fillImpl = func(a *allocator, nP, nB int, owner []int) {
+				a.fillImpl = nil
+				if q := a.startFill(nP, nB); len(q) > 0 && len(a.heap) == 0 {
+					drained++
+				}
+				a.fill(nP, nB, owner)
+				a.fillImpl = fast.fillImpl
+			}
+			general := allocator{fillImpl: fillEvents}
+			pf, pg := fast.allocate(&g.state), general.allocate(&g.state)
+			if f, w := fmt.Sprintf("%+v", pf), fmt.Sprintf("%+v", pg); f != w {
+				t.Fatalf("group %d round %d: drained plan\n%s\nevent loop's plan\n%s", n, round, f, w)
+			}
+			g.apply(pf)
+			for i := range g.state.Projects {
+				if r.IntN(3) == 0 {
+					g.setDemand(r, i)
+				}
+			}
+		}
+	}
+	if drained < 1000 {
+		t.Fatalf("only %d fills took drain: the test does not exercise it", drained)
+	}
+}
+
+// TestSortDesc: fit's candidates, keyed by their negated excess, come out
+// largest excess first, then by project index, short lists and long.
+func TestSortDesc(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, n := range []int{0, 1, 2, 13, 60, 255, 256, 700} {
+		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			excess := make([]float64, n)
+			kept := make([]fillItem, n)
+			for i := range kept {
+				excess[i] = float64(1 + r.IntN(max(1, n/3))) // ties
+				kept[i] = fillItem{-excess[i], i}
+			}
+			sortDesc(kept)
+			for k := 1; k < n; k++ {
+				x, y := kept[k-1], kept[k]
+				if excess[x.i] < excess[y.i] || excess[x.i] == excess[y.i] && x.i > y.i {
+					t.Fatalf("position %d: project %d (excess %v) before project %d (excess %v)", k, x.i, excess[x.i], y.i, excess[y.i])
+				}
+			}
+		})
+	}
+}
+
 func TestSortQueue(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	for _, n := range []int{0, 1, 2, 255, 256, 257, 1000, 5000} {
+	for _, n := range []int{0, 1, 2, 12, 13, 50, 255, 256, 257, 1000, 5000} {
 		for _, ties := range []bool{false, true} {
 			t.Run(fmt.Sprintf("n=%d/ties=%v", n, ties), func(t *testing.T) {
 				q := make([]fillItem, n)
