@@ -21,9 +21,9 @@ type fillItem struct {
 // are a project reaching its goal (a queue ordered by the level at which
 // each does) and a broker running out (an indexed heap keyed by the level
 // at which it does). A broker with room for every goal placed on it never
-// stops anyone and stays off the heap; when no broker is on it, the queue
-// is sorted, otherwise it is a heap popped only as far as the brokers let
-// projects reach their goals. Each event touches only the brokers of the
+// stops anyone and stays off the heap; when few brokers or none are on it,
+// or the queue is long, the queue is sorted, otherwise it is a heap popped
+// only as far as the brokers let projects reach their goals. Each event touches only the brokers of the
 // projects it stops, so a fill costs O((P·k + B) log B + P log P) for P
 // projects on k brokers each. Nothing is allocated once the scratch space
 // has grown.
@@ -37,13 +37,21 @@ func (a *allocator) fill(nP, nB int, owner []int) {
 		return
 	}
 	// With no broker on the heap every project reaches its goal, in
-	// order: the queue is sorted. Otherwise brokers stop most projects
-	// first, and the queue is a heap popped only as far as needed.
-	if len(a.heap) == 0 {
+	// order: the queue is sorted and drained. Where brokers stop most
+	// projects first, the queue is a heap popped only as far as needed.
+	// Either way the events come in the same order.
+	switch {
+	case len(a.heap) == 0:
 		a.sortQueue(queue)
 		a.drain(queue)
-	} else {
-		a.events(queue, owner)
+	case len(a.heap)*2 <= nB || len(queue) >= radixMin:
+		// Few brokers can run out, so most projects reach their goals,
+		// or the queue is long enough for the radix sort, which costs
+		// less than the heap's pops: the queue is sorted.
+		a.sortQueue(queue)
+		a.events(queue, owner, true)
+	default:
+		a.events(queue, owner, false)
 	}
 	a.endFill(nB)
 }
@@ -56,21 +64,32 @@ func (a *allocator) endFill(nB int) {
 }
 
 // events runs fill's event loop: the next project to reach its goal (the
-// queue, a heap) or the next broker to run out (a.heap), whichever comes
-// first.
-func (a *allocator) events(queue []fillItem, owner []int) {
-	for k := len(queue)/2 - 1; k >= 0; k-- {
-		siftDown(queue, k)
+// queue) or the next broker to run out (a.heap), whichever comes first.
+// The queue is sorted, or else a heap popped only as far as needed.
+func (a *allocator) events(queue []fillItem, owner []int, sorted bool) {
+	if !sorted {
+		for k := len(queue)/2 - 1; k >= 0; k-- {
+			siftDown(queue, k)
+		}
 	}
 	fb, active, limitedBy := a.fb, a.active, a.limitedBy
-	level := 0.0
+	level, next := 0.0, 0
 	for a.live > 0 {
 		pLevel := math.Inf(1)
-		for len(queue) > 0 && !active[queue[0].i] {
-			queue = popItem(queue)
-		}
-		if len(queue) > 0 {
-			pLevel = queue[0].level
+		if sorted {
+			for next < len(queue) && !active[queue[next].i] {
+				next++
+			}
+			if next < len(queue) {
+				pLevel = queue[next].level
+			}
+		} else {
+			for len(queue) > 0 && !active[queue[0].i] {
+				queue = popItem(queue)
+			}
+			if len(queue) > 0 {
+				pLevel = queue[0].level
+			}
 		}
 		bLevel := a.nextBroker()
 		if math.IsInf(pLevel, 1) && math.IsInf(bLevel, 1) {
@@ -79,6 +98,9 @@ func (a *allocator) events(queue []fillItem, owner []int) {
 		if pLevel <= bLevel {
 			level = max(level, pLevel)
 			i := queue[0].i
+			if sorted {
+				i = queue[next].i
+			}
 			a.stop(i, level)
 			a.q[i] = a.goal[i]
 			continue
@@ -146,7 +168,7 @@ func (a *allocator) drain(queue []fillItem) {
 // take a quicksort, and long ones with a level that is not positive a
 // comparison sort.
 func (a *allocator) sortQueue(q []fillItem) {
-	if len(q) < 256 {
+	if len(q) < radixMin {
 		sortItems(q)
 		return
 	}
@@ -186,6 +208,9 @@ func (a *allocator) sortQueue(q []fillItem) {
 		copy(q, src)
 	}
 }
+
+// radixMin is the shortest queue sortQueue sorts by radix.
+const radixMin = 256
 
 // sortItems sorts a short queue by before: a quicksort on the median of
 // three, with an insertion sort for the short runs. No two items are equal

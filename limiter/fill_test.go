@@ -141,21 +141,22 @@ func TestFillMatchesReference(t *testing.T) {
 	}
 }
 
-// fillEvents runs every fill through the event loop, the general path,
-// even where no broker can run out.
+// fillEvents runs every fill through the event loop on a heap, the
+// general path, even where no broker can run out or few can.
 func fillEvents(a *allocator, nP, nB int, owner []int) {
 	queue := a.startFill(nP, nB)
 	if len(queue) == 0 {
 		return
 	}
-	a.events(queue, owner)
+	a.events(queue, owner, false)
 	a.endFill(nB)
 }
 
 // TestDrainMatchesEvents: a fill in which no broker runs out takes drain,
-// which skips the broker events; the plan must be the one the event loop
-// gives, to the last bit (the slack a fill leaves is where the next one
-// starts, so a difference in rounding would show in later fills).
+// which skips the broker events, and one in which few can takes the event
+// loop on a sorted queue; the plan must be the one the event loop on a
+// heap gives, to the last bit (the slack a fill leaves is where the next
+// one starts, so a difference in rounding would show in later fills).
 func TestDrainMatchesEvents(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 11))
 	tiers := []Tier{Standard, Critical, BestEffort}
