@@ -31,20 +31,27 @@ func (a *allocator) need(s *State, plan *Plan, o Options) {
 	a.stamp = growInt(a.stamp, nB)
 	a.infos = resize(a.infos, nP)
 	a.pStart = growInt(a.pStart, nP+1)
-	mBroker, mCoef, owner := a.mBroker[:0], a.mCoef[:0], a.owner[:0]
+	m := 0
+	for i := range s.Projects {
+		m += len(s.Projects[i].Loads)
+	}
+	a.mBroker, a.mCoef, a.owner = resize(a.mBroker, m), resize(a.mCoef, m), resize(a.owner, m)
+	mBroker, mCoef, owner := a.mBroker, a.mCoef, a.owner
+	start := 0
 	for i := range s.Projects {
 		p := &s.Projects[i]
 		in := &a.infos[i]
 		d := &plan.Decisions[i]
 		*d = Decision{Project: p.Name, Before: p.Quota, Share: p.Share, Reasons: a.reasons[i*reasonsCap : i*reasonsCap : (i+1)*reasonsCap]}
-		start := len(mBroker)
 		a.pStart[i] = start
-		for _, l := range p.Loads {
-			b := l.Broker
+		end := start + len(p.Loads)
+		mb, mc, mo := mBroker[start:end], mCoef[start:end], owner[start:end]
+		for k := range p.Loads {
+			b := p.Loads[k].Broker
 			if b < 0 || b >= nB {
 				b = 0 // recorded as bad input by projectNeed; keep the index in range
 			}
-			mBroker, mCoef, owner = append(mBroker, b), append(mCoef, 1), append(owner, i)
+			mb[k], mc[k], mo[k] = b, 1, i
 		}
 		*in = projectNeed(s, i, o, a.stamp, a.brokerBad, d)
 		// Overcommit: a project counts on each broker in proportion to
@@ -56,13 +63,13 @@ func (a *allocator) need(s *State, plan *Plan, o Options) {
 			}
 			if top > 0 {
 				for k, l := range p.Loads {
-					mCoef[start+k] = max(l.Rate, l.Forecast) / top
+					mc[k] = max(l.Rate, l.Forecast) / top
 				}
 			}
 		}
+		start = end
 	}
-	a.mBroker, a.mCoef, a.owner = mBroker, mCoef, owner
-	a.pStart[nP] = len(mBroker)
+	a.pStart[nP] = m
 }
 
 // projectNeed works out project i's need, target and bases, and fills in
