@@ -108,7 +108,8 @@ type allocator struct {
 	tierRank      [3]int
 	tiers         int
 	queue, queue2 []fillItem
-	live          int // active projects in the fill
+	counts        *[8][256]int // sortQueue's byte counts
+	live          int          // active projects in the fill
 	// fillImpl replaces fill in tests that compare it with a reference.
 	fillImpl func(a *allocator, nP, nB int, owner []int)
 	// The plan's buffers, reused by the next call.

@@ -164,7 +164,8 @@ func (a *allocator) drain(queue []fillItem) {
 // are positive (a goal above the quota, a positive weight), and positive
 // numbers' bits order as the numbers do, so a stable radix sort over the
 // bits of the items, appended in index order, gives that order for long
-// queues; a pass over a byte every item shares is skipped. Short queues
+// queues (the counts of all eight bytes taken in one pass); a pass over a
+// byte every item shares is skipped. Short queues
 // take a quicksort, and long ones with a level that is not positive a
 // comparison sort.
 func (a *allocator) sortQueue(q []fillItem) {
@@ -185,12 +186,28 @@ func (a *allocator) sortQueue(q []fillItem) {
 	}
 	a.queue2 = resize(a.queue2, len(q))
 	src, dst := q, a.queue2
-	for shift := uint(0); shift < 64; shift += 8 {
-		var count [256]int
-		for _, it := range src {
-			count[byte(math.Float64bits(it.level)>>shift)]++
-		}
-		if count[byte(math.Float64bits(src[0].level)>>shift)] == len(src) {
+	// The eight bytes' counts in one pass over the items.
+	if a.counts == nil {
+		a.counts = new([8][256]int)
+	}
+	counts := a.counts
+	clear(counts[:])
+	for _, it := range src {
+		k := math.Float64bits(it.level)
+		counts[0][byte(k)]++
+		counts[1][byte(k>>8)]++
+		counts[2][byte(k>>16)]++
+		counts[3][byte(k>>24)]++
+		counts[4][byte(k>>32)]++
+		counts[5][byte(k>>40)]++
+		counts[6][byte(k>>48)]++
+		counts[7][byte(k>>56)]++
+	}
+	first := math.Float64bits(src[0].level)
+	for pass := range counts {
+		shift := uint(8 * pass)
+		count := &counts[pass]
+		if count[byte(first>>shift)] == len(src) {
 			continue
 		}
 		pos := 0
