@@ -23,10 +23,10 @@ type fillItem struct {
 // at which it does). A broker with room for every goal placed on it never
 // stops anyone and stays off the heap; when few brokers or none are on it,
 // or the queue is long, the queue is sorted, otherwise it is a heap popped
-// only as far as the brokers let projects reach their goals. Each event touches only the brokers of the
-// projects it stops, so a fill costs O((P·k + B) log B + P log P) for P
-// projects on k brokers each. Nothing is allocated once the scratch space
-// has grown.
+// only as far as the brokers let projects reach their goals. Each event
+// touches only the brokers of the projects it stops, so a fill costs
+// O((P·k + B) log B + P log P) for P projects on k brokers each. Nothing
+// is allocated once the scratch space has grown.
 func (a *allocator) fill(nP, nB int, owner []int) {
 	if a.fillImpl != nil {
 		a.fillImpl(a, nP, nB, owner)
