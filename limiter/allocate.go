@@ -81,16 +81,17 @@ func (x *Allocator) Allocate(s *State) Plan { return x.a.allocate(s) }
 // ready.
 type allocator struct {
 	// Per broker.
-	safe, slack, rate []float64
-	brokerBad         []bool
-	nActive           []int
-	bStart, bIdx      []int // membership indexes (into the flat arrays below) by broker
-	at, sat, want     []float64
-	heap, hpos        []int
-	load              []float64
-	fullNote          []string // "broker N is full", built once per broker ID
-	fullID            []int32
-	parts             []brokerParts
+	safe, slack  []float64
+	brokerBad    []bool
+	bStart, bIdx []int // membership indexes (into the flat arrays below) by broker
+	pos          []int // index's scratch
+	fb           []fillBroker
+	heap         []int // fill's brokers that can run out, by saturation
+	load         []float64
+	fullNote     []string // "broker N is full", built once per broker ID
+	fullID       []int32
+	parts        []brokerParts
+	hot          []int // per project: its hot broker's index (attribute)
 	// Per membership (a project's load on one broker), flat, by project.
 	mBroker []int
 	mCoef   []float64
@@ -107,7 +108,8 @@ type allocator struct {
 	tierRank      [3]int
 	tiers         int
 	queue, queue2 []fillItem
-	live          int // active projects in the fill
+	counts        *[8][256]int // sortQueue's byte counts
+	live          int          // active projects in the fill
 	// fillImpl replaces fill in tests that compare it with a reference.
 	fillImpl func(a *allocator, nP, nB int, owner []int)
 	// The plan's buffers, reused by the next call.
@@ -188,30 +190,26 @@ func (a *allocator) nextTransfers() []Transfer {
 	return a.transfers[n : n : n+transfersCap]
 }
 
-// index builds the broker → membership index and each membership's owner.
+// index builds the broker → membership index (need laid out the
+// memberships and their owners).
 func (a *allocator) index(nP, nB int) {
 	m := a.pStart[nP]
-	a.bStart = growInt(a.bStart, nB+1)
-	for _, b := range a.mBroker[:m] {
-		a.bStart[b+1]++
+	mBroker := a.mBroker[:m]
+	bStart := growInt(a.bStart, nB+1)
+	for _, b := range mBroker {
+		bStart[b+1]++
 	}
-	for b := 0; b < nB; b++ {
-		a.bStart[b+1] += a.bStart[b]
+	for b := range nB {
+		bStart[b+1] += bStart[b]
 	}
-	a.bIdx = growInt(a.bIdx, m)
-	pos := growInt(a.nActive, nB) // borrowed as scratch; fill resets it
-	copy(pos, a.bStart[:nB])
-	for j, b := range a.mBroker[:m] {
-		a.bIdx[pos[b]] = j
+	bIdx := growInt(a.bIdx, m)
+	pos := growInt(a.pos, nB)
+	copy(pos, bStart[:nB])
+	for j, b := range mBroker {
+		bIdx[pos[b]] = j
 		pos[b]++
 	}
-	a.nActive = pos
-	a.owner = growInt(a.owner, m)
-	for i := 0; i < nP; i++ {
-		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
-			a.owner[j] = i
-		}
-	}
+	a.bStart, a.bIdx, a.pos = bStart, bIdx, pos
 }
 
 // members returns the memberships on broker b.

@@ -94,29 +94,38 @@ func insert(top *[maxTransfers]part, n *int, p part) {
 // lent the unused shares of the lenders there plus capacity no share
 // reserves, in proportion to what each contributes.
 func (a *allocator) attribute(s *State, ds []Decision) {
-	nB := len(s.Brokers)
+	nB, nP := len(s.Brokers), len(s.Projects)
 	a.parts = resize(a.parts, nB)
 	bp := a.parts
 	for b := range bp {
 		bp[b] = brokerParts{}
 	}
-	for i := range s.Projects {
-		if a.pStart[i] < a.pStart[i+1] && !a.held[i] {
-			bp[s.Projects[i].Loads[0].Broker].needed = true
-			bp[a.hotIndex(s, ds, i)].needed = true
+	// hot is each project's hot broker index, -1 for a project not
+	// attributed (held or placed nowhere).
+	a.hot = resize(a.hot, nP)
+	hot, held, pStart := a.hot, a.held[:nP], a.pStart[:nP+1]
+	for i := range nP {
+		if pStart[i] == pStart[i+1] || held[i] {
+			hot[i] = -1
+			continue
 		}
+		h := a.hotIndex(s, ds, i)
+		hot[i] = h
+		bp[s.Projects[i].Loads[0].Broker].needed = true
+		bp[h].needed = true
 	}
-	for b := 0; b < nB; b++ {
+	for b := range nB {
 		if bp[b].needed {
 			a.tally(s, b, &bp[b])
 		}
 	}
-	for i := range s.Projects {
-		if a.held[i] || a.pStart[i] == a.pStart[i+1] {
+	for i := range nP {
+		h := hot[i]
+		if h < 0 {
 			continue
 		}
 		d := &ds[i]
-		x := &bp[a.hotIndex(s, ds, i)]
+		x := &bp[h]
 		sh, fin := s.Projects[i].Share, a.fin[i]
 		switch {
 		case fin > sh*(1+1e-9):
@@ -131,9 +140,10 @@ func (a *allocator) attribute(s *State, ds []Decision) {
 
 // hotIndex is the index of project i's hot broker.
 func (a *allocator) hotIndex(s *State, ds []Decision, i int) int {
-	for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
-		if s.Brokers[a.mBroker[j]].ID == ds[i].HotBroker {
-			return a.mBroker[j]
+	id := ds[i].HotBroker
+	for _, b := range a.mBroker[a.pStart[i]:a.pStart[i+1]] {
+		if s.Brokers[b].ID == id {
+			return b
 		}
 	}
 	return s.Projects[i].Loads[0].Broker
@@ -142,22 +152,24 @@ func (a *allocator) hotIndex(s *State, ds []Decision, i int) int {
 // tally sums broker b's lenders (final quota below share), borrowers
 // (above) and the capacity no share reserves.
 func (a *allocator) tally(s *State, b int, x *brokerParts) {
-	var shares float64
+	projects, owner, held, fin := s.Projects, a.owner, a.held, a.fin
+	var shares, lent, borrowed float64
 	for _, j := range a.members(b) {
-		i := a.owner[j]
-		sh := s.Projects[i].Share
+		i := owner[j]
+		sh := projects[i].Share
 		shares += sh
-		if a.held[i] {
+		if held[i] {
 			continue
 		}
-		if diff := sh - a.fin[i]; diff > 1e-9*sh {
+		if diff := sh - fin[i]; diff > 1e-9*sh {
 			insert(&x.lenders, &x.nl, part{i, diff})
-			x.lent += diff
+			lent += diff
 		} else if diff < -1e-9*sh {
 			insert(&x.borrowers, &x.nb, part{i, -diff})
-			x.borrowed += -diff
+			borrowed += -diff
 		}
 	}
+	x.lent, x.borrowed = lent, borrowed
 	x.unreserved = max(0, a.safe[b]-shares)
 	x.pool = x.lent + x.unreserved
 }

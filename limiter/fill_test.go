@@ -12,10 +12,7 @@ import (
 // to check the fast one against.
 func fillReference(a *allocator, nP, nB int, owner []int) {
 	a.active = growBool(a.active, nP)
-	a.rate = grow(a.rate, nB)
-	a.nActive = growInt(a.nActive, nB)
-	clear(a.rate)
-	clear(a.nActive)
+	rate, nActive := make([]float64, nB), make([]int, nB)
 	nAct := 0
 	for i := 0; i < nP; i++ {
 		a.active[i] = !a.held[i] && a.goal[i] > a.q[i]*(1+1e-12)
@@ -24,8 +21,8 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 		}
 		nAct++
 		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
-			a.rate[a.mBroker[j]] += a.w[i] * a.mCoef[j]
-			a.nActive[a.mBroker[j]]++
+			rate[a.mBroker[j]] += a.w[i] * a.mCoef[j]
+			nActive[a.mBroker[j]]++
 		}
 	}
 	deactivate := func(i int) {
@@ -33,11 +30,11 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 		nAct--
 		for j := a.pStart[i]; j < a.pStart[i+1]; j++ {
 			b := a.mBroker[j]
-			a.nActive[b]--
-			if a.nActive[b] == 0 {
-				a.rate[b] = 0
+			nActive[b]--
+			if nActive[b] == 0 {
+				rate[b] = 0
 			} else {
-				a.rate[b] -= a.w[i] * a.mCoef[j]
+				rate[b] -= a.w[i] * a.mCoef[j]
 			}
 		}
 	}
@@ -58,7 +55,7 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 		}
 	}
 	for b := 0; b < nB; b++ {
-		if a.nActive[b] > 0 && a.slack[b] <= 0 {
+		if nActive[b] > 0 && a.slack[b] <= 0 {
 			a.slack[b] = max(a.slack[b], 0)
 			freezeBroker(b)
 		}
@@ -87,8 +84,8 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 			}
 		}
 		for b := 0; b < nB; b++ {
-			if a.nActive[b] > 0 && a.rate[b] > 0 {
-				if l := a.slack[b] / a.rate[b]; l < lam {
+			if nActive[b] > 0 && rate[b] > 0 {
+				if l := a.slack[b] / rate[b]; l < lam {
 					lam, argP, argB = l, -1, b
 				}
 			}
@@ -98,8 +95,8 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 			a.q[i] = min(a.q[i]+a.w[i]*lam, a.goal[i])
 		}
 		for b := 0; b < nB; b++ {
-			if a.nActive[b] > 0 {
-				a.slack[b] -= a.rate[b] * lam
+			if nActive[b] > 0 {
+				a.slack[b] -= rate[b] * lam
 			}
 		}
 		if argP >= 0 {
@@ -117,7 +114,7 @@ func fillReference(a *allocator, nP, nB int, owner []int) {
 			}
 		}
 		for b := 0; b < nB; b++ {
-			if a.nActive[b] > 0 && a.slack[b] <= 1e-12*a.safe[b] {
+			if nActive[b] > 0 && a.slack[b] <= 1e-12*a.safe[b] {
 				a.slack[b] = max(a.slack[b], 0)
 				freezeBroker(b)
 			}
@@ -144,9 +141,97 @@ func TestFillMatchesReference(t *testing.T) {
 	}
 }
 
+// fillEvents runs every fill through the event loop on a heap, the
+// general path, even where no broker can run out or few can.
+func fillEvents(a *allocator, nP, nB int, owner []int) {
+	queue := a.startFill(nP, nB)
+	if len(queue) == 0 {
+		return
+	}
+	a.events(queue, owner, false)
+	a.endFill(nB)
+}
+
+// TestDrainMatchesEvents: a fill in which no broker runs out takes drain,
+// which skips the broker events, and one in which few can takes the event
+// loop on a sorted queue; the plan must be the one the event loop on a
+// heap gives, to the last bit (the slack a fill leaves is where the next
+// one starts, so a difference in rounding would show in later fills).
+func TestDrainMatchesEvents(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	tiers := []Tier{Standard, Critical, BestEffort}
+	drained := 0
+	for n := range 600 {
+		opts := Options{Headroom: 0.1 * r.Float64(), LenderSpare: 0.1 * r.Float64(), Overcommit: n%4 == 0}
+		if n%2 == 0 {
+			opts.Hysteresis = 0.05
+		}
+		g := randomGroup(r, opts)
+		for round := range 4 {
+			g.observe(r, 0.1)
+			for i := range g.state.Projects {
+				if n%3 == 0 {
+					g.state.Projects[i].Tier = tiers[r.IntN(3)]
+				}
+				for k := range g.state.Projects[i].Loads {
+					l := &g.state.Projects[i].Loads[k]
+					l.Measured = l.Rate * r.Float64()
+					l.Forecast = l.Rate * (0.8 + 0.6*r.Float64())
+				}
+			}
+			var fast allocator
+			fast.fillImpl = func(a *allocator, nP, nB int, owner []int) {
+				a.fillImpl = nil
+				if q := a.startFill(nP, nB); len(q) > 0 && len(a.heap) == 0 {
+					drained++
+				}
+				a.fill(nP, nB, owner)
+				a.fillImpl = fast.fillImpl
+			}
+			general := allocator{fillImpl: fillEvents}
+			pf, pg := fast.allocate(&g.state), general.allocate(&g.state)
+			if f, w := fmt.Sprintf("%+v", pf), fmt.Sprintf("%+v", pg); f != w {
+				t.Fatalf("group %d round %d: drained plan\n%s\nevent loop's plan\n%s", n, round, f, w)
+			}
+			g.apply(pf)
+			for i := range g.state.Projects {
+				if r.IntN(3) == 0 {
+					g.setDemand(r, i)
+				}
+			}
+		}
+	}
+	if drained < 1000 {
+		t.Fatalf("only %d fills took drain: the test does not exercise it", drained)
+	}
+}
+
+// TestSortDesc: fit's candidates, keyed by their negated excess, come out
+// largest excess first, then by project index, short lists and long.
+func TestSortDesc(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, n := range []int{0, 1, 2, 13, 60, 255, 256, 700} {
+		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			excess := make([]float64, n)
+			kept := make([]fillItem, n)
+			for i := range kept {
+				excess[i] = float64(1 + r.IntN(max(1, n/3))) // ties
+				kept[i] = fillItem{-excess[i], i}
+			}
+			sortDesc(kept)
+			for k := 1; k < n; k++ {
+				x, y := kept[k-1], kept[k]
+				if excess[x.i] < excess[y.i] || excess[x.i] == excess[y.i] && x.i > y.i {
+					t.Fatalf("position %d: project %d (excess %v) before project %d (excess %v)", k, x.i, excess[x.i], y.i, excess[y.i])
+				}
+			}
+		})
+	}
+}
+
 func TestSortQueue(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	for _, n := range []int{0, 1, 2, 255, 256, 257, 1000, 5000} {
+	for _, n := range []int{0, 1, 2, 12, 13, 50, 255, 256, 257, 1000, 5000} {
 		for _, ties := range []bool{false, true} {
 			t.Run(fmt.Sprintf("n=%d/ties=%v", n, ties), func(t *testing.T) {
 				q := make([]fillItem, n)

@@ -76,50 +76,56 @@ func keepInForce(ideal, cur, claim, need, base, share, h float64, pooled bool) b
 func (a *allocator) fit(plan *Plan) {
 	nB := len(plan.Brokers)
 	a.load = grow(a.load, nB)
-	for b := 0; b < nB; b++ {
+	load, safe, fin, q, keptAbove, owner, mCoef := a.load[:nB], a.safe[:nB], a.fin, a.q, a.keptAbove, a.owner, a.mCoef
+	for b := range nB {
+		l := load[b]
 		for _, j := range a.members(b) {
-			a.load[b] += a.fin[a.owner[j]] * a.mCoef[j]
+			l += fin[owner[j]] * mCoef[j]
 		}
+		load[b] = l
 	}
-	for b := 0; b < nB; b++ {
-		if a.load[b] <= a.safe[b]*(1+1e-12) || plan.Brokers[b].Infeasible {
+	for b := range nB {
+		if load[b] <= safe[b]*(1+1e-12) || plan.Brokers[b].Infeasible {
 			continue
 		}
+		// Candidates keyed by their negated excess: ascending order is
+		// the largest excess first, then the lowest project index.
 		kept := a.queue2[:0]
 		for _, j := range a.members(b) {
-			if i := a.owner[j]; a.keptAbove[i] {
-				kept = append(kept, fillItem{(a.fin[i] - a.q[i]) * a.mCoef[j], i})
+			if i := owner[j]; keptAbove[i] {
+				kept = append(kept, fillItem{-((fin[i] - q[i]) * mCoef[j]), i})
 			}
 		}
 		sortDesc(kept)
 		for _, it := range kept {
-			if a.load[b] <= a.safe[b]*(1+1e-12) {
+			if load[b] <= safe[b]*(1+1e-12) {
 				break
 			}
 			i := it.i
-			a.keptAbove[i] = false
+			keptAbove[i] = false
 			for jj := a.pStart[i]; jj < a.pStart[i+1]; jj++ {
-				a.load[a.mBroker[jj]] -= (a.fin[i] - a.q[i]) * a.mCoef[jj]
+				load[a.mBroker[jj]] -= (fin[i] - q[i]) * mCoef[jj]
 			}
-			a.fin[i] = a.q[i]
+			fin[i] = q[i]
 		}
 		a.queue2 = kept
 	}
 	for b := range plan.Brokers {
-		plan.Brokers[b].Committed = a.load[b]
+		plan.Brokers[b].Committed = load[b]
 	}
 }
 
-// sortDesc orders fit's candidates by amount, largest first, then by
-// project index.
+// sortDesc orders fit's candidates, keyed by their negated excess, by
+// excess, largest first, then by project index.
 func sortDesc(kept []fillItem) {
+	if len(kept) < 256 {
+		sortItems(kept)
+		return
+	}
 	slices.SortFunc(kept, func(x, y fillItem) int {
-		if x.level != y.level {
-			if x.level > y.level {
-				return -1
-			}
-			return 1
+		if x.before(y) {
+			return -1
 		}
-		return x.i - y.i
+		return 1 // no two items are equal: their projects differ
 	})
 }

@@ -26,25 +26,33 @@ type projectInfo struct {
 
 // need is phase 1: each project's decision is started and its need,
 // target and bases worked out (projectNeed), and its memberships (one per
-// broker it is placed on) are laid out flat, by project.
+// broker it is placed on) are laid out flat, by project, with their owner.
 func (a *allocator) need(s *State, plan *Plan, o Options) {
 	nB, nP := len(s.Brokers), len(s.Projects)
 	a.stamp = growInt(a.stamp, nB)
 	a.infos = resize(a.infos, nP)
 	a.pStart = growInt(a.pStart, nP+1)
-	a.mBroker, a.mCoef = a.mBroker[:0], a.mCoef[:0]
+	m := 0
+	for i := range s.Projects {
+		m += len(s.Projects[i].Loads)
+	}
+	a.mBroker, a.mCoef, a.owner = resize(a.mBroker, m), resize(a.mCoef, m), resize(a.owner, m)
+	mBroker, mCoef, owner := a.mBroker, a.mCoef, a.owner
+	start := 0
 	for i := range s.Projects {
 		p := &s.Projects[i]
 		in := &a.infos[i]
 		d := &plan.Decisions[i]
 		*d = Decision{Project: p.Name, Before: p.Quota, Share: p.Share, Reasons: a.reasons[i*reasonsCap : i*reasonsCap : (i+1)*reasonsCap]}
-		a.pStart[i] = len(a.mBroker)
-		for _, l := range p.Loads {
-			b := l.Broker
+		a.pStart[i] = start
+		end := start + len(p.Loads)
+		mb, mc, mo := mBroker[start:end], mCoef[start:end], owner[start:end]
+		for k := range p.Loads {
+			b := p.Loads[k].Broker
 			if b < 0 || b >= nB {
 				b = 0 // recorded as bad input by projectNeed; keep the index in range
 			}
-			a.mBroker, a.mCoef = append(a.mBroker, b), append(a.mCoef, 1)
+			mb[k], mc[k], mo[k] = b, 1, i
 		}
 		*in = projectNeed(s, i, o, a.stamp, a.brokerBad, d)
 		// Overcommit: a project counts on each broker in proportion to
@@ -56,12 +64,13 @@ func (a *allocator) need(s *State, plan *Plan, o Options) {
 			}
 			if top > 0 {
 				for k, l := range p.Loads {
-					a.mCoef[a.pStart[i]+k] = max(l.Rate, l.Forecast) / top
+					mc[k] = max(l.Rate, l.Forecast) / top
 				}
 			}
 		}
+		start = end
 	}
-	a.pStart[nP] = len(a.mBroker)
+	a.pStart[nP] = m
 }
 
 // projectNeed works out project i's need, target and bases, and fills in
@@ -147,7 +156,7 @@ func projectNeed(s *State, i int, o Options, stamp []int, brokerBad []bool, d *D
 // checkProject returns what is inconsistent about p, or "".
 // stamp[b] == mark means broker b was already seen for this project.
 func checkProject(p *Project, nB int, stamp []int, mark int) string {
-	bad := func(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) || x < 0 }
+	bad := func(x float64) bool { return !(x >= 0 && x <= math.MaxFloat64) } // NaN, infinite or negative
 	switch {
 	case p.Name == "":
 		return "project without a name"
