@@ -51,7 +51,11 @@ const transfersCap = maxTransfers + 3
 //     which for noise that scales with the level is where one quota per
 //     project throttles least.
 //  5. hysteresis keeps the quota in force when the change is small and no
-//     cut below demand is needed, as long as every broker still fits. With
+//     cut below demand is needed, as long as every broker still fits. A
+//     small increase held for a project whose demand is above its quota
+//     is owed to it (Decision.Owed, fed back as Project.Owed) and written
+//     once what is owed adds up to the band: a throttled project waits
+//     for its increase, but not forever. With
 //     hysteresis on, a change that only the pool makes (the project's own
 //     claim is within the quota in force) is held however large: the pool
 //     reshuffles with every round's demand, and a release is written only

@@ -29,10 +29,24 @@ func (a *allocator) hysteresis(s *State, plan *Plan, h float64, pooled bool) {
 		if pooled {
 			claim = a.claim[i]
 		}
-		if keepInForce(ideal, cur, claim, in.need, in.base, s.Projects[i].Share, h, pooled) {
-			a.fin[i] = cur
-			a.keptAbove[i] = ideal < cur
+		if !keepInForce(ideal, cur, claim, in.need, in.base, s.Projects[i].Share, h, pooled) {
+			continue
 		}
+		if ideal > cur && in.need > cur {
+			// An increase held for a project short of its demand is
+			// bytes throttled every round it waits: it is owed, and
+			// written once what is owed adds up to the band.
+			owed := s.Projects[i].Owed
+			if !(owed > 0) || math.IsInf(owed, 0) {
+				owed = 0
+			}
+			if owed += (ideal - cur) / cur; owed > h {
+				continue
+			}
+			d.Owed = owed
+		}
+		a.fin[i] = cur
+		a.keptAbove[i] = ideal < cur
 	}
 }
 

@@ -458,3 +458,32 @@ func TestNoSmallIncreaseIsPlanned(t *testing.T) {
 		t.Fatalf("only %d increases checked", checked)
 	}
 }
+
+// An increase hysteresis holds for a project short of its demand is owed
+// to it, and written once what is owed adds up to the band; one held for a
+// project that has its demand is never owed. l (demand 45, quota 48) gets
+// its target 49.5 first; b (demand 80, quota 50) the rest of 101.5, 52:
+// +4% for b and +3% for l, both within the 5% band.
+func TestOwedIncreaseIsWritten(t *testing.T) {
+	s := oneBroker(101.5, lp("l", 50, 48, 45, 45, 0), lp("b", 50, 50, 80, 80, 0))
+	s.Options.Hysteresis = 0.05
+	s.Projects[1].Loads[0].FromThrottle = true
+	for _, tc := range []struct {
+		owedIn, wantAfter, wantOwed float64
+		wantWrite                   bool
+	}{
+		{owedIn: 0, wantAfter: 50, wantOwed: 0.04, wantWrite: false},
+		{owedIn: 0.04, wantAfter: 52, wantOwed: 0, wantWrite: true},
+	} {
+		s.Projects[1].Owed = tc.owedIn
+		plan := Allocate(s)
+		l, b := plan.Decisions[0], plan.Decisions[1]
+		if !near(b.Ideal, 52) || !near(b.After, tc.wantAfter) || b.Write != tc.wantWrite || !near(b.Owed, tc.wantOwed) {
+			t.Errorf("owed %v: b ideal %v after %v write %v owed %v; want ideal 52, after %v, write %v, owed %v",
+				tc.owedIn, b.Ideal, b.After, b.Write, b.Owed, tc.wantAfter, tc.wantWrite, tc.wantOwed)
+		}
+		if !near(l.Ideal, 49.5) || l.Write || l.Owed != 0 {
+			t.Errorf("owed %v: l ideal %v write %v owed %v; want ideal 49.5 held and nothing owed", tc.owedIn, l.Ideal, l.Write, l.Owed)
+		}
+	}
+}

@@ -102,6 +102,12 @@ type Project struct {
 	Quota float64
 	// Stale means the project's signals are missing or old.
 	Stale bool
+	// Owed is what hysteresis has held back from the project while its
+	// demand was above its quota in force: the held increases, each
+	// relative to that quota, summed over the rounds since one was last
+	// written. It is the previous plan's Decision.Owed; zero for a project
+	// not planned before.
+	Owed float64
 	// Loads lists the brokers the project leads partitions on, with the
 	// signals measured there. A project with no loads has unknown
 	// placement and is held.
@@ -288,6 +294,9 @@ type Decision struct {
 	BorrowedFrom, LentTo []Transfer
 	// Note explains holds and bad input in words.
 	Note string
+	// Owed is the next round's Project.Owed: what stays held back from
+	// the project, zero once its increase is written.
+	Owed float64
 }
 
 // Has reports whether the decision carries reason r.

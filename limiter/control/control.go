@@ -41,7 +41,10 @@ type Controller struct {
 	entities map[string]config.Entity
 	names    map[string]string
 	lastGood map[key]float64
-	round    int64
+	// owed is each project's Decision.Owed from its last plan, fed back
+	// as Project.Owed.
+	owed  map[key]float64
+	round int64
 }
 
 type key struct {
@@ -57,7 +60,7 @@ func New(w Writer, l Ledger, mode string, entities map[string]config.Entity) *Co
 	for p, e := range entities {
 		names[p] = e.String()
 	}
-	return &Controller{writer: w, ledger: l, mode: mode, entities: entities, names: names, lastGood: map[key]float64{}}
+	return &Controller{writer: w, ledger: l, mode: mode, entities: entities, names: names, lastGood: map[key]float64{}, owed: map[key]float64{}}
 }
 
 // Round is one round's outcome.
@@ -80,12 +83,21 @@ func (c *Controller) Step(ctx context.Context, at time.Time, states []*limiter.S
 	var firstErr error
 	for _, s := range states {
 		for i := range s.Projects {
-			if q, ok := c.lastGood[key{s.Projects[i].Name, s.Direction}]; ok {
+			k := key{s.Projects[i].Name, s.Direction}
+			if q, ok := c.lastGood[k]; ok {
 				s.Projects[i].Quota = q
 			}
+			s.Projects[i].Owed = c.owed[k]
 		}
 		plan := limiter.Allocate(s)
 		r.Plans = append(r.Plans, plan)
+		for _, d := range plan.Decisions {
+			if k := (key{d.Project, plan.Direction}); d.Owed > 0 {
+				c.owed[k] = d.Owed
+			} else {
+				delete(c.owed, k)
+			}
+		}
 		changes, err := applier.FromPlan(plan, c.entities)
 		var results []applier.Result
 		if err == nil && len(changes) > 0 {

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"testing"
 	"time"
@@ -159,5 +160,47 @@ func TestStepRecordsAGroupThatCouldNotBeApplied(t *testing.T) {
 	}
 	if e, err := db.DecisionAt(ctx, "busy", "produce", at.Add(time.Minute)); err != nil || e.Outcome != "failed" {
 		t.Fatalf("ledger: %+v %v", e, err)
+	}
+}
+
+// The controller feeds each plan's Decision.Owed back as the next round's
+// Project.Owed: b, short of its demand, is held at its quota for a 4%
+// increase in round 0 and gets it written in round 1, when what it is
+// owed passes the 5% band (see limiter's TestOwedIncreaseIsWritten).
+func TestStepFeedsBackWhatIsOwed(t *testing.T) {
+	ctx := context.Background()
+	_, ap, db := setup(t)
+	ctl := New(ap, db, "enforce", map[string]config.Entity{"l": {User: "l"}, "b": {User: "b"}})
+	t0 := time.Date(2026, 12, 3, 3, 0, 0, 0, time.UTC)
+	state := func() *limiter.State {
+		return &limiter.State{
+			Group: "g1", Direction: config.Produce, Margin: 1,
+			Brokers: []limiter.Broker{{ID: 1, Capacity: 101.5 * mib}},
+			Options: limiter.Options{Hysteresis: 0.05, Headroom: 0.1, LenderSpare: 0.1},
+			Projects: []limiter.Project{
+				{Name: "l", Share: 50 * mib, Floor: mib, Ceiling: 100 * mib, Weight: 1, Quota: 48 * mib,
+					Loads: []limiter.Load{{Broker: 0, Rate: 45 * mib}}},
+				{Name: "b", Share: 50 * mib, Floor: mib, Ceiling: 100 * mib, Weight: 1, Quota: 50 * mib,
+					Loads: []limiter.Load{{Broker: 0, Rate: 80 * mib, FromThrottle: true}}},
+			},
+		}
+	}
+	r0, err := ctl.Step(ctx, t0, []*limiter.State{state()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r0.Results) != 0 {
+		t.Fatalf("round 0 wrote %+v; want every increase held", r0.Results)
+	}
+	s1 := state()
+	r1, err := ctl.Step(ctx, t0.Add(10*time.Second), []*limiter.State{s1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s1.Projects[1].Owed; math.Abs(got-0.04) > 1e-9 {
+		t.Fatalf("round 1 planned b with %v owed, want round 0's 0.04", got)
+	}
+	if len(r1.Results) != 1 || r1.Results[0].Project != "b" || r1.Results[0].Outcome != applier.Written || math.Abs(r1.Results[0].InForce-52*mib) > 1 {
+		t.Fatalf("round 1 results %+v; want b written at 52MiB/s", r1.Results)
 	}
 }

@@ -168,6 +168,7 @@ func (p *headroomPolicy) Plan(obs *Observation, quotas []float64) error {
 		if d.Write {
 			quotas[i] = d.After
 		}
+		p.state.Projects[i].Owed = d.Owed
 	}
 	return nil
 }
