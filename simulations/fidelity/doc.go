@@ -5,18 +5,29 @@
 // windowed quota enforcement with KIP-219 muting, real franz-go clients),
 // must throttle about the same bytes and plan about the same quotas.
 //
-// The test runs with -fidelity (go test ./simulations/fidelity/ -args
-// -fidelity; about five minutes of real traffic), not in make test: the
-// throttled bytes agree (hot-broker 43.8% in the simulator, 41.1–44.2% on
-// the lab over four runs; vivo 0 and 0), but the quotas agree within 15%
-// on 70–99% of rounds depending on the run and project, not on the 90% it
-// asserts every time. Where the two part: a real client's lumpy traffic
-// (a load generator catching up after a stall on a busy machine) grazes a
-// quota set within a few percent of its demand, and Kafka's throttle-time
-// sensor keeps reporting that throttle for its whole window, about one
-// request at the quota rate, the signature of a muted client, so the
-// demand stage probes; the simulator's fluid client shows none. Once one
-// run's quotas part, they stay apart while the brokers are full.
+// The test runs with -fidelity (go test -v ./simulations/fidelity/ -args
+// -fidelity; about four minutes of real traffic), not in make test. The
+// throttled bytes agree on every run: vivo 0.39% of demand in the
+// simulator against 0.41% and 0.29% on the lab in two runs, hot-broker
+// 30.8% and 30.9% against 29.1% and 28.8%. The quotas agree within 15% on
+// 87–98% of rounds depending on the run and project (90.8, 91.6; 97.5,
+// 96.6, 96.6 in one run, 87.4, 92.4; 89.9, 96.6, 89.1 in the next), not on
+// the 90% it asserts every time: the later of those two runs would have
+// failed make test for reasons outside the model.
+//
+// Where the two part is the timing of a write, not its size. When vivo's
+// peaks hand over, the lab's windowed rate for the project coming back
+// lags its demand by a round, the pool holds its quota (a lender's
+// pool increase waits until its claim nears the quota in force), and it
+// is throttled before it is raised; the simulator's client, in step with
+// its demand, is raised a round earlier and never throttled. Each then
+// holds its quota by hysteresis for ten rounds or more, so a single
+// round's difference reads as ten rounds apart. Earlier runs also showed a
+// real client's lumpy traffic (a load generator catching up after a stall
+// on a busy machine) grazing a quota set within a few percent of its
+// demand, which Kafka's throttle-time sensor keeps reporting for its whole
+// window and the demand stage reads as a muted client; the simulator's
+// fluid client shows none.
 //
 // Two findings of this test are in the simulator's model: Kafka's
 // throttle-time sensor averages only throttled requests over its window
