@@ -291,32 +291,43 @@ func TestRunsRepeat(t *testing.T) {
 }
 
 // The acceptance of the simulator and of the headroom policy on the public
-// suite. The simulator's own invariants always hold: the references in
-// order (oracle ≤ oracle-kafka ≤ oracle-causal), every policy judged on the
-// same demand, no strict peer overloading a broker, static writing nothing
-// and throttling in the vivo case. The targets of the issue "Win on real
-// traffic" (see Targets) are evaluated for the headroom policy and every
-// shortfall is reported by scenario and target; they fail the test when
-// HEADROOM_PUBLIC_SUITE=1 and are logged otherwise, until the policy meets
-// them. -short runs six hours of each scenario instead of a day.
+// suite: the synthetic scenarios and the real-trace ones (scenarios/real),
+// each run whole as `headroom simulate` runs it. The simulator's own
+// invariants always hold: the references in order (oracle ≤ oracle-kafka
+// ≤ oracle-causal), every one-quota policy that keeps strict safety
+// throttling at least oracle-kafka's bytes less its window credit, every
+// policy judged on the same demand, the peers keeping strict safety and,
+// on the synthetic scenarios, no strict peer overloading a broker, static
+// writing nothing and throttling in the vivo case. The targets of the
+// issue "Win on real traffic" (see Targets) are evaluated for the headroom
+// policy and every shortfall is reported by scenario and target; they fail
+// the test when HEADROOM_PUBLIC_SUITE=1 and are logged otherwise, until the
+// policy meets them. -short runs six hours of each scenario.
 func TestPublicSuite(t *testing.T) {
-	files, err := filepath.Glob("../scenarios/*.yaml")
-	if err != nil || len(files) < 8 {
-		t.Fatalf("want the public suite, found %v (%v)", files, err)
+	synthetic, err := filepath.Glob("../scenarios/*.yaml")
+	if err != nil || len(synthetic) < 8 {
+		t.Fatalf("want the public suite, found %v (%v)", synthetic, err)
 	}
+	traces, err := filepath.Glob("../scenarios/real/*.yaml")
+	if err != nil || len(traces) < 6 {
+		t.Fatalf("want the real-trace suite, found %v (%v)", traces, err)
+	}
+	files := append(synthetic, traces...)
 	var results []*Result
 	for _, f := range files {
+		fromTrace := slices.Contains(traces, f)
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			s, err := scenario.Load(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			// A day covers every scenario's daily cycle; the scale case
-			// gets its first ten minutes here, and the benchmarks and
-			// `headroom simulate` run its week. -short runs six hours,
-			// but all of vivo's day (two projects, cheap), whose
-			// peaks come at 09:00 and 15:00.
-			opt := Options{Policies: realPolicies(), Rounds: 8640}
+			// Every scenario runs whole, as `headroom simulate` runs it
+			// for the targets, but the scale case, which gets its first
+			// ten minutes here (the benchmarks and `headroom simulate`
+			// run its week). -short runs six hours, but all of vivo's
+			// day (two projects, cheap), whose peaks come at 09:00 and
+			// 15:00.
+			opt := Options{Policies: realPolicies()}
 			if testing.Short() && s.Name != "vivo-two-projects" {
 				opt.Rounds = 2160
 			}
@@ -336,10 +347,12 @@ func TestPublicSuite(t *testing.T) {
 				if p.DemandBytes != or.DemandBytes {
 					t.Errorf("%s saw demand %v, the oracle %v", p.Name, p.DemandBytes, or.DemandBytes)
 				}
-				// oracle-kafka bounds every policy that keeps strict
-				// safety, headroom included, but for what Kafka's
-				// window let it send above its quotas.
-				if p.StrictSafe && p.ThrottledBytes+p.WindowCreditBytes < ok.ThrottledBytes*(1-1e-6)-1 {
+				// oracle-kafka bounds every policy that sets one quota
+				// per project and keeps strict safety, headroom
+				// included, but for what Kafka's window let it send
+				// above its quotas. The oracle sets a rate per project
+				// and broker: ReferenceOrder holds it below.
+				if p.Name != "oracle" && p.StrictSafe && p.ThrottledBytes+p.WindowCreditBytes < ok.ThrottledBytes*(1-1e-6)-1 {
 					t.Errorf("%s throttled %v bytes under strict safety (window credit %v), below oracle-kafka's %v",
 						p.Name, p.ThrottledBytes, p.WindowCreditBytes, ok.ThrottledBytes)
 				}
@@ -351,6 +364,18 @@ func TestPublicSuite(t *testing.T) {
 					// only its last measurement, so keeping below safe
 					// capacity is no longer its construction's theorem.
 					// TestExemptScenario judges this case.
+					continue
+				}
+				if fromTrace && !strings.HasPrefix(p.Name, "oracle") {
+					// On a real trace a strict peer's brokers can still
+					// report rates above safe capacity: Kafka's window
+					// lets a client that was quiet send above its quota
+					// for a round, and remembers the rate of before a
+					// cut. The report's overload column shows it; the
+					// peers' strict safety is still asserted.
+					if !p.StrictSafe {
+						t.Errorf("%s broke strict safety in %d rounds", p.Name, p.UnsafeRounds)
+					}
 					continue
 				}
 				if p.OverloadRounds != 0 || p.OverloadBytes != 0 {
