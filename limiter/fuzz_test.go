@@ -16,6 +16,13 @@ func FuzzAllocate(f *testing.F) {
 	nan := make([]byte, 8)
 	binary.LittleEndian.PutUint64(nan, math.Float64bits(math.NaN()))
 	f.Add(append([]byte{1, 1}, append(nan, nan...)...))
+	// One broker, one project just short of its demand, with a small
+	// increase held and some already owed.
+	owed := []byte{0, 0}
+	for _, v := range []float64{11.4e6, 1 << 20, 10e6, 1e5, 1e9, 1, 10e6, 10.2e6, 10.2e6, 0, 10.3e6, 0.01} {
+		owed = binary.LittleEndian.AppendUint64(owed, math.Float64bits(v))
+	}
+	f.Add(owed)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) < 2 {
 			return
@@ -42,6 +49,14 @@ func FuzzAllocate(f *testing.F) {
 			}
 			s.Projects = append(s.Projects, p)
 		}
+		// What each project is owed from increases held in earlier
+		// rounds: read last, so that the corpus's older inputs keep
+		// their meaning, and 0 once the input runs out.
+		for i := range s.Projects {
+			if len(b) >= 8 {
+				s.Projects[i].Owed = next()
+			}
+		}
 		pl := Allocate(s)
 		if len(pl.Decisions) != nP {
 			t.Fatalf("%d decisions for %d projects", len(pl.Decisions), nP)
@@ -54,6 +69,11 @@ func FuzzAllocate(f *testing.F) {
 			}
 			if !d.Write && d.After != d.Before && !(math.IsNaN(d.After) && math.IsNaN(d.Before)) {
 				t.Fatalf("%s: %v -> %v without a write", d.Project, d.Before, d.After)
+			}
+			// An increase held for what it is owed is held: owed in
+			// (0, band], no write.
+			if d.Owed != 0 && (d.Write || !(d.Owed > 0 && d.Owed <= s.Options.Hysteresis)) {
+				t.Fatalf("%s: owed %v with write %v", d.Project, d.Owed, d.Write)
 			}
 			if held && d.Note == "" {
 				t.Fatalf("%s: held without a note", d.Project)
