@@ -42,8 +42,8 @@ type Figures struct {
 	// served above their quota in force, in rounds after they used less
 	// of it (Kafka's window remembers the unused part). The references,
 	// served min(demand, quota), have none; ThrottledBytes +
-	// WindowCreditBytes of a policy that keeps strict safety is never
-	// below oracle-kafka's ThrottledBytes.
+	// WindowCreditBytes of a policy that sets one quota per project and
+	// keeps strict safety is never below oracle-kafka's ThrottledBytes.
 	WindowCreditBytes float64
 	// ThrottledPercent is ThrottledBytes as a percentage of DemandBytes.
 	ThrottledPercent float64

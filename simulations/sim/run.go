@@ -476,7 +476,8 @@ func (pr *policyRun) serve(rn *runner, i, r int, d, roundSec float64) (violated 
 // placement under quota q, adds each broker's windowed rate to its load,
 // and writes what the brokers report (the rate, with observation noise, and
 // the throttle time) into the observation. It returns what was served in
-// all and the demand on the project's hottest broker.
+// all, the demand on the project's hottest broker and the part of what was
+// served that Kafka's window let through above q (windowCredit).
 func (rn *runner) serveOnBrokers(i, r int, q, total, roundSec float64) (served, hot, credit float64, err error) {
 	pj := rn.g.Projects[i]
 	po := &rn.obs.Projects[i]
