@@ -24,7 +24,7 @@ func demoCommand(app *kingpin.Application) (string, func() int) {
 	cmd.Flag("scale", "Multiply every rate of the scenario.").Default("0.05").Float64Var(&o.Scale)
 	cmd.Flag("compression", "Play scenario time this many times faster than wall time.").Default("360").Float64Var(&o.Compression)
 	cmd.Flag("offset", "Scenario time to start at.").Default("6h").DurationVar(&o.Offset)
-	cmd.Flag("round", "Headroom's control round.").Default("2s").DurationVar(&o.RoundInterval)
+	cmd.Flag("round", "Headroom's control round.").Default(demo.DefaultRound.String()).DurationVar(&o.RoundInterval)
 	cmd.Flag("web.listen-address", "Where Headroom serves its API and /metrics (a free port if taken).").Default("127.0.0.1:9644").StringVar(&o.ListenAddress)
 	cmd.Flag("no-peers", "Do not start Alertmanager and Prometheus, even when installed.").BoolVar(&o.NoPeers)
 	logLevel := cmd.Flag("log.level", "Log level of the components (logs go to stderr).").Default("error").Enum("debug", "info", "warn", "error")

@@ -11,9 +11,18 @@ import (
 	"github.com/headroomhq/headroom/simulations/scenario"
 )
 
+// DefaultRound is the demo's control round, one second of wall time. At
+// the demo's default compression (360×) that is six minutes of scenario
+// time. A longer round lets demand move further between two decisions:
+// with two-second rounds a lender whose peak began was served its
+// lent-down quota for a whole round of a jump twice as large before its
+// reclaim took effect, which made most of what Headroom throttled in the
+// demo.
+const DefaultRound = time.Second
+
 // ConfigOptions shape the configuration written for a lab cluster.
 type ConfigOptions struct {
-	// RoundInterval is global.round_interval. Default 2s.
+	// RoundInterval is global.round_interval. Default DefaultRound.
 	RoundInterval time.Duration
 	// StorePath is store.path. Required.
 	StorePath string
@@ -37,7 +46,7 @@ type ConfigOptions struct {
 // checked with config.Load, so it is exactly what `headroom serve` accepts.
 func Config(s *scenario.Scenario, c *lab.Cluster, scale float64, o ConfigOptions) (string, error) {
 	if o.RoundInterval <= 0 {
-		o.RoundInterval = 2 * time.Second
+		o.RoundInterval = DefaultRound
 	}
 	if o.Mode == "" {
 		o.Mode = config.ModeEnforce

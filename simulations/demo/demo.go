@@ -49,7 +49,7 @@ type Options struct {
 	// Offset is the scenario time the demo starts at. Default 6h, just
 	// before the first peak of the two-project case.
 	Offset time.Duration
-	// RoundInterval is Headroom's round. Default 2s.
+	// RoundInterval is Headroom's round. Default DefaultRound.
 	RoundInterval time.Duration
 	// ListenAddress is where Headroom serves its API and /metrics.
 	// Default 127.0.0.1:9644, or a free port when that one is taken.
@@ -133,7 +133,7 @@ func (o *Options) defaults() {
 		o.Offset = 6 * time.Hour
 	}
 	if o.RoundInterval == 0 {
-		o.RoundInterval = 2 * time.Second
+		o.RoundInterval = DefaultRound
 	}
 	if o.ListenAddress == "" {
 		o.ListenAddress = "127.0.0.1:9644"

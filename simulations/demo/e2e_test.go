@@ -81,8 +81,11 @@ func TestVivoHeadroomVersusStatic(t *testing.T) {
 	r := sum.LabReduction()
 	t.Logf("brokers' accounting, produce and fetch: headroom %.0f B vs static %.0f B (-%.1f%%); load generators: %s",
 		h.Bytes(), s.Bytes(), 100*r, sum.Line())
-	if r < 0.8 {
-		t.Fatalf("throttled bytes on the brokers: headroom %.0f vs static %.0f, -%.1f%%, want at least 80%% less", h.Bytes(), s.Bytes(), 100*r)
+	// The issue's bar is 95% on a quiet machine (measured -96.5% to -99.4%
+	// over five manual runs of `headroom demo --for 2m`); this test runs on
+	// whatever CI machine it gets, so it asks for 90%.
+	if r < 0.9 {
+		t.Fatalf("throttled bytes on the brokers: headroom %.0f vs static %.0f, -%.1f%%, want at least 90%% less", h.Bytes(), s.Bytes(), 100*r)
 	}
 	// The damage ledger (headroom_throttled_bytes_total) is Headroom's own
 	// estimate, from what its rounds saw, of what it and the static shares
