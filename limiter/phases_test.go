@@ -94,6 +94,16 @@ func TestProjectNeed(t *testing.T) {
 			need: 80, target: 80, base: 50, baseM: 50, mid: 80, keep: 50,
 		},
 		{
+			name: "lender after a dip: its spare sits above what its window holds",
+			p: Project{Name: "d", Share: 100, Floor: 1, Ceiling: 1000, Weight: 1, Quota: 50,
+				Loads: []Load{{Broker: 0, Rate: 40, Forecast: 60, Hold: 45}}},
+			// This round's 40 is a dip below the window's 45: the base
+			// is 45×1.1, not 40×1.1 = 44, which is below the rate
+			// Kafka's window holds and throttles the lender as soon as
+			// its demand is back.
+			need: 40, target: 60, base: 49.5, baseM: 49.5, mid: 49.5, keep: 49.5,
+		},
+		{
 			name: "muted lender: the base measured demand earns is smaller than its guessed base",
 			p: Project{Name: "m", Share: 50, Floor: 1, Ceiling: 200, Weight: 1, Quota: 10,
 				Loads: []Load{{Broker: 0, Rate: 50, Measured: 5}}},

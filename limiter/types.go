@@ -161,8 +161,9 @@ type Options struct {
 	// estimated demand when it has no forecast, e.g. 0.1. Default 0. With
 	// a forecast, its upper bound sizes the spare instead.
 	Headroom float64
-	// LenderSpare is the spare above its estimated demand that a project
-	// keeps, within its share, before anyone borrows. Default 0.
+	// LenderSpare is the spare above its estimated demand, or above the
+	// rate its quota window holds (Load.Hold) where that is larger, that
+	// a project keeps, within its share, before anyone borrows. Default 0.
 	LenderSpare float64
 	// ThrottleWindow is Kafka's quota window. Default 11s.
 	ThrottleWindow time.Duration

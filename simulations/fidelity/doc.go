@@ -6,14 +6,34 @@
 // must throttle about the same bytes and plan about the same quotas.
 //
 // The test runs with -fidelity (go test -v ./simulations/fidelity/ -args
-// -fidelity; about four minutes of real traffic), not in make test. The
-// throttled bytes agree on every run: vivo 0.39% of demand in the
-// simulator against 0.41% and 0.29% on the lab in two runs, hot-broker
-// 30.8% and 30.9% against 29.1% and 28.8%. The quotas agree within 15% on
-// 87–98% of rounds depending on the run and project (90.8, 91.6; 97.5,
-// 96.6, 96.6 in one run, 87.4, 92.4; 89.9, 96.6, 89.1 in the next), not on
-// the 90% it asserts every time: the later of those two runs would have
-// failed make test for reasons outside the model.
+// -fidelity; about five minutes of real traffic), not in make test: it
+// does not yet pass on every run, and a test that fails for reasons
+// outside the code would stop every change from landing. Each replay
+// first plays two of Kafka's windows (22 rounds) of the scenario's demand
+// before the rounds it compares, in both the simulator and the lab: both
+// start with every window empty, a state no running cluster is in, and
+// the windowed rates of the first window depend on when each lab producer
+// sent its first batch. Figures of the rounds compared, two runs:
+// throttled bytes vivo 0.39% of demand in the simulator against 0.21% on
+// the lab (before the warm-up was added), then 0.24% against 0.57%, over
+// the 0.2% of demand allowed by one round (a borrower whose quota in force
+// was above its demand still throttled for 0.6 MB by a real client's
+// burst); hot-broker 30.9% against 28.4%, then 23.6% against 23.7%. The
+// quotas agree within 15% on 97.5–99.2% of rounds in the first run, and
+// on 99.2% (vivo) but 79.8–85.7% (hot-broker) in the second. In that
+// second run a lender (hot-broker's audit) whose load generator dipped for
+// a round was cut to the dip plus its spare, below the rate Kafka's
+// window still held; its demand came back, it was throttled, read as
+// muted and given its whole share back, which cut both borrowers for ten
+// rounds. A lender's spare now sits above the larger of its demand and
+// its window's rate (package limiter), and in the third run audit was
+// never throttled and agreed on 100% of rounds, orders and payments on
+// 91.6%, throttled bytes 25.0% against 22.4%; vivo's quotas agreed on
+// 79.0% and 84.9% of rounds and its throttled bytes were 0.24% against
+// 0.80%: the lab raised a borrower a round before the simulator and
+// released it by the pool a few rounds later, each then held by
+// hysteresis, and a real client's bursts above a quota that was above its
+// demand throttled it (Kafka's window holds the burst).
 //
 // Where the two part is the timing of a write, not its size. When vivo's
 // peaks hand over, the lab's windowed rate for the project coming back
