@@ -33,12 +33,13 @@
 // of rounds in the third run and 79.0% and 84.0% in the fourth, its
 // throttled bytes 0.24% against 0.80% and 0.56%. In both, a's rising
 // demand took the lab's reported rate 2% over its share (1.27 against
-// 1.25 MB/s) one round before Kafka throttled it, where in the first two
-// runs it stayed 1% under (1.235 MB/s): the lab borrowed for a on that
-// reading, to 1.70 MB/s, and cut b to make room, while the simulator
-// waited for the throttle a round later and doubled a to 2.0 MB/s. Both
-// then held their quotas by hysteresis for six rounds, and the pool
-// released them at different rounds later in the day. A real client's
+// 1.25 MB/s) before any throttle; in the second run it stayed 1% under
+// (1.235 MB/s) and a was throttled the round after, as in the simulator.
+// On that reading the lab borrowed for a, to 1.70 MB/s, and cut b to make
+// room, while the simulator waited for the throttle a round later and
+// doubled a to 2.0 MB/s. Both then held their quotas by hysteresis for
+// six rounds, and the pool released them at different rounds later in
+// the day. A real client's
 // bursts above a quota that was above its demand also throttled it
 // (Kafka's window holds the burst): the lab's throttled bytes.
 //
