@@ -141,9 +141,12 @@ func projectNeed(s *State, i int, o Options, stamp []int, brokerBad []bool, d *D
 	// its quota window holds: a round's dip below what the window
 	// remembers is not a level to size on, and a quota cut to a dip plus
 	// the spare is below the windowed rate once the dip ends.
-	in.base = min(max(min(max(in.need, in.hold)*(1+o.LenderSpare), in.target, p.Share), in.floor), in.ceiling)
+	spared := func(demand float64) float64 {
+		return max(min(max(demand, in.hold)*(1+o.LenderSpare), in.target, p.Share), in.floor)
+	}
+	in.base = min(spared(in.need), in.ceiling)
 	in.mid = max(in.base, min(in.need, in.target))
-	in.baseM = min(in.base, max(min(max(in.measured, in.hold)*(1+o.LenderSpare), in.target, p.Share), in.floor))
+	in.baseM = min(in.base, spared(in.measured))
 	// keep is what the project's quota window holds, within the quota in
 	// force, and at least the base its measured demand earns; never its
 	// guessed base (a muted lender's whole share), which comes after every

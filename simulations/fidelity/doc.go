@@ -39,9 +39,9 @@
 // room, while the simulator waited for the throttle a round later and
 // doubled a to 2.0 MB/s. Both then held their quotas by hysteresis for
 // six rounds, and the pool released them at different rounds later in
-// the day. A real client's
-// bursts above a quota that was above its demand also throttled it
-// (Kafka's window holds the burst): the lab's throttled bytes.
+// the day. A real client's bursts above a quota that was above its
+// demand also throttled it (Kafka's window holds the burst): the lab's
+// throttled bytes.
 //
 // Where the two part is the timing of a write, not its size. When vivo's
 // peaks hand over, the lab's windowed rate for the project coming back

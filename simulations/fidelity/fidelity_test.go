@@ -31,6 +31,10 @@ type replay struct {
 	scale         float64
 }
 
+// rounds is how many rounds the replay plays: the warm-up, then those
+// compared.
+func (rp replay) rounds() int { return warmRounds + rp.count }
+
 // fidelityFlag runs TestSimulatorMatchesLab: five minutes of real traffic
 // through two lab clusters.
 var fidelityFlag = flag.Bool("fidelity", false, "run the simulator-versus-lab fidelity test (about 5 minutes of real traffic)")
@@ -70,7 +74,7 @@ func fidelity(t *testing.T, rp replay) {
 		t.Fatal(err)
 	}
 	text, demand := labScale(t, orig, rp)
-	rounds := warmRounds + rp.count
+	rounds := rp.rounds()
 
 	// The lab, with the daemon playing one round per second of traffic.
 	rig := labrig.NewWithLoad(t, text, lab.DefaultWindow, lab.LoadOptions{RecordSize: 4 << 10, BatchMaxBytes: 64 << 10, MaxBuffered: clientBuffer})
@@ -196,7 +200,7 @@ func fidelity(t *testing.T, rp replay) {
 func labScale(t *testing.T, s *scenario.Scenario, rp replay) (string, [][]float64) {
 	t.Helper()
 	dir := t.TempDir()
-	rounds := warmRounds + rp.count
+	rounds := rp.rounds()
 	first := int(rp.from/time.Duration(s.Round)) - warmRounds*rp.stride
 	if first < 0 {
 		t.Fatalf("%s: %d warm-up rounds of %d strides start before the scenario", rp.file, warmRounds, rp.stride)
